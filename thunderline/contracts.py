@@ -1,0 +1,349 @@
+"""Data contracts shared by every layer.
+
+Why this module exists: readers, kernels, the router, the warehouse and the
+HTTP ingress must agree on one shape per record. Each contract is a frozen
+dataclass (for code that handles a few records) plus an Arrow schema (for code
+that handles millions). Conventions, guaranteed everywhere:
+
+* time is ``int64`` microseconds since the Unix epoch, UTC (``*_us`` / ``ts``);
+* prices are exact ``Decimal`` at the edges (parsing, XBRL) and float64 inside
+  kernels and these schemas;
+* ``tenant_id`` is on every record; it is stamped by the ingress, never taken
+  from a payload;
+* ``FEATURE_SCHEMA_VERSION`` changes whenever a feature's meaning changes, and
+  is stored on every FeatureWindow so old windows stay interpretable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from thunderline.hashing import content_hash, content_id
+
+FEATURE_SCHEMA_VERSION = "fs-1"
+DEFAULT_BOOK_DEPTH = 10
+DEFAULT_TENANT = "default"
+
+# Event types of a MarketTick.
+EVENT_QUOTE = 0  # book changed (new order, cancel, delete, snapshot row)
+EVENT_TRADE = 1  # execution (visible or hidden); trade_* fields are set
+EVENT_STATUS = 2  # trading halt / resume; price fields are NaN
+
+WindowKind = Literal["market", "edgar"]
+WindowStatus = Literal["open", "filled", "superseded"]
+Action = Literal["buy", "sell", "hold", "abstain"]
+ACTIONS: tuple[str, ...] = ("buy", "sell", "hold", "abstain")
+
+
+def _list_f64() -> pa.DataType:
+    return pa.list_(pa.float64())
+
+
+# --------------------------------------------------------------------------- ticks
+@dataclass(frozen=True)
+class OrderBookSnapshot:
+    """Top-N levels of one side-pair of the book, best level first.
+
+    Empty levels are NaN price / 0 size. Lengths of the four arrays are equal
+    (the depth N, default 10).
+    """
+
+    bid_px: tuple[float, ...]
+    bid_sz: tuple[float, ...]
+    ask_px: tuple[float, ...]
+    ask_sz: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.bid_px)
+        if not (len(self.bid_sz) == len(self.ask_px) == len(self.ask_sz) == n):
+            raise ValueError("OrderBookSnapshot: the four level arrays must have equal length")
+
+    @property
+    def depth(self) -> int:
+        return len(self.bid_px)
+
+
+@dataclass(frozen=True)
+class MarketTick:
+    """One market event: the book (top of book + optional levels) after it, and the trade if any.
+
+    ``seq`` is strictly increasing per (venue, symbol) within a source; ``trade_side``
+    is the aggressor (+1 buyer-initiated, -1 seller-initiated, 0 unknown/none).
+    ``source``/``source_row`` say where the row came from (file and 1-based line)
+    so a rejected or surprising value can be traced back.
+    """
+
+    tenant_id: str
+    venue: str
+    symbol: str
+    ts: int
+    seq: int
+    event_type: int
+    bid_px: float
+    bid_sz: float
+    ask_px: float
+    ask_sz: float
+    trade_px: float = float("nan")
+    trade_sz: float = 0.0
+    trade_side: int = 0
+    book: OrderBookSnapshot | None = None
+    source: str = ""
+    source_row: int = 0
+
+
+TICK_SCHEMA = pa.schema(
+    [
+        pa.field("tenant_id", pa.string(), nullable=False),
+        pa.field("venue", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("ts", pa.int64(), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("event_type", pa.int8(), nullable=False),
+        pa.field("bid_px", pa.float64()),
+        pa.field("bid_sz", pa.float64()),
+        pa.field("ask_px", pa.float64()),
+        pa.field("ask_sz", pa.float64()),
+        pa.field("trade_px", pa.float64()),
+        pa.field("trade_sz", pa.float64()),
+        pa.field("trade_side", pa.int8()),
+        # Order book levels (OrderBookSnapshot), best first; null when the source has only top of book.
+        pa.field("book_bid_px", _list_f64()),
+        pa.field("book_bid_sz", _list_f64()),
+        pa.field("book_ask_px", _list_f64()),
+        pa.field("book_ask_sz", _list_f64()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_row", pa.int64(), nullable=False),
+    ],
+    metadata={"thunderline.contract": "MarketTick", "time_unit": "us_since_epoch_utc"},
+)
+
+
+# --------------------------------------------------------------------------- EDGAR
+@dataclass(frozen=True)
+class EDGARDoc:
+    """One parsed EDGAR document (a filing, or a late part of one).
+
+    ``accepted_at_us`` is the acceptance time in UTC: the moment the information
+    became public and therefore its *availability time* for point-in-time joins.
+    ``sections`` maps item ids ("1A", "7", "II-1A" ...) to {title, text, confidence,
+    start, end}; ``xbrl_facts`` is a list of fact dicts with Decimal-as-string values.
+    """
+
+    tenant_id: str
+    cik: int
+    accession: str
+    form: str
+    company_name: str
+    period_of_report: str | None  # ISO date
+    filed_date: str | None  # ISO date
+    accepted_at_us: int
+    doc_kind: str  # submission | html | xbrl_instance | companyfacts | submissions_json
+    source: str
+    sections: dict[str, Any] = field(default_factory=dict)
+    xbrl_facts: list[dict[str, Any]] = field(default_factory=list)
+    amends: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(dataclasses.asdict(self))
+
+    @property
+    def id(self) -> str:
+        return content_id("edgar_doc", {"tenant_id": self.tenant_id, "hash": self.content_hash})
+
+
+EDGAR_DOC_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("tenant_id", pa.string(), nullable=False),
+        pa.field("cik", pa.int64(), nullable=False),
+        pa.field("accession", pa.string(), nullable=False),
+        pa.field("form", pa.string(), nullable=False),
+        pa.field("company_name", pa.string()),
+        pa.field("period_of_report", pa.string()),
+        pa.field("filed_date", pa.string()),
+        pa.field("accepted_at_us", pa.int64(), nullable=False),
+        pa.field("doc_kind", pa.string(), nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("sections_json", pa.string()),
+        pa.field("xbrl_json", pa.string()),
+        pa.field("amends", pa.string()),
+        pa.field("content_hash", pa.string(), nullable=False),
+    ],
+    metadata={"thunderline.contract": "EDGARDoc"},
+)
+
+
+# --------------------------------------------------------------------------- features
+@dataclass(frozen=True)
+class FeatureWindow:
+    """Features of one key (symbol or CIK) over [window_start_us, window_end_us).
+
+    ``available_at_us`` is when the window could first be known: the window end
+    for market windows, the acceptance time for EDGAR windows. No consumer may
+    use a window before that instant (no look-ahead). ``provenance`` lists the
+    inputs (tick batch ids + seq ranges, or accession numbers + doc ids).
+    ``label_spec`` says how the window's label is realised later; the label
+    itself lives in the labels table and never feeds this window's decision.
+    """
+
+    tenant_id: str
+    kind: str
+    key: str
+    window_start_us: int
+    window_end_us: int
+    available_at_us: int
+    recipe_version: str
+    features: dict[str, float]
+    provenance: dict[str, Any]
+    status: str = "filled"
+    feature_schema_version: str = FEATURE_SCHEMA_VERSION
+    label_spec: dict[str, Any] = field(default_factory=dict)
+
+    def hashed_content(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "kind": self.kind,
+            "key": self.key,
+            "window_start_us": self.window_start_us,
+            "window_end_us": self.window_end_us,
+            "available_at_us": self.available_at_us,
+            "recipe_version": self.recipe_version,
+            "feature_schema_version": self.feature_schema_version,
+            "features": self.features,
+            "provenance": self.provenance,
+            "status": self.status,
+            "label_spec": self.label_spec,
+        }
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.hashed_content())
+
+    @property
+    def id(self) -> str:
+        """Identity = (tenant, kind, key, window, recipe, schema): a re-computation replaces, never duplicates."""
+        return content_id(
+            "feature_window",
+            [self.tenant_id, self.kind, self.key, self.window_start_us, self.window_end_us,
+             self.recipe_version, self.feature_schema_version],
+        )
+
+
+FEATURE_WINDOW_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("tenant_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("window_start_us", pa.int64(), nullable=False),
+        pa.field("window_end_us", pa.int64(), nullable=False),
+        pa.field("available_at_us", pa.int64(), nullable=False),
+        pa.field("recipe_version", pa.string(), nullable=False),
+        pa.field("feature_schema_version", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("features_json", pa.string(), nullable=False),
+        pa.field("provenance_json", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+    ],
+    metadata={"thunderline.contract": "FeatureWindow"},
+)
+
+
+# --------------------------------------------------------------------------- decisions
+@dataclass(frozen=True)
+class ExpertAction:
+    """What one expert said about one window, and how long it took."""
+
+    layer: int
+    expert: str
+    model_version: str
+    alias: str  # champion | challenger | shadow
+    action: str
+    confidence: float
+    latency_ms: float
+    weight: float  # router blend weight within its layer (0 for shadow)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecisionTrace:
+    """The auditable record of one routed window.
+
+    Everything needed to explain and replay the decision: the router version and
+    per-layer gate scores and selected experts, every expert's action with
+    confidence and latency, the blend, risk flags and a fixed-size behaviour
+    embedding (Thunderbit). ``latency`` fields are measured and therefore *not*
+    part of the content hash; everything else is.
+    """
+
+    tenant_id: str
+    feature_window_id: str
+    symbol: str
+    window_start_us: int
+    window_end_us: int
+    router_version: str
+    gate_scores: list[list[float]]  # per layer: scores over that layer's experts
+    selected_experts: list[list[str]]  # per layer: kept experts in kept order
+    expert_actions: list[ExpertAction]
+    blended_action: str
+    blended_confidence: float
+    risk_flags: list[str]
+    embedding: list[float]
+
+    def hashed_content(self) -> dict[str, Any]:
+        acts = [
+            {k: v for k, v in dataclasses.asdict(a).items() if k != "latency_ms"}
+            for a in self.expert_actions
+        ]
+        body = dataclasses.asdict(self)
+        body["expert_actions"] = acts
+        return body
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.hashed_content())
+
+    @property
+    def id(self) -> str:
+        return content_id("decision_trace", [self.tenant_id, self.feature_window_id, self.router_version])
+
+
+DECISION_TRACE_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("tenant_id", pa.string(), nullable=False),
+        pa.field("feature_window_id", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("window_start_us", pa.int64(), nullable=False),
+        pa.field("window_end_us", pa.int64(), nullable=False),
+        pa.field("router_version", pa.string(), nullable=False),
+        pa.field("blended_action", pa.string(), nullable=False),
+        pa.field("blended_confidence", pa.float64(), nullable=False),
+        pa.field("trace_json", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+    ],
+    metadata={"thunderline.contract": "DecisionTrace"},
+)
+
+
+def to_decimal(text: str, *, where: str = "") -> Decimal:
+    """Parse an exact decimal at the edge; raise ValueError naming ``where`` on bad input."""
+    try:
+        d = Decimal(text.strip())
+    except Exception as exc:  # decimal.InvalidOperation and friends
+        raise ValueError(f"{where}: not a decimal number: {text!r}") from exc
+    if not d.is_finite():
+        raise ValueError(f"{where}: not a finite number: {text!r}")
+    return d
+
+
+def as_float_array(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)

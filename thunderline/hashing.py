@@ -1,0 +1,129 @@
+"""Canonical hashing and content-derived ids.
+
+Why: replay must reproduce identical ids and hashes on any machine and either
+warehouse backend, so every id is derived from content (uuid5) and every hash is
+sha256 over one canonical byte encoding:
+
+* mappings are encoded with their keys sorted (by their own canonical bytes);
+* floats (Python and numpy) are IEEE-754 big-endian float64 bytes, with every NaN
+  folded to one quiet NaN and -0.0 folded to 0.0 (both arise from harmless
+  re-orderings of arithmetic and must not change a hash);
+* ints, Decimals and strings are type-tagged and length-prefixed, so ``1``,
+  ``1.0``, ``"1"`` and ``Decimal("1")`` all hash differently;
+* Decimals are normalised (``Decimal("1.50") == Decimal("1.5")`` hash alike);
+* lists, tuples and 1-D/2-D numpy arrays encode element-wise with their length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import math
+import struct
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+#: Namespace of every Thunderline uuid5 (fixed forever: changing it changes every id).
+THUNDERLINE_NAMESPACE = uuid.UUID("6f1d3a52-4c0e-5b8e-9a57-2b8d7f0c1e44")
+
+_QNAN = struct.pack(">d", float("nan"))
+
+
+def _float_bytes(x: float) -> bytes:
+    if math.isnan(x):
+        return _QNAN
+    if x == 0.0:
+        x = 0.0
+    return struct.pack(">d", x)
+
+
+def _len(n: int) -> bytes:
+    return struct.pack(">Q", n)
+
+
+def _encode(obj: Any, out: list[bytes]) -> None:
+    if obj is None:
+        out.append(b"N")
+    elif obj is True or obj is False or isinstance(obj, np.bool_):
+        out.append(b"T" if obj else b"F")
+    elif isinstance(obj, (int, np.integer)):
+        s = str(int(obj)).encode()
+        out += [b"i", _len(len(s)), s]
+    elif isinstance(obj, (float, np.floating)):
+        out += [b"f", _float_bytes(float(obj))]
+    elif isinstance(obj, Decimal):
+        if not obj.is_finite():
+            raise ValueError(f"cannot hash non-finite Decimal {obj!r}")
+        s = format(obj.normalize(), "f").encode()
+        out += [b"d", _len(len(s)), s]
+    elif isinstance(obj, str):
+        b = obj.encode("utf-8")
+        out += [b"s", _len(len(b)), b]
+    elif isinstance(obj, (bytes, bytearray, memoryview)):
+        b = bytes(obj)
+        out += [b"b", _len(len(b)), b]
+    elif isinstance(obj, dt.datetime):
+        if obj.tzinfo is None:
+            raise ValueError("cannot hash a naive datetime: attach a time zone (UTC)")
+        _encode(obj.astimezone(dt.timezone.utc).isoformat(), out)
+    elif isinstance(obj, dt.date):
+        _encode(obj.isoformat(), out)
+    elif isinstance(obj, uuid.UUID):
+        _encode(str(obj), out)
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f":
+            flat = np.ascontiguousarray(obj, dtype=">f8").copy()
+            flat[np.isnan(flat)] = np.nan
+            flat[flat == 0.0] = 0.0
+            out += [b"A", _len(obj.ndim)] + [_len(s) for s in obj.shape] + [flat.tobytes()]
+        else:
+            _encode(obj.tolist(), out)
+    elif isinstance(obj, (list, tuple)):
+        out += [b"l", _len(len(obj))]
+        for item in obj:
+            _encode(item, out)
+    elif isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            kb: list[bytes] = []
+            _encode(k, kb)
+            items.append((b"".join(kb), v))
+        items.sort(key=lambda kv: kv[0])
+        out += [b"m", _len(len(items))]
+        for kb_, v in items:
+            out.append(kb_)
+            _encode(v, out)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        _encode({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, out)
+    else:
+        raise TypeError(f"cannot canonically encode {type(obj).__name__}: {obj!r}")
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """The canonical encoding of ``obj`` (see module docstring)."""
+    out: list[bytes] = []
+    _encode(obj, out)
+    return b"".join(out)
+
+
+def content_hash(obj: Any) -> str:
+    """sha256 hex digest of the canonical encoding of ``obj``."""
+    return hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+def content_id(kind: str, obj: Any) -> str:
+    """A uuid5 derived from ``kind`` and the canonical content: same content, same id."""
+    return str(uuid.uuid5(THUNDERLINE_NAMESPACE, f"{kind}:{content_hash(obj)}"))
+
+
+def file_sha256(path, chunk_size: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, streamed in bounded chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
