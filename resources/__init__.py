@@ -1,0 +1,13 @@
+"""Dagster resources: thin ConfigurableResource wrappers around thunderline's adapters.
+
+Why wrappers: Dagster validates the configuration at start-up (pydantic) and
+shows it in the UI; the objects they hand out are plain thunderline classes
+usable in a notebook or the live loop.
+"""
+
+from resources.lake import LakeResource
+from resources.mlflow import MlflowResource
+from resources.warehouse import WarehouseResource
+from resources.environment import build_resources
+
+__all__ = ["WarehouseResource", "LakeResource", "MlflowResource", "build_resources"]

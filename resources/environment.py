@@ -1,0 +1,22 @@
+"""Pick the resources for the environment when Definitions are built, not at import.
+
+Why: tests build their own resources against their own stores; the CLI and the
+Dagster code location build them from :func:`thunderline.config.load_settings`.
+"""
+
+from __future__ import annotations
+
+from thunderline.config import Settings, load_settings
+
+from resources.lake import LakeResource
+from resources.mlflow import MlflowResource
+from resources.warehouse import WarehouseResource
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    settings = settings or load_settings()
+    return {
+        "warehouse": WarehouseResource(url=settings.warehouse_url, tenant_id=settings.tenant_id),
+        "lake": LakeResource(root=str(settings.lake_dir)),
+        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri),
+    }

@@ -1,0 +1,121 @@
+"""Shared fixtures: real datasets, real warehouses (SQLite and PostgreSQL), real Dagster instances.
+
+PostgreSQL tests run when THUNDERLINE_TEST_PG_URL names a reachable server
+(CI exports it); each test gets its own database owned by a non-superuser app
+role (so row-level security applies) and drops it afterwards. Without the
+variable they skip with the reason; in CI (CI=true) an unreachable server fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+APP_ROLE = "thunderline_app"
+
+
+def datasets_root() -> Path:
+    env = os.environ.get("THUNDERLINE_DATASETS")
+    return Path(env) if env else REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    root = datasets_root()
+    if not root.is_dir():
+        pytest.skip(f"real datasets not found at {root} (set THUNDERLINE_DATASETS)")
+    return root
+
+
+def _pg_admin_url() -> str | None:
+    return os.environ.get("THUNDERLINE_TEST_PG_URL") or None
+
+
+_PG_STATE: dict[str, object] = {}
+
+
+def pg_available() -> tuple[bool, str]:
+    if "ok" not in _PG_STATE:
+        url = _pg_admin_url()
+        if not url:
+            _PG_STATE.update(ok=False, why="THUNDERLINE_TEST_PG_URL is not set; PostgreSQL tests skipped")
+        else:
+            import sqlalchemy as sa
+
+            try:
+                eng = sa.create_engine(url)
+                with eng.connect() as c:
+                    c.execute(sa.text("SELECT 1"))
+                eng.dispose()
+                _PG_STATE.update(ok=True, why="")
+            except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+                _PG_STATE.update(ok=False, why=f"PostgreSQL at THUNDERLINE_TEST_PG_URL unreachable: {exc}")
+    return bool(_PG_STATE["ok"]), str(_PG_STATE["why"])
+
+
+def require_pg() -> str:
+    ok, why = pg_available()
+    if not ok:
+        if os.environ.get("CI") == "true" and _pg_admin_url():
+            pytest.fail(why)
+        pytest.skip(why)
+    return _pg_admin_url()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh PostgreSQL database owned by the app role; yields (app_url, admin_url, dbname)."""
+    from thunderline.store.postgres import drop_database, provision_database
+
+    admin = require_pg()
+    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    app_url = provision_database(admin, name, APP_ROLE)
+    try:
+        yield app_url, admin, name
+    finally:
+        drop_database(admin, name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def warehouse_url(request, tmp_path):
+    """Every storage test runs on both backends."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+    else:
+        db = request.getfixturevalue("pg_database")
+        yield db[0]
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    from thunderline.store import Warehouse
+
+    wh = Warehouse(warehouse_url)
+    wh.init_schema()
+    yield wh
+    wh.dispose()
+
+
+@pytest.fixture
+def settings_env(tmp_path, warehouse_url, monkeypatch):
+    """Environment for a complete Thunderline home under tmp_path, on the parametrised warehouse."""
+    env = {
+        "THUNDERLINE_HOME": str(tmp_path / "home"),
+        "THUNDERLINE_WAREHOUSE_URL": warehouse_url,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}",
+        "DAGSTER_HOME": str(tmp_path / "home" / "dagster"),
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for k in ("THUNDERLINE_LAKE_DIR", "THUNDERLINE_LANDING_DIR", "THUNDERLINE_TENANT"):
+        monkeypatch.delenv(k, raising=False)
+    from thunderline.config import load_settings
+
+    return load_settings()

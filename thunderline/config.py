@@ -1,0 +1,147 @@
+"""All of Thunderline's configuration, read from the environment in one place.
+
+Why one place: a wrong setting must fail at start-up with one message naming the
+variable and the rule it breaks, not as a traceback deep inside a run. Every
+entry point (CLI, Dagster definitions, tests) builds its settings with
+:func:`load_settings` and passes the object on; nothing else reads ``os.environ``
+for these names.
+
+| variable                    | default                                   |
+|-----------------------------|-------------------------------------------|
+| THUNDERLINE_HOME            | ./.thunderline                            |
+| THUNDERLINE_WAREHOUSE_URL   | sqlite:///$THUNDERLINE_HOME/warehouse.db  |
+| THUNDERLINE_LAKE_DIR        | $THUNDERLINE_HOME/lake                    |
+| THUNDERLINE_LANDING_DIR     | $THUNDERLINE_HOME/landing (ticks/, edgar/)|
+| THUNDERLINE_TENANT          | default                                   |
+| MLFLOW_TRACKING_URI         | sqlite:///$THUNDERLINE_HOME/mlflow.db     |
+| DAGSTER_HOME                | $THUNDERLINE_HOME/dagster                 |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names the variable and why."""
+
+
+def _check_sqlalchemy_url(name: str, url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"{name}={url!r} is not a SQLAlchemy URL ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{name}={url!r}: backend {backend!r} is not supported (use sqlite or postgresql)")
+    if backend == "postgresql" and parsed.get_driver_name() != "psycopg2":
+        raise ConfigError(
+            f"{name}={url!r}: write 'postgresql+psycopg2://…' (a bare 'postgresql://' means psycopg 3 "
+            "in SQLAlchemy 2.1, which Thunderline does not install)"
+        )
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(f"{name}={url!r}: an in-memory SQLite warehouse would lose data; give a file path")
+    return url
+
+
+class Settings(BaseModel):
+    """Validated settings. Paths are absolute; directories exist after :meth:`ensure_dirs`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path
+    warehouse_url: str
+    lake_dir: Path
+    landing_dir: Path
+    mlflow_tracking_uri: str
+    dagster_home: Path
+    tenant_id: str = "default"
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, v: str) -> str:
+        if not _TENANT_RE.match(v):
+            raise ValueError("tenant ids are 1-63 chars of a-z, 0-9, '_' or '-', starting with a letter or digit")
+        return v
+
+    @property
+    def ticks_landing(self) -> Path:
+        return self.landing_dir / "ticks"
+
+    @property
+    def edgar_landing(self) -> Path:
+        return self.landing_dir / "edgar"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.warehouse_url.startswith("postgresql")
+
+    def ensure_dirs(self) -> "Settings":
+        """Create the home, lake, landing (ticks/, edgar/) and Dagster home; fail naming the variable."""
+        for var, path in (
+            ("THUNDERLINE_HOME", self.home),
+            ("THUNDERLINE_LAKE_DIR", self.lake_dir),
+            ("THUNDERLINE_LANDING_DIR", self.ticks_landing),
+            ("THUNDERLINE_LANDING_DIR", self.edgar_landing),
+            ("DAGSTER_HOME", self.dagster_home),
+        ):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"{var}={path}: cannot create directory ({exc.strerror})") from None
+            if not os.access(path, os.W_OK):
+                raise ConfigError(f"{var}={path}: directory is not writable")
+        return self
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = True) -> Settings:
+    """Read and validate settings from ``env`` (default ``os.environ``).
+
+    Raises :class:`ConfigError` with one line naming the variable on any problem.
+    """
+    env = os.environ if env is None else env
+
+    def path_of(name: str, default: Path) -> Path:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        p = Path(raw).expanduser()
+        if "\x00" in raw:
+            raise ConfigError(f"{name}: contains a NUL byte")
+        return p.resolve()
+
+    home = path_of("THUNDERLINE_HOME", Path("./.thunderline").resolve())
+    lake = path_of("THUNDERLINE_LAKE_DIR", home / "lake")
+    landing = path_of("THUNDERLINE_LANDING_DIR", home / "landing")
+    dagster_home = path_of("DAGSTER_HOME", home / "dagster")
+    warehouse = env.get("THUNDERLINE_WAREHOUSE_URL", "").strip() or f"sqlite:///{home / 'warehouse.db'}"
+    _check_sqlalchemy_url("THUNDERLINE_WAREHOUSE_URL", warehouse)
+    mlflow_uri = env.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{home / 'mlflow.db'}"
+    if not re.match(r"^(sqlite|postgresql(\+psycopg2)?|file|https?)://", mlflow_uri):
+        raise ConfigError(
+            f"MLFLOW_TRACKING_URI={mlflow_uri!r}: expected sqlite:///…, postgresql+psycopg2://…, file:///… or http(s)://…"
+        )
+    tenant = env.get("THUNDERLINE_TENANT", "").strip() or "default"
+    try:
+        settings = Settings(
+            home=home,
+            warehouse_url=warehouse,
+            lake_dir=lake,
+            landing_dir=landing,
+            mlflow_tracking_uri=mlflow_uri,
+            dagster_home=dagster_home,
+            tenant_id=tenant,
+        )
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
+    return settings.ensure_dirs() if create_dirs else settings

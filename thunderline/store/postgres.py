@@ -1,0 +1,99 @@
+"""PostgreSQL specifics: month range partitions, row-level security, app-role provisioning.
+
+Why: in production the warehouse holds months of windows and traces for many
+tenants. Month partitions keep indexes small and let old months be detached;
+row-level security makes tenant isolation a property of the database, not only
+of our queries. RLS is FORCEd so the owning app role is bound by it too; only
+superusers (and BYPASSRLS roles) skip it, so the app must never connect as one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+POLICY = "tenant_isolation"
+_TENANT_EXPR = "tenant_id = current_setting('thunderline.tenant_id', true)"
+
+
+def _quote(conn: sa.Connection, ident: str) -> str:
+    return conn.dialect.identifier_preparer.quote(ident)
+
+
+def create_schema(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
+    """Create tables (partitioned parents included), then enable + force RLS on each."""
+    notes: list[str] = []
+    metadata.create_all(conn)
+    existing = {
+        (r.tablename, r.policyname)
+        for r in conn.execute(sa.text("SELECT tablename, policyname FROM pg_policies WHERE schemaname = current_schema()"))
+    }
+    for table in metadata.sorted_tables:
+        q = _quote(conn, table.name)
+        conn.execute(sa.text(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"))
+        conn.execute(sa.text(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY"))
+        if (table.name, POLICY) not in existing:
+            conn.execute(sa.text(f"CREATE POLICY {POLICY} ON {q} USING ({_TENANT_EXPR}) WITH CHECK ({_TENANT_EXPR})"))
+    row = conn.execute(
+        sa.text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).scalar_one()
+    if row:
+        notes.append(
+            "connected as a superuser/BYPASSRLS role: row-level security is NOT enforced for this "
+            "connection; point THUNDERLINE_WAREHOUSE_URL at a plain application role"
+        )
+    return notes
+
+
+def month_bounds_us(month: str) -> tuple[int, int]:
+    """[start, end) of a YYYY-MM month in µs since the epoch, UTC."""
+    y, m = (int(x) for x in month.split("-"))
+    start = dt.datetime(y, m, 1, tzinfo=dt.timezone.utc)
+    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc)
+    return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
+
+
+def ensure_month_partition(conn: sa.Connection, table: str, month: str) -> None:
+    """Create ``<table>_YYYY_MM`` for ``month`` if missing (on demand, before a write)."""
+    lo, hi = month_bounds_us(month)
+    name = f"{table}_{month.replace('-', '_')}"
+    conn.execute(
+        sa.text(
+            f"CREATE TABLE IF NOT EXISTS {_quote(conn, name)} PARTITION OF {_quote(conn, table)} "
+            f"FOR VALUES FROM ({lo}) TO ({hi})"
+        )
+    )
+
+
+def provision_database(admin_url: str, database: str, app_role: str) -> str:
+    """As an admin: create ``app_role`` (tolerating an existing one) and ``database`` owned by it.
+
+    Returns the app role's URL for ``database``. Used by tests and by operators
+    setting up a warehouse; the app itself never runs with admin rights.
+    """
+    url = make_url(admin_url)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": app_role}).first()
+            if not exists:
+                try:
+                    conn.execute(sa.text(f"CREATE ROLE {_quote(conn, app_role)} LOGIN NOSUPERUSER NOBYPASSRLS"))
+                except sa.exc.ProgrammingError:
+                    pass  # created concurrently by another process
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {_quote(conn, database)} WITH (FORCE)"))
+            conn.execute(sa.text(f"CREATE DATABASE {_quote(conn, database)} OWNER {_quote(conn, app_role)}"))
+    finally:
+        engine.dispose()
+    return url.set(username=app_role, password=None, database=database).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, database: str) -> None:
+    engine = sa.create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {_quote(conn, database)} WITH (FORCE)"))
+    finally:
+        engine.dispose()

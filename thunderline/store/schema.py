@@ -1,0 +1,228 @@
+"""The warehouse schema: one SQLAlchemy Core metadata for SQLite and PostgreSQL.
+
+Why Core and one schema: the embedded default and production must run the same
+queries, so every table is declared once with portable types; PostgreSQL gets
+``jsonb`` for JSON, month range partitions for the two big tables and row-level
+security (see :mod:`thunderline.store.postgres`). Every table carries
+``tenant_id``. Times that are part of the data (window bounds, acceptance
+times) are ``BIGINT`` microseconds since the epoch, UTC, exactly as in the
+contracts; ``inserted_at`` is bookkeeping and never hashed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+#: Tables range-partitioned by month of ``window_start`` on PostgreSQL.
+PARTITIONED_BY_MONTH = {"feature_windows": "window_start", "decision_traces": "window_start"}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", sa.String(64), primary_key=True)
+
+
+def _tenant() -> sa.Column:
+    return sa.Column("tenant_id", sa.String(64), nullable=False)
+
+
+def _inserted() -> sa.Column:
+    return sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+raw_tick_batches = sa.Table(
+    "raw_tick_batches",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("venue", sa.String(32), nullable=False),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),  # YYYY-MM
+    sa.Column("source", sa.String(32), nullable=False),  # reader format (lobster, tardis, synthetic, ...)
+    sa.Column("source_file", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),  # Parquet file in the lake
+    sa.Column("seq_min", sa.BigInteger, nullable=False),
+    sa.Column("seq_max", sa.BigInteger, nullable=False),
+    sa.Column("ts_min", sa.BigInteger, nullable=False),
+    sa.Column("ts_max", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    _inserted(),
+    sa.Index("ix_raw_tick_batches_partition", "tenant_id", "month", "symbol"),
+)
+
+raw_edgar_docs = sa.Table(
+    "raw_edgar_docs",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("cik", sa.BigInteger, nullable=False),
+    sa.Column("accession", sa.String(32), nullable=False),
+    sa.Column("form", sa.String(16), nullable=False),
+    sa.Column("doc_kind", sa.String(32), nullable=False),
+    sa.Column("company_name", sa.Text),
+    sa.Column("period_of_report", sa.String(10)),
+    sa.Column("filed_date", sa.String(10)),
+    sa.Column("accepted_at", sa.BigInteger, nullable=False),  # µs UTC: availability time
+    sa.Column("month", sa.String(7), nullable=False),  # of accepted_at
+    sa.Column("source", sa.Text),
+    sa.Column("amends", sa.String(32)),
+    sa.Column("sections", JSONType),
+    sa.Column("xbrl", JSONType),
+    sa.Column("meta", JSONType),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    _inserted(),
+    sa.Index("ix_raw_edgar_docs_cik", "tenant_id", "cik", "accepted_at"),
+    sa.Index("ix_raw_edgar_docs_accession", "tenant_id", "accession"),
+)
+
+feature_windows = sa.Table(
+    "feature_windows",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("kind", sa.String(16), nullable=False),  # market | edgar
+    sa.Column("key", sa.String(64), nullable=False),  # symbol or CIK
+    sa.Column("window_start", sa.BigInteger, primary_key=True),  # partition key on PostgreSQL
+    sa.Column("window_end", sa.BigInteger, nullable=False),
+    sa.Column("available_at", sa.BigInteger, nullable=False),
+    sa.Column("feature_schema_version", sa.String(32), nullable=False),
+    sa.Column("recipe_version", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | filled | superseded
+    sa.Column("features", JSONType, nullable=False),
+    sa.Column("provenance", JSONType, nullable=False),
+    sa.Column("label_spec", JSONType),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    _inserted(),
+    sa.Index("ix_feature_windows_key", "tenant_id", "kind", "key", sa.text("window_start DESC")),
+    sa.Index("ix_feature_windows_schema", "tenant_id", "feature_schema_version", "inserted_at"),
+    postgresql_partition_by="RANGE (window_start)",
+)
+
+decision_traces = sa.Table(
+    "decision_traces",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("feature_window_id", sa.String(64), nullable=False),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),  # partition key on PostgreSQL
+    sa.Column("window_end", sa.BigInteger, nullable=False),
+    sa.Column("router_version", sa.String(64), nullable=False),
+    sa.Column("gate_scores", JSONType, nullable=False),
+    sa.Column("selected_experts", JSONType, nullable=False),
+    sa.Column("expert_actions", JSONType, nullable=False),
+    sa.Column("blended_action", sa.String(16), nullable=False),
+    sa.Column("blended_confidence", sa.Float, nullable=False),
+    sa.Column("risk_flags", JSONType, nullable=False),
+    sa.Column("embedding", JSONType, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    _inserted(),
+    sa.Index("ix_decision_traces_window", "feature_window_id"),
+    sa.Index("ix_decision_traces_recent", "tenant_id", sa.text("inserted_at DESC")),
+    postgresql_partition_by="RANGE (window_start)",
+)
+
+experts = sa.Table(
+    "experts",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("registered_model", sa.String(256), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("alias", sa.String(32)),  # champion | challenger | shadow
+    sa.Column("status", sa.String(16), nullable=False),  # loaded | retired | failed
+    sa.Column("latency_budget_ms", sa.Float, nullable=False),
+    sa.Column("meta", JSONType),
+    _inserted(),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_experts_name", "tenant_id", "name"),
+)
+
+lineage_edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("from_kind", sa.String(32), nullable=False),
+    sa.Column("from_id", sa.String(256), nullable=False),
+    sa.Column("to_kind", sa.String(32), nullable=False),
+    sa.Column("to_id", sa.String(256), nullable=False),
+    sa.Column("relation", sa.String(32), nullable=False),
+    sa.Column("meta", JSONType),
+    _inserted(),
+    sa.Index("ix_lineage_from", "from_id"),
+    sa.Index("ix_lineage_to", "to_id"),
+)
+
+export_jobs = sa.Table(
+    "export_jobs",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("slice_name", sa.String(128), nullable=False),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("manifest", JSONType),
+    sa.Column("path", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows", sa.BigInteger),
+    _inserted(),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    _id(),  # content-derived: re-ingesting the same bad row does not duplicate it
+    _tenant(),
+    sa.Column("stage", sa.String(32), nullable=False),  # raw_ticks | raw_filings | ingress ...
+    sa.Column("source", sa.Text, nullable=False),  # file (or request) the row came from
+    sa.Column("row_number", sa.BigInteger),  # 1-based line in the source, when it has lines
+    sa.Column("field", sa.String(128)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.Column("partition_key", sa.String(64)),
+    _inserted(),
+    sa.Index("ix_quarantine_source", "tenant_id", "stage", "source"),
+)
+
+telemetry_events = sa.Table(
+    "telemetry_events",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("name", sa.String(128), nullable=False),  # e.g. router.entropy
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),  # µs UTC
+    sa.Column("tags", JSONType),
+    _inserted(),
+    sa.Index("ix_telemetry_name_ts", "tenant_id", "name", "ts"),
+)
+
+router_configs = sa.Table(
+    "router_configs",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("parent_version", sa.String(64)),
+    sa.Column("config", JSONType, nullable=False),  # layers, d, embedding stats
+    sa.Column("gates", JSONType, nullable=False),  # per layer W_g (d × e) as nested lists
+    sa.Column("experts", JSONType, nullable=False),  # per layer: expert names + model versions
+    sa.Column("reason", sa.Text),
+    sa.Column("is_active", sa.Boolean, nullable=False, default=False),
+    _inserted(),
+    sa.UniqueConstraint("tenant_id", "version", name="uq_router_configs_version"),
+)
+
+ALL_TABLES = [t.name for t in metadata.sorted_tables]

@@ -1,0 +1,67 @@
+"""``thunderline`` — the command line.
+
+Why it lives beside the assets: commands such as ``ingest`` and ``demo`` drive a
+real Dagster instance, and the core library must stay free of Dagster.
+Every command validates configuration first and turns known failures (bad
+settings, unreachable database, bad input) into one clear line on stderr and
+exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from thunderline.config import ConfigError, load_settings
+from thunderline.store import Warehouse, WarehouseError
+
+
+class CliError(RuntimeError):
+    """A failure with a message meant for the user."""
+
+
+def _cmd_config(args) -> int:
+    s = load_settings()
+    for k, v in s.model_dump().items():
+        print(f"{k:22} {v}")
+    return 0
+
+
+def _cmd_db_init(args) -> int:
+    s = load_settings()
+    wh = Warehouse(s.warehouse_url)
+    notes = wh.init_schema()
+    print(f"warehouse ready: {s.warehouse_url if not s.is_postgres else 'postgresql (' + wh.engine.url.render_as_string(hide_password=True) + ')'}")
+    for n in notes:
+        print(f"note: {n}")
+    wh.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="thunderline", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("config", help="print the validated configuration").set_defaults(func=_cmd_config)
+    db = sub.add_parser("db", help="warehouse administration").add_subparsers(dest="db_command", required=True)
+    db.add_parser("init", help="create tables, indexes, partitions and RLS (idempotent)").set_defaults(func=_cmd_db_init)
+    from thunderline_assets import commands
+
+    commands.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, WarehouseError, CliError) as exc:
+        print(f"thunderline: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thunderline: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

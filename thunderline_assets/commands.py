@@ -1,0 +1,10 @@
+"""Commands that drive the Dagster instance (ingest, demo). Registered into the CLI parser."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the Dagster-driven subcommands. Domain modules extend this as they land."""
+    return None

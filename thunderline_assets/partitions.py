@@ -1,0 +1,30 @@
+"""Partitions every asset imports: one definition each, so keys always line up.
+
+Market assets are month × symbol, symbols dynamic (added when first seen);
+EDGAR assets and drift reports are monthly (the CIK is a column). Months start
+in 2010 and run to the current month (``end_offset=1``) so live data has a home.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+PARTITIONS_START = "2010-01-01"
+
+months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+symbols = dg.DynamicPartitionsDefinition(name="symbols")
+month_symbol = dg.MultiPartitionsDefinition({"month": months, "symbol": symbols})
+
+
+def month_symbol_key(month_start: str, symbol: str) -> dg.MultiPartitionKey:
+    """``month_start`` is the month's first day, ``YYYY-MM-01``."""
+    return dg.MultiPartitionKey({"month": month_start, "symbol": symbol})
+
+
+def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
+    """(month as YYYY-MM, symbol) from a month × symbol partition key."""
+    if not isinstance(key, dg.MultiPartitionKey):
+        month, symbol = str(key).split("|")
+        key = dg.MultiPartitionKey({"month": month, "symbol": symbol})
+    dims = key.keys_by_dimension
+    return dims["month"][:7], dims["symbol"]
