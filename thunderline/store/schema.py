@@ -225,4 +225,20 @@ router_configs = sa.Table(
     sa.UniqueConstraint("tenant_id", "version", name="uq_router_configs_version"),
 )
 
+landing_files = sa.Table(
+    "landing_files",
+    metadata,
+    _id(),  # sha256 of the file's bytes: the same file is processed exactly once
+    _tenant(),
+    sa.Column("kind", sa.String(16), nullable=False),  # ticks | edgar
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("partitions", JSONType, nullable=False),  # partition keys the file touches
+    sa.Column("status", sa.String(16), nullable=False),  # indexed | processed | rejected
+    sa.Column("detail", sa.Text),
+    _inserted(),
+    sa.Index("ix_landing_files_kind", "tenant_id", "kind", "status"),
+)
+
 ALL_TABLES = [t.name for t in metadata.sorted_tables]

@@ -1,0 +1,1 @@
+"""Flow control: landing-area bookkeeping, micro-batch context, backpressure."""
