@@ -1,0 +1,237 @@
+"""Shared edge helpers for the readers: exact number parsing and a bounded columnar tick builder.
+
+Numbers are parsed exactly (``contracts.to_decimal`` or integer arithmetic) and only
+then converted to float64, which is the correctly rounded value of the decimal text.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Sequence
+
+import pyarrow as pa
+
+from thunderline.contracts import TICK_SCHEMA, to_decimal
+from thunderline.market.rejects import Reject
+
+NAN = float("nan")
+_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
+_DEC_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+DEFAULT_CHUNK_ROWS = 65_536
+
+
+class RowError(ValueError):
+    """A bad field in one row: carries the field name so the reject can name it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def parse_int(text: str, field: str) -> int:
+    """A strict base-10 integer (no spaces, underscores or decimals)."""
+    if not _INT_RE.match(text):
+        raise RowError(field, f"not an integer: {text!r}")
+    return int(text)
+
+
+def parse_decimal(text: str, field: str) -> Decimal:
+    """An exact finite decimal; rejects NaN/inf/blank/garbage with the field named."""
+    if not _DEC_RE.match(text):
+        raise RowError(field, f"not a finite decimal number: {text!r}")
+    try:
+        return to_decimal(text, where=field)
+    except ValueError as exc:  # pragma: no cover - regex already guards
+        raise RowError(field, str(exc)) from exc
+
+
+def parse_price(text: str, field: str, *, allow_empty: bool = False) -> float:
+    """A price: exact decimal > 0, then float64. Empty → NaN when ``allow_empty``."""
+    if text == "" and allow_empty:
+        return NAN
+    d = parse_decimal(text, field)
+    if d <= 0:
+        raise RowError(field, f"price must be > 0: {text!r}")
+    return float(d)
+
+
+def parse_size(text: str, field: str, *, allow_empty: bool = False) -> float:
+    """A size: exact decimal >= 0, then float64. Empty → 0 when ``allow_empty``."""
+    if text == "" and allow_empty:
+        return 0.0
+    d = parse_decimal(text, field)
+    if d < 0:
+        raise RowError(field, f"size must be >= 0: {text!r}")
+    return float(d)
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file (``.gz`` transparently), keeping line endings for exact raw lines."""
+    if str(path).endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def strip_eol(line: str) -> str:
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    return line
+
+
+@dataclass
+class TickBuilder:
+    """Accumulates parsed rows column-wise; ``flush()`` returns a TICK_SCHEMA RecordBatch.
+
+    Memory is bounded by the caller flushing every ``chunk_rows`` rows.
+    """
+
+    tenant_id: str
+    source: str
+    cols: dict[str, list] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.venue: list[str] = []
+        self.symbol: list[str] = []
+        self.ts: list[int] = []
+        self.seq: list[int] = []
+        self.event_type: list[int] = []
+        self.bid_px: list[float] = []
+        self.bid_sz: list[float] = []
+        self.ask_px: list[float] = []
+        self.ask_sz: list[float] = []
+        self.trade_px: list[float] = []
+        self.trade_sz: list[float] = []
+        self.trade_side: list[int] = []
+        self.book_bid_px: list = []
+        self.book_bid_sz: list = []
+        self.book_ask_px: list = []
+        self.book_ask_sz: list = []
+        self.source_row: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def add(
+        self,
+        venue: str,
+        symbol: str,
+        ts: int,
+        seq: int,
+        event_type: int,
+        bid_px: float,
+        bid_sz: float,
+        ask_px: float,
+        ask_sz: float,
+        trade_px: float,
+        trade_sz: float,
+        trade_side: int,
+        book: tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]] | None,
+        source_row: int,
+    ) -> None:
+        self.venue.append(venue)
+        self.symbol.append(symbol)
+        self.ts.append(ts)
+        self.seq.append(seq)
+        self.event_type.append(event_type)
+        self.bid_px.append(bid_px)
+        self.bid_sz.append(bid_sz)
+        self.ask_px.append(ask_px)
+        self.ask_sz.append(ask_sz)
+        self.trade_px.append(trade_px)
+        self.trade_sz.append(trade_sz)
+        self.trade_side.append(trade_side)
+        if book is None:
+            self.book_bid_px.append(None)
+            self.book_bid_sz.append(None)
+            self.book_ask_px.append(None)
+            self.book_ask_sz.append(None)
+        else:
+            self.book_bid_px.append(list(book[0]))
+            self.book_bid_sz.append(list(book[1]))
+            self.book_ask_px.append(list(book[2]))
+            self.book_ask_sz.append(list(book[3]))
+        self.source_row.append(source_row)
+
+    def flush(self) -> pa.RecordBatch:
+        n = len(self.ts)
+        lf = pa.list_(pa.float64())
+        arrays = [
+            pa.array([self.tenant_id] * n, pa.string()),
+            pa.array(self.venue, pa.string()),
+            pa.array(self.symbol, pa.string()),
+            pa.array(self.ts, pa.int64()),
+            pa.array(self.seq, pa.int64()),
+            pa.array(self.event_type, pa.int8()),
+            pa.array(self.bid_px, pa.float64()),
+            pa.array(self.bid_sz, pa.float64()),
+            pa.array(self.ask_px, pa.float64()),
+            pa.array(self.ask_sz, pa.float64()),
+            pa.array(self.trade_px, pa.float64()),
+            pa.array(self.trade_sz, pa.float64()),
+            pa.array(self.trade_side, pa.int8()),
+            pa.array(self.book_bid_px, lf),
+            pa.array(self.book_bid_sz, lf),
+            pa.array(self.book_ask_px, lf),
+            pa.array(self.book_ask_sz, lf),
+            pa.array([self.source] * n, pa.string()),
+            pa.array(self.source_row, pa.int64()),
+        ]
+        self._reset()
+        return pa.RecordBatch.from_arrays(arrays, schema=TICK_SCHEMA)
+
+
+def empty_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=TICK_SCHEMA)
+
+
+@dataclass(frozen=True)
+class TickChunk:
+    """One bounded chunk of a stream: the ticks parsed, and the rows rejected since the last chunk."""
+
+    batch: pa.RecordBatch
+    rejects: tuple[Reject, ...] = ()
+
+
+class ChunkEmitter:
+    """Cuts a row stream into TickChunks of at most ``chunk_rows`` ticks (and at most that many rejects)."""
+
+    def __init__(self, builder: "TickBuilder", chunk_rows: int) -> None:
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be >= 1")
+        self.builder = builder
+        self.chunk_rows = chunk_rows
+        self.rejects: list[Reject] = []
+
+    def full(self) -> bool:
+        return len(self.builder) >= self.chunk_rows or len(self.rejects) >= self.chunk_rows
+
+    def take(self) -> TickChunk:
+        chunk = TickChunk(self.builder.flush(), tuple(self.rejects))
+        self.rejects = []
+        return chunk
+
+    def pending(self) -> bool:
+        return len(self.builder) > 0 or bool(self.rejects)
+
+
+def is_finite(x: float) -> bool:
+    return not (math.isnan(x) or math.isinf(x))
+
+
+def reject(source: str, row: int, exc: RowError | str, raw: str, field_name: str = "*") -> Reject:
+    if isinstance(exc, RowError):
+        return Reject(source, row, exc.field, exc.reason, raw)
+    return Reject(source, row, field_name, str(exc), raw)
+

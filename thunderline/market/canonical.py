@@ -1,0 +1,237 @@
+"""The canonical Thunderline tick format, as CSV and as Parquet.
+
+**Canonical CSV** (``*.csv``, UTF-8, comma separated, LF line ends):
+
+* line 1 is the header: the TICK_SCHEMA column names without ``tenant_id``, in schema order::
+
+      venue,symbol,ts,seq,event_type,bid_px,bid_sz,ask_px,ask_sz,trade_px,trade_sz,trade_side,
+      book_bid_px,book_bid_sz,book_ask_px,book_ask_sz,source,source_row
+
+  (one line; columns are matched by name, ``source``/``source_row`` may be omitted);
+* ``ts`` is an integer, microseconds since the Unix epoch, UTC; ``seq`` an integer, strictly
+  increasing per (venue, symbol); ``event_type`` 0 quote / 1 trade / 2 status;
+  ``trade_side`` −1 / 0 / 1;
+* prices and sizes are plain decimal numbers (``123.45``, ``1e-3``); an **empty field means
+  absent** (NaN). The literal text ``NaN``/``inf`` is rejected, as are negative sizes and
+  non-positive prices;
+* ``book_*`` hold the order-book levels best first as ``;``-separated decimals (an empty
+  element is an empty level, NaN); an empty field means "no book" (null list); the four
+  lists of a row must have equal length;
+* the writer emits floats in shortest round-trip form, so CSV → ticks → CSV is lossless.
+
+**Canonical Parquet**: a Parquet file with the TICK_SCHEMA columns (``tenant_id`` optional).
+
+On reading either form, ``tenant_id`` is the caller's (never taken from the file) and
+``source``/``source_row`` are set to *this* file and its 1-based line (CSV; the header is
+line 1) or 1-based row (Parquet), so every tick and every reject points at the input read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from thunderline.contracts import EVENT_QUOTE, EVENT_STATUS, EVENT_TRADE, TICK_SCHEMA
+from thunderline.market._build import (
+    NAN,
+    ChunkEmitter,
+    RowError,
+    TickBuilder,
+    TickChunk,
+    open_text,
+    parse_decimal,
+    parse_int,
+    reject,
+    strip_eol,
+)
+from thunderline.market.rejects import Reject
+
+CANONICAL_COLUMNS: list[str] = [f.name for f in TICK_SCHEMA if f.name != "tenant_id"]
+REQUIRED_CSV_COLUMNS: list[str] = [c for c in CANONICAL_COLUMNS if c not in ("source", "source_row")]
+_PRICE_FIELDS = ("bid_px", "ask_px", "trade_px")
+_SIZE_FIELDS = ("bid_sz", "ask_sz", "trade_sz")
+_BOOK_FIELDS = ("book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz")
+_EVENTS = (EVENT_QUOTE, EVENT_TRADE, EVENT_STATUS)
+
+
+def _num(text: str, field: str, *, price: bool) -> float:
+    if text == "":
+        return NAN
+    d = parse_decimal(text, field)
+    if price and d <= 0:
+        raise RowError(field, f"price must be > 0: {text!r}")
+    if not price and d < 0:
+        raise RowError(field, f"size must be >= 0: {text!r}")
+    return float(d)
+
+
+def _levels(text: str, field: str, *, price: bool) -> list[float] | None:
+    if text == "":
+        return None
+    return [_num(t, field, price=price) for t in text.split(";")]
+
+
+def is_canonical_header(header: list[str]) -> bool:
+    return set(REQUIRED_CSV_COLUMNS) <= set(header) and set(header) <= set(CANONICAL_COLUMNS) | {"tenant_id"}
+
+
+def iter_canonical_csv(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
+    src = str(path)
+    em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
+    with open_text(path) as fh:
+        header = strip_eol(next(fh, "")).split(",")
+        if not is_canonical_header(header):
+            raise ValueError(f"{path}: line 1: not a canonical Thunderline tick header: {header}")
+        ix = {name: i for i, name in enumerate(header)}
+        ncols = len(header)
+        for lineno, line in enumerate(fh, start=2):
+            raw = strip_eol(line)
+            f = raw.split(",")
+            try:
+                if len(f) != ncols:
+                    raise RowError("*", f"expected {ncols} columns, got {len(f)} (truncated or malformed line)")
+                venue, symbol = f[ix["venue"]], f[ix["symbol"]]
+                if not venue or not symbol:
+                    raise RowError("venue" if not venue else "symbol", "must not be empty")
+                ts = parse_int(f[ix["ts"]], "ts")
+                seq = parse_int(f[ix["seq"]], "seq")
+                et = parse_int(f[ix["event_type"]], "event_type")
+                if et not in _EVENTS:
+                    raise RowError("event_type", f"expected 0, 1 or 2: {et}")
+                vals = {k: _num(f[ix[k]], k, price=True) for k in _PRICE_FIELDS}
+                vals.update({k: _num(f[ix[k]], k, price=False) for k in _SIZE_FIELDS})
+                side = parse_int(f[ix["trade_side"]], "trade_side") if f[ix["trade_side"]] else 0
+                if side not in (-1, 0, 1):
+                    raise RowError("trade_side", f"expected -1, 0 or 1: {side}")
+                book = [_levels(f[ix[k]], k, price=k.endswith("_px")) for k in _BOOK_FIELDS]
+                present = [x is not None for x in book]
+                if any(present) and not all(present):
+                    raise RowError("book", "the four book_* lists must be all present or all empty")
+                if all(present) and len({len(x) for x in book}) != 1:  # type: ignore[arg-type]
+                    raise RowError("book", f"book_* lists differ in length: {[len(x) for x in book]}")  # type: ignore[arg-type]
+            except RowError as exc:
+                em.rejects.append(reject(src, lineno, exc, raw))
+            else:
+                em.builder.add(venue, symbol, ts, seq, et, vals["bid_px"], vals["bid_sz"], vals["ask_px"],
+                               vals["ask_sz"], vals["trade_px"], vals["trade_sz"], side,
+                               tuple(book) if all(present) else None, lineno)  # type: ignore[arg-type]
+            if em.full():
+                yield em.take()
+    if em.pending():
+        yield em.take()
+
+
+def _parquet_row_checks(t: pa.Table) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Vectorised structural checks on one Parquet batch → (bad mask, (field, reason) per bad row)."""
+    n = t.num_rows
+    bad = np.zeros(n, dtype=bool)
+    why: list[list[tuple[str, str]]] = [[] for _ in range(n)]
+
+    def mark(mask: np.ndarray, field: str, reason: str) -> None:
+        for i in np.flatnonzero(mask & ~bad):
+            why[i].append((field, reason))
+        bad[:] |= mask
+
+    for name in ("venue", "symbol", "ts", "seq", "event_type"):
+        mark(t.column(name).is_null().to_numpy(zero_copy_only=False), name, "required value is null")
+    et = t.column("event_type").fill_null(0).to_numpy(zero_copy_only=False)
+    mark(~np.isin(et, _EVENTS), "event_type", "expected 0, 1 or 2")
+    for name in _PRICE_FIELDS:
+        x = t.column(name).fill_null(NAN).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            mark(np.isinf(x) | (x <= 0), name, "price must be finite and > 0 (NaN = absent)")
+    for name in _SIZE_FIELDS:
+        x = t.column(name).fill_null(NAN).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            mark(np.isinf(x) | (x < 0), name, "size must be finite and >= 0")
+    side = t.column("trade_side").fill_null(0).to_numpy(zero_copy_only=False)
+    mark(~np.isin(side, (-1, 0, 1)), "trade_side", "expected -1, 0 or 1")
+    lens = [pc.list_value_length(t.column(k)).to_numpy(zero_copy_only=False) for k in _BOOK_FIELDS]
+    nulls = [t.column(k).is_null().to_numpy(zero_copy_only=False) for k in _BOOK_FIELDS]
+    some_null = np.any(nulls, axis=0)
+    all_null = np.all(nulls, axis=0)
+    mark(some_null & ~all_null, "book", "the four book_* lists must be all present or all null")
+    lf = [np.nan_to_num(x.astype(np.float64), nan=-1) for x in lens]
+    mark(~all_null & ((lf[0] != lf[1]) | (lf[0] != lf[2]) | (lf[0] != lf[3])), "book", "book_* lists differ in length")
+    return bad, [w[0] if w else ("", "") for w in why]
+
+
+def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
+    src = str(path)
+    pf = pq.ParquetFile(path)
+    names = set(pf.schema_arrow.names)
+    missing = [c for c in REQUIRED_CSV_COLUMNS if c not in names]
+    if missing:
+        raise ValueError(f"{path}: not a canonical Thunderline tick Parquet file: missing columns {missing}")
+    cols = [c for c in REQUIRED_CSV_COLUMNS]
+    offset = 0
+    for rb in pf.iter_batches(batch_size=chunk_rows, columns=cols):
+        n = rb.num_rows
+        t = pa.Table.from_batches([rb])
+        t = t.cast(pa.schema([TICK_SCHEMA.field(c).with_nullable(True) for c in cols]))
+        rows = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
+        offset += n
+        bad, why = _parquet_row_checks(t)
+        rejects: list[Reject] = []
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            raw_rows = t.take(pa.array(idx)).to_pylist()
+            for i, r in zip(idx, raw_rows):
+                rejects.append(Reject(src, int(rows[i]), why[i][0], why[i][1], json.dumps(r, default=str, allow_nan=True)))
+            keep = pa.array(~bad)
+            t = t.filter(keep)
+            rows = rows[~bad]
+        m = t.num_rows
+        arrays = [pa.array(np.full(m, tenant_id, dtype=object), pa.string())]
+        arrays += [t.column(c).combine_chunks() for c in cols]
+        arrays += [pa.array(np.full(m, src, dtype=object), pa.string()), pa.array(rows, pa.int64())]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=TICK_SCHEMA)
+        yield TickChunk(batch, tuple(rejects))
+
+
+# --------------------------------------------------------------------------- writers
+def _fmt(x: float) -> str:
+    return "" if x is None or math.isnan(x) else repr(float(x))
+
+
+def _fmt_list(v: list[float] | None) -> str:
+    return "" if v is None else ";".join(_fmt(x) for x in v)
+
+
+def write_canonical_csv(batches: Iterable[pa.RecordBatch], path: str | Path) -> int:
+    """Write tick batches as canonical CSV (see module docstring); returns rows written."""
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(CANONICAL_COLUMNS) + "\n")
+        for b in batches:
+            d = b.to_pydict()
+            for i in range(b.num_rows):
+                out = [
+                    d["venue"][i], d["symbol"][i], str(d["ts"][i]), str(d["seq"][i]), str(d["event_type"][i]),
+                    _fmt(d["bid_px"][i]), _fmt(d["bid_sz"][i]), _fmt(d["ask_px"][i]), _fmt(d["ask_sz"][i]),
+                    _fmt(d["trade_px"][i]), _fmt(d["trade_sz"][i]), str(d["trade_side"][i] or 0),
+                    _fmt_list(d["book_bid_px"][i]), _fmt_list(d["book_bid_sz"][i]),
+                    _fmt_list(d["book_ask_px"][i]), _fmt_list(d["book_ask_sz"][i]),
+                    d["source"][i], str(d["source_row"][i]),
+                ]
+                fh.write(",".join(out) + "\n")
+            n += b.num_rows
+    return n
+
+
+def write_canonical_parquet(batches: Iterable[pa.RecordBatch], path: str | Path, *,
+                            row_group_rows: int = 1 << 20) -> int:
+    """Write tick batches to one Parquet file with TICK_SCHEMA, streaming (bounded memory); returns rows."""
+    n = 0
+    with pq.ParquetWriter(path, TICK_SCHEMA, compression="zstd") as w:
+        for b in batches:
+            w.write_batch(b, row_group_size=row_group_rows)
+            n += b.num_rows
+    return n
