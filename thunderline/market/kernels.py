@@ -1,0 +1,368 @@
+"""Numba kernels for sliding-window market features (no I/O, no Arrow: numpy arrays in, arrays out).
+
+The window algebra: with step ``s`` and width ``w = r·s`` (``r`` integer), window ``k``
+covers ``[k·s, k·s + w)`` and is the union of the ``r`` step-buckets ``k … k+r−1``.
+:func:`bucket_pass` touches every tick once and folds it into its bucket's additive
+aggregates (sums, counts, first/last); :func:`combine_windows` adds ``r`` consecutive
+buckets into each window. Every per-tick term that needs the *previous* tick (order-flow
+imbalance, mid returns, the spread in force) reads carried state, so a chunked stream
+gives bitwise the same buckets — and windows — as one pass over the whole day.
+
+Conventions (the pandas reference in tests/market follows them literally):
+
+* time is made monotone: a tick earlier than the running max of ``ts`` counts at that max;
+* a row "has a book" when its level-1 bid or ask price is finite; it has a mid when both are;
+* empty levels (NaN price) count as bid −∞ / ask +∞ with size 0 in order-flow imbalance;
+  NaN sizes count as 0;
+* a trade is ``event_type == EVENT_TRADE`` with finite ``trade_px`` and ``trade_sz > 0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+# bucket int64 columns
+I_IDX, I_N, I_FIRST_SEQ, I_LAST_SEQ, I_NBOOK, I_NTRADE, I_PREV_MID_BUCKET = range(7)
+NBI = 7
+# bucket float64 columns
+(F_FIRST_MID, F_LAST_MID, F_SPREAD, F_SPREAD_BPS, F_IMB1, F_IMBN, F_RV, F_CROSS_RV,
+ F_OFI0, _F1, _F2, _F3, _F4, F_VOL, F_PXVOL, F_SVOL, F_TW, F_TWCOV, F_END_SPREAD) = range(19)
+NBF = 19
+MAX_OFI_LEVELS = 5
+NO_BUCKET = -(2**62)
+
+# carried scalar state
+S_HAS_OPEN, S_HAS_T, S_TMAX, S_BUCKET_END, S_TW_T, S_HAS_MID, S_MID_BUCKET, S_HAS_BOOK = range(8)
+NSI = 8
+SF_LAST_MID, SF_CUR_SPREAD = range(2)
+NSF = 2
+
+# full feature matrix columns (the recipe picks a subset, in its own order)
+FEATURES_ALL: tuple[str, ...] = (
+    "mid_return", "spread", "spread_bps", "spread_twa", "imbalance_top1", "imbalance_topn",
+    "ofi_1", "ofi_2", "ofi_3", "ofi_4", "ofi_5", "order_flow_imbalance", "realized_vol",
+    "trade_count", "volume", "vwap", "signed_volume", "tick_rate", "microburst",
+)
+NFEAT = len(FEATURES_ALL)
+EVENT_TRADE_CODE = 1  # contracts.EVENT_TRADE (kept literal for numba)
+
+
+def new_state() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fresh carried state: (state_i, state_f, last_book[4, 5], open_bi, open_bf)."""
+    si = np.zeros(NSI, np.int64)
+    sf = np.full(NSF, np.nan)
+    book = np.zeros((4, MAX_OFI_LEVELS))
+    return si, sf, book, np.zeros(NBI, np.int64), np.zeros(NBF)
+
+
+@nb.njit(cache=True, nogil=True)
+def _open_bucket(open_bi, open_bf, j):
+    for c in range(NBI):
+        open_bi[c] = 0
+    for c in range(NBF):
+        open_bf[c] = 0.0
+    open_bi[I_IDX] = j
+    open_bi[I_PREV_MID_BUCKET] = NO_BUCKET
+    open_bf[F_FIRST_MID] = np.nan
+    open_bf[F_LAST_MID] = np.nan
+    open_bf[F_END_SPREAD] = np.nan
+
+
+@nb.njit(cache=True, nogil=True)
+def close_open_bucket(si, sf, open_bi, open_bf, out_bi, out_bf, nout):
+    """Account the spread in force up to the bucket end, then append the open bucket to out[nout]."""
+    bend = si[S_BUCKET_END]
+    cur = sf[SF_CUR_SPREAD]
+    if cur == cur:
+        open_bf[F_TW] += cur * (bend - si[S_TW_T])
+        open_bf[F_TWCOV] += bend - si[S_TW_T]
+    open_bf[F_END_SPREAD] = cur
+    out_bi[nout, :] = open_bi
+    out_bf[nout, :] = open_bf
+    si[S_HAS_OPEN] = 0
+
+
+@nb.njit(cache=True, nogil=True)
+def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi, full,
+                si, sf, last_book, open_bi, open_bf, out_bi, out_bf):
+    """Fold ticks into step-buckets; return the number of buckets *closed* (written to out_*).
+
+    ``bpx``/``bsz``/``apx``/``asz`` are (n, D) level arrays (D ≥ 1, best first). The bucket
+    holding the last tick stays open in ``open_bi``/``open_bf``; all carried state is updated
+    in place. ``full=False`` computes only the coarse aggregates (mid, spread, trades).
+    """
+    n = ts.shape[0]
+    depth = bpx.shape[1]
+    nlev = min(depth, n_ofi)
+    nout = 0
+    has_t = si[S_HAS_T]
+    tmax = si[S_TMAX]
+    bend = si[S_BUCKET_END]
+    tw_t = si[S_TW_T]
+    has_mid = si[S_HAS_MID]
+    mid_bucket = si[S_MID_BUCKET]
+    has_book = si[S_HAS_BOOK]
+    last_mid = sf[SF_LAST_MID]
+    cur_spread = sf[SF_CUR_SPREAD]
+    inf = np.inf
+    for i in range(n):
+        t = ts[i]
+        if has_t == 1 and t < tmax:
+            t = tmax
+        else:
+            tmax = t
+            has_t = 1
+        if si[S_HAS_OPEN] == 0 or t >= bend:
+            if si[S_HAS_OPEN] == 1:
+                si[S_BUCKET_END] = bend
+                si[S_TW_T] = tw_t
+                sf[SF_CUR_SPREAD] = cur_spread
+                close_open_bucket(si, sf, open_bi, open_bf, out_bi, out_bf, nout)
+                nout += 1
+            j = t // step
+            _open_bucket(open_bi, open_bf, j)
+            si[S_HAS_OPEN] = 1
+            tw_t = j * step
+            bend = tw_t + step
+        open_bi[I_N] += 1
+        if open_bi[I_N] == 1:
+            open_bi[I_FIRST_SEQ] = seq[i]
+        open_bi[I_LAST_SEQ] = seq[i]
+        bp = bpx[i, 0]
+        ap = apx[i, 0]
+        bp_ok = bp == bp
+        ap_ok = ap == ap
+        if full and (bp_ok or ap_ok):
+            # multi-level order-flow imbalance against the previous book
+            for lv in range(nlev):
+                pb = bpx[i, lv]
+                qb = bsz[i, lv]
+                pa = apx[i, lv]
+                qa = asz[i, lv]
+                if pb != pb:
+                    pb = -inf
+                    qb = 0.0
+                if pa != pa:
+                    pa = inf
+                    qa = 0.0
+                if qb != qb:
+                    qb = 0.0
+                if qa != qa:
+                    qa = 0.0
+                if has_book == 1:
+                    lpb = last_book[0, lv]
+                    lqb = last_book[1, lv]
+                    lpa = last_book[2, lv]
+                    lqa = last_book[3, lv]
+                    if pb > lpb:
+                        fb = qb
+                    elif pb == lpb:
+                        fb = qb - lqb
+                    else:
+                        fb = -lqb
+                    if pa < lpa:
+                        fa = qa
+                    elif pa == lpa:
+                        fa = qa - lqa
+                    else:
+                        fa = -lqa
+                    open_bf[F_OFI0 + lv] += fb - fa
+                last_book[0, lv] = pb
+                last_book[1, lv] = qb
+                last_book[2, lv] = pa
+                last_book[3, lv] = qa
+            has_book = 1
+        if bp_ok and ap_ok:
+            open_bi[I_NBOOK] += 1
+            spr = ap - bp
+            mid = 0.5 * (ap + bp)
+            open_bf[F_SPREAD] += spr
+            if open_bf[F_FIRST_MID] != open_bf[F_FIRST_MID]:
+                open_bf[F_FIRST_MID] = mid
+                first_in_bucket = True
+            else:
+                first_in_bucket = False
+            open_bf[F_LAST_MID] = mid
+            if full:
+                open_bf[F_SPREAD_BPS] += spr / mid * 1e4
+                qb1 = bsz[i, 0]
+                qa1 = asz[i, 0]
+                if qb1 != qb1:
+                    qb1 = 0.0
+                if qa1 != qa1:
+                    qa1 = 0.0
+                den = qb1 + qa1
+                if den > 0.0:
+                    open_bf[F_IMB1] += (qb1 - qa1) / den
+                sb = 0.0
+                sa = 0.0
+                for lv in range(depth):
+                    x = bsz[i, lv]
+                    if x == x:
+                        sb += x
+                    x = asz[i, lv]
+                    if x == x:
+                        sa += x
+                if sb + sa > 0.0:
+                    open_bf[F_IMBN] += (sb - sa) / (sb + sa)
+                if has_mid == 1:
+                    if mid != last_mid:
+                        r = math.log(mid / last_mid)
+                        r2 = r * r
+                    else:
+                        r2 = 0.0
+                    if first_in_bucket:
+                        open_bf[F_CROSS_RV] = r2
+                        open_bi[I_PREV_MID_BUCKET] = mid_bucket
+                    else:
+                        open_bf[F_RV] += r2
+                if cur_spread == cur_spread:
+                    open_bf[F_TW] += cur_spread * (t - tw_t)
+                    open_bf[F_TWCOV] += t - tw_t
+                tw_t = t
+                cur_spread = spr
+            has_mid = 1
+            last_mid = mid
+            mid_bucket = open_bi[I_IDX]
+        if etype[i] == EVENT_TRADE_CODE:
+            px = tpx[i]
+            q = tsz[i]
+            if px == px and q > 0.0:
+                open_bi[I_NTRADE] += 1
+                open_bf[F_VOL] += q
+                open_bf[F_PXVOL] += px * q
+                open_bf[F_SVOL] += tside[i] * q
+    si[S_HAS_T] = has_t
+    si[S_TMAX] = tmax
+    si[S_BUCKET_END] = bend
+    si[S_TW_T] = tw_t
+    si[S_HAS_MID] = has_mid
+    si[S_MID_BUCKET] = mid_bucket
+    si[S_HAS_BOOK] = has_book
+    sf[SF_LAST_MID] = last_mid
+    sf[SF_CUR_SPREAD] = cur_spread
+    return nout
+
+
+@nb.njit(cache=True, nogil=True)
+def combine_windows(bi, bf, nb_, r, step, k_from, k_limit, prior_end_spread, ewma, alpha, factor,
+                    width_s, out_k, out_f, out_first_seq, out_last_seq, out_n):
+    """Sum ``r`` consecutive buckets into every non-empty window ``k`` in [k_from, k_limit).
+
+    ``bi``/``bf`` rows 0..nb_-1 are closed buckets sorted by index; ``prior_end_spread`` is the
+    spread in force at the end of the last bucket dropped before ``bi[0]``. ``ewma`` =
+    [has_value, value] is the microburst baseline carried across calls. Returns the number of
+    windows written.
+    """
+    nw = 0
+    last_k = k_from - 1
+    p0 = 0
+    for p in range(nb_):
+        j = bi[p, I_IDX]
+        k_lo = max(last_k + 1, j - r + 1)
+        k_hi = min(j, k_limit - 1)
+        for k in range(k_lo, k_hi + 1):
+            while p0 < nb_ and bi[p0, I_IDX] < k:
+                p0 += 1
+            eff = prior_end_spread if p0 == 0 else bf[p0 - 1, F_END_SPREAD]
+            n = 0
+            nbook = 0
+            ntrade = 0
+            first_mid = np.nan
+            last_mid = np.nan
+            first_seq = 0
+            last_seq = 0
+            s_spread = 0.0
+            s_bps = 0.0
+            s_imb1 = 0.0
+            s_imbn = 0.0
+            s_rv = 0.0
+            o0 = 0.0
+            o1 = 0.0
+            o2 = 0.0
+            o3 = 0.0
+            o4 = 0.0
+            vol = 0.0
+            pxvol = 0.0
+            svol = 0.0
+            tw = 0.0
+            cov = 0.0
+            q = p0
+            for jj in range(k, k + r):
+                if q < nb_ and bi[q, I_IDX] == jj:
+                    if n == 0:
+                        first_seq = bi[q, I_FIRST_SEQ]
+                    last_seq = bi[q, I_LAST_SEQ]
+                    n += bi[q, I_N]
+                    nbook += bi[q, I_NBOOK]
+                    ntrade += bi[q, I_NTRADE]
+                    fm = bf[q, F_FIRST_MID]
+                    if fm == fm:
+                        if first_mid != first_mid:
+                            first_mid = fm
+                        last_mid = bf[q, F_LAST_MID]
+                    s_spread += bf[q, F_SPREAD]
+                    s_bps += bf[q, F_SPREAD_BPS]
+                    s_imb1 += bf[q, F_IMB1]
+                    s_imbn += bf[q, F_IMBN]
+                    s_rv += bf[q, F_RV]
+                    if bi[q, I_PREV_MID_BUCKET] >= k:
+                        s_rv += bf[q, F_CROSS_RV]
+                    o0 += bf[q, F_OFI0]
+                    o1 += bf[q, F_OFI0 + 1]
+                    o2 += bf[q, F_OFI0 + 2]
+                    o3 += bf[q, F_OFI0 + 3]
+                    o4 += bf[q, F_OFI0 + 4]
+                    vol += bf[q, F_VOL]
+                    pxvol += bf[q, F_PXVOL]
+                    svol += bf[q, F_SVOL]
+                    tw += bf[q, F_TW]
+                    cov += bf[q, F_TWCOV]
+                    eff = bf[q, F_END_SPREAD]
+                    q += 1
+                elif eff == eff:
+                    tw += eff * step
+                    cov += step
+            f = out_f[nw]
+            f[0] = math.log(last_mid / first_mid) if first_mid == first_mid else np.nan
+            if nbook > 0:
+                f[1] = s_spread / nbook
+                f[2] = s_bps / nbook
+                f[4] = s_imb1 / nbook
+                f[5] = s_imbn / nbook
+            else:
+                f[1] = np.nan
+                f[2] = np.nan
+                f[4] = np.nan
+                f[5] = np.nan
+            f[3] = tw / cov if cov > 0.0 else np.nan
+            f[6] = o0
+            f[7] = o1
+            f[8] = o2
+            f[9] = o3
+            f[10] = o4
+            f[11] = o0 + o1 + o2 + o3 + o4
+            f[12] = math.sqrt(s_rv)
+            f[13] = ntrade
+            f[14] = vol
+            f[15] = pxvol / vol if vol > 0.0 else np.nan
+            f[16] = svol
+            rate = n / width_s
+            f[17] = rate
+            if ewma[0] == 1.0:
+                f[18] = 1.0 if rate > factor * ewma[1] else 0.0
+                ewma[1] = alpha * rate + (1.0 - alpha) * ewma[1]
+            else:
+                f[18] = 0.0
+                ewma[0] = 1.0
+                ewma[1] = rate
+            out_k[nw] = k
+            out_first_seq[nw] = first_seq
+            out_last_seq[nw] = last_seq
+            out_n[nw] = n
+            nw += 1
+            last_k = k
+    return nw
