@@ -1,6 +1,7 @@
 """Warehouse storage: schema, tenant-scoped sessions, PostgreSQL partitions and RLS."""
 
 from thunderline.store.schema import metadata
+from thunderline.store import drift_tables  # noqa: F401  (registers drift_profiles, drift_reports on metadata)
 from thunderline.store.warehouse import TenantSession, TenantViolation, Warehouse, WarehouseError, month_of_us
 
 __all__ = ["metadata", "Warehouse", "TenantSession", "TenantViolation", "WarehouseError", "month_of_us"]
