@@ -7,4 +7,6 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the Dagster-driven subcommands. Domain modules extend this as they land."""
-    return None
+    from thunderline.lineage.cli import register as register_lineage
+
+    register_lineage(sub)

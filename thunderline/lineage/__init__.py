@@ -1,0 +1,23 @@
+"""ThunderDAG: lineage edges between ticks, filings, windows, decisions, experts and exports.
+
+    with warehouse.session(tenant) as s:
+        record_edges(s, [Edge("tick_batch", batch_id, "feature_window", window_id, "feature_input")])
+        print(format_tree(trace_id, node_kind(s, trace_id), walk(s, trace_id, "up", 5), "up", 5))
+"""
+
+from thunderline.lineage.edges import NODE_KINDS, Edge, LineageError, expert_version_node
+from thunderline.lineage.graph import LineageStep, node_kind, record_edges, walk
+from thunderline.lineage.tree import format_tree
+
+__all__ = [
+    "NODE_KINDS", "Edge", "LineageError", "LineageStep", "expert_version_node", "format_tree", "node_kind",
+    "record_edges", "walk", "describe",
+]
+
+
+def describe(session, node_id: str, direction: str = "up", depth: int = 5) -> str | None:
+    """The printed tree of ``node_id``'s lineage, or None when the tenant has no edge touching it."""
+    kind = node_kind(session, node_id)
+    if kind is None:
+        return None
+    return format_tree(node_id, kind, walk(session, node_id, direction, depth), direction, depth)
