@@ -192,6 +192,15 @@ class TickBuilder:
         return pa.RecordBatch.from_arrays(arrays, schema=TICK_SCHEMA)
 
 
+def const_strings(value: str, n: int) -> pa.Array:
+    """A string array of ``n`` copies of ``value``, built from buffers (no Python objects)."""
+    import numpy as np
+
+    b = value.encode("utf-8")
+    offsets = np.arange(0, (n + 1) * len(b), len(b), dtype=np.int32)[: n + 1] if b else np.zeros(n + 1, np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b * n))
+
+
 def empty_batch() -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=TICK_SCHEMA)
 

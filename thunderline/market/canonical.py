@@ -45,6 +45,7 @@ from thunderline.market._build import (
     RowError,
     TickBuilder,
     TickChunk,
+    const_strings,
     open_text,
     parse_decimal,
     parse_int,
@@ -189,9 +190,9 @@ def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Itera
             t = t.filter(keep)
             rows = rows[~bad]
         m = t.num_rows
-        arrays = [pa.array(np.full(m, tenant_id, dtype=object), pa.string())]
+        arrays = [const_strings(tenant_id, m)]
         arrays += [t.column(c).combine_chunks() for c in cols]
-        arrays += [pa.array(np.full(m, src, dtype=object), pa.string()), pa.array(rows, pa.int64())]
+        arrays += [const_strings(src, m), pa.array(rows, pa.int64())]
         batch = pa.RecordBatch.from_arrays(arrays, schema=TICK_SCHEMA)
         yield TickChunk(batch, tuple(rejects))
 
@@ -235,3 +236,48 @@ def write_canonical_parquet(batches: Iterable[pa.RecordBatch], path: str | Path,
             w.write_batch(b, row_group_size=row_group_rows)
             n += b.num_rows
     return n
+
+
+def ticks_sha256(batches: Iterable[pa.RecordBatch | pa.Table]) -> str:
+    """sha256 of tick rows, independent of how they are cut into batches.
+
+    One hasher per column over an element-wise canonical encoding (floats big-endian IEEE-754
+    with NaN folded to one value and −0.0 to 0.0, as in ``thunderline.hashing``; strings and
+    lists length-prefixed; nulls marked), then a digest of the column digests in schema order.
+    """
+    import hashlib
+
+    parts = ("valid", "len", "val")
+    hs = {(f.name, p): hashlib.sha256() for f in TICK_SCHEMA for p in parts}
+    for b in batches:
+        for f in TICK_SCHEMA:
+            col = b.column(f.name)
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            h = hs[(f.name, "val")]
+            hs[(f.name, "valid")].update(col.is_valid().to_numpy(zero_copy_only=False).tobytes())
+            if pa.types.is_list(f.type):
+                lens = pc.list_value_length(col).fill_null(0).to_numpy(zero_copy_only=False).astype(">i8")
+                hs[(f.name, "len")].update(lens.tobytes())
+                vals = col.flatten().to_numpy(zero_copy_only=False)
+                h.update(_canon_floats(vals))
+            elif pa.types.is_string(f.type):
+                for s in col.to_pylist():
+                    e = (s or "").encode("utf-8")
+                    h.update(len(e).to_bytes(8, "big") + e)
+            elif pa.types.is_floating(f.type):
+                h.update(_canon_floats(col.fill_null(np.nan).to_numpy(zero_copy_only=False)))
+            else:
+                h.update(col.fill_null(0).to_numpy(zero_copy_only=False).astype(">i8").tobytes())
+    top = hashlib.sha256()
+    for f in TICK_SCHEMA:
+        for p in parts:
+            top.update(f"{f.name}.{p}=".encode() + hs[(f.name, p)].digest())
+    return top.hexdigest()
+
+
+def _canon_floats(x: np.ndarray) -> bytes:
+    y = np.array(x, dtype=">f8", copy=True)
+    y[np.isnan(y)] = np.nan
+    y[y == 0.0] = 0.0
+    return y.tobytes()

@@ -1,0 +1,170 @@
+"""Deterministic synthetic tick streams for tests and benchmarks.
+
+Guarantees:
+
+* the same :class:`SyntheticSpec` gives byte-identical ticks, whatever ``chunk_rows`` is:
+  values are drawn in fixed internal blocks, each from its own generator seeded by
+  ``(seed, block index)``, with the state that links blocks (time, price, regime, bursts)
+  carried in order; ``chunk_rows`` only decides where batches are cut;
+* memory is bounded by ``chunk_rows`` and the block size, never by ``n_ticks``;
+* rows follow TICK_SCHEMA: quotes and trades (``trade_side`` ±1, trade at the touch),
+  a ``depth``-level book on a price grid, strictly increasing ``seq`` (1-based), ``ts``
+  non-decreasing UTC µs; ``source`` is ``synthetic:<symbol>:seed=<seed>``.
+
+The stream has two regimes (calm / volatile: more and larger price moves, wider spreads,
+1.5× rate), short microbursts (≈50 ticks at 20× rate) and longer 10× rate spikes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from thunderline.contracts import DEFAULT_BOOK_DEPTH, EVENT_QUOTE, EVENT_TRADE, TICK_SCHEMA
+from thunderline.market._build import const_strings
+
+_BLOCK = 1 << 16
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    n_ticks: int = 1_000_000
+    seed: int = 0
+    symbol: str = "SYN"
+    venue: str = "SYNTH"
+    start_us: int = 1_704_205_800_000_000  # 2024-01-02 14:30:00 UTC (09:30 New York)
+    depth: int = DEFAULT_BOOK_DEPTH
+    base_rate: float = 2_000.0  # ticks per second in the calm regime
+    price_scale: int = 100  # prices are integer ticks / price_scale (tick = 0.01)
+    start_price_ticks: int = 10_000  # 100.00
+    trade_prob: float = 0.15
+    regime_switch_prob: float = 2e-5  # per tick
+    microburst_prob: float = 2e-4  # per tick; lasts microburst_len ticks at 20× rate
+    microburst_len: int = 50
+    spike_prob: float = 2e-5  # per tick; lasts spike_len ticks at 10× rate
+    spike_len: int = 5_000
+
+
+def _active(starts: np.ndarray, length: int, carry: int) -> tuple[np.ndarray, int]:
+    """Rows covered by events starting at ``starts`` that last ``length`` rows (plus ``carry`` rows
+    left from the previous block); returns (mask, rows left for the next block)."""
+    n = starts.shape[0]
+    c = np.concatenate(([0], np.cumsum(starts, dtype=np.int64)))
+    lo = np.maximum(np.arange(n) - length + 1, 0)
+    mask = (c[np.arange(n) + 1] - c[lo]) > 0
+    if carry:
+        mask[: min(carry, n)] = True
+    idx = np.flatnonzero(starts)
+    left = max(carry - n, 0)
+    if idx.size:
+        left = max(left, int(idx[-1]) + length - n)
+    return mask, left
+
+
+class _State:
+    def __init__(self, spec: SyntheticSpec) -> None:
+        self.t = spec.start_us
+        self.bid = spec.start_price_ticks
+        self.regime = 0
+        self.burst_left = 0
+        self.spike_left = 0
+        self.row = 0
+
+
+def _block(spec: SyntheticSpec, st: _State, b: int, n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng([spec.seed, b])
+    D = spec.depth
+    switch = rng.random(n) < spec.regime_switch_prob
+    regime = (st.regime + np.cumsum(switch)) % 2  # 0 calm, 1 volatile
+    st.regime = int(regime[-1])
+    burst, st.burst_left = _active(rng.random(n) < spec.microburst_prob, spec.microburst_len, st.burst_left)
+    spike, st.spike_left = _active(rng.random(n) < spec.spike_prob, spec.spike_len, st.spike_left)
+    mult = np.where(regime == 1, 1.5, 1.0) * np.where(burst, 20.0, 1.0) * np.where(spike, 10.0, 1.0)
+    dt = np.floor(rng.exponential(1.0, n) * (1e6 / spec.base_rate) / mult).astype(np.int64)
+    ts = st.t + np.cumsum(dt)
+    st.t = int(ts[-1])
+    move_p = np.where(regime == 1, 0.12, 0.04)
+    u = rng.random(n)
+    size = np.where(regime == 1, rng.integers(1, 4, n), 1)
+    step = np.where(u < move_p / 2, -size, np.where(u < move_p, size, 0))
+    bid = st.bid + np.cumsum(step)
+    bid = np.maximum(bid, 100)  # keep the price positive (floor at 1.00)
+    st.bid = int(bid[-1])
+    spread = np.where(regime == 1, rng.integers(1, 6, n), rng.choice(np.array([1, 1, 1, 2]), n))
+    ask = bid + spread
+    lv = np.arange(D)
+    scale = float(spec.price_scale)
+    bpx = (bid[:, None] - lv[None, :]) / scale
+    apx = (ask[:, None] + lv[None, :]) / scale
+    bsz = rng.integers(1, 50, (n, D)).astype(np.float64) * 100.0
+    asz = rng.integers(1, 50, (n, D)).astype(np.float64) * 100.0
+    is_trade = rng.random(n) < spec.trade_prob
+    side = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    tpx = np.where(is_trade, np.where(side == 1, apx[:, 0], bpx[:, 0]), np.nan)
+    tsz = np.where(is_trade, rng.integers(1, 20, n) * 100.0, 0.0)
+    side = np.where(is_trade, side, 0).astype(np.int8)
+    seq = np.arange(st.row + 1, st.row + n + 1, dtype=np.int64)
+    st.row += n
+    return {
+        "ts": ts, "seq": seq, "event_type": np.where(is_trade, EVENT_TRADE, EVENT_QUOTE).astype(np.int8),
+        "bpx": bpx, "bsz": bsz, "apx": apx, "asz": asz, "trade_px": tpx, "trade_sz": tsz, "trade_side": side,
+    }
+
+
+def _to_batch(spec: SyntheticSpec, c: dict[str, np.ndarray], tenant_id: str) -> pa.RecordBatch:
+    n = c["ts"].shape[0]
+    D = spec.depth
+    offsets = pa.array(np.arange(0, n * D + 1, D, dtype=np.int32))
+
+    def lists(x: np.ndarray) -> pa.Array:
+        return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(x).reshape(-1)))
+
+    src = f"synthetic:{spec.symbol}:seed={spec.seed}"
+    arrays = [
+        const_strings(tenant_id, n),
+        const_strings(spec.venue, n),
+        const_strings(spec.symbol, n),
+        pa.array(c["ts"]),
+        pa.array(c["seq"]),
+        pa.array(c["event_type"]),
+        pa.array(np.ascontiguousarray(c["bpx"][:, 0])),
+        pa.array(np.ascontiguousarray(c["bsz"][:, 0])),
+        pa.array(np.ascontiguousarray(c["apx"][:, 0])),
+        pa.array(np.ascontiguousarray(c["asz"][:, 0])),
+        pa.array(c["trade_px"]),
+        pa.array(c["trade_sz"]),
+        pa.array(c["trade_side"]),
+        lists(c["bpx"]), lists(c["bsz"]), lists(c["apx"]), lists(c["asz"]),
+        const_strings(src, n),
+        pa.array(c["seq"]),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=TICK_SCHEMA)
+
+
+def synthetic_ticks(spec: SyntheticSpec = SyntheticSpec(), tenant_id: str = "default",
+                    chunk_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Stream ``spec.n_ticks`` synthetic ticks as TICK_SCHEMA RecordBatches of ``chunk_rows`` rows
+    (the last may be shorter)."""
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be >= 1")
+    st = _State(spec)
+    pending: list[dict[str, np.ndarray]] = []
+    have = 0
+    b = 0
+    made = 0
+    while made < spec.n_ticks or have:
+        if made < spec.n_ticks and have < chunk_rows:
+            n = min(_BLOCK, spec.n_ticks - made)
+            pending.append(_block(spec, st, b, n))
+            b += 1
+            made += n
+            have += n
+            continue
+        cat = pending[0] if len(pending) == 1 else {k: np.concatenate([p[k] for p in pending]) for k in pending[0]}
+        take = min(chunk_rows, have)
+        yield _to_batch(spec, {k: v[:take] for k, v in cat.items()}, tenant_id)
+        have -= take
+        pending = [{k: v[take:] for k, v in cat.items()}] if have else []
