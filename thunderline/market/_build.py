@@ -52,6 +52,14 @@ def parse_decimal(text: str, field: str) -> Decimal:
         raise RowError(field, str(exc)) from exc
 
 
+def to_float(d: Decimal, field: str) -> float:
+    """The correctly rounded float64 of ``d``; values beyond float64's range are rejected."""
+    x = float(d)
+    if math.isinf(x):
+        raise RowError(field, f"out of float64 range: {d}")
+    return x
+
+
 def parse_price(text: str, field: str, *, allow_empty: bool = False) -> float:
     """A price: exact decimal > 0, then float64. Empty → NaN when ``allow_empty``."""
     if text == "" and allow_empty:
@@ -59,7 +67,7 @@ def parse_price(text: str, field: str, *, allow_empty: bool = False) -> float:
     d = parse_decimal(text, field)
     if d <= 0:
         raise RowError(field, f"price must be > 0: {text!r}")
-    return float(d)
+    return to_float(d, field)
 
 
 def parse_size(text: str, field: str, *, allow_empty: bool = False) -> float:
@@ -69,7 +77,7 @@ def parse_size(text: str, field: str, *, allow_empty: bool = False) -> float:
     d = parse_decimal(text, field)
     if d < 0:
         raise RowError(field, f"size must be >= 0: {text!r}")
-    return float(d)
+    return to_float(d, field)
 
 
 def open_text(path: Path) -> IO[str]:

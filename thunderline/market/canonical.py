@@ -51,6 +51,7 @@ from thunderline.market._build import (
     parse_int,
     reject,
     strip_eol,
+    to_float,
 )
 from thunderline.market.rejects import Reject
 
@@ -70,7 +71,7 @@ def _num(text: str, field: str, *, price: bool) -> float:
         raise RowError(field, f"price must be > 0: {text!r}")
     if not price and d < 0:
         raise RowError(field, f"size must be >= 0: {text!r}")
-    return float(d)
+    return to_float(d, field)
 
 
 def _levels(text: str, field: str, *, price: bool) -> list[float] | None:

@@ -41,6 +41,7 @@ from thunderline.market._build import (
     parse_size,
     reject,
     strip_eol,
+    to_float,
 )
 from thunderline.market.book import L2Book
 
@@ -160,6 +161,8 @@ def iter_tardis_incremental(path: Path, tenant_id: str, chunk_rows: int,
         amount = parse_decimal(f[7], "amount")
         if amount < 0:
             raise RowError("amount", f"size must be >= 0: {f[7]!r}")
+        to_float(price, "price")
+        to_float(amount, "amount")
         key = (f[0], f[1])
         book = books.setdefault(key, L2Book())
         if snap and not in_snapshot.get(key, False):
@@ -194,6 +197,8 @@ def iter_binance_depth(path: Path, tenant_id: str, chunk_rows: int, depth: int =
         qty = parse_decimal(f[7], "qty")
         if qty < 0:
             raise RowError("qty", f"size must be >= 0: {f[7]!r}")
+        to_float(price, "price")
+        to_float(qty, "qty")
         parse_int(f[8], "pu")
         sym = f[0]
         st = state.get(sym)

@@ -1,0 +1,360 @@
+"""Tick validation: vectorised rules → a keep-mask, reasons per rejected row, flags and counts.
+
+Rules (a row breaking any is rejected, with the first rule it breaks as the reason):
+
+* ``size_non_negative``      — bid/ask/trade sizes and book level sizes are ≥ 0 and finite (NaN = absent);
+* ``price_positive_finite``  — bid/ask/trade prices and book level prices, when present, are finite and > 0;
+* ``trade_has_price``        — trade rows (EVENT_TRADE) carry a price and a size > 0;
+* ``duplicate_seq``          — (venue, symbol, seq) was already seen (earlier in the batch or as the
+  last seq of an earlier batch);
+* ``seq_not_increasing``     — seq is not above the running max of earlier rows of its (venue, symbol);
+* ``ts_in_partition``        — ``ts`` lies in the partition's [start, end) (UTC µs).
+
+Flags (counted and reported, the rows are kept): ``crossed`` (bid > ask) and ``locked`` (bid == ask).
+
+:class:`TickValidator` carries the last seq per (venue, symbol) across chunks so a chunked stream
+is validated exactly like the whole. :func:`gx_validate` runs the same expectations through
+Great Expectations 1.x for the asset's check results; :func:`rule_summary` gives the numpy
+counts under the same keys, so the two can be compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from thunderline.contracts import EVENT_TRADE
+from thunderline.market.rejects import Reject
+
+RULES = ("size_non_negative", "price_positive_finite", "trade_has_price", "duplicate_seq",
+         "seq_not_increasing", "ts_in_partition")
+FLAGS = ("crossed", "locked")
+FLOAT_MAX = sys.float_info.max
+_SIZES = ("bid_sz", "ask_sz", "trade_sz")
+_PRICES = ("bid_px", "ask_px", "trade_px")
+
+
+@dataclass
+class TickValidation:
+    """Outcome for one batch: ``keep`` (bool per row), the rejected rows with field and reason,
+    violation counts per rule (a row may break several), flag counts, and per-column counts
+    used to compare with Great Expectations."""
+
+    keep: np.ndarray
+    reject_index: np.ndarray
+    reject_field: list[str]
+    reject_reason: list[str]
+    rule_counts: dict[str, int]
+    flag_counts: dict[str, int]
+    column_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_rejected(self) -> int:
+        return int(self.reject_index.shape[0])
+
+    def rejects(self, batch: pa.RecordBatch | pa.Table) -> list[Reject]:
+        """Rejected rows as :class:`Reject` records (stage "validate"; raw = the row as JSON)."""
+        if not self.n_rejected:
+            return []
+        rows = batch.take(pa.array(self.reject_index)).to_pylist()
+        return [
+            Reject(str(r.get("source", "")), int(r.get("source_row") or 0), f, why,
+                   json.dumps(r, default=str, allow_nan=True), stage="validate")
+            for r, f, why in zip(rows, self.reject_field, self.reject_reason)
+        ]
+
+
+def _f64(batch, name: str) -> np.ndarray:
+    col = batch.column(name)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return col.fill_null(np.nan).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def _i64(batch, name: str) -> np.ndarray:
+    col = batch.column(name)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _list_row_any(batch, name: str, bad_value) -> np.ndarray:
+    """Rows whose list column ``name`` holds at least one value for which ``bad_value`` is True."""
+    n = batch.num_rows
+    col = batch.column(name)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    out = np.zeros(n, dtype=bool)
+    if col.null_count == n:
+        return out
+    vals = col.flatten().to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        bad = bad_value(vals)
+    if bad.any():
+        parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
+        out[parents[bad]] = True
+    return out
+
+
+def stream_keys(batch) -> np.ndarray:
+    """An int code per row for its (venue, symbol)."""
+    key = pc.binary_join_element_wise(batch.column("venue"), batch.column("symbol"), "\x1f")
+    enc = pc.dictionary_encode(key)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.to_pylist()
+
+
+class TickValidator:
+    """Validates chunks of one partition [start_us, end_us), carrying the last seq per stream."""
+
+    def __init__(self, start_us: int, end_us: int) -> None:
+        if end_us <= start_us:
+            raise ValueError("partition end must be after its start")
+        self.start_us = int(start_us)
+        self.end_us = int(end_us)
+        self.last_seq: dict[str, int] = {}
+        self.totals: dict[str, int] = {k: 0 for k in (*RULES, *FLAGS, "rows", "kept", "rejected")}
+
+    def validate(self, batch: pa.RecordBatch | pa.Table) -> TickValidation:
+        n = batch.num_rows
+        rule_masks: dict[str, np.ndarray] = {}
+        field_of: dict[str, list[tuple[np.ndarray, str]]] = {r: [] for r in RULES}
+        colc: dict[str, int] = {}
+
+        size_bad = np.zeros(n, bool)
+        for c in _SIZES:
+            x = _f64(batch, c)
+            with np.errstate(invalid="ignore"):
+                m = (x < 0) | np.isinf(x)
+            colc[f"size_non_negative[{c}]"] = int(m.sum())
+            field_of["size_non_negative"].append((m, c))
+            size_bad |= m
+        for c in ("book_bid_sz", "book_ask_sz"):
+            m = _list_row_any(batch, c, lambda v: (v < 0) | np.isinf(v))
+            field_of["size_non_negative"].append((m, c))
+            size_bad |= m
+        rule_masks["size_non_negative"] = size_bad
+
+        px_bad = np.zeros(n, bool)
+        px = {}
+        for c in _PRICES:
+            x = _f64(batch, c)
+            px[c] = x
+            with np.errstate(invalid="ignore"):
+                m = (x <= 0) | np.isinf(x)
+            colc[f"price_positive_finite[{c}]"] = int(m.sum())
+            field_of["price_positive_finite"].append((m, c))
+            px_bad |= m
+        for c in ("book_bid_px", "book_ask_px"):
+            m = _list_row_any(batch, c, lambda v: (v <= 0) | np.isinf(v))
+            field_of["price_positive_finite"].append((m, c))
+            px_bad |= m
+        rule_masks["price_positive_finite"] = px_bad
+
+        et = _i64(batch, "event_type")
+        is_trade = et == EVENT_TRADE
+        tsz = _f64(batch, "trade_sz")
+        no_px = is_trade & np.isnan(px["trade_px"])
+        with np.errstate(invalid="ignore"):
+            no_sz = is_trade & ~(tsz > 0)
+        colc["trade_has_price[trade_px]"] = int(no_px.sum())
+        colc["trade_has_price[trade_sz]"] = int(no_sz.sum())
+        field_of["trade_has_price"] += [(no_px, "trade_px"), (no_sz, "trade_sz")]
+        rule_masks["trade_has_price"] = no_px | no_sz
+
+        seq = _i64(batch, "seq")
+        codes, names = stream_keys(batch)
+        dup = np.zeros(n, bool)
+        not_inc = np.zeros(n, bool)
+        dup_group_rows = 0
+        for g, name in enumerate(names):
+            idx = np.flatnonzero(codes == g)
+            s = seq[idx]
+            carry = self.last_seq.get(name)
+            prev = np.empty_like(s)
+            prev[0] = np.iinfo(np.int64).min if carry is None else carry
+            if s.shape[0] > 1:
+                prev[1:] = np.maximum.accumulate(s[:-1])
+                if carry is not None:
+                    prev[1:] = np.maximum(prev[1:], carry)
+            bad = s <= prev
+            _, first, counts = np.unique(s, return_index=True, return_counts=True)
+            seen_before = np.ones(s.shape[0], bool)
+            seen_before[first] = False
+            dup_group_rows += int(counts[counts > 1].sum())
+            d = seen_before | ((s == carry) if carry is not None else False)
+            dup[idx] = d
+            not_inc[idx] = bad & ~d
+            top = int(s.max())
+            self.last_seq[name] = top if carry is None else max(top, carry)
+        rule_masks["duplicate_seq"] = dup
+        rule_masks["seq_not_increasing"] = not_inc
+        field_of["duplicate_seq"].append((dup, "seq"))
+        field_of["seq_not_increasing"].append((not_inc, "seq"))
+        colc["seq_increasing[seq]"] = int((dup | not_inc).sum())
+        colc["unique[venue,symbol,seq]"] = dup_group_rows
+
+        ts = _i64(batch, "ts")
+        out_ts = (ts < self.start_us) | (ts >= self.end_us)
+        rule_masks["ts_in_partition"] = out_ts
+        field_of["ts_in_partition"].append((out_ts, "ts"))
+        colc["ts_in_partition[ts]"] = int(out_ts.sum())
+
+        bid, ask = px["bid_px"], px["ask_px"]
+        with np.errstate(invalid="ignore"):
+            crossed = bid > ask
+            locked = bid == ask
+        colc["bid_le_ask[bid_px,ask_px]"] = int((crossed | locked).sum())
+
+        rejected = np.zeros(n, bool)
+        for r in RULES:
+            rejected |= rule_masks[r]
+        keep = ~rejected
+        idx = np.flatnonzero(rejected)
+        fields: list[str] = []
+        reasons: list[str] = []
+        if idx.size:
+            assigned = np.zeros(n, bool)
+            f_arr = np.empty(n, dtype=object)
+            r_arr = np.empty(n, dtype=object)
+            for r in RULES:
+                for m, c in field_of[r]:
+                    new = m & ~assigned
+                    f_arr[new] = c
+                    r_arr[new] = _REASON[r]
+                    assigned |= new
+            fields = f_arr[idx].tolist()
+            reasons = r_arr[idx].tolist()
+        res = TickValidation(
+            keep=keep, reject_index=idx, reject_field=fields, reject_reason=reasons,
+            rule_counts={r: int(rule_masks[r].sum()) for r in RULES},
+            flag_counts={"crossed": int(crossed.sum()), "locked": int(locked.sum())},
+            column_counts=colc,
+        )
+        for r in RULES:
+            self.totals[r] += res.rule_counts[r]
+        for f in FLAGS:
+            self.totals[f] += res.flag_counts[f]
+        self.totals["rows"] += n
+        self.totals["kept"] += int(keep.sum())
+        self.totals["rejected"] += res.n_rejected
+        return res
+
+
+_REASON = {
+    "size_non_negative": "size_non_negative: size must be finite and >= 0",
+    "price_positive_finite": "price_positive_finite: price must be finite and > 0 when present",
+    "trade_has_price": "trade_has_price: a trade needs a price and a size > 0",
+    "duplicate_seq": "duplicate_seq: (venue, symbol, seq) already seen",
+    "seq_not_increasing": "seq_not_increasing: seq must increase strictly per (venue, symbol)",
+    "ts_in_partition": "ts_in_partition: ts outside the partition [start, end)",
+}
+
+
+def validate_ticks(batch: pa.RecordBatch | pa.Table, start_us: int, end_us: int) -> TickValidation:
+    """Validate one self-contained batch (no carried seq state)."""
+    return TickValidator(start_us, end_us).validate(batch)
+
+
+def rule_summary(v: TickValidation) -> dict[str, dict[str, Any]]:
+    """The numpy counts in :func:`gx_validate`'s shape: key → {success, unexpected_count}."""
+    return {k: {"success": c == 0, "unexpected_count": c} for k, c in sorted(v.column_counts.items())}
+
+
+# --------------------------------------------------------------------------- Great Expectations
+def _gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx  # deferred: importing GX takes seconds
+
+    return gx
+
+
+def gx_frame(batch: pa.RecordBatch | pa.Table, prev_seq: dict[str, int] | None = None) -> pd.DataFrame:
+    """The scalar columns GX validates, plus ``prev_seq_max``: the running max of earlier seqs of the
+    same (venue, symbol) (seeded from ``prev_seq``), computed independently with pandas."""
+    cols = ["venue", "symbol", "ts", "seq", "event_type", *_PRICES, *_SIZES]
+    t = batch.select(cols)
+    df = t.to_pandas() if isinstance(t, pa.Table) else pa.Table.from_batches([t]).to_pandas()
+    for c in (*_PRICES, *_SIZES):
+        df[c] = df[c].astype("float64")
+    key = df["venue"].astype(str) + "\x1f" + df["symbol"].astype(str)
+    prev = df.groupby(key, sort=False)["seq"].transform(lambda s: s.cummax().shift(1)).astype("float64")
+    if prev_seq:
+        carry = key.map(prev_seq).astype("float64")
+        prev = np.fmax(prev, carry)
+    df["prev_seq_max"] = prev
+    return df
+
+
+class GxTickSuite:
+    """The validation rules as one GX 1.x expectation suite on an ephemeral context.
+
+    Build once per partition (context creation costs ~1 s) and call :meth:`validate` per frame.
+    Analytics are off (``GX_ANALYTICS_ENABLED=False``) and progress bars disabled.
+    """
+
+    def __init__(self, start_us: int, end_us: int) -> None:
+        gx = _gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.ctx = gx.get_context(mode="ephemeral")
+        self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        ds = self.ctx.data_sources.add_pandas("thunderline_ticks")
+        asset = ds.add_dataframe_asset("ticks")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+        E = gx.expectations
+        ex: dict[str, Any] = {}
+        for c in _SIZES:
+            ex[f"size_non_negative[{c}]"] = E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=FLOAT_MAX)
+        for c in _PRICES:
+            ex[f"price_positive_finite[{c}]"] = E.ExpectColumnValuesToBeBetween(
+                column=c, min_value=0, strict_min=True, max_value=FLOAT_MAX)
+        ex["trade_has_price[trade_px]"] = E.ExpectColumnValuesToNotBeNull(
+            column="trade_px", row_condition=f"event_type=={EVENT_TRADE}", condition_parser="pandas")
+        ex["trade_has_price[trade_sz]"] = E.ExpectColumnValuesToBeBetween(
+            column="trade_sz", min_value=0, strict_min=True, row_condition=f"event_type=={EVENT_TRADE}",
+            condition_parser="pandas")
+        ex["seq_increasing[seq]"] = E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="seq", column_B="prev_seq_max", or_equal=False, ignore_row_if="either_value_is_missing")
+        ex["unique[venue,symbol,seq]"] = E.ExpectCompoundColumnsToBeUnique(column_list=["venue", "symbol", "seq"])
+        ex["ts_in_partition[ts]"] = E.ExpectColumnValuesToBeBetween(column="ts", min_value=int(start_us),
+                                                                    max_value=int(end_us) - 1)
+        ex["bid_le_ask[bid_px,ask_px]"] = E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="ask_px", column_B="bid_px", or_equal=False, ignore_row_if="either_value_is_missing")
+        self.keys = list(ex)
+        self.suite = self.ctx.suites.add(gx.ExpectationSuite(name="thunderline_ticks"))
+        for k in self.keys:
+            ex[k].meta = {"thunderline_key": k}
+            self.suite.add_expectation(ex[k])
+
+    def validate(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        """key → {success, unexpected_count, element_count, unexpected_index_list}."""
+        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df})
+        res = batch.validate(self.suite, result_format="COMPLETE")
+        out: dict[str, dict[str, Any]] = {}
+        for r in res.results:
+            key = (r.expectation_config.meta or {}).get("thunderline_key")
+            rr = r.result or {}
+            out[key] = {
+                "success": bool(r.success),
+                "unexpected_count": int(rr.get("unexpected_count") or 0),
+                "element_count": int(rr.get("element_count") or 0),
+                "unexpected_index_list": list(rr.get("unexpected_index_list") or []),
+            }
+        return dict(sorted(out.items()))
+
+
+def gx_validate(batch: pa.RecordBatch | pa.Table, start_us: int, end_us: int,
+                suite: GxTickSuite | None = None, prev_seq: dict[str, int] | None = None) -> dict[str, dict[str, Any]]:
+    """Run the tick expectations through GX on one batch; see :class:`GxTickSuite`."""
+    suite = suite or GxTickSuite(start_us, end_us)
+    return suite.validate(gx_frame(batch, prev_seq))
