@@ -10,7 +10,8 @@ Rules (a row breaking any is rejected, with the first rule it breaks as the reas
 * ``seq_not_increasing``     — seq is not above the running max of earlier rows of its (venue, symbol);
 * ``ts_in_partition``        — ``ts`` lies in the partition's [start, end) (UTC µs).
 
-Flags (counted and reported, the rows are kept): ``crossed`` (bid > ask) and ``locked`` (bid == ask).
+Flags (counted and reported, the rows are kept): ``crossed`` (bid > ask) and ``locked`` (bid == ask),
+counted over kept rows. (The GX-comparable ``bid_le_ask`` column count covers every row, as GX does.)
 
 :class:`TickValidator` carries the last seq per (venue, symbol) across chunks so a chunked stream
 is validated exactly like the whole. :func:`gx_validate` runs the same expectations through
@@ -237,7 +238,7 @@ class TickValidator:
         res = TickValidation(
             keep=keep, reject_index=idx, reject_field=fields, reject_reason=reasons,
             rule_counts={r: int(rule_masks[r].sum()) for r in RULES},
-            flag_counts={"crossed": int(crossed.sum()), "locked": int(locked.sum())},
+            flag_counts={"crossed": int((crossed & keep).sum()), "locked": int((locked & keep).sum())},
             column_counts=colc,
         )
         for r in RULES:
@@ -318,11 +319,12 @@ class GxTickSuite:
         for c in _PRICES:
             ex[f"price_positive_finite[{c}]"] = E.ExpectColumnValuesToBeBetween(
                 column=c, min_value=0, strict_min=True, max_value=FLOAT_MAX)
-        ex["trade_has_price[trade_px]"] = E.ExpectColumnValuesToNotBeNull(
-            column="trade_px", row_condition=f"event_type=={EVENT_TRADE}", condition_parser="pandas")
+        from great_expectations.expectations.row_conditions import Column
+
+        is_trade = Column("event_type") == EVENT_TRADE
+        ex["trade_has_price[trade_px]"] = E.ExpectColumnValuesToNotBeNull(column="trade_px", row_condition=is_trade)
         ex["trade_has_price[trade_sz]"] = E.ExpectColumnValuesToBeBetween(
-            column="trade_sz", min_value=0, strict_min=True, row_condition=f"event_type=={EVENT_TRADE}",
-            condition_parser="pandas")
+            column="trade_sz", min_value=0, strict_min=True, row_condition=is_trade)
         ex["seq_increasing[seq]"] = E.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="seq", column_B="prev_seq_max", or_equal=False, ignore_row_if="either_value_is_missing")
         ex["unique[venue,symbol,seq]"] = E.ExpectCompoundColumnsToBeUnique(column_list=["venue", "symbol", "seq"])

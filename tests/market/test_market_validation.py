@@ -1,0 +1,156 @@
+"""Validation rules (numpy) and the same expectations through Great Expectations 1.x."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from thunderline.contracts import EVENT_QUOTE, EVENT_TRADE, TICK_SCHEMA
+from thunderline.market import read_ticks
+from thunderline.market.canonical import write_canonical_csv
+from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+from thunderline.market.validation import (
+    RULES,
+    GxTickSuite,
+    TickValidator,
+    gx_frame,
+    rule_summary,
+    validate_ticks,
+)
+
+JAN_START, FEB_START = 1_704_067_200_000_000, 1_706_745_600_000_000  # 2024-01 in UTC µs
+
+
+def dirty_batch() -> pa.RecordBatch:
+    """200 synthetic January ticks with one known defect per listed row."""
+    b = next(synthetic_ticks(SyntheticSpec(n_ticks=200, seed=11, depth=3), "t", 200))
+    d = b.to_pydict()
+    d["bid_sz"][3] = -1.0                     # size_non_negative
+    d["book_ask_sz"][4] = [1.0, -2.0, 3.0]    # size_non_negative (book level)
+    d["ask_px"][5] = 0.0                      # price_positive_finite
+    d["bid_px"][6] = float("inf")             # price_positive_finite
+    d["book_bid_px"][7] = [d["bid_px"][7], -1.0, 1.0]  # price_positive_finite (book level)
+    d["event_type"][8] = EVENT_TRADE
+    d["trade_px"][8] = float("nan")           # trade_has_price
+    d["trade_sz"][8] = 5.0
+    d["seq"][20] = d["seq"][19]               # duplicate_seq
+    d["seq"][30] = 3                          # seq_not_increasing (and not a duplicate of a kept seq? 3 exists → dup)
+    d["seq"][40] = d["seq"][39] - 0           # duplicate_seq
+    d["seq"][50] = -7                         # seq_not_increasing
+    d["ts"][60] = FEB_START                   # ts_in_partition (end is exclusive)
+    d["ts"][61] = JAN_START - 1               # ts_in_partition
+    d["bid_px"][70], d["ask_px"][70] = 101.0, 100.5   # crossed (flag only)
+    d["bid_px"][71], d["ask_px"][71] = 100.5, 100.5   # locked (flag only)
+    d["event_type"][72] = EVENT_QUOTE
+    return pa.RecordBatch.from_pylist(
+        [dict(zip(d, vals)) for vals in zip(*d.values())], schema=TICK_SCHEMA)
+
+
+def test_rules_reject_with_reasons_and_flag_crossed_locked():
+    b = dirty_batch()
+    v = validate_ticks(b, JAN_START, FEB_START)
+    rejected = dict(zip(v.reject_index.tolist(), zip(v.reject_field, v.reject_reason)))
+    assert sorted(rejected) == [3, 4, 5, 6, 7, 8, 20, 30, 40, 50, 60, 61]
+    assert rejected[3] == ("bid_sz", "size_non_negative: size must be finite and >= 0")
+    assert rejected[4][0] == "book_ask_sz"
+    assert rejected[5][0] == "ask_px" and rejected[6][0] == "bid_px" and rejected[7][0] == "book_bid_px"
+    assert rejected[8][0] == "trade_px" and rejected[8][1].startswith("trade_has_price")
+    assert rejected[20][1].startswith("duplicate_seq") and rejected[40][1].startswith("duplicate_seq")
+    assert rejected[30][1].startswith("duplicate_seq")  # seq 3 was seen earlier in the batch
+    assert rejected[50][1].startswith("seq_not_increasing")
+    assert rejected[60][0] == rejected[61][0] == "ts"
+    assert v.flag_counts == {"crossed": 1, "locked": 1}
+    assert v.keep[70] and v.keep[71]
+    assert v.keep.sum() + v.n_rejected == b.num_rows
+    assert set(v.rule_counts) == set(RULES)
+    rj = v.rejects(b)
+    assert [r.source_row for r in rj] == [b.column("source_row")[i].as_py() for i in v.reject_index]
+    assert all(r.stage == "validate" and r.raw.startswith("{") for r in rj)
+
+
+def test_seq_state_carries_across_chunks():
+    b = dirty_batch()
+    whole = validate_ticks(b, JAN_START, FEB_START)
+    val = TickValidator(JAN_START, FEB_START)
+    parts = [val.validate(b.slice(lo, 37)) for lo in range(0, b.num_rows, 37)]
+    keep = np.concatenate([p.keep for p in parts])
+    assert np.array_equal(keep, whole.keep)
+    assert val.totals["rows"] == 200 and val.totals["kept"] + val.totals["rejected"] == 200
+    assert val.totals["crossed"] == 1 and val.totals["locked"] == 1
+
+
+@pytest.fixture(scope="module")
+def gx_suite() -> GxTickSuite:
+    return GxTickSuite(JAN_START, FEB_START)
+
+
+def test_great_expectations_agrees_with_numpy_rules(gx_suite):
+    b = dirty_batch()
+    v = validate_ticks(b, JAN_START, FEB_START)
+    gx = gx_suite.validate(gx_frame(b))
+    ours = rule_summary(v)
+    assert set(gx) == set(ours)
+    for key in ours:
+        assert (gx[key]["success"], gx[key]["unexpected_count"]) == \
+            (ours[key]["success"], ours[key]["unexpected_count"]), key
+    assert gx["ts_in_partition[ts]"]["unexpected_index_list"] == [60, 61]
+    # crossed + locked rows 70/71 (kept, flagged) and rows 5/6 whose bad price also crosses (rejected)
+    assert gx["bid_le_ask[bid_px,ask_px]"]["unexpected_count"] == 4
+    assert not gx["unique[venue,symbol,seq]"]["success"]
+
+
+def test_great_expectations_agrees_chunk_by_chunk_with_carried_seq(gx_suite):
+    b = dirty_batch()
+    val = TickValidator(JAN_START, FEB_START)
+    for lo in range(0, b.num_rows, 64):
+        part = b.slice(lo, 64)
+        prev = dict(val.last_seq)
+        v = val.validate(part)
+        gx = gx_suite.validate(gx_frame(part, prev_seq=prev))
+        assert gx["seq_increasing[seq]"]["unexpected_count"] == rule_summary(v)["seq_increasing[seq]"]["unexpected_count"]
+
+
+def test_clean_synthetic_day_passes_everything(gx_suite):
+    batches = list(synthetic_ticks(SyntheticSpec(n_ticks=50_000, seed=2), "t", 20_000))
+    val = TickValidator(JAN_START, FEB_START)
+    for b in batches:
+        v = val.validate(b)
+        assert v.n_rejected == 0
+        assert all(s["success"] for s in gx_suite.validate(gx_frame(b)).values())
+    assert val.totals["kept"] == 50_000
+
+
+def test_kept_plus_rejected_equals_input_end_to_end(tmp_path):
+    """Malformed text rows are parse rejects, rule breakers validation rejects; nothing else is lost."""
+    src = list(synthetic_ticks(SyntheticSpec(n_ticks=300, seed=8, depth=2), "t", 300))
+    p = tmp_path / "ticks.csv"
+    write_canonical_csv(src, p)
+    lines = p.read_text().splitlines()
+    cols = lines[0].split(",")
+
+    def put(i, col, val):
+        f = lines[i].split(",")
+        f[cols.index(col)] = val
+        lines[i] = ",".join(f)
+
+    put(10, "bid_px", "abc")        # bad number → parse
+    put(11, "ask_sz", "-3")         # negative size → parse
+    put(12, "trade_px", "NaN")      # NaN price → parse
+    lines[13] = lines[13][:30]      # truncated → parse
+    lines[14] += ",1"               # wrong column count → parse
+    put(20, "seq", "5")             # out-of-order seq → validate
+    put(21, "seq", lines[22].split(",")[cols.index("seq")])  # duplicate of the next row's seq → validate
+    p.write_text("\n".join(lines) + "\n")
+    parse_rejects: list = []
+    val = TickValidator(JAN_START, FEB_START)
+    kept = 0
+    validate_rejects = []
+    for b in read_ticks(p, "t", 64, on_reject=parse_rejects.append):
+        v = val.validate(b)
+        kept += int(v.keep.sum())
+        validate_rejects += v.rejects(b)
+    assert [r.source_row for r in parse_rejects] == [11, 12, 13, 14, 15]
+    assert {r.field for r in parse_rejects} == {"bid_px", "ask_sz", "trade_px", "*"}
+    assert sorted(r.source_row for r in validate_rejects) == [21, 23]
+    assert kept + len(parse_rejects) + len(validate_rejects) == 300
