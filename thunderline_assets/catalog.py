@@ -7,3 +7,8 @@ CHECKS: list = []
 JOBS: list = []
 SCHEDULES: list = []
 SENSORS: list = []
+
+# observability: the dbt-like SQL models (dbt_like_sql/models), one asset each
+from thunderline_assets.sql_models import SQL_MODEL_ASSETS  # noqa: E402
+
+ASSETS += SQL_MODEL_ASSETS
