@@ -78,11 +78,13 @@ def parse_bytes(data: bytes, source: str, tenant_id: str = DEFAULT_TENANT, *,
     return documents.docs_from_submissions_json(data, source, tenant_id, forms=forms)
 
 
-def parse_path(path: str | Path, tenant_id: str = DEFAULT_TENANT, **hints) -> list[EDGARDoc]:
-    """Read ``path`` and ``parse_bytes`` it; ``source`` is the path as given. See ``parse_bytes`` for hints."""
+def parse_path(path: str | Path, tenant_id: str = DEFAULT_TENANT, *, source: str | None = None, **hints) -> list[EDGARDoc]:
+    """Read ``path`` and ``parse_bytes`` it. ``source`` (default: the path as given) is recorded in every
+    EDGARDoc and is part of its content hash: pass a stable name (e.g. relative to the landing
+    directory) when documents must hash the same on another machine. See ``parse_bytes`` for hints."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise EdgarParseError(str(path), f"cannot read: {exc}") from None
-    return parse_bytes(data, str(path), tenant_id, **hints)
+    return parse_bytes(data, source or str(path), tenant_id, **hints)

@@ -26,10 +26,11 @@ from thunderline.edgar import times
 from thunderline.edgar.companyfacts import accession_period_end, parse_companyfacts, records_by_accession
 from thunderline.edgar.errors import EdgarMissingFieldError, EdgarParseError
 from thunderline.edgar.html_sections import SectionResult, form_family, split_sections
-from thunderline.edgar.htmltext import html_lines, parse_html_document
+from thunderline.edgar.htmltext import html_lines, parse_html_document, text_lines
 from thunderline.edgar.ixbrl import XbrlResult, parse_inline_xbrl
 from thunderline.edgar.sgml import parse_submission
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
+from thunderline.edgar.textnorm import decode_document
 from thunderline.edgar.xbrl_instance import parse_instance_bytes
 
 #: Forms whose submissions-JSON rows become EDGARDocs by default (periodic and current reports).
@@ -110,6 +111,13 @@ def _xbrl_meta(x: XbrlResult, origin: str) -> dict:
     return {"xbrl_source": origin, "xbrl_stats": st, "dei": dei, "dei_period": list(main) if main else None}
 
 
+def _primary_text(body: bytes, source: str, form: str, require_sections: bool):
+    text, enc = decode_document(body, source)
+    lines = text_lines(text)
+    sres = split_sections(lines, form, source, require_items=require_sections and form_family(form) is not None)
+    return enc, sres
+
+
 def _primary_html(body: bytes, source: str, form_hint: str | None, require_sections: bool):
     hdoc = parse_html_document(body, source)
     lines = html_lines(hdoc.root)
@@ -169,8 +177,14 @@ def doc_from_submission(data: bytes, source: str, tenant_id: str = DEFAULT_TENAN
         if xres is not None and xres.facts:
             facts = xres.facts
             meta.update(_xbrl_meta(xres, f"inline:{primary.filename}"))
+    elif primary is not None and primary.kind == "text":
+        enc, sres = _primary_text(primary.body, f"{source}#{primary.filename or 'primary'}", form, require_sections)
+        sections = sres.sections
+        meta.update(_sections_meta(sres))
+        meta["primary_document"] = primary.filename
+        meta["encoding"] = enc
     elif require_sections and form_family(form) is not None:
-        raise EdgarParseError(source, f"{form}: no HTML primary document (found {[d.kind for d in sub.documents[:3]]})")
+        raise EdgarParseError(source, f"{form}: no HTML or text primary document (found {[d.kind for d in sub.documents[:3]]})")
     if not facts:
         inst = sub.xbrl_instance()
         if inst is not None:
@@ -201,7 +215,7 @@ def doc_from_html(data: bytes, source: str, tenant_id: str = DEFAULT_TENANT, *, 
                   form: str | None = None, filed_date: str | None = None, accepted_at_us: int | None = None,
                   submissions: SubmissionsIndex | None = None, require_sections: bool = True) -> EDGARDoc:
     """A bare primary document (10-K/10-Q/... HTML, inline XBRL or not) -> EDGARDoc."""
-    hdoc, lines, xres, sres, form = _primary_html(data, source, form, require_sections)
+    hdoc, _lines, xres, sres, form = _primary_html(data, source, form, require_sections)
     if xres is None or xres.cik is None:
         raise EdgarMissingFieldError(
             source, "bare HTML without inline XBRL carries no CIK (no SGML header, no dei:EntityCentralIndexKey)"

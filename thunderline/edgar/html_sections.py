@@ -262,6 +262,37 @@ def _best_chain(cands: list[_Cand]) -> list[_Cand]:
     return chain[::-1]
 
 
+_PAGE_REF = re.compile(r"(?:\.{3,}|\s)\s*(?:\d{1,3}|[ivx]{1,5}|n/?a|none)\s*$", re.I)
+
+
+def _paged_cluster(raw) -> set[int]:
+    """Lines of a table of contents laid out as paragraphs (no table, no links): >= 3 candidates
+    in a row, at most 3 lines apart, each ending with a page reference ("... 12", "N/A"), at
+    least two of them with a page *number* (so body headings like "Item 4. Mine Safety. N/A"
+    repeated on consecutive lines do not look like a TOC)."""
+    out: set[int] = set()
+    run: list[int] = []
+    numbered = 0
+    prev = None
+
+    def close() -> None:
+        if len(run) >= 3 and numbered >= 2:
+            out.update(run)
+
+    for i, _token, _part, title in raw:
+        m = _PAGE_REF.search(title) if title else None
+        if m and (prev is None or i - prev <= 3):
+            run.append(i)
+        else:
+            close()
+            run, numbered = ([i] if m else []), 0
+        if m and m.group(0).strip(" .")[:1].isdigit():
+            numbered += 1
+        prev = i
+    close()
+    return out
+
+
 def _toc_tables(lines: HtmlLines, cand_lines: list[int]) -> set[int]:
     per_table: dict[int, int] = {}
     for i in cand_lines:
@@ -308,7 +339,8 @@ def split_sections(lines: HtmlLines, form: str, source: str = "<html>", *, requi
         return SectionResult({}, [], [f"form {form!r} has no Item model; sections not split"], "")
     raw = _candidates(lines, family)
     toc_tabs = _toc_tables(lines, [c[0] for c in raw])
-    is_toc = [lines.table_id[c[0]] in toc_tabs or lines.has_link[c[0]] for c in raw]
+    paged = _paged_cluster(raw)
+    is_toc = [lines.table_id[c[0]] in toc_tabs or lines.has_link[c[0]] or c[0] in paged for c in raw]
     body_raw = [c for c, t in zip(raw, is_toc) if not t]
     toc_raw = [c for c, t in zip(raw, is_toc) if t]
     chain = _best_chain(_expand(body_raw, lines, family))

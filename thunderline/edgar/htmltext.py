@@ -239,3 +239,14 @@ def html_lines(root) -> HtmlLines:
         starts.append(pos)
         pos += len(ln) + 1
     return HtmlLines(lines=lines, table_id=table_ids, has_link=links, starts=starts, text="\n".join(lines))
+
+
+def text_lines(text: str) -> HtmlLines:
+    """A plain-text primary document (pre-HTML EDGAR filings) as display lines."""
+    lines = [c for c in (clean_line(ln) for ln in text.splitlines()) if c]
+    starts: list[int] = []
+    pos = 0
+    for ln in lines:
+        starts.append(pos)
+        pos += len(ln) + 1
+    return HtmlLines(lines=lines, table_id=[-1] * len(lines), has_link=[False] * len(lines), starts=starts, text="\n".join(lines))
