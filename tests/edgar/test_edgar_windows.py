@@ -90,6 +90,7 @@ def test_window_status_rules(demo, edgar_dir):
     assert window_status([demo["0000999001-24-000010.txt"]]) == "filled"  # inline XBRL brings both
     eight_k = dataclasses.replace(html_only, form="8-K")
     assert window_status([eight_k]) == "filled"
+    assert window_status([dataclasses.replace(facts_only, form="40-F")]) == "filled"  # no Items to wait for
     snow = parse_path(SNOW / "snow_facts.json", TENANT)
     assert window_status(snow[:1]) == "filled"  # companyfacts alone may fill
 

@@ -5,7 +5,8 @@ companyfacts rows, a submissions-JSON row (acceptance time only). The window of 
 
 * ``open``    - only sections or only facts have arrived;
 * ``filled``  - both have (inline XBRL and a full submission bring both at once; for a
-  companyfacts-only source facts alone fill; for current reports (8-K/6-K) sections alone fill);
+  companyfacts-only source, or a form without Items (40-F, 6-K), facts alone fill; for current
+  reports (8-K/6-K) sections alone fill);
 * ``superseded`` - a later amendment (``10-K/A`` ...) of the same CIK, form family and period
   replaced it. Both windows are kept; the amendment's window carries forward whatever the
   amendment did not restate (a Part III-only 10-K/A keeps the original's numbers).
@@ -35,6 +36,7 @@ from thunderline.edgar.features import (
     section_text_stats,
     text_features,
 )
+from thunderline.edgar.html_sections import form_family
 from thunderline.edgar.lexicon import LMDictionary
 from thunderline.edgar.xbrl_common import fact_key
 
@@ -62,7 +64,10 @@ def window_status(docs: list[EDGARDoc], *, carried_sections: bool = False, carri
         return STATUS_FILLED
     if has_facts and content and all(d.doc_kind == "companyfacts" for d in content if d.xbrl_facts or d.sections):
         return STATUS_FILLED
-    if has_sections and base_form(content[0].form if content else "") in CURRENT_REPORT_FORMS:
+    form = content[0].form if content else ""
+    if has_sections and base_form(form) in CURRENT_REPORT_FORMS:
+        return STATUS_FILLED
+    if has_facts and form_family(form) is None:  # e.g. 40-F: no Items to wait for
         return STATUS_FILLED
     return STATUS_OPEN
 
