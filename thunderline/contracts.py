@@ -17,6 +17,7 @@ that handles millions). Conventions, guaranteed everywhere:
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -223,11 +224,11 @@ class FeatureWindow:
             "label_spec": self.label_spec,
         }
 
-    @property
-    def content_hash(self) -> str:
+    @cached_property
+    def content_hash(self) -> str:  # frozen: computed once per object
         return content_hash(self.hashed_content())
 
-    @property
+    @cached_property
     def id(self) -> str:
         """Identity = (tenant, kind, key, window, recipe, schema): a re-computation replaces, never duplicates."""
         return content_id(
@@ -307,8 +308,8 @@ class DecisionTrace:
         body["expert_actions"] = acts
         return body
 
-    @property
-    def content_hash(self) -> str:
+    @cached_property
+    def content_hash(self) -> str:  # frozen: computed once per object
         return content_hash(self.hashed_content())
 
     @property

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import math
 import struct
 import uuid
 from decimal import Decimal
@@ -34,35 +33,107 @@ _QNAN = struct.pack(">d", float("nan"))
 
 
 def _float_bytes(x: float) -> bytes:
-    if math.isnan(x):
+    if x != x:
         return _QNAN
     if x == 0.0:
         x = 0.0
-    return struct.pack(">d", x)
+    return _F64(x)
+
+
+_LEN = struct.Struct(">Q").pack
+_F64 = struct.Struct(">d").pack
 
 
 def _len(n: int) -> bytes:
-    return struct.pack(">Q", n)
+    return _LEN(n)
+
+
+def _enc_none(obj, out):
+    out.append(b"N")
+
+
+def _enc_bool(obj, out):
+    out.append(b"T" if obj else b"F")
+
+
+def _enc_int(obj, out):
+    s = str(int(obj)).encode()
+    out += [b"i", _len(len(s)), s]
+
+
+def _enc_float(obj, out):
+    out.append(b"f" + _float_bytes(float(obj)))
+
+
+def _enc_str(obj, out):
+    b = obj.encode("utf-8")
+    out += [b"s", _len(len(b)), b]
+
+
+def _enc_seq(obj, out):
+    out += [b"l", _len(len(obj))]
+    for item in obj:
+        _encode(item, out)
+
+
+_ORDER_CACHE: dict[tuple, list[tuple[bytes, object]]] = {}
+
+
+def _key_bytes(k) -> bytes:
+    parts: list[bytes] = []
+    _encode(k, parts)
+    return b"".join(parts)
+
+
+def _enc_dict(obj, out):
+    keys = tuple(obj)
+    order = _ORDER_CACHE.get(keys) if all(type(k) is str for k in keys) else None
+    if order is None:
+        order = sorted(((_key_bytes(k), k) for k in keys), key=lambda kv: kv[0])
+        if len(_ORDER_CACHE) < 4096 and all(type(k) is str for k in keys):
+            _ORDER_CACHE[keys] = order  # feature dicts repeat the same keys millions of times
+    out += [b"m", _len(len(order))]
+    vals = [obj[k] for _, k in order]
+    if len(vals) > 8 and all(type(v) is float for v in vals):
+        # bulk path for feature dicts: same bytes as _enc_float per value, packed by numpy
+        arr = np.array(vals, dtype=">f8")
+        arr[arr != arr] = np.nan
+        arr[arr == 0.0] = 0.0
+        raw = arr.tobytes()
+        for i, (kb, _) in enumerate(order):
+            out += [kb, b"f", raw[8 * i : 8 * i + 8]]
+        return
+    for (kb, _), v in zip(order, vals):
+        out.append(kb)
+        _encode(v, out)
+
+
+# Exact-type dispatch for the common types (the hot path: feature dicts of floats);
+# everything else (numpy scalars and arrays, Decimal, datetimes, dataclasses) goes through
+# the isinstance chain below. Both paths produce the same bytes for the same value.
+_FAST = {
+    type(None): _enc_none, bool: _enc_bool, int: _enc_int, float: _enc_float, str: _enc_str,
+    list: _enc_seq, tuple: _enc_seq, dict: _enc_dict,
+}
 
 
 def _encode(obj: Any, out: list[bytes]) -> None:
-    if obj is None:
-        out.append(b"N")
+    fast = _FAST.get(type(obj))
+    if fast is not None:
+        fast(obj, out)
     elif obj is True or obj is False or isinstance(obj, np.bool_):
-        out.append(b"T" if obj else b"F")
+        _enc_bool(obj, out)
     elif isinstance(obj, (int, np.integer)):
-        s = str(int(obj)).encode()
-        out += [b"i", _len(len(s)), s]
+        _enc_int(obj, out)
     elif isinstance(obj, (float, np.floating)):
-        out += [b"f", _float_bytes(float(obj))]
+        _enc_float(obj, out)
     elif isinstance(obj, Decimal):
         if not obj.is_finite():
             raise ValueError(f"cannot hash non-finite Decimal {obj!r}")
         s = format(obj.normalize(), "f").encode()
         out += [b"d", _len(len(s)), s]
     elif isinstance(obj, str):
-        b = obj.encode("utf-8")
-        out += [b"s", _len(len(b)), b]
+        _enc_str(obj, out)
     elif isinstance(obj, (bytes, bytearray, memoryview)):
         b = bytes(obj)
         out += [b"b", _len(len(b)), b]
@@ -83,20 +154,9 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         else:
             _encode(obj.tolist(), out)
     elif isinstance(obj, (list, tuple)):
-        out += [b"l", _len(len(obj))]
-        for item in obj:
-            _encode(item, out)
+        _enc_seq(obj, out)
     elif isinstance(obj, dict):
-        items = []
-        for k, v in obj.items():
-            kb: list[bytes] = []
-            _encode(k, kb)
-            items.append((b"".join(kb), v))
-        items.sort(key=lambda kv: kv[0])
-        out += [b"m", _len(len(items))]
-        for kb_, v in items:
-            out.append(kb_)
-            _encode(v, out)
+        _enc_dict(obj, out)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         _encode({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, out)
     else:

@@ -96,3 +96,17 @@ def test_hash_is_a_function_of_content(v):
 @given(st.dictionaries(st.text(max_size=5), st.integers(), min_size=2, max_size=6))
 def test_dict_order_never_matters(d):
     assert content_hash(d) == content_hash(dict(reversed(list(d.items()))))
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=9, max_size=40))
+def test_bulk_float_dict_path_equals_scalar_path(values):
+    """Feature dicts take a numpy bulk path; it must give the bytes of the per-value path."""
+    from thunderline.hashing import _enc_float
+
+    d = {f"f{i:02d}": v for i, v in enumerate(values)}
+    expected = [b"m", len(d).to_bytes(8, "big")]
+    for k in sorted(d, key=lambda k: (len(k.encode()), k.encode())):
+        kb = k.encode()
+        expected += [b"s" + len(kb).to_bytes(8, "big") + kb]
+        _enc_float(d[k], expected)
+    assert canonical_bytes(d) == b"".join(expected)

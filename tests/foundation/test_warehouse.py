@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from thunderline.store import TenantViolation, Warehouse
-from thunderline.store.schema import ALL_TABLES
+from thunderline.store.schema import all_tables
 
 JAN = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in µs
 FEB = 1_706_745_600_000_000  # 2024-02-01
@@ -23,7 +23,7 @@ def fw(id_, start, tenant=None, **over):
 def test_init_is_idempotent_and_creates_every_table(warehouse):
     warehouse.init_schema()
     names = set(sa.inspect(warehouse.engine).get_table_names())
-    assert set(ALL_TABLES) <= names
+    assert set(all_tables()) <= names
     assert {"raw_tick_batches", "raw_edgar_docs", "feature_windows", "decision_traces", "experts", "lineage_edges",
             "export_jobs", "quarantine", "telemetry_events", "router_configs"} <= names
 
@@ -51,6 +51,18 @@ def test_tenant_cannot_read_or_write_another_tenant(warehouse):
     with pytest.raises(TenantViolation):
         with warehouse.session("b") as s:
             s.insert("feature_windows", [fw("evil", JAN, tenant="a")])
+
+
+def test_same_content_id_in_two_tenants_never_collides(warehouse):
+    """Two tenants ingesting the same bytes derive the same ids; each keeps its own row."""
+    with warehouse.session("a") as s:
+        s.upsert("quarantine", [dict(id="same", stage="t", source="f", reason="a's")])
+    with warehouse.session("b") as s:
+        s.upsert("quarantine", [dict(id="same", stage="t", source="f", reason="b's")])
+    with warehouse.session("a") as s:
+        assert [r["reason"] for r in s.select("quarantine")] == ["a's"]
+    with warehouse.session("b") as s:
+        assert [r["reason"] for r in s.select("quarantine")] == ["b's"]
 
 
 def test_failed_batch_rolls_back_entirely(warehouse):

@@ -23,7 +23,7 @@ drift_profiles = sa.Table(
     "drift_profiles",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),  # content_id of (tenant, name, feature_schema_version)
-    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(128), nullable=False),  # e.g. "market_feature_windows"
     sa.Column("feature_schema_version", sa.String(32), nullable=False),
     sa.Column("n_bins", sa.Integer, nullable=False),
@@ -39,7 +39,7 @@ drift_reports = sa.Table(
     "drift_reports",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),  # content_id of (tenant, profile, fsv, scope, feature)
-    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("profile_name", sa.String(128), nullable=False),
     sa.Column("profile_hash", sa.String(64), nullable=False),  # drift_profiles.content_hash measured against
     sa.Column("feature_schema_version", sa.String(32), nullable=False),

@@ -33,7 +33,9 @@ def _id() -> sa.Column:
 
 
 def _tenant() -> sa.Column:
-    return sa.Column("tenant_id", sa.String(64), nullable=False)
+    # Part of every primary key: an upsert can never touch another tenant's row, even when
+    # two tenants ingest the same bytes and derive the same content id.
+    return sa.Column("tenant_id", sa.String(64), primary_key=True)
 
 
 def _inserted() -> sa.Column:
@@ -241,4 +243,6 @@ landing_files = sa.Table(
     sa.Index("ix_landing_files_kind", "tenant_id", "kind", "status"),
 )
 
-ALL_TABLES = [t.name for t in metadata.sorted_tables]
+def all_tables() -> list[str]:
+    """Every warehouse table, including those declared by other modules on this metadata."""
+    return [t.name for t in metadata.sorted_tables]
