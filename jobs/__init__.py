@@ -1,0 +1,1 @@
+"""Jobs and schedules (partition jobs, monthly backfills, nightly drift/exports)."""

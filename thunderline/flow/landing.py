@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from thunderline.hashing import file_sha256
+from thunderline.hashing import content_id, file_sha256
 from thunderline.store.warehouse import TenantSession
 
 
@@ -66,6 +66,10 @@ def index_files(
     for path in paths:
         sha = sha_of(path)
         known = session.select("landing_files", t.c.id == sha)
+        if known and known[0]["status"] == "rejected":
+            # retry: a rejected file may only have been waiting for a partner (LOBSTER pairs)
+            session.delete("landing_files", t.c.id == sha)
+            known = []
         if known:
             k = known[0]
             out.append(LandedFile(sha, k["path"], kind, k["format"], list(k["partitions"]), k["status"], k["detail"], False))
@@ -77,6 +81,11 @@ def index_files(
             status, detail, fmt, parts = "rejected", f"{type(exc).__name__}: {exc}", "unknown", []
         session.insert("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=path.stat().st_size,
                                               partitions=parts, status=status, detail=detail)])
+        if status == "rejected":
+            # the whole file is unusable: say so in quarantine (the file itself stays in the landing area)
+            session.upsert("quarantine", [dict(id=content_id("quarantine", ["landing", kind, sha, detail]),
+                                               stage=f"landing.{kind}", source=str(path), row_number=None,
+                                               field="*", reason=detail, raw=None, partition_key=None)])
         out.append(LandedFile(sha, str(path), kind, fmt, parts, status, detail, True))
     return out
 

@@ -1,0 +1,153 @@
+"""``thunderline ingest``: index the landing area, then materialize every partition it touches.
+
+Runs through a real Dagster instance at ``DAGSTER_HOME`` (runs and
+materializations show in the UI afterwards), one run per partition, EDGAR
+first so that market decisions can join the filings they are allowed to see.
+Shows a progress bar and ends with a summary: ticks read, rejected (by
+reason), windows and traces written, elapsed time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from tqdm import tqdm
+
+from thunderline.config import Settings, load_settings
+from thunderline.flow.landing import candidate_files, index_files
+from thunderline.flow.market_partition import classify_tick_file
+from thunderline.store import Warehouse
+
+
+@dataclass
+class IngestReport:
+    tick_files_new: int = 0
+    edgar_files_new: int = 0
+    files_rejected: list[tuple[str, str]] = field(default_factory=list)
+    partitions: list[str] = field(default_factory=list)
+    totals: Counter = field(default_factory=Counter)
+    reject_reasons: Counter = field(default_factory=Counter)
+    runs_failed: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def lines(self) -> list[str]:
+        t = self.totals
+        out = [
+            f"files: {self.tick_files_new} new tick files, {self.edgar_files_new} new EDGAR files, "
+            f"{len(self.files_rejected)} unreadable",
+            f"ticks: {t['rows_read']:,} read, {t['rows_kept']:,} kept, {t['rows_rejected']:,} quarantined",
+            f"filings: {t['docs']:,} documents, {t['docs_rejected']:,} quarantined",
+            f"windows: {t['market_windows']:,} market, {t['edgar_windows']:,} edgar; "
+            f"decision traces: {t['traces']:,}",
+            f"partitions materialized: {len(self.partitions)}; failed runs: {len(self.runs_failed)}",
+            f"elapsed: {self.elapsed_s:.1f}s",
+        ]
+        for reason, n in self.reject_reasons.most_common(8):
+            out.append(f"  rejected {n:,}: {reason}")
+        for path, why in self.files_rejected[:8]:
+            out.append(f"  unreadable {path}: {why}")
+        for key in self.runs_failed[:8]:
+            out.append(f"  FAILED run for {key}")
+        return out
+
+
+def instance_for(settings: Settings) -> dg.DagsterInstance:
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def _classify_edgar(path: Path):
+    from thunderline_assets.edgar_ingest import classify_edgar_file
+
+    return classify_edgar_file(path)
+
+
+def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
+               instance: dg.DagsterInstance | None = None, resources: dict | None = None) -> IngestReport:
+    from resources import build_resources
+    from thunderline_assets import catalog
+
+    settings = settings or load_settings()
+    landing = Path(landing) if landing else settings.landing_dir
+    if not landing.is_dir():
+        raise FileNotFoundError(f"THUNDERLINE_LANDING_DIR={landing}: not a directory")
+    t0 = time.perf_counter()
+    report = IngestReport()
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    with wh.session(settings.tenant_id) as s:
+        ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file)
+        edgar = index_files(s, "edgar", candidate_files(landing / "edgar"), _classify_edgar) if catalog.HAS_EDGAR else []
+    wh.dispose()
+    report.tick_files_new = sum(f.is_new for f in ticks)
+    report.edgar_files_new = sum(f.is_new for f in edgar)
+    report.files_rejected = [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected"]
+
+    instance = instance or instance_for(settings)
+    resources = resources or build_resources(settings)
+    defs = catalog.definitions(resources)
+    edgar_months = sorted({p for f in edgar if f.status == "indexed" for p in f.partitions})
+    tick_parts = sorted({p for f in ticks if f.status == "indexed" for p in f.partitions})
+    symbols = sorted({p.split("|")[1] for p in tick_parts})
+    known = set(instance.get_dynamic_partitions("symbols"))
+    new_symbols = [s for s in symbols if s not in known]
+    if new_symbols:
+        instance.add_dynamic_partitions("symbols", new_symbols)
+
+    jobs = [("edgar", f"{m}-01", m) for m in edgar_months] + [
+        ("market", dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p) for p in tick_parts
+    ]
+    bar = tqdm(total=len(jobs), desc="ingest", unit="partition", disable=not show_progress)
+    for kind, key, label in jobs:
+        job = defs.resolve_job_def(catalog.EDGAR_JOB if kind == "edgar" else catalog.MARKET_JOB)
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
+                                        resources=resources)
+        report.partitions.append(label)
+        if not result.success:
+            report.runs_failed.append(label)
+        _accumulate(report, result)
+        bar.set_postfix_str(label)
+        bar.update(1)
+    bar.close()
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+_TOTALS = {
+    "raw_ticks": {"rows_read": "rows_read", "rows_kept": "rows_kept", "rows_rejected": "rows_rejected"},
+    "market_feature_windows": {"windows": "market_windows"},
+    "raw_filings": {"documents": "docs", "rejected": "docs_rejected"},
+    "edgar_feature_windows": {"windows": "edgar_windows"},
+    "decision_traces": {"traces": "traces"},
+}
+
+
+def _accumulate(report: IngestReport, result) -> None:
+    for ev in result.get_asset_materialization_events():
+        mat = ev.materialization
+        name = mat.asset_key.path[-1]
+        for meta_key, total_key in _TOTALS.get(name, {}).items():
+            if meta_key in mat.metadata:
+                report.totals[total_key] += int(mat.metadata[meta_key].value)
+        if "reject_reasons" in mat.metadata:
+            for reason, n in (mat.metadata["reject_reasons"].value or {}).items():
+                report.reject_reasons[reason] += int(n)
+
+
+def cmd_ingest(args) -> int:
+    report = run_ingest(landing=args.landing, show_progress=not args.quiet)
+    for line in report.lines():
+        print(line)
+    return 1 if report.runs_failed else 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ingest", help="index the landing area and materialize every partition it touches")
+    p.add_argument("--landing", type=Path, default=None, help="landing directory (default THUNDERLINE_LANDING_DIR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)

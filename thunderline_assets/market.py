@@ -1,0 +1,122 @@
+"""Market assets: raw_ticks (lake + quarantine + checks) and market_feature_windows (numba windows).
+
+Thin by design: each asset opens one warehouse transaction, calls one function
+of :mod:`thunderline.flow.market_partition` and turns its summary into
+metadata and check results a person reads in the UI.
+"""
+
+
+import time
+
+import dagster as dg
+
+from resources import LakeResource, WarehouseResource
+from thunderline.flow.market_partition import build_window_partition, finalize_lake, ingest_tick_partition
+from thunderline_assets.partitions import month_symbol, split_key
+
+OWNERS = ["team:market-data"]
+REJECT_RATE_WARN = 0.01
+
+
+class RawTicksConfig(dg.Config):
+    chunk_rows: int = 262_144
+    run_expectations: bool = True
+
+
+def _progress_logger(context: dg.AssetExecutionContext, every: int = 2_000_000):
+    seen = {"n": 0, "next": every}
+
+    def tick(n: int) -> None:
+        seen["n"] += n
+        if seen["n"] >= seen["next"]:
+            context.log.info(f"{seen['n']:,} ticks processed")
+            seen["next"] += every
+
+    return tick
+
+
+@dg.asset(
+    partitions_def=month_symbol,
+    group_name="market",
+    kinds={"parquet", "sql"},
+    owners=OWNERS,
+    description="Ticks from the landing area, validated, as Parquet batches in the lake (indexed in raw_tick_batches).",
+    check_specs=[
+        dg.AssetCheckSpec("expectations", asset="raw_ticks", description="Great Expectations suite on kept ticks"),
+        dg.AssetCheckSpec("reject_rate", asset="raw_ticks", description=f"rejected ≤ {REJECT_RATE_WARN:.0%} of rows read"),
+        dg.AssetCheckSpec("crossed_or_locked", asset="raw_ticks", description="bid < ask (crossed/locked are flagged, kept)"),
+    ],
+)
+def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehouse: WarehouseResource,
+              lake: LakeResource):
+    month, symbol = split_key(context.partition_key)
+    t0 = time.perf_counter()
+    with warehouse.session() as s:
+        summary = ingest_tick_partition(s, lake.get(), month, symbol, chunk_rows=config.chunk_rows,
+                                        run_expectations=config.run_expectations,
+                                        progress=_progress_logger(context))
+    removed = finalize_lake(lake.get(), warehouse.tenant_id, month, symbol, summary)
+    elapsed = time.perf_counter() - t0
+    rate = summary.rows_rejected / summary.rows_read if summary.rows_read else 0.0
+    context.log.info(f"{summary.partition}: {summary.rows_read:,} read, {summary.rows_kept:,} kept, "
+                     f"{summary.rows_rejected:,} quarantined in {elapsed:.2f}s")
+    yield dg.MaterializeResult(metadata={
+        "files": summary.files,
+        "rows_read": summary.rows_read,
+        "rows_kept": summary.rows_kept,
+        "rows_rejected": summary.rows_rejected,
+        "reject_reasons": dg.MetadataValue.json(summary.reject_reasons),
+        "batches": summary.batches,
+        "stale_lake_files_removed": removed,
+        "crossed_or_locked": summary.crossed_or_locked,
+        "ticks_per_s": dg.MetadataValue.float(summary.rows_read / elapsed if elapsed else 0.0),
+        "lake_partition": dg.MetadataValue.path(str(lake.get().partition_dir(warehouse.tenant_id, month, symbol))),
+    })
+    failed = {k: v for k, v in summary.expectations.items() if not v.get("success", True)}
+    yield dg.AssetCheckResult(check_name="expectations", passed=not failed,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"results": dg.MetadataValue.json(summary.expectations)})
+    yield dg.AssetCheckResult(check_name="reject_rate", passed=rate <= REJECT_RATE_WARN,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"reject_rate": rate, "rows_rejected": summary.rows_rejected})
+    yield dg.AssetCheckResult(check_name="crossed_or_locked", passed=summary.crossed_or_locked == 0,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"crossed_or_locked": summary.crossed_or_locked})
+
+
+class WindowConfig(dg.Config):
+    recipe: str = "full"  # full | coarse (the backpressure ladder's cheap recipe)
+    width_ms: float = 250.0
+    overlap: float = 0.5
+
+
+@dg.asset(
+    partitions_def=month_symbol,
+    deps=[raw_ticks],
+    group_name="market",
+    kinds={"sql", "numba"},
+    owners=OWNERS,
+    description="Sliding-window microstructure features (numba) per symbol, as FeatureWindow rows (kind=market).",
+)
+def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConfig,
+                           warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from thunderline.market.features import market_recipe
+
+    month, symbol = split_key(context.partition_key)
+    recipe = market_recipe(config.recipe, width_ms=config.width_ms, overlap=config.overlap)
+    t0 = time.perf_counter()
+    with warehouse.session() as s:
+        summary = build_window_partition(s, month, symbol, recipe=recipe, progress=_progress_logger(context))
+    elapsed = time.perf_counter() - t0
+    context.log.info(f"{summary.partition}: {summary.windows:,} windows from {summary.ticks:,} ticks in {elapsed:.2f}s")
+    return dg.MaterializeResult(metadata={
+        "recipe_version": summary.recipe_version,
+        "ticks": summary.ticks,
+        "windows": summary.windows,
+        "lineage_edges": summary.lineage_edges,
+        "windows_hash": summary.hash_of_hashes,
+        "ticks_per_s": dg.MetadataValue.float(summary.ticks / elapsed if elapsed else 0.0),
+    })
+
+
+ASSETS = [raw_ticks, market_feature_windows]
