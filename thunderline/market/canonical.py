@@ -131,38 +131,47 @@ def iter_canonical_csv(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[
 
 
 def _parquet_row_checks(t: pa.Table) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Vectorised structural checks on one Parquet batch → (bad mask, (field, reason) per bad row)."""
+    """Vectorised structural checks on one Parquet batch → (bad mask, (field, reason) of each bad row
+    in row order; the first rule a row breaks names it)."""
     n = t.num_rows
-    bad = np.zeros(n, dtype=bool)
-    why: list[list[tuple[str, str]]] = [[] for _ in range(n)]
+    checks: list[tuple[np.ndarray, str, str]] = []
 
     def mark(mask: np.ndarray, field: str, reason: str) -> None:
-        for i in np.flatnonzero(mask & ~bad):
-            why[i].append((field, reason))
-        bad[:] |= mask
+        if mask.any():
+            checks.append((mask, field, reason))
+
+    def arr(name: str, fill) -> np.ndarray:
+        col = t.column(name)
+        if col.null_count:
+            col = col.fill_null(fill)
+        return col.to_numpy()
 
     for name in ("venue", "symbol", "ts", "seq", "event_type"):
-        mark(t.column(name).is_null().to_numpy(zero_copy_only=False), name, "required value is null")
-    et = t.column("event_type").fill_null(0).to_numpy(zero_copy_only=False)
-    mark(~np.isin(et, _EVENTS), "event_type", "expected 0, 1 or 2")
-    for name in _PRICE_FIELDS:
-        x = t.column(name).fill_null(NAN).to_numpy(zero_copy_only=False)
-        with np.errstate(invalid="ignore"):
+        if t.column(name).null_count:
+            mark(t.column(name).is_null().to_numpy(), name, "required value is null")
+    mark(~np.isin(arr("event_type", 0), _EVENTS), "event_type", "expected 0, 1 or 2")
+    with np.errstate(invalid="ignore"):
+        for name in _PRICE_FIELDS:
+            x = arr(name, NAN)
             mark(np.isinf(x) | (x <= 0), name, "price must be finite and > 0 (NaN = absent)")
-    for name in _SIZE_FIELDS:
-        x = t.column(name).fill_null(NAN).to_numpy(zero_copy_only=False)
-        with np.errstate(invalid="ignore"):
+        for name in _SIZE_FIELDS:
+            x = arr(name, NAN)
             mark(np.isinf(x) | (x < 0), name, "size must be finite and >= 0")
-    side = t.column("trade_side").fill_null(0).to_numpy(zero_copy_only=False)
-    mark(~np.isin(side, (-1, 0, 1)), "trade_side", "expected -1, 0 or 1")
-    lens = [pc.list_value_length(t.column(k)).to_numpy(zero_copy_only=False) for k in _BOOK_FIELDS]
-    nulls = [t.column(k).is_null().to_numpy(zero_copy_only=False) for k in _BOOK_FIELDS]
-    some_null = np.any(nulls, axis=0)
-    all_null = np.all(nulls, axis=0)
-    mark(some_null & ~all_null, "book", "the four book_* lists must be all present or all null")
-    lf = [np.nan_to_num(x.astype(np.float64), nan=-1) for x in lens]
-    mark(~all_null & ((lf[0] != lf[1]) | (lf[0] != lf[2]) | (lf[0] != lf[3])), "book", "book_* lists differ in length")
-    return bad, [w[0] if w else ("", "") for w in why]
+    mark(~np.isin(arr("trade_side", 0), (-1, 0, 1)), "trade_side", "expected -1, 0 or 1")
+    nulls = [t.column(k).null_count for k in _BOOK_FIELDS]
+    if any(nulls) and not all(x == n for x in nulls):
+        isnull = [t.column(k).is_null().to_numpy() for k in _BOOK_FIELDS]
+        mark(np.any(isnull, axis=0) & ~np.all(isnull, axis=0), "book", "the four book_* lists must be all present or all null")
+    if not all(x == n for x in nulls):
+        lens = [pc.list_value_length(t.column(k)).fill_null(-1).to_numpy() for k in _BOOK_FIELDS]
+        mark((lens[0] != lens[1]) | (lens[0] != lens[2]) | (lens[0] != lens[3]), "book", "book_* lists differ in length")
+    bad = np.zeros(n, dtype=bool)
+    for m, _, _ in checks:
+        bad |= m
+    why: list[tuple[str, str]] = []
+    for i in np.flatnonzero(bad):
+        why.append(next((f, r) for m, f, r in checks if m[i]))
+    return bad, why
 
 
 def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
@@ -185,8 +194,8 @@ def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Itera
         if bad.any():
             idx = np.flatnonzero(bad)
             raw_rows = t.take(pa.array(idx)).to_pylist()
-            for i, r in zip(idx, raw_rows):
-                rejects.append(Reject(src, int(rows[i]), why[i][0], why[i][1], json.dumps(r, default=str, allow_nan=True)))
+            for i, w, r in zip(idx, why, raw_rows):
+                rejects.append(Reject(src, int(rows[i]), w[0], w[1], json.dumps(r, default=str, allow_nan=True)))
             keep = pa.array(~bad)
             t = t.filter(keep)
             rows = rows[~bad]

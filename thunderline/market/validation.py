@@ -77,14 +77,18 @@ def _f64(batch, name: str) -> np.ndarray:
     col = batch.column(name)
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
-    return col.fill_null(np.nan).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if col.null_count:
+        col = col.fill_null(np.nan)
+    return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
 def _i64(batch, name: str) -> np.ndarray:
     col = batch.column(name)
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
-    return col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if col.null_count:
+        col = col.fill_null(0)
+    return col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def _list_row_any(batch, name: str, bad_value) -> np.ndarray:
@@ -105,8 +109,17 @@ def _list_row_any(batch, name: str, bad_value) -> np.ndarray:
     return out
 
 
-def stream_keys(batch) -> np.ndarray:
-    """An int code per row for its (venue, symbol)."""
+def _constant(col) -> bool:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return len(col) > 0 and col.null_count == 0 and bool(pc.all(pc.equal(col, col[0])).as_py())
+
+
+def stream_keys(batch) -> tuple[np.ndarray, list[str]]:
+    """An int code per row for its (venue, symbol), and the key names (``venue␟symbol``)."""
+    venue, symbol = batch.column("venue"), batch.column("symbol")
+    if _constant(venue) and _constant(symbol):  # the common case: one stream per batch
+        return np.zeros(batch.num_rows, np.int64), [f"{venue[0].as_py()}\x1f{symbol[0].as_py()}"]
     key = pc.binary_join_element_wise(batch.column("venue"), batch.column("symbol"), "\x1f")
     enc = pc.dictionary_encode(key)
     if isinstance(enc, pa.ChunkedArray):
