@@ -7,7 +7,8 @@ usable in a notebook or the live loop.
 
 from resources.lake import LakeResource
 from resources.mlflow import MlflowResource
+from resources.ticker_map import TickerMapResource
 from resources.warehouse import WarehouseResource
 from resources.environment import build_resources
 
-__all__ = ["WarehouseResource", "LakeResource", "MlflowResource", "build_resources"]
+__all__ = ["WarehouseResource", "LakeResource", "MlflowResource", "TickerMapResource", "build_resources"]

@@ -10,6 +10,7 @@ from thunderline.config import Settings, load_settings
 
 from resources.lake import LakeResource
 from resources.mlflow import MlflowResource
+from resources.ticker_map import TickerMapResource
 from resources.warehouse import WarehouseResource
 
 
@@ -19,4 +20,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "warehouse": WarehouseResource(url=settings.warehouse_url, tenant_id=settings.tenant_id),
         "lake": LakeResource(root=str(settings.lake_dir)),
         "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri),
+        "ticker_map": TickerMapResource(path=str(settings.ticker_map)),
     }

@@ -15,6 +15,7 @@ for these names.
 | THUNDERLINE_TENANT          | default                                   |
 | MLFLOW_TRACKING_URI         | sqlite:///$THUNDERLINE_HOME/mlflow.db     |
 | DAGSTER_HOME                | $THUNDERLINE_HOME/dagster                 |
+| THUNDERLINE_TICKER_MAP      | $THUNDERLINE_HOME/ticker_map.json         |
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Settings(BaseModel):
     landing_dir: Path
     mlflow_tracking_uri: str
     dagster_home: Path
+    ticker_map: Path | None = None
     tenant_id: str = "default"
 
     @field_validator("tenant_id")
@@ -131,6 +133,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
         raise ConfigError(
             f"MLFLOW_TRACKING_URI={mlflow_uri!r}: expected sqlite:///…, postgresql+psycopg2://…, file:///… or http(s)://…"
         )
+    ticker_map = path_of("THUNDERLINE_TICKER_MAP", home / "ticker_map.json")
     tenant = env.get("THUNDERLINE_TENANT", "").strip() or "default"
     try:
         settings = Settings(
@@ -140,6 +143,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             landing_dir=landing,
             mlflow_tracking_uri=mlflow_uri,
             dagster_home=dagster_home,
+            ticker_map=ticker_map,
             tenant_id=tenant,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError

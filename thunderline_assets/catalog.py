@@ -6,15 +6,13 @@ import dagster as dg
 
 from jobs.partition_jobs import EDGAR_JOB, MARKET_JOB
 from jobs.partition_jobs import JOBS as PARTITION_JOBS
-from thunderline_assets import market
+from thunderline_assets import edgar, market
 
-ASSETS: list = [*market.ASSETS]
+ASSETS: list = [*edgar.ASSETS, *market.ASSETS]
 CHECKS: list = []
 JOBS: list = [*PARTITION_JOBS]
 SCHEDULES: list = []
 SENSORS: list = []
-
-HAS_EDGAR = False
 
 
 def definitions(resources: dict) -> dg.Definitions:

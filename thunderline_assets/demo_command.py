@@ -15,7 +15,10 @@ from pathlib import Path
 
 from thunderline.config import Settings, load_settings
 
-DEMO_SYMBOLS = ("DEMOA", "DEMOB")
+# TLDX is the demo filer's ticker (thunderline.edgar.demo_filings), so its windows join the
+# 10-K accepted on 2024-02-20; DEMOB has no filings and trades on market features alone.
+DEMO_SYMBOLS = ("TLDX", "DEMOB")
+DEMO_START_US = 1_709_649_000_000_000  # 2024-03-05 14:30 UTC (09:30 New York)
 DEMO_TICKS_PER_SYMBOL = 240_000
 
 
@@ -26,9 +29,9 @@ def generate_demo_data(settings: Settings, *, ticks_per_symbol: int = DEMO_TICKS
 
     written = []
     for i, sym in enumerate(DEMO_SYMBOLS):
-        path = settings.ticks_landing / f"synthetic_{sym}_2024-01.parquet"
+        path = settings.ticks_landing / f"synthetic_{sym}_2024-03.parquet"
         if not path.exists():
-            spec = SyntheticSpec(n_ticks=ticks_per_symbol, seed=100 + i, symbol=sym, venue="DEMO",
+            spec = SyntheticSpec(n_ticks=ticks_per_symbol, seed=100 + i, symbol=sym, venue="DEMO", start_us=DEMO_START_US,
                                  start_price_ticks=10_000 + 2_500 * i)
             write_canonical_parquet(synthetic_ticks(spec, settings.tenant_id), path)
         written.append(path)
@@ -36,7 +39,11 @@ def generate_demo_data(settings: Settings, *, ticks_per_symbol: int = DEMO_TICKS
         from thunderline.edgar.demo_filings import write_demo_filings
     except ImportError:
         return written
-    written += write_demo_filings(settings.edgar_landing)
+    manifest = write_demo_filings(settings.edgar_landing)
+    written += list(manifest.files)
+    from resources.ticker_map import TickerMapResource
+
+    TickerMapResource.write(settings.ticker_map, manifest.ticker_map)
     return written
 
 

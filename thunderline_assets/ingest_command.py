@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from thunderline.config import Settings, load_settings
 from thunderline.flow.landing import candidate_files, index_files
+from thunderline.flow.edgar_partition import landing_classifier, submissions_first
 from thunderline.flow.market_partition import classify_tick_file
 from thunderline.store import Warehouse
 
@@ -57,14 +58,13 @@ class IngestReport:
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
+    """The instance at DAGSTER_HOME; a new home gets a minimal dagster.yaml (SQLite storage, no telemetry)."""
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    cfg = settings.dagster_home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text("# written by thunderline: SQLite storage under this directory (see the repo's dagster.yaml\n"
+                       "# for PostgreSQL)\ntelemetry:\n  enabled: false\n")
     return dg.DagsterInstance.get()
-
-
-def _classify_edgar(path: Path):
-    from thunderline_assets.edgar_ingest import classify_edgar_file
-
-    return classify_edgar_file(path)
 
 
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
@@ -82,7 +82,7 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     wh.init_schema()
     with wh.session(settings.tenant_id) as s:
         ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file)
-        edgar = index_files(s, "edgar", candidate_files(landing / "edgar"), _classify_edgar) if catalog.HAS_EDGAR else []
+        edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")), landing_classifier(s))
     wh.dispose()
     report.tick_files_new = sum(f.is_new for f in ticks)
     report.edgar_files_new = sum(f.is_new for f in edgar)

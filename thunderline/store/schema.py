@@ -69,7 +69,7 @@ raw_edgar_docs = sa.Table(
     _id(),
     _tenant(),
     sa.Column("cik", sa.BigInteger, nullable=False),
-    sa.Column("accession", sa.String(32), nullable=False),
+    sa.Column("accession", sa.String(96), nullable=False),
     sa.Column("form", sa.String(16), nullable=False),
     sa.Column("doc_kind", sa.String(32), nullable=False),
     sa.Column("company_name", sa.Text),
@@ -78,7 +78,7 @@ raw_edgar_docs = sa.Table(
     sa.Column("accepted_at", sa.BigInteger, nullable=False),  # µs UTC: availability time
     sa.Column("month", sa.String(7), nullable=False),  # of accepted_at
     sa.Column("source", sa.Text),
-    sa.Column("amends", sa.String(32)),
+    sa.Column("amends", sa.String(96)),
     sa.Column("sections", JSONType),
     sa.Column("xbrl", JSONType),
     sa.Column("meta", JSONType),
@@ -99,7 +99,7 @@ feature_windows = sa.Table(
     sa.Column("window_end", sa.BigInteger, nullable=False),
     sa.Column("available_at", sa.BigInteger, nullable=False),
     sa.Column("feature_schema_version", sa.String(32), nullable=False),
-    sa.Column("recipe_version", sa.String(32), nullable=False),
+    sa.Column("recipe_version", sa.String(128), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # open | filled | superseded
     sa.Column("features", JSONType, nullable=False),
     sa.Column("provenance", JSONType, nullable=False),

@@ -1,0 +1,204 @@
+"""One month (of acceptance times) of the EDGAR path: landing files → raw_edgar_docs → EDGAR windows.
+
+Why here: Dagster assets, the sensors and tests call the same two functions.
+Guarantees:
+
+* a document's ``source`` is its file name plus the file's content hash, never
+  the machine's path, so ids and hashes replay identically elsewhere;
+* a file that cannot be parsed is quarantined with the parser's reason (file,
+  line) and the rest of the month continues;
+* windows are recomputed per CIK from every document accepted before the
+  month's end, so an amendment that arrives this month marks the earlier
+  window ``superseded`` (both stay queryable), a late XBRL instance turns an
+  ``open`` window ``filled``, and stale windows of those CIKs are removed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thunderline.contracts import EDGARDoc
+from thunderline.edgar import EdgarParseError, build_windows, parse_path
+from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
+from thunderline.flow.landing import Classification, files_for_partition, mark_processed
+from thunderline.flow.market_partition import window_row
+from thunderline.hashing import content_id, file_sha256
+from thunderline.store.postgres import month_bounds_us
+from thunderline.store.warehouse import TenantSession, month_of_us
+
+
+def stable_source(path: Path, sha256: str) -> str:
+    return f"{path.name}@{sha256[:16]}"
+
+
+def classify_edgar_file(path: Path, indexes: dict[int, SubmissionsIndex] | None = None) -> Classification:
+    """The EDGAR kind of a file and the acceptance months of the documents in it.
+
+    ``indexes`` (submissions JSON by CIK) date documents that carry no acceptance time
+    themselves (bare XBRL instances, bare HTML).
+    """
+    f = {"path": str(path), "id": file_sha256(path)}
+    docs = _parse_landing_file(f, "classify", indexes or {})
+    kinds = sorted({d.doc_kind for d in docs}) or ["empty"]
+    months = sorted({month_of_us(d.accepted_at_us) for d in docs if d.doc_kind != "submissions_json"})
+    return Classification("+".join(kinds), months)
+
+
+@dataclass
+class FilingPartitionSummary:
+    partition: str
+    files: int = 0
+    documents: int = 0
+    rejected: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, int] = field(default_factory=dict)
+    ciks: list[int] = field(default_factory=list)
+
+
+def landing_classifier(session: TenantSession):
+    """A classifier that sees the submissions JSON already indexed in this session (read per call)."""
+    return lambda path: classify_edgar_file(path, _submission_indexes(session))
+
+
+def submissions_first(paths: list[Path]) -> list[Path]:
+    """Index submissions JSON before the documents it dates."""
+    def is_submissions(p: Path) -> bool:
+        if p.suffix.lower() != ".json":
+            return False
+        with open(p, "rb") as fh:
+            return b'"filings"' in fh.read(1 << 16) or p.name.upper().startswith("CIK")
+    return sorted(paths, key=lambda p: (not is_submissions(p), str(p)))
+
+
+def _submission_indexes(session: TenantSession) -> dict[int, SubmissionsIndex]:
+    t = session.table("landing_files")
+    out: dict[int, SubmissionsIndex] = {}
+    for f in session.select("landing_files", t.c.kind == "edgar", t.c.format == "submissions_json"):
+        try:
+            idx = parse_submissions_json(Path(f["path"]).read_bytes(), f["path"])
+            out[idx.cik] = idx
+        except (OSError, EdgarParseError):
+            continue  # the file itself is quarantined by its own partition run
+    return out
+
+
+def _parse_landing_file(f: dict, tenant: str, indexes: dict[int, SubmissionsIndex]) -> list[EDGARDoc]:
+    path = Path(f["path"])
+    source = stable_source(path, f["id"])
+    if len(indexes) == 1:
+        return parse_path(path, tenant, source=source, submissions=next(iter(indexes.values())))
+    docs = parse_path(path, tenant, source=source)
+    ciks = {d.cik for d in docs}
+    if len(ciks) == 1 and (cik := ciks.pop()) in indexes:
+        docs = parse_path(path, tenant, source=source, submissions=indexes[cik])
+    return docs
+
+
+def doc_row(d: EDGARDoc) -> dict:
+    return dict(id=d.id, cik=d.cik, accession=d.accession, form=d.form, doc_kind=d.doc_kind,
+                company_name=d.company_name, period_of_report=d.period_of_report, filed_date=d.filed_date,
+                accepted_at=d.accepted_at_us, month=month_of_us(d.accepted_at_us), source=d.source,
+                amends=d.amends, sections=d.sections, xbrl=d.xbrl_facts, meta=d.meta, content_hash=d.content_hash)
+
+
+def row_doc(r: dict) -> EDGARDoc:
+    return EDGARDoc(tenant_id=r["tenant_id"], cik=int(r["cik"]), accession=r["accession"], form=r["form"],
+                    company_name=r["company_name"] or "", period_of_report=r["period_of_report"],
+                    filed_date=r["filed_date"], accepted_at_us=int(r["accepted_at"]), doc_kind=r["doc_kind"],
+                    source=r["source"] or "", sections=r["sections"] or {}, xbrl_facts=r["xbrl"] or [],
+                    amends=r["amends"], meta=r["meta"] or {})
+
+
+def ingest_filing_partition(session: TenantSession, month: str) -> FilingPartitionSummary:
+    """Parse the landing files whose documents were accepted in ``month`` into raw_edgar_docs."""
+    summary = FilingPartitionSummary(month)
+    files = files_for_partition(session, "edgar", month)
+    summary.files = len(files)
+    indexes = _submission_indexes(session)
+    rows, quarantine = [], []
+    for f in files:
+        try:
+            docs = _parse_landing_file(f, session.tenant_id, indexes)
+        except EdgarParseError as exc:
+            summary.rejected += 1
+            key = exc.reason.split(":")[0][:80]
+            summary.reject_reasons[key] = summary.reject_reasons.get(key, 0) + 1
+            quarantine.append(dict(id=content_id("quarantine", ["raw_filings", f["id"], str(exc)]),
+                                   stage="raw_filings.parse", source=f["path"], row_number=exc.line, field="*",
+                                   reason=str(exc), raw=None, partition_key=month))
+            continue
+        for d in docs:
+            if d.doc_kind == "submissions_json" or month_of_us(d.accepted_at_us) != month:
+                continue
+            rows.append(doc_row(d))
+            summary.by_kind[d.doc_kind] = summary.by_kind.get(d.doc_kind, 0) + 1
+    t = session.table("raw_edgar_docs")
+    session.delete("raw_edgar_docs", t.c.month == month)
+    if rows:
+        session.upsert("raw_edgar_docs", list({r["id"]: r for r in rows}.values()))
+    if quarantine:
+        session.upsert("quarantine", quarantine)
+    mark_processed(session, [f["id"] for f in files])
+    summary.documents = len({r["id"] for r in rows})
+    summary.ciks = sorted({r["cik"] for r in rows})
+    return summary
+
+
+@dataclass
+class EdgarWindowSummary:
+    partition: str
+    ciks: int = 0
+    windows: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    stale_removed: int = 0
+    lineage_edges: int = 0
+
+
+def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWindowSummary:
+    """Recompute the EDGAR windows of every CIK with a document accepted in ``month``."""
+    from thunderline.lineage import Edge, record_edges
+
+    lo, hi = month_bounds_us(month)
+    summary = EdgarWindowSummary(month)
+    d = session.table("raw_edgar_docs")
+    ciks = sorted({r["cik"] for r in session.select("raw_edgar_docs", d.c.month == month, columns=["cik"])})
+    summary.ciks = len(ciks)
+    if not ciks:
+        return summary
+    history = [row_doc(r) for r in session.select("raw_edgar_docs", d.c.cik.in_(ciks), d.c.accepted_at < hi,
+                                                  order_by=[d.c.accepted_at, d.c.id])]
+    windows = build_windows(history)
+    fw = session.table("feature_windows")
+    keys = [str(c) for c in ciks]
+    existing = {r["id"] for r in session.select("feature_windows", fw.c.kind == "edgar", fw.c.key.in_(keys),
+                                                fw.c.available_at < hi, columns=["id"])}
+    new_ids = {w.id for w in windows}
+    stale = existing - new_ids
+    if stale:
+        summary.stale_removed = session.delete("feature_windows", fw.c.kind == "edgar", fw.c.id.in_(sorted(stale)))
+    session.upsert("feature_windows", [window_row(w) for w in windows])
+    edges = [Edge("edgar_doc", doc["id"], "feature_window", w.id, "filing_input")
+             for w in windows for doc in w.provenance.get("documents", [])]
+    summary.lineage_edges = record_edges(session, edges)
+    by_status: dict[str, int] = defaultdict(int)
+    for w in windows:
+        by_status[w.status] += 1
+    summary.by_status = dict(by_status)
+    summary.windows = sum(1 for w in windows if lo <= w.available_at_us < hi)
+    return summary
+
+
+def load_edgar_windows(session: TenantSession, ciks: list[int] | None = None, until_us: int | None = None):
+    """EDGAR windows from the warehouse as FeatureWindows (for the point-in-time join)."""
+    from thunderline.flow.market_partition import row_to_window
+
+    fw = session.table("feature_windows")
+    where = [fw.c.kind == "edgar"]
+    if ciks is not None:
+        where.append(fw.c.key.in_([str(c) for c in ciks]))
+    if until_us is not None:
+        where.append(fw.c.available_at <= until_us)
+    return [row_to_window(r) for r in session.select("feature_windows", *where, order_by=[fw.c.available_at, fw.c.id])]
+

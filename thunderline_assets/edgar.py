@@ -1,0 +1,71 @@
+"""EDGAR assets: raw_filings (parsed documents) and edgar_feature_windows (open → filled → superseded).
+
+Monthly partitions by acceptance time; the CIK is a column. Thin: each asset
+calls one function of :mod:`thunderline.flow.edgar_partition`.
+"""
+
+import time
+
+import dagster as dg
+
+from resources import WarehouseResource
+from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
+from thunderline_assets.partitions import months
+
+OWNERS = ["team:fundamentals"]
+
+
+def _month(context: dg.AssetExecutionContext) -> str:
+    return context.partition_key[:7]
+
+
+@dg.asset(
+    partitions_def=months,
+    group_name="edgar",
+    kinds={"sql", "xbrl"},
+    owners=OWNERS,
+    description="SEC filings from the landing area parsed into EDGARDoc rows (sections + XBRL facts), by acceptance month.",
+    check_specs=[dg.AssetCheckSpec("parse_failures", asset="raw_filings",
+                                   description="every landing file of the month parsed (failures are quarantined)")],
+)
+def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    t0 = time.perf_counter()
+    with warehouse.session() as s:
+        summary = ingest_filing_partition(s, _month(context))
+    context.log.info(f"{summary.partition}: {summary.documents} documents from {summary.files} files, "
+                     f"{summary.rejected} quarantined in {time.perf_counter() - t0:.2f}s")
+    yield dg.MaterializeResult(metadata={
+        "files": summary.files,
+        "documents": summary.documents,
+        "rejected": summary.rejected,
+        "reject_reasons": dg.MetadataValue.json(summary.reject_reasons),
+        "by_kind": dg.MetadataValue.json(summary.by_kind),
+        "ciks": dg.MetadataValue.json(summary.ciks),
+    })
+    yield dg.AssetCheckResult(check_name="parse_failures", passed=summary.rejected == 0,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"rejected": summary.rejected,
+                                        "reasons": dg.MetadataValue.json(summary.reject_reasons)})
+
+
+@dg.asset(
+    partitions_def=months,
+    deps=[raw_filings],
+    group_name="edgar",
+    kinds={"sql"},
+    owners=OWNERS,
+    description="Point-in-time filing features per CIK (fundamentals, deltas, text change); open → filled → superseded.",
+)
+def edgar_feature_windows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.session() as s:
+        summary = build_edgar_window_partition(s, _month(context))
+    return dg.MaterializeResult(metadata={
+        "ciks": summary.ciks,
+        "windows": summary.windows,
+        "by_status": dg.MetadataValue.json(summary.by_status),
+        "stale_removed": summary.stale_removed,
+        "lineage_edges": summary.lineage_edges,
+    })
+
+
+ASSETS = [raw_filings, edgar_feature_windows]
