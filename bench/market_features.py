@@ -256,6 +256,15 @@ def compare(res, other: dict[str, np.ndarray], name: str) -> tuple[bool, str]:
 
 
 # --------------------------------------------------------------------------- end to end (child process)
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that across fork+exec, so a
+    child of a big parent would report the parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 def e2e_child(n: int, workdir: Path, gx: bool) -> dict:
     from thunderline.market import read_ticks
     from thunderline.market.canonical import write_canonical_parquet
@@ -297,7 +306,7 @@ def e2e_child(n: int, workdir: Path, gx: bool) -> dict:
     out = {
         "ticks": n, "seconds": dt, "ticks_per_s": n / dt, "windows": windows, "rejected": rejects,
         "read_s": t_read, "validate_s": t_val, "kernel_s": t_kern,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     if gx:
         from thunderline.market.validation import GxTickSuite, gx_frame
@@ -337,6 +346,7 @@ def main() -> None:
     ap.add_argument("--e2e-sizes", default="2000000,10000000")
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-pandas", action="store_true")
+    ap.add_argument("--only-e2e", action="store_true", help="run only the streaming pipeline part")
     ap.add_argument("--gx", action="store_true", help="also measure Great Expectations on 1M ticks")
     ap.add_argument("--e2e-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -345,6 +355,9 @@ def main() -> None:
         print(json.dumps(e2e_child(args.e2e_child, Path(args.workdir), args.gx)))
         return
 
+    if args.only_e2e:
+        print_e2e([int(x) for x in args.e2e_sizes.split(",") if x], args.gx)
+        return
     n = args.ticks
     print(f"# market features benchmark: {n:,} synthetic ticks, window {FULL_RECIPE.width_us} µs, "
           f"step {FULL_RECIPE.step_us} µs; {os.cpu_count()} CPUs; kernel single-threaded")
@@ -388,15 +401,19 @@ def main() -> None:
     print(msg_pl)
 
     if not args.skip_e2e:
-        sizes = [int(x) for x in args.e2e_sizes.split(",") if x]
-        print("\n# streaming pipeline: canonical Parquet -> read_ticks -> TickValidator -> WindowBuilder (64k chunks, full recipe, 10-level book)")
-        for r in run_e2e(sizes, args.gx):
-            print(f"{r['ticks']:>12,} ticks  {r['seconds']:7.2f} s  {r['ticks_per_s'] / 1e6:5.2f} M ticks/s  "
-                  f"peak RSS {r['peak_rss_mb']:7.0f} MB  (read {r['read_s']:.1f} s, validate {r['validate_s']:.1f} s, "
-                  f"kernel {r['kernel_s']:.1f} s; {r['windows']:,} windows)")
-            if "gx_once_s_per_M" in r:
-                print(f"             GX per 64k chunk {r['gx_per_chunk_s_per_M']:.2f} s/M ticks, GX once per frame "
-                      f"{r['gx_once_s_per_M']:.2f} s/M ticks, numpy rules {r['numpy_rules_s_per_M']:.2f} s/M ticks")
+        print()
+        print_e2e([int(x) for x in args.e2e_sizes.split(",") if x], args.gx)
+
+
+def print_e2e(sizes: list[int], gx: bool) -> None:
+    print("# streaming pipeline: canonical Parquet -> read_ticks -> TickValidator -> WindowBuilder (64k chunks, full recipe, 10-level book)")
+    for r in run_e2e(sizes, gx):
+        print(f"{r['ticks']:>12,} ticks  {r['seconds']:7.2f} s  {r['ticks_per_s'] / 1e6:5.2f} M ticks/s  "
+              f"peak RSS {r['peak_rss_mb']:7.0f} MB  (read {r['read_s']:.1f} s, validate {r['validate_s']:.1f} s, "
+              f"kernel {r['kernel_s']:.1f} s; {r['windows']:,} windows)")
+        if "gx_once_s_per_M" in r:
+            print(f"             GX per 64k chunk {r['gx_per_chunk_s_per_M']:.2f} s/M ticks, GX once per frame "
+                  f"{r['gx_once_s_per_M']:.2f} s/M ticks, numpy rules {r['numpy_rules_s_per_M']:.2f} s/M ticks")
 
 
 if __name__ == "__main__":
