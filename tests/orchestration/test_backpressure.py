@@ -92,7 +92,7 @@ def test_sustained_breach_reaches_the_top_and_sustained_calm_returns_to_normal(p
     assert state.level == MAX_LEVEL
     for _ in range(MAX_LEVEL * policy.calm_intervals):
         state, _ = advance(state, Measurement(1, lag_p95_ms=0.0, backlog=0, experts_per_token=1.0), policy)
-    assert state == LadderState(intervals=state.intervals, changed_at_us=1)
+    assert state == LadderState(intervals=state.intervals, changed_at_us=1, measured_at_us=1)
 
 
 @settings(max_examples=100, deadline=None)

@@ -114,6 +114,7 @@ class LadderState:
     abstain_experts: tuple[str, ...] = ()
     intervals: int = 0
     changed_at_us: int | None = None
+    measured_at_us: int | None = None  # end of the last measured interval: where the next one starts
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -135,7 +136,7 @@ class LadderState:
             raise ValueError(f"backpressure state: level {level} outside 0..{MAX_LEVEL}")
         return cls(level=level, breach_streak=int(d.get("breach_streak", 0)), calm_streak=int(d.get("calm_streak", 0)),
                    abstain_experts=tuple(d.get("abstain_experts") or ()), intervals=int(d.get("intervals", 0)),
-                   changed_at_us=d.get("changed_at_us"))
+                   changed_at_us=d.get("changed_at_us"), measured_at_us=d.get("measured_at_us"))
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def classify(m: Measurement, policy: LadderPolicy) -> str:
 def advance(state: LadderState, m: Measurement, policy: LadderPolicy = LadderPolicy()) -> tuple[LadderState, StepChange | None]:
     """The state after one interval and the step change it caused, if any (pure)."""
     kind = classify(m, policy)
-    s = replace(state, intervals=state.intervals + 1)
+    s = replace(state, intervals=state.intervals + 1, measured_at_us=m.ts_us)
     if kind == "hold":
         return replace(s, breach_streak=0, calm_streak=0), None
     if kind == "calm":
@@ -272,6 +273,14 @@ class BackpressureLadder:
 
     def load(self, session: TenantSession) -> LadderState:
         return LadderState.from_json(load_flow_state(session, self.state_key))
+
+    def observe_interval(self, session: TenantSession, until_us: int, *, backlog: float | None = None,
+                         expert_budget_ms: Mapping[str, float] | None = None,
+                         first_interval_us: int = 60_000_000) -> tuple[LadderState, StepChange | None]:
+        """Measure the telemetry since the previous interval ended (or ``first_interval_us`` back) and observe it."""
+        since = self.load(session).measured_at_us or until_us - first_interval_us
+        return self.observe(session, measure(session, since, until_us, backlog=backlog,
+                                             expert_budget_ms=expert_budget_ms))
 
     def observe(self, session: TenantSession, m: Measurement) -> tuple[LadderState, StepChange | None]:
         """Advance by one interval in ``session``'s transaction; a step change is also a telemetry event."""

@@ -1,0 +1,159 @@
+"""tick_landing_sensor against real Dagster instances, daemon-free (evaluate_tick), on both backends.
+
+A dropped file requests one run per partition touched, keyed by file sha256; the run
+produces windows; the same file again (same name, another name, a lost cursor)
+requests nothing; a new symbol becomes a dynamic partition in the same tick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import dagster as dg
+import pytest
+
+from orch_helpers import apply_sensor_result, execute_request, resources_for, sensor_context, write_ticks
+from sensors.tick_landing import build_tick_landing_sensors
+from thunderline.store import Warehouse
+from thunderline.telemetry import read_events
+from thunderline_assets import catalog
+
+
+@pytest.fixture
+def stack(request, settings_env, dagster_instance):
+    resources = resources_for(settings_env)
+    sensors = build_tick_landing_sensors(10)
+    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=sensors, resources=resources)
+    return settings_env, dagster_instance, defs, resources, sensors[0]
+
+
+def _rows(settings, table, **where):
+    wh = Warehouse(settings.warehouse_url)
+    with wh.session(settings.tenant_id) as s:
+        t = s.table(table)
+        out = s.select(table, *[t.c[k] == v for k, v in where.items()])
+    wh.dispose()
+    return out
+
+
+@pytest.mark.parametrize("warehouse_url,dagster_instance", [("sqlite", "ephemeral"), ("postgres", "postgres")],
+                         indirect=True)
+def test_dropped_file_runs_once_and_new_symbols_become_partitions(stack):
+    settings, instance, defs, resources, sensor = stack
+    f = write_ticks(settings.ticks_landing / "2024-01-02" / "SNA.parquet", "SNA")
+    res = sensor.evaluate_tick(sensor_context(instance, defs, resources))
+    [req] = res.run_requests
+    assert req.partition_key == "2024-01-01|SNA"
+    sha = _rows(settings, "landing_files")[0]["id"]
+    assert req.run_key == f"ticks:2024-01|SNA:{sha}"
+    assert req.tags["thunderline/partition"] == "2024-01|SNA" and req.run_config == {}
+    assert [list(r.partition_keys) for r in res.dynamic_partitions_requests] == [["SNA"]]
+    apply_sensor_result(instance, res)
+    assert instance.get_dynamic_partitions("symbols") == ["SNA"]
+
+    run = execute_request(defs, instance, resources, req, "market_partition_job")
+    assert run.success
+    # when the run succeeds, market_run_lag_sensor records file-landed → run-finished lag
+    lag_sensor = next(s for s in defs.sensors if s.name == "market_run_lag_sensor")
+    success = run.get_run_success_event()
+    lag_sensor(dg.build_run_status_sensor_context("market_run_lag_sensor", success, instance, run.dagster_run,
+                                                  resources=resources))
+    obs = instance.fetch_observations(dg.AssetKey("market_feature_windows"), limit=5).records
+    assert obs and obs[0].partition_key == "2024-01-01|SNA"
+    windows = _rows(settings, "feature_windows", kind="market", key="SNA")
+    assert len(windows) > 0
+    assert _rows(settings, "landing_files")[0]["status"] == "processed"
+
+    # the same file again: next tick, under another name, and with the cursor lost (daemon state reset)
+    again = sensor.evaluate_tick(sensor_context(instance, defs, resources, res.cursor))
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    shutil.copy(f, settings.ticks_landing / "SNA-copy.parquet")
+    os.utime(settings.ticks_landing / "SNA-copy.parquet", (0, 0))
+    copy = sensor.evaluate_tick(sensor_context(instance, defs, resources, again.cursor))
+    assert copy.run_requests == []
+    fresh = sensor.evaluate_tick(sensor_context(instance, defs, resources, None))
+    assert fresh.run_requests == []
+    assert json.loads(copy.cursor)["scan"]["files"].keys() == {"2024-01-02/SNA.parquet", "SNA-copy.parquet"}
+
+    # a new symbol and a second month of a known one: two partitions, one new dynamic partition
+    write_ticks(settings.ticks_landing / "SNB.parquet", "SNB", seed=2)
+    write_ticks(settings.ticks_landing / "SNA-feb.parquet", "SNA", seed=3, start_us=1_706_884_200_000_000)
+    more = sensor.evaluate_tick(sensor_context(instance, defs, resources, copy.cursor))
+    assert sorted(r.partition_key for r in more.run_requests) == ["2024-01-01|SNB", "2024-02-01|SNA"]
+    assert [list(r.partition_keys) for r in more.dynamic_partitions_requests] == [["SNB"]]
+    # every tick measured the backlog and fed the ladder: the file had landed an hour before its run
+    # finished, so the next tick stepped up (widen_window); two calm ticks later it stepped back down
+    wh = Warehouse(settings.warehouse_url)
+    with wh.session(settings.tenant_id) as s:
+        backlog = [e.value for e in read_events(s, ["flow.market.backlog"])]
+        [lag] = read_events(s, ["flow.market.lag_ms"])
+        steps = [(e.value, e.tags["step"], e.tags["direction"]) for e in read_events(s, ["flow.backpressure.level"])]
+    wh.dispose()
+    assert lag.tags == {"path": "dagster", "partition": "2024-01|SNA"} and lag.value > 3_000_000
+    assert backlog == [1, 0, 0, 0, 2]
+    assert steps == [(1.0, "widen_window", "up"), (0.0, "widen_window", "down")]
+    assert all(r.tags["thunderline/backpressure_level"] == "0" and r.run_config == {} for r in more.run_requests)
+
+
+def test_unreadable_file_is_quarantined_and_requests_nothing(settings_env, ephemeral_instance):
+    resources = resources_for(settings_env)
+    [sensor, _] = build_tick_landing_sensors(10)
+    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    bad = settings_env.ticks_landing / "garbage.csv"
+    bad.write_text("not,a,tick,file\n1,2,3,4\n")
+    os.utime(bad, (0, 0))
+    res = sensor.evaluate_tick(sensor_context(ephemeral_instance, defs, resources))
+    assert res.run_requests == []
+    q = _rows(settings_env, "quarantine")
+    assert len(q) == 1 and q[0]["source"].endswith("garbage.csv") and q[0]["reason"]
+
+
+def test_a_file_still_being_written_waits_for_the_next_tick(settings_env, ephemeral_instance):
+    resources = resources_for(settings_env)
+    [sensor, _] = build_tick_landing_sensors(10)
+    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    f = write_ticks(settings_env.ticks_landing / "SNC.parquet", "SNC")
+    f.touch()  # modified just now: not settled
+    res = sensor.evaluate_tick(sensor_context(ephemeral_instance, defs, resources))
+    assert res.run_requests == [] and _rows(settings_env, "landing_files") == []
+    os.utime(f, (0, 0))
+    res = sensor.evaluate_tick(sensor_context(ephemeral_instance, defs, resources, res.cursor))
+    assert [r.partition_key for r in res.run_requests] == ["2024-01-01|SNC"]
+
+
+def test_lobster_message_file_waits_for_its_orderbook_partner(settings_env, datasets):
+    from thunderline.flow.landing_scan import scan_landing
+    from thunderline.flow.market_partition import classify_tick_file
+
+    src = datasets / "market" / "lobster"
+    name = "AMZN_2012-06-21_34200000_57600000_{}_1.csv"
+    dst = settings_env.ticks_landing
+    wh = Warehouse(settings_env.warehouse_url)
+    wh.init_schema()
+    shutil.copy(src / name.format("message"), dst)
+    os.utime(dst / name.format("message"), (0, 0))
+    with wh.session("default") as s:
+        first = scan_landing(s, "ticks", dst, classify_tick_file, None)
+    assert [f.status for f in first.landed] == ["rejected"] and first.work == []
+    with wh.session("default") as s:  # nothing new: the rejected file is not re-read
+        assert scan_landing(s, "ticks", dst, classify_tick_file, first.cursor).landed == []
+    shutil.copy(src / name.format("orderbook"), dst)
+    os.utime(dst / name.format("orderbook"), (0, 0))
+    with wh.session("default") as s:
+        second = scan_landing(s, "ticks", dst, classify_tick_file, first.cursor)
+    wh.dispose()
+    assert [w.partition for w in second.work] == ["2012-06|AMZN"]
+    assert sorted(f.status for f in second.landed) == ["indexed", "indexed"]
+
+
+def test_runs_requested_under_backpressure_carry_the_ladder_window_settings():
+    from sensors.tick_landing import market_run_request
+    from thunderline.flow.backpressure import LadderState
+    from thunderline.flow.landing_scan import PartitionWork
+
+    work = PartitionWork("ticks", "2024-01|SNA", ("ab" * 32,), ("/x",), 0)
+    cfg = market_run_request(work, LadderState(level=4), "t").run_config
+    assert cfg == {"ops": {"market_feature_windows": {"config": {"recipe": "coarse", "width_ms": 375.0, "overlap": 0.0}}}}
+    assert market_run_request(work, LadderState(), "t").run_config == {}
