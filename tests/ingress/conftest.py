@@ -1,0 +1,101 @@
+"""An ingress app on the parametrised warehouse (SQLite and PostgreSQL), with keys for two tenants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import httpx
+
+from thunderline.ingress import ServeConfig, build_app, create_key
+from thunderline.ingress.server import ServerThread
+from thunderline.publish import InProcessPublisher
+from thunderline.store import Warehouse
+
+FAST = ServeConfig(relay=False, requests_per_s=10_000, request_burst=10_000, ticks_per_s=1e9, tick_burst=1e9)
+
+
+@dataclass
+class Api:
+    client: httpx.Client
+    url: str
+    warehouse: Warehouse
+    landing: Path
+    keys: dict[str, str]
+    settings: object
+    publisher: InProcessPublisher
+
+    def auth(self, tenant: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[tenant]}"}
+
+    def landed(self, tenant: str | None = None) -> list[Path]:
+        base = self.landing / "ticks"
+        if tenant:
+            base = base / f"tenant={tenant}"
+        return sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
+
+    def all_landed(self) -> list[Path]:
+        return sorted(p for p in self.landing.rglob("*") if p.is_file())
+
+
+def make_api(settings, config: ServeConfig = FAST):
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    keys = {t: create_key(wh, t, "test")[0] for t in ("acme", "beta")}
+    pub = InProcessPublisher()
+    app = build_app(settings, config, warehouse=wh, publisher=pub)
+    return wh, keys, pub, app
+
+
+@pytest.fixture
+def api_factory(settings_env):
+    made = []
+
+    def make(**overrides) -> Api:
+        wh, keys, pub, app = make_api(settings_env, replace(FAST, **overrides))
+        server = ServerThread(app).start()
+        client = httpx.Client(base_url=server.url, timeout=30)
+        made.append((client, server, wh))
+        return Api(client, server.url, wh, settings_env.landing_dir, keys, settings_env, pub)
+
+    yield make
+    for client, server, wh in made:
+        client.close()
+        server.stop()
+        wh.dispose()
+
+
+@pytest.fixture
+def api(api_factory) -> Api:
+    return api_factory()
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path, monkeypatch):
+    """Settings on SQLite only, for HTTP behaviour that touches no warehouse rows (limits, metrics)."""
+    monkeypatch.setenv("THUNDERLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("THUNDERLINE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.db'}")
+    for k in ("THUNDERLINE_LAKE_DIR", "THUNDERLINE_LANDING_DIR", "THUNDERLINE_TENANT", "THUNDERLINE_NATS_URL"):
+        monkeypatch.delenv(k, raising=False)
+    from thunderline.config import load_settings
+
+    return load_settings()
+
+
+@pytest.fixture
+def http_api_factory(sqlite_settings):
+    made = []
+
+    def make(**overrides) -> Api:
+        wh, keys, pub, app = make_api(sqlite_settings, replace(FAST, **overrides))
+        server = ServerThread(app).start()
+        client = httpx.Client(base_url=server.url, timeout=30)
+        made.append((client, server, wh))
+        return Api(client, server.url, wh, sqlite_settings.landing_dir, keys, sqlite_settings, pub)
+
+    yield make
+    for client, server, wh in made:
+        client.close()
+        server.stop()
+        wh.dispose()

@@ -1,0 +1,188 @@
+"""One tenant's live numbers, read from the warehouse (and the ingress's own counters).
+
+What is shown and where it comes from (telemetry names from ``thunderline.telemetry.events``):
+
+| panel | source |
+|---|---|
+| lag, throughput | ingress counters (ticks/s, batches waiting since accepted), ``decision_traces`` / ``feature_windows`` inserted in the last ``window_s``, ``flow.market.lag_ms``, ``flow.market.backlog`` |
+| router | latest ``router.assignment.experts_per_token``, ``router.load_balance``, ``router.capacity_utilization``, ``router.entropy``; without telemetry, computed from the recent decision traces (experts per window, population std of expert picks, mean gate-score entropy) |
+| backpressure | latest ``flow.backpressure.level`` (else ``flow_state`` documents named ``backpressure:*``) |
+| drift | latest ``drift_reports`` row per feature (PSI, KS, status) |
+| paper PnL | latest ``expert.paper_pnl`` per ``expert`` tag |
+| publication | outbox pending / failing / oldest pending |
+
+Every query is scoped to the session's tenant. Missing sources give ``null``, never an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Iterable
+
+import numpy as np
+import sqlalchemy as sa
+
+from thunderline.store.schema import decision_traces, feature_windows, metadata, telemetry_events
+from thunderline.store.warehouse import TenantSession
+
+ROUTER_EVENTS = {
+    "experts_per_token": "router.assignment.experts_per_token",
+    "load_balance": "router.load_balance",
+    "capacity_utilization": "router.capacity_utilization",
+    "entropy": "router.entropy",
+}
+BACKPRESSURE_EVENT = "flow.backpressure.level"
+LAG_EVENT = "flow.market.lag_ms"
+BACKLOG_EVENT = "flow.market.backlog"
+PNL_EVENT = "expert.paper_pnl"
+
+
+def _latest(session: TenantSession, name: str) -> tuple[float, int] | None:
+    t = telemetry_events
+    r = session.conn.execute(sa.select(t.c.value, t.c.ts).where(t.c.tenant_id == session.tenant_id, t.c.name == name)
+                             .order_by(t.c.ts.desc(), t.c.id.desc()).limit(1)).first()
+    return (float(r.value), int(r.ts)) if r else None
+
+
+def _latest_by_tag(session: TenantSession, name: str, tag: str, limit: int = 5000) -> dict[str, float]:
+    t = telemetry_events
+    rows = session.conn.execute(sa.select(t.c.value, t.c.ts, t.c.tags).where(t.c.tenant_id == session.tenant_id,
+                                                                            t.c.name == name)
+                                .order_by(t.c.ts.desc(), t.c.id.desc()).limit(limit)).all()
+    out: dict[str, float] = {}
+    for r in rows:
+        key = str((r.tags or {}).get(tag, ""))
+        if key and key not in out:
+            out[key] = float(r.value)
+    return dict(sorted(out.items()))
+
+
+def _count_since(session: TenantSession, table: sa.Table, since: dt.datetime) -> int:
+    return int(session.conn.execute(sa.select(sa.func.count()).select_from(table)
+                                    .where(table.c.tenant_id == session.tenant_id, table.c.inserted_at >= since))
+               .scalar_one())
+
+
+def router_from_traces(traces: Iterable[dict]) -> dict[str, float | None]:
+    """Router stats recomputed from decision traces (used when no router telemetry was recorded)."""
+    per_window, picks, entropies = [], {}, []
+    for tr in traces:
+        sel = tr.get("selected_experts") or []
+        per_window.append(sum(len(layer) for layer in sel))
+        for layer_i, layer in enumerate(sel):
+            for e in layer:
+                picks[(layer_i, e)] = picks.get((layer_i, e), 0) + 1
+        for scores in tr.get("gate_scores") or []:
+            s = np.asarray([x for x in scores if x is not None], dtype=np.float64)
+            s = s[s > 0]
+            if s.size:
+                entropies.append(float(-(s * np.log(s)).sum()))
+    if not per_window:
+        return {k: None for k in ROUTER_EVENTS}
+    counts = np.asarray(list(picks.values()), dtype=np.float64)
+    return {
+        "experts_per_token": float(np.mean(per_window)),
+        "load_balance": float(counts.std()) if counts.size else None,
+        "capacity_utilization": None,
+        "entropy": float(np.mean(entropies)) if entropies else None,
+    }
+
+
+def _finite(x: Any) -> Any:
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10.0,
+                    ingress: dict | None = None, accepted: list[tuple[str, int]] | None = None,
+                    publisher: str | None = None, recent_traces: int = 200) -> dict[str, Any]:
+    """The dashboard's JSON for ``session``'s tenant at ``now_us`` (µs UTC)."""
+    now = dt.datetime.fromtimestamp(now_us / 1e6, tz=dt.timezone.utc)
+    since = now - dt.timedelta(seconds=window_s)
+    out: dict[str, Any] = {"tenant": session.tenant_id, "ts_us": now_us, "window_s": window_s}
+
+    # lag and throughput
+    ing = dict(ingress or {})
+    pending_since = None
+    waiting = 0
+    if accepted:
+        lf = metadata.tables["landing_files"]
+        shas = [s for s, _ in accepted]
+        done: set[str] = set()
+        for i in range(0, len(shas), 500):
+            done |= {r[0] for r in session.conn.execute(
+                sa.select(lf.c.id).where(lf.c.tenant_id == session.tenant_id, lf.c.id.in_(shas[i : i + 500]),
+                                         lf.c.status == "processed"))}
+        pend = [t for s, t in accepted if s not in done]
+        waiting = len(pend)
+        pending_since = min(pend) if pend else None
+    ing["batches_waiting"] = waiting
+    ing["ingest_lag_s"] = 0.0 if pending_since is None else max(0.0, (now_us - pending_since) / 1e6)
+    out["ingress"] = ing
+    lag = _latest(session, LAG_EVENT)
+    backlog = _latest(session, BACKLOG_EVENT)
+    out["pipeline"] = {
+        "decisions_per_s": _count_since(session, decision_traces, since) / window_s,
+        "windows_per_s": _count_since(session, feature_windows, since) / window_s,
+        "lag_ms": lag[0] if lag else None,
+        "backlog_files": backlog[0] if backlog else None,
+    }
+
+    # router
+    router: dict[str, Any] = {}
+    for key, name in ROUTER_EVENTS.items():
+        v = _latest(session, name)
+        router[key] = v[0] if v else None
+    source = "telemetry"
+    if all(v is None for v in router.values()):
+        dt_ = decision_traces
+        rows = session.conn.execute(sa.select(dt_.c.selected_experts, dt_.c.gate_scores)
+                                    .where(dt_.c.tenant_id == session.tenant_id)
+                                    .order_by(dt_.c.inserted_at.desc(), dt_.c.id.desc()).limit(recent_traces)).all()
+        router = router_from_traces({"selected_experts": r.selected_experts, "gate_scores": r.gate_scores} for r in rows)
+        source = "decision_traces" if rows else None
+    router["source"] = source
+    out["router"] = {k: _finite(v) for k, v in router.items()}
+
+    # backpressure ladder
+    bp = _latest(session, BACKPRESSURE_EVENT)
+    step: Any = bp[0] if bp else None
+    detail = None
+    fs = metadata.tables.get("flow_state")
+    if fs is not None:
+        rows = session.conn.execute(sa.select(fs.c.id, fs.c.state).where(fs.c.tenant_id == session.tenant_id,
+                                                                         fs.c.id.like("backpressure:%"))).all()
+        detail = {r.id: r.state for r in rows} or None
+        if step is None and rows:
+            levels = [r.state.get("level", r.state.get("step")) for r in rows if isinstance(r.state, dict)]
+            levels = [lv for lv in levels if isinstance(lv, (int, float))]
+            step = max(levels) if levels else None
+    out["backpressure"] = {"step": step, "state": detail}
+
+    # drift per feature
+    dr = metadata.tables.get("drift_reports")
+    drift = []
+    if dr is not None:
+        rows = session.conn.execute(sa.select(dr.c.feature, dr.c.psi, dr.c.ks_statistic, dr.c.status, dr.c.scope)
+                                    .where(dr.c.tenant_id == session.tenant_id)
+                                    .order_by(dr.c.inserted_at.desc(), dr.c.scope.desc(), dr.c.feature).limit(1000)).all()
+        seen = set()
+        for r in rows:
+            if r.feature in seen:
+                continue
+            seen.add(r.feature)
+            drift.append({"feature": r.feature, "psi": _finite(r.psi), "ks": _finite(r.ks_statistic),
+                          "status": r.status, "scope": r.scope})
+        drift.sort(key=lambda d: (-(d["psi"] or 0.0), d["feature"]))
+    out["drift"] = drift
+
+    # paper PnL per expert
+    out["pnl"] = [{"expert": k, "pnl": v} for k, v in _latest_by_tag(session, PNL_EVENT, "expert").items()]
+
+    # publication
+    from thunderline.publish.outbox import stats as outbox_stats
+
+    st = outbox_stats(session)
+    out["publish"] = {"backend": publisher, "pending": st.pending, "failing": st.failing, "sent": st.sent,
+                      "lag_s": 0.0 if st.oldest_pending_us is None else max(0.0, (now_us - st.oldest_pending_us) / 1e6)}
+    return out

@@ -1,0 +1,23 @@
+"""``python -m thunderline.ingress [serve|keys …]``: the same commands without loading Dagster."""
+
+import argparse
+import sys
+
+from thunderline.config import ConfigError
+from thunderline.ingress.cli import register
+from thunderline.store import WarehouseError
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m thunderline.ingress")
+    register(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, WarehouseError) as exc:
+        print(f"thunderline: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""``thunderline serve`` and ``thunderline keys create|revoke|list``.
+
+Registered by ``thunderline_assets.commands.register``; no Dagster here. Configuration
+and warehouse failures propagate to the CLI's one-line error handling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("serve", help="HTTP ingress, decision/feature API, publication relay and live dashboard")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    s.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    s.add_argument("--max-body-mb", type=float, default=32.0, help="largest request body (default 32 MiB)")
+    s.add_argument("--max-rows", type=int, default=100_000, help="most ticks per request (default 100000)")
+    s.add_argument("--requests-per-s", type=float, default=500.0, help="per-tenant request rate (burst 2x)")
+    s.add_argument("--ticks-per-s", type=float, default=2_000_000.0, help="per-tenant tick rate (burst 2x)")
+    s.add_argument("--tenant", action="append", default=[], help="also relay publications of this tenant (repeatable)")
+    s.add_argument("--no-relay", action="store_true", help="do not run the outbox relay in this process")
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(func=_serve)
+
+    k = sub.add_parser("keys", help="per-tenant API keys").add_subparsers(dest="keys_command", required=True)
+    c = k.add_parser("create", help="create a key (printed once; only its salted hash is stored)")
+    c.add_argument("--tenant", required=True)
+    c.add_argument("--label", default=None, help="a note saying who or what uses the key")
+    c.set_defaults(func=_keys_create)
+    r = k.add_parser("revoke", help="revoke a key by its id (the third dot-separated part of the key)")
+    r.add_argument("--tenant", required=True)
+    r.add_argument("key_id")
+    r.set_defaults(func=_keys_revoke)
+    ls = k.add_parser("list", help="list a tenant's keys (ids, labels, state; never secrets)")
+    ls.add_argument("--tenant", required=True)
+    ls.set_defaults(func=_keys_list)
+
+
+def _warehouse():
+    from thunderline.config import load_settings
+    from thunderline.store import Warehouse
+
+    wh = Warehouse(load_settings().warehouse_url)
+    wh.init_schema()
+    return wh
+
+
+def _keys_error(exc: Exception) -> int:
+    print(f"thunderline: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _keys_create(args) -> int:
+    from thunderline.ingress.keys import ApiKeyError, create_key
+
+    wh = _warehouse()
+    try:
+        key, info = create_key(wh, args.tenant, args.label)
+    except ApiKeyError as exc:
+        return _keys_error(exc)
+    finally:
+        wh.dispose()
+    print(key)
+    print(f"key id {info.key_id} for tenant {info.tenant_id}: store the key now, it is not shown again", file=sys.stderr)
+    return 0
+
+
+def _keys_revoke(args) -> int:
+    from thunderline.ingress.keys import ApiKeyError, revoke_key
+
+    wh = _warehouse()
+    try:
+        ok = revoke_key(wh, args.tenant, args.key_id)
+    except ApiKeyError as exc:
+        return _keys_error(exc)
+    finally:
+        wh.dispose()
+    if not ok:
+        print(f"thunderline: no active key {args.key_id!r} for tenant {args.tenant!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id} ({args.tenant})")
+    return 0
+
+
+def _keys_list(args) -> int:
+    from thunderline.ingress.keys import ApiKeyError, list_keys
+
+    wh = _warehouse()
+    try:
+        keys = list_keys(wh, args.tenant)
+    except ApiKeyError as exc:
+        return _keys_error(exc)
+    finally:
+        wh.dispose()
+    for info in keys:
+        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        print(f"{info.key_id}  {info.created_at:%Y-%m-%d %H:%M}  {state:24}  {info.label or ''}")
+    return 0
+
+
+def _serve(args) -> int:
+    from thunderline.config import load_settings
+    from thunderline.ingress.app import ServeConfig
+    from thunderline.ingress.keys import check_tenant
+    from thunderline.ingress.server import serve
+
+    settings = load_settings()
+    tenants = tuple(check_tenant(t) for t in args.tenant)
+    cfg = ServeConfig(host=args.host, port=args.port, max_body_bytes=int(args.max_body_mb * (1 << 20)),
+                      max_rows=args.max_rows, requests_per_s=args.requests_per_s, request_burst=2 * args.requests_per_s,
+                      ticks_per_s=args.ticks_per_s, tick_burst=2 * args.ticks_per_s, tenants=tenants,
+                      relay=not args.no_relay)
+    print(f"thunderline serve: http://{args.host}:{args.port}/dashboard  (tenant API at /v1/…)", file=sys.stderr)
+    serve(settings, cfg, log_level=args.log_level)
+    return 0

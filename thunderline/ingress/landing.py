@@ -1,0 +1,195 @@
+"""Durable, tenant-carrying writes into the landing area.
+
+Layout (under ``$THUNDERLINE_LANDING_DIR``)::
+
+    ticks/tenant=<tenant>/<sha[:2]>/<sha>.parquet     canonical tick Parquet (TICK_SCHEMA)
+    edgar/tenant=<tenant>/<sha[:2]>/<sha>.<ext>        an uploaded EDGAR file, bytes as sent
+
+``<sha>`` is the sha256 of the file's bytes — the same id the landing index
+(``thunderline.flow.landing``) gives a file — so a batch is content-addressed: posting
+the same batch twice lands one file, and the index processes it once.
+
+Guarantee, in this order, before :meth:`DurableLanding.write_ticks` returns: the bytes
+are written to a hidden ``.<sha>.tmp`` name (skipped by ``candidate_files``), fsynced,
+renamed into place with :func:`os.replace` (atomic), and the directory is fsynced so the
+rename itself survives a crash. A reader therefore sees no file or the whole file.
+A crash before the rename leaves only a hidden temp file, which
+:meth:`DurableLanding.sweep` removes at start-up.
+
+**Reading the tenant back** (for the landing index, sensors and the live path): a file
+belongs to the tenant named by the first path component below ``ticks/`` or ``edgar/``
+when that component is ``tenant=<id>`` — see :func:`tenant_of_landing_path`. Files
+without such a component are operator-dropped and belong to ``THUNDERLINE_TENANT``.
+A consumer indexing for tenant T must take exactly the files whose
+``tenant_of_landing_path(path) or settings.tenant_id`` equals T (:func:`files_of_tenant`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from thunderline.contracts import TICK_SCHEMA
+
+TENANT_DIR_RE = re.compile(r"^tenant=([a-z0-9][a-z0-9_-]{0,62})$")
+KINDS = ("ticks", "edgar")
+_EDGAR_EXT = {"submission": "txt", "html": "htm", "xbrl_instance": "xml", "companyfacts": "json", "submissions_json": "json"}
+
+
+def tenant_of_landing_path(path: str | Path, landing_dir: str | Path | None = None) -> str | None:
+    """The tenant a landing file belongs to, from its ``tenant=<id>`` directory; None if it has none.
+
+    With ``landing_dir`` the component must sit directly below ``ticks/`` or ``edgar/`` of that
+    directory (a path outside it gives None); without it, the first ``tenant=<id>`` component
+    that directly follows a ``ticks`` or ``edgar`` component counts.
+    """
+    p = Path(path)
+    if landing_dir is not None:
+        try:
+            rel = p.resolve().relative_to(Path(landing_dir).resolve())
+        except ValueError:
+            return None
+        parts = rel.parts
+        if len(parts) >= 3 and parts[0] in KINDS:
+            m = TENANT_DIR_RE.match(parts[1])
+            return m.group(1) if m else None
+        return None
+    parts = p.parts
+    for i in range(len(parts) - 2):
+        if parts[i] in KINDS:
+            m = TENANT_DIR_RE.match(parts[i + 1])
+            if m:
+                return m.group(1)
+    return None
+
+
+def files_of_tenant(paths: Iterable[Path], tenant_id: str, default_tenant: str,
+                    landing_dir: str | Path | None = None) -> list[Path]:
+    """The paths that belong to ``tenant_id``: its ``tenant=`` files, plus untagged files when it is the default."""
+    return [p for p in paths if (tenant_of_landing_path(p, landing_dir) or default_tenant) == tenant_id]
+
+
+def landing_tenants(landing_dir: str | Path) -> list[str]:
+    """Tenants that have a ``tenant=<id>`` directory under ``ticks/`` or ``edgar/``."""
+    out: set[str] = set()
+    for kind in KINDS:
+        d = Path(landing_dir) / kind
+        if d.is_dir():
+            for child in d.iterdir():
+                m = TENANT_DIR_RE.match(child.name)
+                if m and child.is_dir():
+                    out.add(m.group(1))
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class Landed:
+    """Where an accepted batch is: its content sha (= landing index id), path, rows and whether it was already there."""
+
+    sha256: str
+    path: Path
+    rows: int
+    size: int
+    duplicate: bool
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """Canonical tick Parquet of ``table`` — deterministic bytes for the same rows (content addressing)."""
+    if table.schema != TICK_SCHEMA:
+        table = table.cast(TICK_SCHEMA)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="snappy", write_statistics=["ts", "seq"])
+    return buf.getvalue()
+
+
+class DurableLanding:
+    """Writes accepted batches into ``landing_dir`` so that a 2xx implies the bytes survive a crash."""
+
+    def __init__(self, landing_dir: str | Path, *, fsync: bool = True) -> None:
+        self.root = Path(landing_dir)
+        self.fsync = fsync
+
+    def tenant_dir(self, kind: str, tenant_id: str) -> Path:
+        if kind not in KINDS:
+            raise ValueError(f"landing kind {kind!r}: expected one of {KINDS}")
+        if not TENANT_DIR_RE.match(f"tenant={tenant_id}"):
+            raise ValueError(f"tenant {tenant_id!r} is not a valid tenant id")
+        return self.root / kind / f"tenant={tenant_id}"
+
+    def write_ticks(self, tenant_id: str, table: pa.Table) -> Landed:
+        data = parquet_bytes(table)
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.tenant_dir("ticks", tenant_id) / sha[:2] / f"{sha}.parquet"
+        dup = self._write(path, data)
+        return Landed(sha, path, table.num_rows, len(data), dup)
+
+    def write_filing(self, tenant_id: str, data: bytes, doc_kind: str) -> Landed:
+        sha = hashlib.sha256(data).hexdigest()
+        ext = _EDGAR_EXT.get(doc_kind, "bin")
+        path = self.tenant_dir("edgar", tenant_id) / sha[:2] / f"{sha}.{ext}"
+        dup = self._write(path, data)
+        return Landed(sha, path, 0, len(data), dup)
+
+    def _write(self, final: Path, data: bytes) -> bool:
+        """Durably place ``data`` at ``final``; True when identical content was already there."""
+        if final.exists() and final.stat().st_size == len(data):
+            return True
+        d = final.parent
+        created = not d.exists()
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{final.name}.{os.getpid()}.{id(data):x}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            _fsync_dir(d)
+            if created:  # the new directories' entries must survive too
+                _fsync_dir(d.parent)
+                _fsync_dir(d.parent.parent)
+        return False
+
+    def sweep(self) -> int:
+        """Remove temp files a crash left behind (they were never acknowledged); returns how many."""
+        n = 0
+        for kind in KINDS:
+            base = self.root / kind
+            if not base.is_dir():
+                continue
+            for tdir in base.iterdir():
+                if not TENANT_DIR_RE.match(tdir.name):
+                    continue
+                for tmp in tdir.rglob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                    n += 1
+        return n
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
