@@ -154,3 +154,24 @@ def test_kept_plus_rejected_equals_input_end_to_end(tmp_path):
     assert {r.field for r in parse_rejects} == {"bid_px", "ask_sz", "trade_px", "*"}
     assert sorted(r.source_row for r in validate_rejects) == [21, 23]
     assert kept + len(parse_rejects) + len(validate_rejects) == 300
+
+
+def test_partition_pipeline_on_the_real_lobster_day(lobster_message):
+    """The flow the asset runs: chunks → validate → windows; nothing rejected on the clean real day."""
+    from thunderline.market import FULL_RECIPE, WindowBuilder, WindowResult, build_windows, iter_tick_chunks
+
+    june_start, july_start = 1_338_508_800_000_000, 1_341_100_800_000_000  # 2012-06 in UTC µs
+    val = TickValidator(june_start, july_start)
+    builder = WindowBuilder(FULL_RECIPE)
+    parts = []
+    for chunk in iter_tick_chunks(lobster_message, "t", 10_000):
+        assert chunk.rejects == ()
+        v = val.validate(chunk.batch)
+        parts.append(builder.update(chunk.batch.filter(pa.array(v.keep))))
+    parts.append(builder.flush())
+    assert val.totals["rows"] == val.totals["kept"] == 57_515
+    assert val.totals["crossed"] == val.totals["locked"] == 0  # README: no crossed/locked rows
+    got = WindowResult.concat(parts, FULL_RECIPE)
+    want = build_windows(read_ticks(lobster_message, "t", 60_000))
+    assert np.array_equal(got.features, want.features, equal_nan=True)
+    assert np.array_equal(got.window_start_us, want.window_start_us)
