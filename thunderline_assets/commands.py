@@ -15,3 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from thunderline.lineage.cli import register as register_lineage
 
     register_lineage(sub)
+
+    from thunderline.ingress.cli import register as register_ingress
+
+    register_ingress(sub)  # serve, keys
