@@ -6,9 +6,9 @@ import dagster as dg
 
 from jobs.partition_jobs import EDGAR_JOB, MARKET_JOB
 from jobs.partition_jobs import JOBS as PARTITION_JOBS
-from thunderline_assets import edgar, market
+from thunderline_assets import decisions, edgar, market
 
-ASSETS: list = [*edgar.ASSETS, *market.ASSETS]
+ASSETS: list = [*edgar.ASSETS, *market.ASSETS, *decisions.ASSETS]
 CHECKS: list = []
 JOBS: list = [*PARTITION_JOBS]
 SCHEDULES: list = []
@@ -28,3 +28,17 @@ __all__ = ["ASSETS", "CHECKS", "JOBS", "SCHEDULES", "SENSORS", "EDGAR_JOB", "MAR
 from thunderline_assets.sql_models import SQL_MODEL_ASSETS  # noqa: E402
 
 ASSETS += SQL_MODEL_ASSETS
+
+# orchestration: telemetry summary, router jobs, schedules, sensors. Keep this block last: the nightly
+# jobs select from every observability/learning asset registered above.
+from jobs.router_jobs import JOBS as ROUTER_JOBS  # noqa: E402
+from jobs.schedules import SCHEDULES as MONTHLY_SCHEDULES, build_nightly  # noqa: E402
+from sensors import build_sensors  # noqa: E402
+from thunderline.config import load_settings  # noqa: E402
+from thunderline_assets.telemetry import ASSETS as TELEMETRY_ASSETS  # noqa: E402
+
+ASSETS += TELEMETRY_ASSETS
+_NIGHTLY_JOBS, _NIGHTLY_SCHEDULES = build_nightly(ASSETS)
+JOBS += [*ROUTER_JOBS, *_NIGHTLY_JOBS]
+SCHEDULES += [*MONTHLY_SCHEDULES, *_NIGHTLY_SCHEDULES]
+SENSORS += build_sensors(load_settings(create_dirs=False).sensor_interval_s)

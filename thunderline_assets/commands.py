@@ -7,10 +7,11 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the Dagster-driven subcommands. Domain modules extend this as they land."""
-    from thunderline_assets import demo_command, ingest_command
+    from thunderline_assets import demo_command, experts_command, ingest_command
 
     ingest_command.register(sub)
     demo_command.register(sub)
+    experts_command.register(sub)
 
     from thunderline.lineage.cli import register as register_lineage
 

@@ -15,26 +15,35 @@ from pathlib import Path
 
 from thunderline.config import Settings, load_settings
 
-# TLDX is the demo filer's ticker (thunderline.edgar.demo_filings), so its windows join the
-# 10-K accepted on 2024-02-20; DEMOB has no filings and trades on market features alone.
-DEMO_SYMBOLS = ("TLDX", "DEMOB")
-DEMO_START_US = 1_709_649_000_000_000  # 2024-03-05 14:30 UTC (09:30 New York)
+# The demo filers' tickers (thunderline.edgar.demo_filings' dated map): in 2025 TLDM is the US-GAAP
+# filer (its 10-K and 10-K/A of Feb/Mar 2025 carry year-over-year deltas) and TLDX the IFRS filer
+# (20-F accepted 2025-04-10), so the point-in-time join has something to find, and not too early.
+DEMO_SYMBOLS = ("TLDM", "TLDX")
+TRAIN_MONTH, TRAIN_START_US = "2025-03", 1_742_304_600_000_000  # 2025-03-18 13:30 UTC (09:30 New York, EDT)
+LIVE_MONTH, LIVE_START_US = "2025-04", 1_744_723_800_000_000  # 2025-04-15 13:30 UTC
 DEMO_TICKS_PER_SYMBOL = 240_000
 
 
-def generate_demo_data(settings: Settings, *, ticks_per_symbol: int = DEMO_TICKS_PER_SYMBOL) -> list[Path]:
-    """Write the demo's landing files (idempotent: same seed, same bytes, same sha256)."""
+def write_demo_ticks(settings: Settings, month: str, start_us: int, *,
+                     ticks_per_symbol: int = DEMO_TICKS_PER_SYMBOL) -> list[Path]:
+    """Synthetic ticks for every demo symbol in ``month`` (idempotent: same seed, same bytes, same sha256)."""
     from thunderline.market import write_canonical_parquet
     from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
 
     written = []
     for i, sym in enumerate(DEMO_SYMBOLS):
-        path = settings.ticks_landing / f"synthetic_{sym}_2024-03.parquet"
+        path = settings.ticks_landing / f"synthetic_{sym}_{month}.parquet"
         if not path.exists():
-            spec = SyntheticSpec(n_ticks=ticks_per_symbol, seed=100 + i, symbol=sym, venue="DEMO", start_us=DEMO_START_US,
-                                 start_price_ticks=10_000 + 2_500 * i)
+            spec = SyntheticSpec(n_ticks=ticks_per_symbol, seed=100 + i + 10 * int(month[-2:]), symbol=sym,
+                                 venue="DEMO", start_us=start_us, start_price_ticks=10_000 + 2_500 * i)
             write_canonical_parquet(synthetic_ticks(spec, settings.tenant_id), path)
         written.append(path)
+    return written
+
+
+def generate_demo_data(settings: Settings) -> list[Path]:
+    """History (March 2025 ticks) and filings; April arrives later in the demo."""
+    written = write_demo_ticks(settings, TRAIN_MONTH, TRAIN_START_US)
     try:
         from thunderline.edgar.demo_filings import write_demo_filings
     except ImportError:
@@ -59,7 +68,24 @@ def run_demo(args) -> int:
     files = generate_demo_data(settings)
     print(f"[1] sample data: {len(files)} landing files under {settings.landing_dir}")
     report = run_ingest(settings)
-    print("[2] ingest through the Dagster instance:")
+    print(f"[2] ingest of the history ({TRAIN_MONTH}) and filings through the Dagster instance:")
+    for line in report.lines():
+        print(f"    {line}")
+    if report.runs_failed:
+        print("demo: some runs failed; see the Dagster UI for their logs")
+        return 1
+    from thunderline_assets.experts_command import run_bootstrap
+
+    boot = run_bootstrap(settings, [TRAIN_MONTH])
+    print(f"[3] experts trained on {boot['train_windows']:,} windows of {TRAIN_MONTH}, registered in MLflow as "
+          f"champions; router {boot['router_version']} published")
+    for name, m in boot["experts"].items():
+        print(f"    {name:28} v{m['version']}  hold-out accuracy {m['accuracy']:.3f}  IC {m['ic']:+.3f}")
+    for name, why in boot["skipped"].items():
+        print(f"    {name:28} not trained: {why}")
+    files = write_demo_ticks(settings, LIVE_MONTH, LIVE_START_US)
+    report = run_ingest(settings)
+    print(f"[4] {LIVE_MONTH} ticks land → windows → decisions:")
     for line in report.lines():
         print(f"    {line}")
     if report.runs_failed:

@@ -1,0 +1,136 @@
+"""From history to a first working router: train experts on past windows, register, seed the gates.
+
+Why a bootstrap: decisions need champion experts in MLflow and an active router
+version. Both come from data the platform already holds — market windows (and
+EDGAR windows joined as of each window's end) for months *before* the ones to
+be decided — so a new deployment trains on history and decides forward.
+The first router version has seeded gates; ``retrain_gates`` replaces them
+with gates learned from realised outcomes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from thunderline.decisions.embedding import fit_embedding
+from thunderline.decisions.pipeline import feature_frame
+from thunderline.decisions.router_state import RouterState
+from thunderline.experts import DEFAULT_EXPERT_SPECS, FAMILY_FEATURES
+from thunderline.labels.forward import balanced_forward_labels
+from thunderline.routing import RouterConfig, RouterLayerConfig, init_gates
+
+#: Layer pools by expert family: a fast market layer, an all-experts layer, a slow fundamentals layer.
+#: Each layer keeps the spec's capacity factor and p for its position (2.0/0.65, 1.8/0.6, 1.6/0.55);
+#: its expert count is the size of its pool (16/12/8 when that many experts are registered).
+LAYER_FAMILIES = (("layer_market", ("order_flow", "momentum"), 2.0, 0.65),
+                  ("layer_all", ("order_flow", "momentum", "filing"), 1.8, 0.6),
+                  ("layer_fundamental", ("momentum", "filing"), 1.6, 0.55))
+EMBEDDING_FEATURES = tuple(dict.fromkeys(f for fam in ("order_flow", "momentum", "filing")
+                                         for f in FAMILY_FEATURES[fam]))
+
+
+@dataclass
+class TrainingSet:
+    features: pd.DataFrame
+    labels: pd.DataFrame
+    windows: int
+
+
+def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10)) -> TrainingSet:
+    """Features (market + as-of EDGAR) and forward labels with a balanced dead band, per symbol in time order."""
+    windows = sorted(windows, key=lambda w: (w.key, w.window_start_us))
+    df = feature_frame(windows, edgar_windows, ticker_map)
+    for col in EMBEDDING_FEATURES:
+        if col not in df:
+            df[col] = np.nan
+    df["symbol"] = [w.key for w in windows]
+    df["window_start_us"] = [w.window_start_us for w in windows]
+    labels = balanced_forward_labels(df, horizons)
+    return TrainingSet(df, labels, len(windows))
+
+
+def pools_for(expert_families: dict[str, str]) -> list[tuple[str, tuple[str, ...], float, float]]:
+    """Per layer (name, pool, c, p) from the registered experts' families; empty layers are dropped."""
+    out = []
+    for name, fams, c, p in LAYER_FAMILIES:
+        pool = tuple(sorted(e for e, f in expert_families.items() if f in fams))
+        if pool:
+            out.append((name, pool, c, p))
+    return out
+
+
+def initial_router_state(expert_families: dict[str, str], expert_versions: dict[str, str],
+                         features: pd.DataFrame, *, d: int = 32, seed: int = 0) -> RouterState:
+    """Seeded gates over pools built from the experts' families; embedding statistics from ``features``."""
+    layers = pools_for(expert_families)
+    if not layers:
+        raise ValueError("no experts registered: train and register experts before seeding a router")
+    cfg = RouterConfig(layers=tuple(RouterLayerConfig(name=n, n_experts=len(pool), capacity_factor=c, p=p)
+                                    for n, pool, c, p in layers), d=d)
+    emb = fit_embedding(features.reindex(columns=list(EMBEDDING_FEATURES)).to_numpy(np.float64),
+                        EMBEDDING_FEATURES, d=d, seed=seed)
+    gates = tuple(init_gates(cfg, seed))
+    return RouterState(cfg, gates, tuple(pool for _, pool, _, _ in layers), dict(expert_versions), emb)
+
+
+def default_specs():
+    return DEFAULT_EXPERT_SPECS
+
+
+def load_pool(registry, state: RouterState) -> tuple[dict[str, object], list[object]]:
+    """Champions for every expert the router routes to, plus every expert that has a shadow version."""
+    experts = {name: registry.load(name, "champion") for name in sorted({e for p in state.pools for e in p})}
+    shadows = [registry.load(info.name, "shadow") for info in registry.list_experts() if "shadow" in info.aliases]
+    for e in [*experts.values(), *shadows]:
+        _warm_up(e)
+    return experts, shadows
+
+
+def _warm_up(expert) -> None:
+    """One tiny prediction so the first real batch does not pay lazy loading against its latency budget."""
+    example = pd.DataFrame([[0.0] * len(expert.features)], columns=list(expert.features))
+    try:
+        expert.predict(example)
+    except Exception:  # noqa: BLE001 - a broken expert is isolated by the runner on the real batch
+        pass
+
+
+@dataclass
+class BootstrapReport:
+    trained: dict[str, dict]
+    router_version: str
+    train_windows: int
+    skipped: dict[str, str]
+
+
+def bootstrap_from_windows(registry, windows, *, edgar_windows=(), ticker_map=(), seed: int = 0,
+                           holdout: float = 0.2, specs=None, d: int = 32) -> tuple[RouterState, BootstrapReport]:
+    """Train the default experts on ``windows`` (time-ordered hold-out for metrics), register them as
+    champions, and build the first (seeded) router state over them."""
+    from thunderline.experts import ExpertInputError
+    from thunderline.experts.training import evaluate_expert, train_expert
+
+    ts = training_set(windows, edgar_windows, ticker_map)
+    if ts.windows < 100:
+        raise ValueError(f"bootstrap: {ts.windows} windows are too few to train experts (need ≥ 100)")
+    order = np.argsort(ts.features["window_start_us"].to_numpy(), kind="stable")
+    cut = np.zeros(len(order), dtype=bool)
+    cut[order[: int(len(order) * (1 - holdout))]] = True
+    fitted, skipped = {}, {}
+    for spec in specs or DEFAULT_EXPERT_SPECS:
+        try:
+            fitted[spec.name] = train_expert(spec, ts.features[cut], ts.labels[cut], seed)
+        except ExpertInputError as exc:  # e.g. no filing history yet for filing experts
+            skipped[spec.name] = str(exc)
+    trained, versions, families = {}, {}, {}
+    for name, fx in sorted(fitted.items()):
+        m = evaluate_expert(fx, ts.features[~cut], ts.labels[~cut])
+        v = registry.register(fx, alias="champion", metrics=m.as_dict("holdout_"))
+        trained[name] = {"version": v.version, **m.as_dict()}
+        versions[name] = str(v.version)
+        families[name] = fx.family
+    state = initial_router_state(families, versions, ts.features, d=d, seed=seed)
+    return state, BootstrapReport(trained, state.version, ts.windows, skipped)

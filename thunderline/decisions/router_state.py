@@ -1,0 +1,108 @@
+"""Router versions: what a decision was routed with, published atomically.
+
+A :class:`RouterState` is everything the router needs for a batch: the layer
+config, each layer's gate ``W_g`` (d × e), each layer's pool of experts (one
+expert name per gate column, with the model version it pointed to) and the
+embedding spec. Its ``version`` is a content hash, so two identical states are
+the same version. Publishing inserts the row and flips ``is_active`` in one
+transaction (readers see the old or the new version, never a mix); every
+DecisionTrace records the version it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+
+from thunderline.decisions.embedding import EmbeddingSpec
+from thunderline.hashing import content_hash
+from thunderline.routing import RouterConfig, RouterLayerConfig
+from thunderline.store.warehouse import TenantSession
+
+
+@dataclass(frozen=True)
+class RouterState:
+    config: RouterConfig
+    gates: tuple[np.ndarray, ...]
+    pools: tuple[tuple[str, ...], ...]  # per layer: expert name per gate column
+    expert_versions: dict  # expert name -> registered model version routed to
+    embedding: EmbeddingSpec
+
+    def __post_init__(self) -> None:
+        if len(self.gates) != len(self.config.layers) or len(self.pools) != len(self.config.layers):
+            raise ValueError("router state: one gate and one expert pool per layer")
+        for i, (g, pool, layer) in enumerate(zip(self.gates, self.pools, self.config.layers)):
+            if g.shape != (self.config.d, layer.n_experts) or len(pool) != layer.n_experts:
+                raise ValueError(f"router state layer {i}: gate {g.shape} / pool {len(pool)} do not match "
+                                 f"d={self.config.d}, e={layer.n_experts}")
+        if self.embedding.d != self.config.d:
+            raise ValueError(f"router state: embedding d={self.embedding.d} differs from router d={self.config.d}")
+
+    def to_json(self) -> dict:
+        return {
+            "config": self.config.model_dump(mode="json"),
+            "gates": [g.tolist() for g in self.gates],
+            "pools": [list(p) for p in self.pools],
+            "expert_versions": dict(sorted(self.expert_versions.items())),
+            "embedding": self.embedding.to_json(),
+        }
+
+    @property
+    def version(self) -> str:
+        return "rv-" + content_hash(self.to_json())[:20]
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RouterState":
+        cfg = RouterConfig(layers=tuple(RouterLayerConfig(**l) for l in d["config"]["layers"]), d=d["config"]["d"])
+        return cls(cfg, tuple(np.asarray(g, dtype=np.float64) for g in d["gates"]),
+                   tuple(tuple(p) for p in d["pools"]), dict(d["expert_versions"]),
+                   EmbeddingSpec.from_json(d["embedding"]))
+
+
+def publish_router_version(session: TenantSession, state: RouterState, *, reason: str,
+                           parent: str | None = None) -> str:
+    """Store ``state`` (if new) and make it the active version, atomically within ``session``."""
+    t = session.table("router_configs")
+    version = state.version
+    body = state.to_json()
+    session.execute(sa.update(t).where(t.c.tenant_id == session.tenant_id, t.c.is_active.is_(True))
+                    .values(is_active=False))
+    if session.count("router_configs", t.c.version == version):
+        session.execute(sa.update(t).where(t.c.tenant_id == session.tenant_id, t.c.version == version)
+                        .values(is_active=True))
+    else:
+        session.insert("router_configs", [dict(
+            id=version, version=version, parent_version=parent, config=body["config"],
+            gates={"gates": body["gates"], "embedding": body["embedding"]},
+            experts={"pools": body["pools"], "expert_versions": body["expert_versions"]},
+            reason=reason, is_active=True)])
+    return version
+
+
+def _state_of(row: dict) -> RouterState:
+    return RouterState.from_json({"config": row["config"], "gates": row["gates"]["gates"],
+                                  "pools": row["experts"]["pools"],
+                                  "expert_versions": row["experts"]["expert_versions"],
+                                  "embedding": row["gates"]["embedding"]})
+
+
+def active_router(session: TenantSession) -> RouterState | None:
+    t = session.table("router_configs")
+    rows = session.select("router_configs", t.c.is_active.is_(True))
+    return _state_of(rows[0]) if rows else None
+
+
+def router_version(session: TenantSession, version: str) -> RouterState:
+    t = session.table("router_configs")
+    rows = session.select("router_configs", t.c.version == version)
+    if not rows:
+        raise LookupError(f"router version {version!r} not found for tenant {session.tenant_id!r}")
+    return _state_of(rows[0])
+
+
+def router_history(session: TenantSession) -> list[dict]:
+    t = session.table("router_configs")
+    return session.select("router_configs", columns=["version", "parent_version", "reason", "is_active",
+                                                     "inserted_at"], order_by=[t.c.inserted_at])
