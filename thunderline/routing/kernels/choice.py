@@ -1,0 +1,182 @@
+"""Step 3: every expert takes its K best tokens, ranked by (score desc, index asc).
+
+Why a histogram instead of sorting all n scores per expert: one pass over the
+expert's row says which bin holds its K-th ranked token. Tokens in higher bins
+are in the bucket for certain; only the boundary bin needs comparisons. So
+:func:`plan_buckets` settles the boundary bin and each bucket's last entry
+(which is all that membership needs), the per-token pass in ``assign.py``
+lists the certain members (membership is known there anyway, which saves a
+pass over S), and :func:`order_buckets` counting-sorts them by bin and
+finishes the order inside bins. Scores travel with token indices so sorting
+never chases rows of S through memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Most equal-width bins over [0, 1] per expert; exactness never depends on
+#: the count, only speed. The count is passed to the kernels as an argument,
+#: never read as a global inside them: numba freezes globals into its cache,
+#: and kernels that disagreed on the count would write outside the buckets.
+SCORE_BINS = 4096
+
+
+def score_bins(n: int) -> int:
+    """About 16 tokens per bin, so small batches do not walk thousands of empty bins."""
+    return min(SCORE_BINS, max(16, n // 16))
+
+
+#: Runs up to this length are insertion-sorted (they arrive nearly ordered);
+#: longer ones are merge-sorted so degenerate score distributions stay O(n log n).
+_INSERTION_LIMIT = 32
+
+
+@njit(cache=True, nogil=True, inline="always")
+def score_bin(score, bins):
+    """Monotone in score (0 ≤ S ≤ 1), so a higher bin always means a higher score."""
+    return int(score * bins)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _before(score_a, token_a, score_b, token_b):
+    return score_a > score_b or (score_a == score_b and token_a < token_b)
+
+
+@njit(cache=True, nogil=True)
+def _insertion_sort(tokens, scores):
+    for i in range(1, tokens.shape[0]):
+        tok = tokens[i]
+        sc = scores[i]
+        pos = i
+        while pos > 0 and _before(sc, tok, scores[pos - 1], tokens[pos - 1]):
+            tokens[pos] = tokens[pos - 1]
+            scores[pos] = scores[pos - 1]
+            pos -= 1
+        tokens[pos] = tok
+        scores[pos] = sc
+
+
+@njit(cache=True, nogil=True)
+def rank_sort(tokens, scores, tmp_tokens, tmp_scores):
+    """Sort (token, score) pairs in place by score desc, token asc: a total order, one result."""
+    size = tokens.shape[0]
+    if size <= _INSERTION_LIMIT:
+        _insertion_sort(tokens, scores)
+        return
+    src_t, src_s = tokens, scores
+    dst_t, dst_s = tmp_tokens[:size], tmp_scores[:size]
+    in_tmp = False
+    width = 1
+    while width < size:
+        for lo in range(0, size, 2 * width):
+            mid = min(lo + width, size)
+            hi = min(lo + 2 * width, size)
+            a, b, out = lo, mid, lo
+            while a < mid and b < hi:
+                if _before(src_s[b], src_t[b], src_s[a], src_t[a]):
+                    dst_t[out] = src_t[b]
+                    dst_s[out] = src_s[b]
+                    b += 1
+                else:
+                    dst_t[out] = src_t[a]
+                    dst_s[out] = src_s[a]
+                    a += 1
+                out += 1
+            while a < mid:
+                dst_t[out] = src_t[a]
+                dst_s[out] = src_s[a]
+                a += 1
+                out += 1
+            while b < hi:
+                dst_t[out] = src_t[b]
+                dst_s[out] = src_s[b]
+                b += 1
+                out += 1
+        src_t, dst_t = dst_t, src_t
+        src_s, dst_s = dst_s, src_s
+        in_tmp = not in_tmp
+        width *= 2
+    if in_tmp:
+        tokens[:] = src_t
+        scores[:] = src_s
+
+
+@njit(cache=True, nogil=True)
+def plan_buckets(St, K, bins):
+    """Histogram every expert's scores and settle each bucket's boundary bin.
+
+    Returns ``(buckets, bucket_scores, boundary, counts)``: the e×K buckets
+    hold their final tail (the boundary bin's best tokens), so
+    ``buckets[:, K-1]`` is already each bucket's last entry; ``counts[j, b]``
+    is how many of expert j's scores fall in bin b.
+    """
+    e, n = St.shape
+    buckets = np.empty((e, K), np.int64)
+    bucket_scores = np.empty((e, K))
+    counts = np.zeros((e, bins + 1), np.int32)
+    boundary = np.empty(e, np.int64)
+    tie_tokens = np.empty(n, np.int64)
+    tie_scores = np.empty(n)
+    tmp_tokens = np.empty(n, np.int64)
+    tmp_scores = np.empty(n)
+    for j in range(e):
+        row = St[j]
+        count = counts[j]
+        for t in range(n):
+            count[score_bin(row[t], bins)] += 1
+        taken = 0
+        b = bins
+        while taken + count[b] < K:
+            taken += count[b]
+            b -= 1
+        boundary[j] = b
+        ties = 0
+        for t in range(n):
+            s = row[t]
+            if score_bin(s, bins) == b:
+                tie_tokens[ties] = t
+                tie_scores[ties] = s
+                ties += 1
+        rank_sort(tie_tokens[:ties], tie_scores[:ties], tmp_tokens, tmp_scores)
+        buckets[j, taken:] = tie_tokens[: K - taken]
+        bucket_scores[j, taken:] = tie_scores[: K - taken]
+    return buckets, bucket_scores, boundary, counts
+
+
+@njit(cache=True, nogil=True)
+def order_buckets(buckets, bucket_scores, boundary, counts):
+    """Rank each bucket's certain part, listed in token order at the front of its row."""
+    e, K = buckets.shape
+    bins = counts.shape[1] - 1
+    listed_tokens = np.empty(K, np.int64)
+    listed_scores = np.empty(K)
+    cursor = np.empty(bins + 1, np.int64)
+    tmp_tokens = np.empty(K, np.int64)
+    tmp_scores = np.empty(K)
+    for j in range(e):
+        tokens = buckets[j]
+        scores = bucket_scores[j]
+        taken = 0
+        for b in range(bins, boundary[j], -1):
+            cursor[b] = taken
+            taken += counts[j, b]
+        listed_tokens[:taken] = tokens[:taken]
+        listed_scores[:taken] = scores[:taken]
+        for i in range(taken):  # counting sort by bin, stable in token order
+            s = listed_scores[i]
+            b = score_bin(s, bins)
+            slot = cursor[b]
+            tokens[slot] = listed_tokens[i]
+            scores[slot] = s
+            cursor[b] = slot + 1
+        pos = 0
+        for b in range(bins, boundary[j], -1):
+            size = counts[j, b]
+            if size > _INSERTION_LIMIT:
+                rank_sort(tokens[pos:pos + size], scores[pos:pos + size], tmp_tokens, tmp_scores)
+            pos += size
+        # Bins are in order and large ones are ordered, so this only fixes the
+        # few inversions inside small bins: O(K + inversions).
+        _insertion_sort(tokens[:taken], scores[:taken])
