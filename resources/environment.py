@@ -9,6 +9,7 @@ from __future__ import annotations
 from thunderline.config import Settings, load_settings
 
 from resources.lake import LakeResource
+from resources.landing import LandingResource
 from resources.mlflow import MlflowResource
 from resources.ticker_map import TickerMapResource
 from resources.warehouse import WarehouseResource
@@ -21,4 +22,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "lake": LakeResource(root=str(settings.lake_dir)),
         "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri),
         "ticker_map": TickerMapResource(path=str(settings.ticker_map)),
+        "landing": LandingResource(root=str(settings.landing_dir)),
     }

@@ -16,6 +16,7 @@ for these names.
 | MLFLOW_TRACKING_URI         | sqlite:///$THUNDERLINE_HOME/mlflow.db     |
 | DAGSTER_HOME                | $THUNDERLINE_HOME/dagster                 |
 | THUNDERLINE_TICKER_MAP      | $THUNDERLINE_HOME/ticker_map.json         |
+| THUNDERLINE_SENSOR_INTERVAL_S | 10 (seconds between sensor evaluations) |
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Settings(BaseModel):
     mlflow_tracking_uri: str
     dagster_home: Path
     ticker_map: Path | None = None
+    sensor_interval_s: int = 10
     tenant_id: str = "default"
 
     @field_validator("tenant_id")
@@ -134,6 +136,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             f"MLFLOW_TRACKING_URI={mlflow_uri!r}: expected sqlite:///…, postgresql+psycopg2://…, file:///… or http(s)://…"
         )
     ticker_map = path_of("THUNDERLINE_TICKER_MAP", home / "ticker_map.json")
+    interval_raw = env.get("THUNDERLINE_SENSOR_INTERVAL_S", "").strip() or "10"
+    if not interval_raw.isdigit() or not 1 <= int(interval_raw) <= 86_400:
+        raise ConfigError(f"THUNDERLINE_SENSOR_INTERVAL_S={interval_raw!r}: expected whole seconds in 1..86400")
     tenant = env.get("THUNDERLINE_TENANT", "").strip() or "default"
     try:
         settings = Settings(
@@ -144,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             mlflow_tracking_uri=mlflow_uri,
             dagster_home=dagster_home,
             ticker_map=ticker_map,
+            sensor_interval_s=int(interval_raw),
             tenant_id=tenant,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
