@@ -18,6 +18,7 @@ from jobs.partition_jobs import edgar_partition_job, market_partition_job
 from thunderline_assets.partitions import month_symbol_key, symbols
 
 MONTHLY_TAG = "thunderline/monthly_backfill"
+PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself
 
 
 def last_complete_month(t: dt.datetime) -> str:
@@ -35,7 +36,7 @@ def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
     if not syms:
         return dg.SkipReason("no symbols yet: nothing to backfill")
     return [dg.RunRequest(run_key=f"monthly:{month}|{s}", partition_key=month_symbol_key(month, s),
-                          tags={MONTHLY_TAG: month[:7]}) for s in syms]
+                          tags={MONTHLY_TAG: month[:7], PARTITION_TAG: f"{month[:7]}|{s}"}) for s in syms]
 
 
 @dg.schedule(name="monthly_edgar_backfill", job=edgar_partition_job, cron_schedule="0 1 1 * *",
@@ -43,7 +44,8 @@ def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
              description="On the 1st at 01:00 UTC: the EDGAR month that just ended (one run).")
 def monthly_edgar_backfill(context: dg.ScheduleEvaluationContext):
     month = last_complete_month(context.scheduled_execution_time)
-    return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month, tags={MONTHLY_TAG: month[:7]})
+    return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month,
+                         tags={MONTHLY_TAG: month[:7], PARTITION_TAG: month[:7]})
 
 
 NIGHTLY_GROUPS = ("observability", "learning")

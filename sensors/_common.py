@@ -7,11 +7,11 @@ from typing import Any
 
 import dagster as dg
 
+from jobs.schedules import PARTITION_TAG  # noqa: F401  (re-exported: the sensors tag their runs with it)
 from resources import WarehouseResource
 
 DEFAULT_INTERVAL_S = 10
 TRIGGER_TAG = "thunderline/trigger"
-PARTITION_TAG = "thunderline/partition"  # runs of one partition are serialised by tag_concurrency_limits
 
 _READY: set[str] = set()
 
