@@ -1,0 +1,57 @@
+"""MLflow process settings Thunderline needs before ``import mlflow``, and its known noisy warnings.
+
+Telemetry: MLflow 3.x starts a usage-telemetry client at import unless
+``MLFLOW_DISABLE_TELEMETRY=true`` or ``DO_NOT_TRACK=true`` (it checks for the
+string "true"; ``DO_NOT_TRACK=1`` and ``MLFLOW_ENABLE_TELEMETRY=false`` are
+*not* read by MLflow 3.17). We set the real switches with ``setdefault`` — an
+operator who explicitly opts in keeps their choice — and re-evaluate the client
+in case MLflow was imported before us. Artifact progress bars (tqdm on stderr
+for every download) are switched off the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from typing import Iterator
+
+_DEFAULTS = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_TELEMETRY": "false",  # what the project's docs and CI set; harmless, kept consistent
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def apply() -> None:
+    """Set the defaults above (without overriding explicit settings); idempotent."""
+    for k, v in _DEFAULTS.items():
+        os.environ.setdefault(k, v)
+    if "mlflow" in sys.modules:  # imported before us: its telemetry client may already exist
+        with contextlib.suppress(Exception):
+            from mlflow.telemetry import set_telemetry_client
+
+            set_telemetry_client()
+
+
+apply()
+
+
+@contextlib.contextmanager
+def quiet_mlflow_internals() -> Iterator[None]:
+    """Silence exactly the warnings MLflow 3.17 raises from its own code paths under our pinned stack.
+
+    * SQLAlchemy 2.1 deprecates the ``noload`` loader strategy MLflow's tracking
+      store configures when it first builds its ORM mappers;
+    * pandas 3 deprecates comparing an Index with ``range`` in MLflow's
+      input-example handling (``mlflow/models/utils.py``).
+
+    Neither is actionable here; anything else still shows.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"The ``noload`` loader strategy is deprecated", module=r"mlflow\..*"
+        )
+        warnings.filterwarnings("ignore", message=r"Operation with range is deprecated", module=r"mlflow\.models\..*")
+        yield

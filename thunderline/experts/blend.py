@@ -1,0 +1,100 @@
+"""Blending several experts' actions on the same windows into one action per window.
+
+Rule, per window, over the *live* experts — not shadow, not abstaining,
+router weight > 0:
+
+* ``Z`` = sum of their weights; with no live expert (``Z = 0``) the window
+  gets ``abstain`` with confidence 0;
+* each live expert puts ``weight × confidence`` on its action; the masses are
+  normalised by ``Z``: ``b`` (buy), ``s`` (sell), ``h`` (hold), each in [0, 1];
+* the directional score is ``d = b − s``; if ``|d| > h`` the action is ``buy``
+  (d > 0) or ``sell`` with confidence ``|d|``, otherwise ``hold`` with
+  confidence ``h``. Opposing experts cancel, so a contested buy is a weak buy,
+  and exact ties resolve to ``hold``.
+
+Guarantees: confidences are in [0, 1]; a shadow expert's action, confidence
+and weight never change the result (its terms are replaced by exact zeros
+before any sum, not subtracted afterwards); the result does not depend on the
+absolute scale of the weights of a window (up to floating-point rounding).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from thunderline.contracts import ACTIONS
+
+
+def _as_2d(name: str, x: Any, shape: tuple[int, int] | None = None, dtype=None) -> np.ndarray:
+    a = np.asarray(x, dtype=dtype)
+    if a.ndim == 1 and shape is not None and shape[1] == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected an n×k array (windows × experts), got shape {a.shape}")
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{name}: shape {a.shape} differs from actions {shape}")
+    return a
+
+
+def blend(actions: Any, confidences: Any, weights: Any, shadow_mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Blend n windows × k experts → (actions: object array of n strings, confidences: float64 n).
+
+    ``actions``: strings from ``buy``/``sell``/``hold``/``abstain``;
+    ``confidences``: in [0, 1] wherever the action is not ``abstain``;
+    ``weights``: finite, ≥ 0 (router blend weights, 0 for experts not kept);
+    ``shadow_mask``: k booleans (or n×k), True for shadow experts; None = no shadows.
+    Raises ValueError naming the window and expert of any invalid entry.
+    """
+    acts = _as_2d("actions", actions, dtype=object)
+    shape = acts.shape
+    conf = _as_2d("confidences", confidences, shape, dtype=np.float64)
+    w = _as_2d("weights", weights, shape, dtype=np.float64)
+    if shadow_mask is None:
+        shadow = np.zeros(shape, dtype=bool)
+    else:
+        sm = np.asarray(shadow_mask, dtype=bool)
+        if sm.shape == (shape[1],):
+            shadow = np.broadcast_to(sm, shape)
+        elif sm.shape == shape:
+            shadow = sm
+        else:
+            raise ValueError(f"shadow_mask: shape {sm.shape} is neither ({shape[1]},) nor {shape}")
+
+    # Shadow entries are not validated either: nothing about a shadow expert may change the outcome.
+    known = np.isin(acts, np.array(ACTIONS, dtype=object)) | shadow
+    if not known.all():
+        i, j = map(int, np.argwhere(~known)[0])
+        raise ValueError(f"actions[{i}, {j}] = {acts[i, j]!r} is not one of {ACTIONS}")
+    good_w = (np.isfinite(w) & (w >= 0)) | shadow
+    if not good_w.all():
+        i, j = map(int, np.argwhere(~good_w)[0])
+        raise ValueError(f"weights[{i}, {j}] = {float(w[i, j])!r} must be finite and >= 0")
+
+    with np.errstate(invalid="ignore"):  # NaN weights can only sit on shadow entries here
+        live = ~shadow & (acts != "abstain") & (w > 0)
+    bad_conf = live & ~(np.isfinite(conf) & (conf >= 0) & (conf <= 1))
+    if bad_conf.any():
+        i, j = map(int, np.argwhere(bad_conf)[0])
+        raise ValueError(f"confidences[{i}, {j}] = {float(conf[i, j])!r} must be in [0, 1]")
+
+    w_live = np.where(live, w, 0.0)
+    mass = w_live * np.where(live, conf, 0.0)
+    Z = w_live.sum(axis=1)
+    safe_Z = np.where(Z > 0, Z, 1.0)
+    b = np.where(acts == "buy", mass, 0.0).sum(axis=1) / safe_Z
+    s = np.where(acts == "sell", mass, 0.0).sum(axis=1) / safe_Z
+    h = np.where(acts == "hold", mass, 0.0).sum(axis=1) / safe_Z
+    d = b - s
+    directional = np.abs(d) > h
+
+    n = shape[0]
+    out_action = np.full(n, "hold", dtype=object)
+    out_action[directional & (d > 0)] = "buy"
+    out_action[directional & (d < 0)] = "sell"
+    out_conf = np.where(directional, np.abs(d), h)
+    none_live = Z <= 0
+    out_action[none_live] = "abstain"
+    out_conf = np.where(none_live, 0.0, np.clip(out_conf, 0.0, 1.0))
+    return out_action, out_conf
