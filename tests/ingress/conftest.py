@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import httpx
 
+from thunderline.flow.landing import candidate_files
 from thunderline.ingress import ServeConfig, build_app, create_key
 from thunderline.ingress.server import ServerThread
 from thunderline.publish import InProcessPublisher
 from thunderline.store import Warehouse
 
-FAST = ServeConfig(relay=False, requests_per_s=10_000, request_burst=10_000, ticks_per_s=1e9, tick_burst=1e9)
+FAST = ServeConfig(relay=False, key_recheck_s=0.0, requests_per_s=10_000, request_burst=10_000, ticks_per_s=1e9, tick_burst=1e9)
 
 
 @dataclass
@@ -33,10 +34,11 @@ class Api:
         base = self.landing / "ticks"
         if tenant:
             base = base / f"tenant={tenant}"
-        return sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
+        return candidate_files(base)
 
     def all_landed(self) -> list[Path]:
-        return sorted(p for p in self.landing.rglob("*") if p.is_file())
+        """Every file a landing consumer would see (hidden markers and temp files excluded)."""
+        return candidate_files(self.landing)
 
 
 def make_api(settings, config: ServeConfig = FAST):

@@ -77,7 +77,7 @@ def test_kill_after_2xx_restart_and_the_batch_is_processed_once(settings_env):
     wh.dispose()
     data = jsonl(rows_of(ticks(120)))
     headers = {"Authorization": f"Bearer {key}", "Content-Type": JSONL}
-    port = _start_port = _free_port()
+    port = _free_port()
     proc = _start(port)
     try:
         r = httpx.post(f"http://127.0.0.1:{port}/v1/ticks", content=data, headers=headers, timeout=30)
@@ -94,16 +94,21 @@ def test_kill_after_2xx_restart_and_the_batch_is_processed_once(settings_env):
     leftover = path.parent / f".{batch}.parquet.999.dead.tmp"  # as if a second request died mid-write
     leftover.write_bytes(b"partial")
 
-    proc = _start(_start_port)
-    try:
-        assert not leftover.exists()  # swept at start-up: it was never acknowledged
-        again = httpx.post(f"http://127.0.0.1:{_start_port}/v1/ticks", content=data, headers=headers, timeout=30)
-        assert again.status_code == 202 and again.json() == {**r.json(), "duplicate": True}
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    # restart (in-process this time: what matters is that it starts from the disk state alone)
+    from thunderline.ingress import ServeConfig, build_app
+    from thunderline.ingress.server import ServerThread
 
-    first = process_landing(settings_env, "acme")
+    with ServerThread(build_app(settings_env, ServeConfig(relay=False))) as server:
+        assert not leftover.exists()  # swept at start-up: it was never acknowledged
+        again = httpx.post(f"{server.url}/v1/ticks", content=data, headers=headers, timeout=30)
+        assert again.status_code == 202 and again.json() == {**r.json(), "duplicate": True}
+        [marker] = (settings_env.ticks_landing / "tenant=acme" / ".ids").rglob(f".{batch}")
+        marker.unlink()  # as if the first server had died between the file's rename and its marker
+        third = httpx.post(f"{server.url}/v1/ticks", content=data, headers=headers, timeout=30)
+        assert third.status_code == 202 and third.json() == {**r.json(), "duplicate": False}
+    assert len(candidate_files(settings_env.ticks_landing)) == 2  # the same bytes twice on disk…
+
+    first = process_landing(settings_env, "acme")  # …processed once: the index knows a file by its sha256
     assert first == {"new_files": 1, "rows": 120, "processed_files": 1}
     assert process_landing(settings_env, "acme") == {"new_files": 0, "rows": 120, "processed_files": 1}
     # the default tenant's run never picks up another tenant's files

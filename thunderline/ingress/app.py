@@ -67,7 +67,7 @@ class ServeConfig:
     request_burst: float = 1000.0
     ticks_per_s: float = 2_000_000.0
     tick_burst: float = 4_000_000.0
-    key_recheck_s: float = 0.0
+    key_recheck_s: float = 1.0  # a key revoked elsewhere stops working within this (at once via this server)
     fsync: bool = True
     page_default: int = 100
     page_max: int = 1000

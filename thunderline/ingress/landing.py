@@ -2,12 +2,17 @@
 
 Layout (under ``$THUNDERLINE_LANDING_DIR``)::
 
-    ticks/tenant=<tenant>/<sha[:2]>/<sha>.parquet     canonical tick Parquet (TICK_SCHEMA)
-    edgar/tenant=<tenant>/<sha[:2]>/<sha>.<ext>        an uploaded EDGAR file, bytes as sent
+    ticks/tenant=<tenant>/<YYYY-MM-DD>/<HHMMSSffffff>-<sha>.parquet   canonical tick Parquet (TICK_SCHEMA)
+    edgar/tenant=<tenant>/<YYYY-MM-DD>/<HHMMSSffffff>-<sha>.<ext>      an uploaded EDGAR file, bytes as sent
+    <kind>/tenant=<tenant>/.ids/<sha[:2]>/.<sha>                        "already landed" marker (hidden)
 
-``<sha>`` is the sha256 of the file's bytes — the same id the landing index
-(``thunderline.flow.landing``) gives a file — so a batch is content-addressed: posting
-the same batch twice lands one file, and the index processes it once.
+Names sort in acceptance order (UTC date and time of the write), because the landing
+index feeds a partition's files in path order and the tick validator expects each
+(venue, symbol) stream's ``seq`` to rise across them — post one stream's batches one after
+another. ``<sha>`` is the sha256 of the file's bytes, the id the landing index
+(``thunderline.flow.landing``) gives a file: the same batch posted twice is answered
+``duplicate`` from the marker, and even if it landed twice (a crash between file and
+marker) the index processes its content once.
 
 Guarantee, in this order, before :meth:`DurableLanding.write_ticks` returns: the bytes
 are written to a hidden ``.<sha>.tmp`` name (skipped by ``candidate_files``), fsynced,
@@ -26,6 +31,7 @@ A consumer indexing for tenant T must take exactly the files whose
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
@@ -106,7 +112,10 @@ def parquet_bytes(table: pa.Table) -> bytes:
     if table.schema != TICK_SCHEMA:
         table = table.cast(TICK_SCHEMA)
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="snappy", write_statistics=["ts", "seq"])
+    # uncompressed, dictionaries only for the repeated strings: cheapest to write on the request path
+    # (the lake re-encodes with zstd); statistics on ts/seq let readers skip row groups
+    pq.write_table(table, buf, compression="none", use_dictionary=["tenant_id", "venue", "symbol", "source"],
+                   write_statistics=["ts", "seq"])
     return buf.getvalue()
 
 
@@ -126,22 +135,31 @@ class DurableLanding:
 
     def write_ticks(self, tenant_id: str, table: pa.Table) -> Landed:
         data = parquet_bytes(table)
-        sha = hashlib.sha256(data).hexdigest()
-        path = self.tenant_dir("ticks", tenant_id) / sha[:2] / f"{sha}.parquet"
-        dup = self._write(path, data)
-        return Landed(sha, path, table.num_rows, len(data), dup)
+        return self._land("ticks", tenant_id, data, "parquet", table.num_rows)
 
     def write_filing(self, tenant_id: str, data: bytes, doc_kind: str) -> Landed:
-        sha = hashlib.sha256(data).hexdigest()
-        ext = _EDGAR_EXT.get(doc_kind, "bin")
-        path = self.tenant_dir("edgar", tenant_id) / sha[:2] / f"{sha}.{ext}"
-        dup = self._write(path, data)
-        return Landed(sha, path, 0, len(data), dup)
+        return self._land("edgar", tenant_id, data, _EDGAR_EXT.get(doc_kind, "bin"), 0)
 
-    def _write(self, final: Path, data: bytes) -> bool:
-        """Durably place ``data`` at ``final``; True when identical content was already there."""
-        if final.exists() and final.stat().st_size == len(data):
-            return True
+    def _land(self, kind: str, tenant_id: str, data: bytes, ext: str, rows: int) -> Landed:
+        sha = hashlib.sha256(data).hexdigest()
+        base = self.tenant_dir(kind, tenant_id)
+        marker = base / ".ids" / sha[:2] / f".{sha}"
+        if marker.exists():
+            prior = base / marker.read_text().strip()
+            if prior.exists():
+                return Landed(sha, prior, rows, len(data), True)
+        now = dt.datetime.now(dt.timezone.utc)
+        path = base / now.strftime("%Y-%m-%d") / f"{now.strftime('%H%M%S%f')}-{sha}.{ext}"
+        self._write(path, data)
+        # the marker only saves a second copy of a retried batch (the index would skip it anyway): no fsync
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+        tmp.write_text(str(path.relative_to(base)))
+        os.replace(tmp, marker)
+        return Landed(sha, path, rows, len(data), False)
+
+    def _write(self, final: Path, data: bytes) -> None:
+        """Durably place ``data`` at ``final``: temp name, fsync, atomic rename, fsync of the directory."""
         d = final.parent
         created = not d.exists()
         d.mkdir(parents=True, exist_ok=True)
@@ -169,7 +187,6 @@ class DurableLanding:
             if created:  # the new directories' entries must survive too
                 _fsync_dir(d.parent)
                 _fsync_dir(d.parent.parent)
-        return False
 
     def sweep(self) -> int:
         """Remove temp files a crash left behind (they were never acknowledged); returns how many."""

@@ -365,14 +365,15 @@ def _from_arrow(body: bytes, *, stream: bool) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         kind = "stream" if stream else "file"
         raise PayloadError(422, "invalid_ticks", [Problem(None, "*", f"not an Arrow IPC {kind}: {exc}")]) from None
-    unknown = [c for c in t.column_names if c not in _ALLOWED]
-    missing = [c for c in REQUIRED_CSV_COLUMNS if c not in t.column_names]
+    names = set(t.column_names)
+    unknown = sorted(names - _ALLOWED)
+    missing = [c for c in REQUIRED_CSV_COLUMNS if c not in names]
     if unknown or missing:
         raise PayloadError(422, "invalid_ticks", [Problem(None, c, "unknown column") for c in unknown]
                            + [Problem(None, c, "required column is missing") for c in missing])
     arrays = []
     for f in _WIRE:
-        if f.name not in t.column_names:
+        if f.name not in names:
             arrays.append(pa.nulls(t.num_rows, f.type))
             continue
         col = t.column(f.name).combine_chunks()
@@ -397,71 +398,110 @@ def _check_tenant(t: pa.Table, tenant_id: str, rows) -> None:
                            "(the tenant comes from the key, never from the payload)")], int(idx.size))
 
 
+def const_strings(value: str, n: int) -> pa.Array:
+    """``n`` copies of ``value`` as a string array, built from buffers (no Python objects per row)."""
+    b = value.encode("utf-8")
+    offsets = np.arange(0, (n + 1) * len(b), len(b) or 1, dtype=np.int32)[: n + 1] if b else np.zeros(n + 1, np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b * n))
+
+
+def _arr(col) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _ints(col) -> tuple[np.ndarray, np.ndarray | None]:
+    """int64 values (nulls as 0) and the null mask (None when there are none)."""
+    col = _arr(col)
+    if col.null_count == 0:
+        return col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), None
+    return col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False), \
+        col.is_null().to_numpy(zero_copy_only=False)
+
+
+def _floats(col) -> pa.Array:
+    col = _arr(col)
+    return col if col.null_count == 0 else col.fill_null(float("nan"))
+
+
+def _bad_names(col, pattern: str) -> np.ndarray:
+    """Rows whose (non-null) name does not match ``pattern``: checked once per distinct value."""
+    col = _arr(col)
+    rx = re.compile(pattern)
+    bad = [v for v in pc.unique(col).to_pylist() if v is not None and not rx.match(v)]
+    if not bad:
+        return np.zeros(len(col), dtype=bool)
+    return pc.fill_null(pc.is_in(col, pa.array(bad, pa.string())), False).to_numpy(zero_copy_only=False)
+
+
 def _stamp(t: pa.Table, tenant_id: str) -> pa.Table:
     """TICK_SCHEMA table: tenant from the key, NaN for absent prices/sizes, side 0 when absent."""
     n = t.num_rows
-    src = t.column("source")
-    srow = t.column("source_row")
-    arrays = []
-    for f in TICK_SCHEMA:
-        if f.name == "tenant_id":
-            arrays.append(pc.fill_null(pa.nulls(n, pa.string()), tenant_id))
-        elif f.name == "source":
-            arrays.append(pc.fill_null(src, "ingress") if src.null_count else src)
-        elif f.name == "source_row":
-            arrays.append(pc.if_else(pc.is_null(srow), pa.array(np.arange(1, n + 1, dtype=np.int64)), srow) if srow.null_count else srow)
-        elif f.name in _FLOAT_FIELDS:
-            arrays.append(pc.fill_null(t.column(f.name), float("nan")))
-        elif f.name in ("event_type", "trade_side"):
-            c = pc.fill_null(t.column(f.name), 0)
-            ok = pc.and_(pc.greater_equal(c, -128), pc.less_equal(c, 127))
-            arrays.append(pc.cast(pc.if_else(ok, c, 127), pa.int8()))  # out-of-domain values are refused by _check
-        elif f.name in ("ts", "seq"):
-            arrays.append(pc.fill_null(t.column(f.name), 0))
-        elif f.name in _BOOK_FIELDS:
-            c = t.column(f.name)
-            flat = pc.list_flatten(c)
-            if flat.null_count:
-                c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
-                c = pa.ListArray.from_arrays(c.offsets, pc.fill_null(c.values, float("nan")), mask=c.is_null())
-            arrays.append(c)
-        else:
-            arrays.append(pc.fill_null(t.column(f.name), "") if f.name in ("venue", "symbol") else t.column(f.name))
-    return pa.Table.from_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays],
-                                schema=TICK_SCHEMA)
+    arrays: dict[str, pa.Array] = {"tenant_id": const_strings(tenant_id, n)}
+    for name in ("venue", "symbol"):
+        c = _arr(t.column(name))
+        arrays[name] = c.fill_null("") if c.null_count else c
+    for name in ("ts", "seq"):
+        arrays[name] = pa.array(_ints(t.column(name))[0], pa.int64())
+    for name in ("event_type", "trade_side"):
+        v, _ = _ints(t.column(name))
+        arrays[name] = pa.array(np.where((v >= -128) & (v <= 127), v, 127).astype(np.int8), pa.int8())
+    for name in _FLOAT_FIELDS:
+        arrays[name] = _floats(t.column(name))
+    for name in _BOOK_FIELDS:
+        c = _arr(t.column(name))
+        if c.null_count < n and c.values.null_count:
+            c = pa.ListArray.from_arrays(c.offsets, c.values.fill_null(float("nan")), mask=c.is_null())
+        arrays[name] = c
+    src = _arr(t.column("source"))
+    arrays["source"] = const_strings("ingress", n) if src.null_count == n else (src.fill_null("ingress") if src.null_count else src)
+    srow = _arr(t.column("source_row"))
+    rownum = np.arange(1, n + 1, dtype=np.int64)
+    if srow.null_count == n:
+        arrays["source_row"] = pa.array(rownum)
+    elif srow.null_count:
+        v, m = _ints(srow)
+        arrays["source_row"] = pa.array(np.where(m, rownum, v))
+    else:
+        arrays["source_row"] = srow
+    return pa.Table.from_arrays([arrays[f.name] for f in TICK_SCHEMA], schema=TICK_SCHEMA)
 
 
 def _check(wire: pa.Table, t: pa.Table, rows) -> list[Problem]:
     """Every contract rule over the whole table; problems sorted by row."""
+    n = wire.num_rows
     found: list[tuple[int, str, str, str | None]] = []
 
-    def mark(mask, field: str, reason: str, values=None) -> None:
-        m = mask.to_numpy(zero_copy_only=False) if isinstance(mask, (pa.Array, pa.ChunkedArray)) else mask
-        for i in np.flatnonzero(m)[:MAX_PROBLEMS]:
-            v = None if values is None else values[int(i)].as_py()
+    def mark(mask: np.ndarray, field: str, reason: str, values=None) -> None:
+        for i in np.flatnonzero(mask)[:MAX_PROBLEMS]:
+            v = None if values is None else values[int(i)]
+            v = v.as_py() if isinstance(v, pa.Scalar) else v
             found.append((int(i), field, reason, None if v is None else str(v)[:40]))
 
     for name in _REQUIRED:
-        mark(pc.is_null(wire.column(name)), name, "required value is missing")
-    mark(pc.invert(pc.fill_null(pc.match_substring_regex(wire.column("venue"), VENUE_RE), True)), "venue",
-         "venue must be 1-32 chars of A-Z a-z 0-9 . _ -", wire.column("venue"))
-    mark(pc.invert(pc.fill_null(pc.match_substring_regex(wire.column("symbol"), SYMBOL_RE), True)), "symbol",
+        c = wire.column(name)
+        if c.null_count:
+            mark(_arr(c).is_null().to_numpy(zero_copy_only=False), name, "required value is missing")
+    mark(_bad_names(wire.column("venue"), VENUE_RE), "venue", "venue must be 1-32 chars of A-Z a-z 0-9 . _ -",
+         wire.column("venue"))
+    mark(_bad_names(wire.column("symbol"), SYMBOL_RE), "symbol",
          "symbol must be 1-64 chars of A-Z a-z 0-9 . _ : ^ = + - (no '/' or spaces)", wire.column("symbol"))
-    ts = wire.column("ts")
-    mark(pc.fill_null(pc.or_(pc.less(ts, TS_MIN_US), pc.greater_equal(ts, TS_MAX_US)), False), "ts",
+    ts, ts_null = _ints(wire.column("ts"))
+    bad_ts = (ts < TS_MIN_US) | (ts >= TS_MAX_US)
+    mark(bad_ts if ts_null is None else bad_ts & ~ts_null, "ts",
          "ts must be µs since the Unix epoch, UTC, within 1990..2100 (seconds or ms given?)", ts)
-    et = wire.column("event_type")
-    mark(pc.fill_null(pc.invert(pc.is_in(et, pa.array([0, 1, 2], pa.int64()))), False), "event_type",
-         "expected 0 (quote), 1 (trade) or 2 (status)", et)
-    side = wire.column("trade_side")
-    mark(pc.fill_null(pc.invert(pc.is_in(side, pa.array([-1, 0, 1], pa.int64()))), False), "trade_side",
-         "expected -1, 0 or 1", side)
-    nulls = [pc.is_null(t.column(k)).to_numpy(zero_copy_only=False) for k in _BOOK_FIELDS]
-    some, every = np.any(nulls, axis=0), np.all(nulls, axis=0)
-    mark(some & ~every, "book", "the four book_* lists must be all present or all absent")
-    lens = [pc.fill_null(pc.list_value_length(t.column(k)), -1).to_numpy(zero_copy_only=False) for k in _BOOK_FIELDS]
-    mark(~some & ((lens[0] != lens[1]) | (lens[0] != lens[2]) | (lens[0] != lens[3])), "book",
-         "book_* lists differ in length")
+    et, et_null = _ints(wire.column("event_type"))
+    bad_et = (et < 0) | (et > 2)
+    mark(bad_et if et_null is None else bad_et & ~et_null, "event_type", "expected 0 (quote), 1 (trade) or 2 (status)", et)
+    side, _ = _ints(wire.column("trade_side"))
+    mark((side < -1) | (side > 1), "trade_side", "expected -1, 0 or 1", side)
+    books = [_arr(t.column(k)) for k in _BOOK_FIELDS]
+    if any(b.null_count < n for b in books):
+        nulls = [b.is_null().to_numpy(zero_copy_only=False) for b in books]
+        some, every = np.any(nulls, axis=0), np.all(nulls, axis=0)
+        mark(some & ~every, "book", "the four book_* lists must be all present or all absent")
+        lens = [pc.fill_null(pc.list_value_length(b), -1).to_numpy(zero_copy_only=False) for b in books]
+        mark(~some & ((lens[0] != lens[1]) | (lens[0] != lens[2]) | (lens[0] != lens[3])), "book",
+             "book_* lists differ in length")
     v = validate_ticks(t, TS_MIN_US, TS_MAX_US)  # the market rules; rows already at fault are not repeated
     if v.n_rejected:
         structural = {i for i, *_ in found}

@@ -19,8 +19,7 @@ from thunderline.ingress.app import ServeConfig, build_app
 
 def _uvicorn_config(app, config: ServeConfig, **kw) -> uvicorn.Config:
     return uvicorn.Config(app, host=config.host, port=config.port, log_level=kw.pop("log_level", "warning"),
-                          access_log=False, timeout_graceful_shutdown=3, lifespan="on", loop="asyncio",
-                          http="h11", **kw)
+                          access_log=False, timeout_graceful_shutdown=3, lifespan="on", **kw)
 
 
 def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level: str = "info") -> None:
@@ -46,7 +45,7 @@ class ServerThread:
         self.host, self.port = self.sock.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
         cfg = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-                             lifespan="on", loop="asyncio", http="h11")
+                             lifespan="on")
         self.server = uvicorn.Server(cfg)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self._run, name=f"thunderline-serve-{self.port}", daemon=True)
