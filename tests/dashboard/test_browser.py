@@ -1,23 +1,24 @@
 """The live page in headless Chromium: it loads offline, the numbers change after ticks are posted, a screenshot is saved.
 
 Chromium is Debian's ``chromium`` package (``.ci/run`` installs it); without it the test skips and
-says so. The browser is driven over the DevTools protocol (``websockets``, already installed),
-talks only to the server on 127.0.0.1, and is closed by the test. The screenshot goes to the
+says so. The browser is driven over the DevTools protocol on a pipe (no extra package), talks
+only to the server on 127.0.0.1, and is closed by the test. The screenshot goes to the
 test's tmp dir and, when ``THUNDERLINE_ARTIFACTS`` is set, is copied there as ``dashboard.png``.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import itertools
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ingress.ticks import JSONL, jsonl, rows_of, ticks
@@ -28,31 +29,48 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed
 
 
 class Cdp:
-    """A minimal DevTools-protocol client over one page's websocket."""
+    """A minimal DevTools-protocol client over Chromium's ``--remote-debugging-pipe`` (fds 3 and 4).
 
-    def __init__(self, ws_url: str) -> None:
-        from websockets.sync.client import connect
+    No websocket library: commands are NUL-terminated JSON written to the browser's fd 3, replies
+    and events come back on its fd 4. One page is created and attached (flat sessions).
+    """
 
-        self._conn = connect(ws_url, max_size=None, open_timeout=30)
-        self.ws = self._conn.__enter__()
+    def __init__(self, write_fd: int, read_fd: int) -> None:
+        self.w, self.r = write_fd, read_fd
         self.ids = itertools.count(1)
+        self.buf = b""
+        self.session = None
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def _next(self, timeout: float = 60.0) -> dict:
+        while b"\0" not in self.buf:
+            ready, _, _ = select.select([self.r], [], [], timeout)
+            if not ready:
+                raise TimeoutError("no reply from Chromium")
+            chunk = os.read(self.r, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed its DevTools pipe")
+            self.buf += chunk
+        msg, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(msg)
 
     def call(self, method: str, **params):
         i = next(self.ids)
-        self.ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        msg = {"id": i, "method": method, "params": params}
+        if self.session:
+            msg["sessionId"] = self.session
+        os.write(self.w, json.dumps(msg).encode() + b"\0")
         while True:
-            msg = json.loads(self.ws.recv(timeout=60))
-            if msg.get("id") == i:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
+            reply = self._next()
+            if reply.get("id") == i:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
 
     def eval(self, expr: str):
         r = self.call("Runtime.evaluate", expression=expr, returnByValue=True)
         return r.get("result", {}).get("value")
-
-    def close(self) -> None:
-        self._conn.__exit__(None, None, None)
 
 
 def wait_for(fn, what: str, tries: int = 400, pause: float = 0.1):
@@ -67,22 +85,26 @@ def wait_for(fn, what: str, tries: int = 400, pause: float = 0.1):
 
 @pytest.fixture
 def chromium(tmp_path):
-    profile = tmp_path / "chromium-profile"
+    to_browser_r, to_browser_w = os.pipe()
+    from_browser_r, from_browser_w = os.pipe()
+
+    def fds_3_and_4():  # Chromium reads commands on fd 3 and writes replies on fd 4
+        a = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)  # out of the way first: the pipes may be 3 or 4
+        b = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
+        os.dup2(a, 3)
+        os.dup2(b, 4)
+
     proc = subprocess.Popen(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-         "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
-         "--remote-debugging-port=0", "--window-size=1280,1000", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--remote-debugging-pipe",
+         "--window-size=1280,1000", "about:blank"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(3, 4), preexec_fn=fds_3_and_4)
+    os.close(to_browser_r)
+    os.close(from_browser_w)
     try:
-        port_file = profile / "DevToolsActivePort"
-        wait_for(lambda: port_file.exists() and port_file.read_text().strip(), "Chromium's DevTools port")
-        port = int(port_file.read_text().split()[0])
-        pages = wait_for(lambda: [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json()
-                                  if t["type"] == "page"], "a page target")
-        cdp = Cdp(pages[0]["webSocketDebuggerUrl"])
-        yield cdp
-        cdp.close()
+        yield Cdp(to_browser_w, from_browser_r)
     finally:
         proc.terminate()
         try:
@@ -90,6 +112,8 @@ def chromium(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        os.close(to_browser_w)
+        os.close(from_browser_r)
 
 
 def metric(cdp: Cdp, name: str) -> str:

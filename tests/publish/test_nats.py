@@ -34,6 +34,7 @@ def _reachable() -> bool:
         return False
 
 
+pytest.importorskip("nats", reason="nats-py is not installed (pip install nats-py)")
 pytestmark = pytest.mark.skipif(not _reachable(), reason=f"no NATS server at {NATS_URL} (set THUNDERLINE_TEST_NATS_URL)")
 
 
