@@ -109,6 +109,76 @@ class TickPartitionSummary:
     ts_max: int | None = None
 
 
+class PartitionIngest:
+    """The ingest of one month × symbol, one landing file at a time, in the order files are added.
+
+    Validation state (last seq per stream, the GX run) carries across files, so adding the
+    partition's files one by one — as ``thunderline live`` does when each lands — writes the
+    same batches (same ids, same lake files) and quarantine rows as one pass over all of them.
+    :meth:`take` hands out the rows produced since the previous call.
+    """
+
+    def __init__(self, tenant: str, lake: Lake, month: str, symbol: str, *, chunk_rows: int = 262_144,
+                 run_expectations: bool = True, progress: Progress | None = None) -> None:
+        self.tenant, self.lake, self.month, self.symbol = tenant, lake, month, symbol
+        self.chunk_rows, self.progress = chunk_rows, progress
+        self.lo, self.hi = month_bounds_us(month)
+        self.summary = TickPartitionSummary(f"{month}|{symbol}")
+        self.validator = TickValidator(self.lo, self.hi)
+        self.expectations = _ExpectationRun(self.lo, self.hi) if run_expectations else None
+        self.written: set[str] = set()
+        self._batches: list[dict] = []
+        self._quarantine: list[dict] = []
+
+    def add_file(self, f: dict) -> None:
+        """Read landing file ``f`` (a ``landing_files`` row) and keep this partition's valid ticks."""
+        summary, pkey = self.summary, self.summary.partition
+        summary.files += 1
+        for i, chunk in enumerate(iter_tick_chunks(Path(f["path"]), self.tenant, chunk_rows=self.chunk_rows)):
+            b = chunk.batch
+            mine = pc.and_(pc.equal(b.column("symbol"), self.symbol),
+                           pc.and_(pc.greater_equal(b.column("ts"), self.lo), pc.less(b.column("ts"), self.hi)))
+            # parse rejects are quarantined by every partition of the file; ids make that idempotent
+            self._quarantine += quarantine_rows(chunk.rejects, "raw_ticks", None)
+            summary.rows_read += len(chunk.rejects)
+            summary.rows_rejected += len(chunk.rejects)
+            for r in chunk.rejects:
+                summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
+            own = b.filter(mine)
+            summary.rows_other_partitions += b.num_rows - own.num_rows
+            if own.num_rows == 0:
+                continue
+            summary.rows_read += own.num_rows
+            if self.expectations:
+                self.expectations.add(own)
+            res = self.validator.validate(own)
+            summary.numpy_rules = _merge_counts(summary.numpy_rules, rule_summary(res))
+            kept = own.filter(pa.array(res.keep))
+            summary.crossed_or_locked += sum(res.flag_counts.values())
+            rejects = res.rejects(own)
+            self._quarantine += quarantine_rows(rejects, "raw_ticks", pkey)
+            summary.rows_rejected += len(rejects)
+            for r in rejects:
+                summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
+            if kept.num_rows == 0:
+                continue
+            summary.rows_kept += kept.num_rows
+            row = _write_batch(self.lake, self.tenant, self.month, self.symbol, f, i, kept)
+            self.written.add(Path(row["path"]).name)
+            self._batches.append(row)
+            summary.batches += 1
+            summary.ts_min = row["ts_min"] if summary.ts_min is None else min(summary.ts_min, row["ts_min"])
+            summary.ts_max = row["ts_max"] if summary.ts_max is None else max(summary.ts_max, row["ts_max"])
+            if self.progress:
+                self.progress(own.num_rows)
+
+    def take(self) -> tuple[list[dict], list[dict]]:
+        """(raw_tick_batches rows, quarantine rows) produced since the previous call."""
+        out = (self._batches, _dedupe(self._quarantine))
+        self._batches, self._quarantine = [], []
+        return out
+
+
 def ingest_tick_partition(
     session: TenantSession,
     lake: Lake,
@@ -120,64 +190,22 @@ def ingest_tick_partition(
     progress: Progress | None = None,
 ) -> TickPartitionSummary:
     """Read every landing file touching (month, symbol), validate, write lake batches, index and quarantine."""
-    tenant = session.tenant_id
-    pkey = f"{month}|{symbol}"
-    lo, hi = month_bounds_us(month)
-    summary = TickPartitionSummary(pkey)
-    files = files_for_partition(session, "ticks", pkey)
-    summary.files = len(files)
-    batch_rows: list[dict] = []
-    quarantine: list[dict] = []
-    written: set[str] = set()
-    validator = TickValidator(lo, hi)
-    expectations = _ExpectationRun(lo, hi) if run_expectations else None
+    ingest = PartitionIngest(session.tenant_id, lake, month, symbol, chunk_rows=chunk_rows,
+                             run_expectations=run_expectations, progress=progress)
+    files = files_for_partition(session, "ticks", f"{month}|{symbol}")
     for f in files:
-        for i, chunk in enumerate(iter_tick_chunks(Path(f["path"]), tenant, chunk_rows=chunk_rows)):
-            b = chunk.batch
-            mine = pc.and_(pc.equal(b.column("symbol"), symbol),
-                           pc.and_(pc.greater_equal(b.column("ts"), lo), pc.less(b.column("ts"), hi)))
-            # parse rejects are quarantined by every partition of the file; ids make that idempotent
-            quarantine += quarantine_rows(chunk.rejects, "raw_ticks", None)
-            summary.rows_read += len(chunk.rejects)
-            summary.rows_rejected += len(chunk.rejects)
-            for r in chunk.rejects:
-                summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
-            own = b.filter(mine)
-            summary.rows_other_partitions += b.num_rows - own.num_rows
-            if own.num_rows == 0:
-                continue
-            summary.rows_read += own.num_rows
-            if expectations:
-                expectations.add(own)
-            res = validator.validate(own)
-            summary.numpy_rules = _merge_counts(getattr(summary, "numpy_rules", {}), rule_summary(res))
-            kept = own.filter(pa.array(res.keep))
-            summary.crossed_or_locked += sum(res.flag_counts.values())
-            rejects = res.rejects(own)
-            quarantine += quarantine_rows(rejects, "raw_ticks", pkey)
-            summary.rows_rejected += len(rejects)
-            for r in rejects:
-                summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
-            if kept.num_rows == 0:
-                continue
-            summary.rows_kept += kept.num_rows
-            row = _write_batch(lake, tenant, month, symbol, f, i, kept)
-            written.add(Path(row["path"]).name)
-            batch_rows.append(row)
-            summary.batches += 1
-            summary.ts_min = row["ts_min"] if summary.ts_min is None else min(summary.ts_min, row["ts_min"])
-            summary.ts_max = row["ts_max"] if summary.ts_max is None else max(summary.ts_max, row["ts_max"])
-            if progress:
-                progress(own.num_rows)
-    summary.expectations = expectations.summary() if expectations else {}
+        ingest.add_file(f)
+    summary = ingest.summary
+    summary.expectations = ingest.expectations.summary() if ingest.expectations else {}
+    batch_rows, quarantine = ingest.take()
     t = session.table("raw_tick_batches")
     session.delete("raw_tick_batches", t.c.month == month, t.c.symbol == symbol)
     session.insert("raw_tick_batches", batch_rows)
     if quarantine:
-        session.upsert("quarantine", _dedupe(quarantine))
+        session.upsert("quarantine", quarantine)
     mark_processed(session, [f["id"] for f in files])
     # the new state is in the transaction; stale files go after commit (see finalize_lake)
-    summary._keep_files = written  # type: ignore[attr-defined]
+    summary._keep_files = ingest.written  # type: ignore[attr-defined]
     return summary
 
 
@@ -250,6 +278,70 @@ class WindowPartitionSummary:
     hash_of_hashes: str = ""
 
 
+class PartitionWindows:
+    """The market windows of one month × symbol, fed lake batches in stream order.
+
+    :meth:`feed` returns the windows that became final; :meth:`peek` returns the still-open
+    windows as a flush would emit them *without* closing the stream, so a caller that
+    stops after any batch can persist exactly what :func:`build_window_partition` would
+    have persisted for the batches fed so far, then continue.
+    """
+
+    def __init__(self, tenant: str, symbol: str, recipe: Recipe = FULL_RECIPE, *, batch_rows: int = 262_144,
+                 progress: Progress | None = None) -> None:
+        self.tenant, self.symbol, self.recipe = tenant, symbol, recipe
+        self.batch_rows, self.progress = batch_rows, progress
+        self.builder = WindowBuilder(recipe)
+        self.refs: list[BatchRef] = []
+        self.venue: str | None = None
+        self.ticks = 0
+
+    def add_refs(self, batches: Iterable[dict]) -> None:
+        """Declare batches whose seq ranges a window's provenance may cite (all known ones, in any order)."""
+        known = {r.batch_id for r in self.refs}
+        for b in batches:
+            if self.venue is None:
+                self.venue = b["venue"]
+            if b["id"] not in known:
+                self.refs.append(BatchRef(b["id"], b["seq_min"], b["seq_max"]))
+                known.add(b["id"])
+
+    def feed(self, batch: dict) -> list:
+        """Stream one ``raw_tick_batches`` row's Parquet file; returns the FeatureWindows that became final."""
+        self.add_refs([batch])
+        out: list = []
+        for rb in pq.ParquetFile(batch["path"]).iter_batches(batch_size=self.batch_rows):
+            self.ticks += rb.num_rows
+            out += self._windows(self.builder.update(rb))
+            if self.progress:
+                self.progress(rb.num_rows)
+        return out
+
+    def flush(self) -> list:
+        return self._windows(self.builder.flush())
+
+    def peek(self) -> list:
+        import copy
+
+        return self._windows(copy.deepcopy(self.builder).flush())
+
+    def _windows(self, result) -> list:
+        return to_feature_windows(result, tenant_id=self.tenant, symbol=self.symbol, batches=self.refs,
+                                  venue=self.venue)
+
+
+def persist_windows(session: TenantSession, windows: list) -> int:
+    """Upsert FeatureWindows and their tick-batch lineage; returns the lineage edges recorded."""
+    from thunderline.lineage import Edge, record_edges
+
+    if not windows:
+        return 0
+    session.upsert("feature_windows", [window_row(w) for w in windows])
+    edges = [Edge("tick_batch", b["batch_id"], "feature_window", w.id, "feature_input")
+             for w in windows for b in w.provenance["batches"]]
+    return record_edges(session, edges)
+
+
 def build_window_partition(
     session: TenantSession,
     month: str,
@@ -261,8 +353,6 @@ def build_window_partition(
     on_windows: Callable[[list], None] | None = None,
 ) -> WindowPartitionSummary:
     """Stream the partition's lake batches (time order) through the numba window builder into feature_windows."""
-    from thunderline.lineage import Edge, record_edges
-
     t = session.table("raw_tick_batches")
     batches = session.select("raw_tick_batches", t.c.month == month, t.c.symbol == symbol,
                              order_by=[t.c.ts_min, t.c.seq_min, t.c.id])
@@ -271,19 +361,14 @@ def build_window_partition(
     fw = session.table("feature_windows")
     session.delete("feature_windows", fw.c.kind == "market", fw.c.key == symbol, fw.c.window_start >= lo,
                    fw.c.window_start < hi, fw.c.recipe_version == recipe.recipe_version)
-    builder = WindowBuilder(recipe)
+    stream = PartitionWindows(session.tenant_id, symbol, recipe, batch_rows=batch_rows, progress=progress)
+    stream.add_refs(batches)
     digest = hashlib.sha256()
-    refs = [BatchRef(b["id"], b["seq_min"], b["seq_max"]) for b in batches]
-    venue = batches[0]["venue"] if batches else None
 
-    def emit(result) -> None:
-        windows = to_feature_windows(result, tenant_id=session.tenant_id, symbol=symbol, batches=refs, venue=venue)
+    def emit(windows: list) -> None:
         if not windows:
             return
-        session.upsert("feature_windows", [window_row(w) for w in windows])
-        edges = [Edge("tick_batch", b["batch_id"], "feature_window", w.id, "feature_input")
-                 for w in windows for b in w.provenance["batches"]]
-        summary.lineage_edges += record_edges(session, edges)
+        summary.lineage_edges += persist_windows(session, windows)
         for w in windows:
             digest.update(w.content_hash.encode())
         summary.windows += len(windows)
@@ -291,13 +376,9 @@ def build_window_partition(
             on_windows(windows)
 
     for b in batches:
-        pf = pq.ParquetFile(b["path"])
-        for rb in pf.iter_batches(batch_size=batch_rows):
-            summary.ticks += rb.num_rows
-            emit(builder.update(rb))
-            if progress:
-                progress(rb.num_rows)
-    emit(builder.flush())
+        emit(stream.feed(b))
+    emit(stream.flush())
+    summary.ticks = stream.ticks
     summary.hash_of_hashes = digest.hexdigest()
     return summary
 
