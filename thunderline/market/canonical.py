@@ -17,7 +17,8 @@
 * ``book_*`` hold the order-book levels best first as ``;``-separated decimals (an empty
   element is an empty level, NaN); an empty field means "no book" (null list); the four
   lists of a row must have equal length;
-* the writer emits floats in shortest round-trip form, so CSV → ticks → CSV is lossless.
+* the writer emits floats in shortest round-trip form, so CSV → ticks → CSV is lossless;
+  text fields (venue, symbol, source) cannot contain commas (the writer refuses them).
 
 **Canonical Parquet**: a Parquet file with the TICK_SCHEMA columns (``tenant_id`` optional).
 
@@ -224,6 +225,9 @@ def write_canonical_csv(batches: Iterable[pa.RecordBatch], path: str | Path) -> 
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(CANONICAL_COLUMNS) + "\n")
         for b in batches:
+            for name in ("venue", "symbol", "source"):
+                if pc.any(pc.match_substring(b.column(name), ",")).as_py():
+                    raise ValueError(f"{path}: column {name!r} holds a comma, which canonical CSV cannot carry")
             d = b.to_pydict()
             for i in range(b.num_rows):
                 out = [

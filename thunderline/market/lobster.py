@@ -103,8 +103,8 @@ class _LocalClock:
         hour = ns_after_midnight // 3_600_000_000_000
         off = self._offsets.get(hour)
         if off is None:
-            local = dt.datetime(self.date.year, self.date.month, self.date.day, tzinfo=self.tz) + dt.timedelta(hours=hour)
-            local = local.replace(tzinfo=None).replace(tzinfo=self.tz)  # wall-clock hour, not elapsed
+            # aware + timedelta is wall-clock arithmetic: this is the local wall time hour:00
+            local = dt.datetime.combine(self.date, dt.time(), tzinfo=self.tz) + dt.timedelta(hours=hour)
             off = local.utcoffset() // dt.timedelta(microseconds=1)
             self._offsets[hour] = off
         return self.midnight_utc_naive_us + ns_after_midnight // 1000 - off

@@ -286,7 +286,7 @@ def rule_summary(v: TickValidation) -> dict[str, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- Great Expectations
 def _gx():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"  # never send usage analytics from the platform
     import great_expectations as gx  # deferred: importing GX takes seconds
 
     return gx
