@@ -15,6 +15,7 @@ from thunderline.market.validation import (
     GxTickSuite,
     TickValidator,
     gx_frame,
+    month_bounds_us,
     rule_summary,
     validate_ticks,
 )
@@ -175,3 +176,10 @@ def test_partition_pipeline_on_the_real_lobster_day(lobster_message):
     want = build_windows(read_ticks(lobster_message, "t", 60_000))
     assert np.array_equal(got.features, want.features, equal_nan=True)
     assert np.array_equal(got.window_start_us, want.window_start_us)
+
+
+def test_month_bounds():
+    assert month_bounds_us("2024-01") == (JAN_START, FEB_START)
+    assert month_bounds_us("2024-01-01") == (JAN_START, FEB_START)
+    dec = month_bounds_us("2023-12")
+    assert dec[1] == JAN_START and dec[1] - dec[0] == 31 * 86_400_000_000

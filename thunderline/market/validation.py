@@ -274,6 +274,18 @@ _REASON = {
 }
 
 
+def month_bounds_us(month: str) -> tuple[int, int]:
+    """``"2024-01"`` (or ``"2024-01-01"``, a Dagster month key) → [start, end) in UTC µs."""
+    import datetime as dt
+
+    y, m = (int(x) for x in month.split("-")[:2])
+    start = dt.datetime(y, m, 1, tzinfo=dt.timezone.utc)
+    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    us = dt.timedelta(microseconds=1)
+    return (start - epoch) // us, (end - epoch) // us
+
+
 def validate_ticks(batch: pa.RecordBatch | pa.Table, start_us: int, end_us: int) -> TickValidation:
     """Validate one self-contained batch (no carried seq state)."""
     return TickValidator(start_us, end_us).validate(batch)
