@@ -1,1 +1,3 @@
-from ingress.conftest import api_factory, http_api_factory, sqlite_settings  # noqa: F401  (shared fixtures)
+from ingress.conftest import (  # noqa: F401  (shared fixtures)
+    api_factory, http_api_factory, module_pg_url, sqlite_settings, warehouse_url,
+)

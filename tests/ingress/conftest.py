@@ -1,11 +1,19 @@
-"""An ingress app on the parametrised warehouse (SQLite and PostgreSQL), with keys for two tenants."""
+"""An ingress app on the parametrised warehouse (SQLite and PostgreSQL), with keys for two tenants.
+
+``warehouse_url`` is overridden for the ingress, publish and dashboard tests: the PostgreSQL
+database (owned by the non-superuser app role, so row-level security applies) is provisioned
+once per module and emptied (TRUNCATE) before each test, instead of created per test.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import uuid
+
 import pytest
+import sqlalchemy as sa
 import httpx
 
 from thunderline.flow.landing import candidate_files
@@ -13,6 +21,46 @@ from thunderline.ingress import ServeConfig, build_app, create_key
 from thunderline.ingress.server import ServerThread
 from thunderline.publish import InProcessPublisher
 from thunderline.store import Warehouse
+
+@pytest.fixture(scope="module")
+def module_pg_url():
+    from conftest import APP_ROLE, require_pg
+    from thunderline.store.postgres import drop_database, provision_database
+
+    admin = require_pg()
+    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    url = provision_database(admin, name, APP_ROLE)
+    wh = Warehouse(url)
+    wh.init_schema()
+    wh.dispose()
+    try:
+        yield url
+    finally:
+        drop_database(admin, name)
+
+
+def _truncate_all(url: str) -> None:
+    from thunderline.store import metadata
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE TABLE {names} CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def warehouse_url(request, tmp_path):
+    """Both backends, as in the root conftest; PostgreSQL shared per module and emptied per test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+    else:
+        url = request.getfixturevalue("module_pg_url")
+        _truncate_all(url)
+        yield url
+
 
 FAST = ServeConfig(relay=False, key_recheck_s=0.0, requests_per_s=10_000, request_burst=10_000, ticks_per_s=1e9, tick_burst=1e9)
 

@@ -1,6 +1,7 @@
-"""Over HTTP: validation errors write nothing, size and row limits, per-tenant rate limits, filings, metrics.
+"""Over HTTP: landing, validation errors write nothing, size and row limits, per-tenant rate limits, filings, metrics.
 
-Limits and metrics touch no warehouse rows and run on SQLite only; the rest run on both backends.
+These touch no warehouse rows beyond the key lookup and run on SQLite only; the landing →
+warehouse path is exercised on both backends by test_durability, reads by test_reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ def post(api, tenant, data, ctype=JSONL, **kw):
     return api.client.post("/v1/ticks", content=data, headers={**api.auth(tenant), "Content-Type": ctype}, **kw)
 
 
-def test_accepted_batch_lands_as_canonical_parquet_under_its_tenant(api):
+def test_accepted_batch_lands_as_canonical_parquet_under_its_tenant(http_api_factory):
+    api = http_api_factory()
     t = ticks(30)
     r = post(api, "acme", *body("csv", t)[:1], ctype="text/csv")
     assert r.status_code == 202, r.text
@@ -29,7 +31,8 @@ def test_accepted_batch_lands_as_canonical_parquet_under_its_tenant(api):
     assert len(api.landed()) == 1
 
 
-def test_invalid_bodies_write_nothing(api):
+def test_invalid_bodies_write_nothing(http_api_factory):
+    api = http_api_factory()
     rows = rows_of(ticks(8))
     rows[5]["trade_side"] = 3
     r = post(api, "acme", jsonl(rows))
@@ -77,7 +80,8 @@ FILING = (b"<SEC-DOCUMENT>0000320193-24-000123.txt : 20240201\n<SEC-HEADER>00003
           b"ACCESSION NUMBER:\t\t0000320193-24-000123\n</SEC-HEADER>\n</SEC-DOCUMENT>\n")
 
 
-def test_filings_land_durably_or_are_refused(api):
+def test_filings_land_durably_or_are_refused(http_api_factory):
+    api = http_api_factory()
     r = api.client.post("/v1/filings", content=FILING, params={"name": "0000320193-24-000123.txt"},
                         headers={**api.auth("acme"), "Content-Type": "text/plain"})
     assert r.status_code == 202, r.text

@@ -16,13 +16,12 @@ def test_serve_publishes_what_any_writer_stores(api_factory):
         assert api.client.get("/v1/decisions", headers=api.auth(t)).status_code == 200
     seed(api.warehouse, "acme", [decision_row("acme", i) for i in range(6)], [feature_row("acme", 0)])
     seed(api.warehouse, "beta", [decision_row("beta", i) for i in range(2)])
-    for _ in range(300):  # bounded wait for the background relay
-        if len(got) >= 9:
+    for _ in range(600):  # bounded wait for the background relay (delivery, then bookkeeping)
+        if len(got) >= 9 and "thunderline_publish_sent_total 9" in api.client.get("/metrics").text:
             break
         time.sleep(0.05)
     subjects = sorted(m.subject for m in got)
     assert len(got) == 9 and len({m.id for m in got}) == 9
     assert subjects.count("thunderline.acme.decisions.AAPL") == 6 and subjects.count("thunderline.beta.decisions.AAPL") == 2
     assert "thunderline.acme.features.AAPL" in subjects
-    text = api.client.get("/metrics").text
-    assert "thunderline_publish_sent_total 9" in text
+    assert "thunderline_publish_sent_total 9" in api.client.get("/metrics").text

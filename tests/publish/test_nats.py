@@ -124,7 +124,11 @@ def test_decisions_reach_jetstream_once_and_a_restarted_consumer_sees_each_once(
     assert set(bsym) == {r["id"] for r in rows if r["symbol"] == "BRK.B"}
 
 
-def test_broker_down_loses_nothing(warehouse):
+def test_broker_down_loses_nothing(tmp_path):
+    from thunderline.store import Warehouse
+
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")  # outbox retries on both backends: test_outbox
+    warehouse.init_schema()
     tenant = f"t{uuid.uuid4().hex[:10]}"
     seed(warehouse, tenant, [decision_row(tenant, i) for i in range(5)])
 
@@ -147,4 +151,7 @@ def test_broker_down_loses_nothing(warehouse):
         finally:
             await up.close()
 
-    assert asyncio.run(go()) == (5, 5)
+    try:
+        assert asyncio.run(go()) == (5, 5)
+    finally:
+        warehouse.dispose()
