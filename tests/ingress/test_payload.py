@@ -64,6 +64,8 @@ def test_json_lines_problems_name_line_and_field():
     assert refused(data, JSONL).problems[0].row == 1
     e = refused(b'{"venue": "X"}\nnot json\n', JSONL)
     assert (e.problems[0].row, e.problems[0].field) == (2, "*")
+    e = refused(b'[{"venue": "X"}]', "application/json")
+    assert (e.problems[0].row, e.problems[0].reason) == (1, "expected a JSON object, got list")
 
 
 def test_json_lines_contract_rules():

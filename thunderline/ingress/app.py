@@ -75,7 +75,7 @@ class ServeConfig:
     dashboard_window_s: float = 10.0
     stream_max_s: float = 3600.0
     relay: bool = True
-    relay_poll_s: float = 0.25
+    relay_poll_s: float = 0.5
     metrics_token: str | None = None
     tenants: tuple[str, ...] = ()
 

@@ -5,7 +5,8 @@ Three encodings of the same canonical tick columns (``thunderline.market.canonic
 and optional ``source, source_row``):
 
 * **JSON lines** (``application/x-ndjson``; also ``application/jsonl``,
-  ``application/json-lines``): one JSON object per line; numbers are JSON numbers,
+  ``application/json-lines`` and ``application/json``): one JSON object per line (a JSON
+  array is refused at line 1); numbers are JSON numbers,
   ``null`` (or a missing key) means absent; ``book_*`` are arrays of numbers (``null``
   element = empty level). ``NaN``/``Infinity`` literals are rejected. Rows are numbered
   by line (1-based).
@@ -53,7 +54,8 @@ TS_MAX_US = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
 VENUE_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 SYMBOL_RE = r"^[A-Za-z0-9^][A-Za-z0-9._:^=+-]{0,63}$"
 
-JSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines")
+JSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines",
+              "application/json")
 CSV_TYPES = ("text/csv", "application/csv")
 ARROW_STREAM_TYPES = ("application/vnd.apache.arrow.stream",)
 ARROW_FILE_TYPES = ("application/vnd.apache.arrow.file",)
