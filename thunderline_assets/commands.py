@@ -20,3 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from thunderline.ingress.cli import register as register_ingress
 
     register_ingress(sub)  # serve, keys
+
+    from thunderline_assets.live_command import register as register_live
+
+    register_live(sub)  # live

@@ -47,7 +47,7 @@ def _run(policy, ms, state=LadderState()):
     return trail
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(policy=policies, ms=st.lists(measurements, max_size=60))
 def test_one_step_at_a_time_up_in_order_down_in_reverse(policy, ms):
     taken: list[str] = []  # the stack of steps in force
@@ -67,7 +67,7 @@ def test_one_step_at_a_time_up_in_order_down_in_reverse(policy, ms):
         assert LadderState.from_json(after.to_json()) == after
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policy=policies, ms=st.lists(measurements, max_size=60))
 def test_force_abstain_only_after_enough_breach_intervals_and_only_for_slow_experts(policy, ms):
     trail = _run(policy, ms)

@@ -19,13 +19,16 @@ from thunderline_assets.telemetry import flow_telemetry
 UTC = dt.timezone.utc
 
 
-def _tick(schedule, instance, when, defs=None):
+def _resources():
     from resources import build_resources
     from thunderline.config import load_settings
 
-    resources = build_resources(load_settings({"THUNDERLINE_HOME": "/nonexistent"}, create_dirs=False))
+    return build_resources(load_settings({"THUNDERLINE_HOME": "/nonexistent"}, create_dirs=False))
+
+
+def _tick(schedule, instance, when, defs=None):
     repo = (defs or dg.Definitions(assets=catalog.ASSETS, jobs=catalog.PARTITION_JOBS, schedules=[schedule],
-                                   resources=resources)).get_repository_def()
+                                   resources=_resources())).get_repository_def()
     return schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                                             repository_def=repo))
 
@@ -58,7 +61,8 @@ def test_nightly_jobs_split_by_partitioning(ephemeral_instance):
     by_name = {j.name: j for j in jobs}
     assert set(by_name) == {"nightly_observability_job", "nightly_drift_job"}
     drift = next(s for s in schedules if s.name == "nightly_drift")
-    defs = dg.Definitions(assets=[drift_probe], jobs=[by_name["nightly_drift_job"]], schedules=[drift])
+    defs = dg.Definitions(assets=[*catalog.ASSETS, drift_probe, export_probe], jobs=jobs, schedules=[drift],
+                          resources=_resources())
     first = _tick(drift, ephemeral_instance, dt.datetime(2024, 3, 1, 3, 30, tzinfo=UTC), defs)
     assert [r.partition_key for r in first.run_requests] == ["2024-02-01", "2024-03-01"]
     mid = _tick(drift, ephemeral_instance, dt.datetime(2024, 3, 17, 3, 30, tzinfo=UTC), defs)
