@@ -20,7 +20,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     return {
         "warehouse": WarehouseResource(url=settings.warehouse_url, tenant_id=settings.tenant_id),
         "lake": LakeResource(root=str(settings.lake_dir)),
-        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri),
+        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri,
+                                 artifact_location=settings.mlflow_artifacts),
         "ticker_map": TickerMapResource(path=str(settings.ticker_map)),
         "landing": LandingResource(root=str(settings.landing_dir)),
     }

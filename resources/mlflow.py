@@ -13,6 +13,7 @@ class MlflowResource(dg.ConfigurableResource):
 
     tracking_uri: str
     registry_uri: str | None = None
+    artifact_location: str | None = None  # required by non-SQLite tracking stores for new experiments
 
     _client = PrivateAttr(default=None)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow 3.x's switch
+os.environ.setdefault("DO_NOT_TRACK", "true")
 
 REPO = Path(__file__).resolve().parents[1]
 APP_ROLE = "thunderline_app"

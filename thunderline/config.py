@@ -68,6 +68,7 @@ class Settings(BaseModel):
     mlflow_tracking_uri: str
     dagster_home: Path
     ticker_map: Path | None = None
+    mlflow_artifacts: str | None = None  # where new MLflow experiments keep model files
     sensor_interval_s: int = 10
     tenant_id: str = "default"
 
@@ -136,6 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             f"MLFLOW_TRACKING_URI={mlflow_uri!r}: expected sqlite:///…, postgresql+psycopg2://…, file:///… or http(s)://…"
         )
     ticker_map = path_of("THUNDERLINE_TICKER_MAP", home / "ticker_map.json")
+    artifacts = env.get("MLFLOW_ARTIFACTS_DESTINATION", "").strip() or (home / "mlartifacts").as_uri()
     interval_raw = env.get("THUNDERLINE_SENSOR_INTERVAL_S", "").strip() or "10"
     if not interval_raw.isdigit() or not 1 <= int(interval_raw) <= 86_400:
         raise ConfigError(f"THUNDERLINE_SENSOR_INTERVAL_S={interval_raw!r}: expected whole seconds in 1..86400")

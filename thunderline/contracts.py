@@ -300,13 +300,20 @@ class DecisionTrace:
     embedding: list[float]
 
     def hashed_content(self) -> dict[str, Any]:
+        """Every field except measured latencies (built by hand: dataclasses.asdict deep-copies)."""
         acts = [
-            {k: v for k, v in dataclasses.asdict(a).items() if k != "latency_ms"}
+            {"layer": a.layer, "expert": a.expert, "model_version": a.model_version, "alias": a.alias,
+             "action": a.action, "confidence": a.confidence, "weight": a.weight, "flags": list(a.flags)}
             for a in self.expert_actions
         ]
-        body = dataclasses.asdict(self)
-        body["expert_actions"] = acts
-        return body
+        return {
+            "tenant_id": self.tenant_id, "feature_window_id": self.feature_window_id, "symbol": self.symbol,
+            "window_start_us": self.window_start_us, "window_end_us": self.window_end_us,
+            "router_version": self.router_version, "gate_scores": self.gate_scores,
+            "selected_experts": self.selected_experts, "expert_actions": acts,
+            "blended_action": self.blended_action, "blended_confidence": self.blended_confidence,
+            "risk_flags": self.risk_flags, "embedding": self.embedding,
+        }
 
     @cached_property
     def content_hash(self) -> str:  # frozen: computed once per object

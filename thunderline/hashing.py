@@ -72,8 +72,22 @@ def _enc_str(obj, out):
 
 def _enc_seq(obj, out):
     out += [b"l", _len(len(obj))]
+    if len(obj) > 8 and all(type(v) is float for v in obj):
+        out.append(_bulk_floats(obj))  # same bytes as b"f" + 8 bytes per value
+        return
     for item in obj:
         _encode(item, out)
+
+
+def _bulk_floats(values) -> bytes:
+    """``b"f" + big-endian float64`` per value (NaN and -0.0 canonicalised), packed by numpy."""
+    arr = np.array(values, dtype=">f8")
+    arr[arr != arr] = np.nan
+    arr[arr == 0.0] = 0.0
+    rec = np.empty(len(arr), dtype=[("t", "S1"), ("v", ">f8")])
+    rec["t"] = b"f"
+    rec["v"] = arr
+    return rec.tobytes()
 
 
 _ORDER_CACHE: dict[tuple, list[tuple[bytes, object]]] = {}
@@ -96,12 +110,9 @@ def _enc_dict(obj, out):
     vals = [obj[k] for _, k in order]
     if len(vals) > 8 and all(type(v) is float for v in vals):
         # bulk path for feature dicts: same bytes as _enc_float per value, packed by numpy
-        arr = np.array(vals, dtype=">f8")
-        arr[arr != arr] = np.nan
-        arr[arr == 0.0] = 0.0
-        raw = arr.tobytes()
+        raw = _bulk_floats(vals)
         for i, (kb, _) in enumerate(order):
-            out += [kb, b"f", raw[8 * i : 8 * i + 8]]
+            out += [kb, raw[9 * i : 9 * i + 9]]
         return
     for (kb, _), v in zip(order, vals):
         out.append(kb)

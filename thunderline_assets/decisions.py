@@ -22,7 +22,8 @@ from thunderline_assets.partitions import month_symbol, split_key
 def open_registry(mlflow: MlflowResource, warehouse: WarehouseResource):
     from thunderline.experts.registry import ExpertRegistry
 
-    return ExpertRegistry(tracking_uri=mlflow.tracking_uri, warehouse=warehouse.get(), tenant_id=warehouse.tenant_id)
+    return ExpertRegistry(tracking_uri=mlflow.tracking_uri, artifact_location=mlflow.artifact_location,
+                          warehouse=warehouse.get(), tenant_id=warehouse.tenant_id)
 
 
 @dg.asset(

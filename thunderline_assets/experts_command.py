@@ -31,7 +31,8 @@ def run_bootstrap(settings, months: list[str], *, seed: int = 0) -> dict:
             raise ValueError(f"no market windows in {months}: ingest those months first")
         until = max(w.available_at_us for w in windows)
         edgar = load_edgar_windows(s, None, until)
-    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, warehouse=wh, tenant_id=settings.tenant_id) as reg:
+    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, artifact_location=settings.mlflow_artifacts,
+                        warehouse=wh, tenant_id=settings.tenant_id) as reg:
         state, report = bootstrap_from_windows(reg, windows, edgar_windows=edgar, ticker_map=tmap, seed=seed)
     with wh.session(settings.tenant_id) as s:
         version = publish_router_version(s, state, reason=f"bootstrap on {','.join(months)} (seed {seed})")

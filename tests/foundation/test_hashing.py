@@ -110,3 +110,14 @@ def test_bulk_float_dict_path_equals_scalar_path(values):
         expected += [b"s" + len(kb).to_bytes(8, "big") + kb]
         _enc_float(d[k], expected)
     assert canonical_bytes(d) == b"".join(expected)
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=9, max_size=40))
+def test_bulk_float_list_path_equals_scalar_path(values):
+    from thunderline.hashing import _enc_float
+
+    expected = [b"l", len(values).to_bytes(8, "big")]
+    for v in values:
+        _enc_float(v, expected)
+    assert canonical_bytes(values) == b"".join(expected)
+    assert canonical_bytes(tuple(values)) == b"".join(expected)

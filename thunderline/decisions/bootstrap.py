@@ -39,8 +39,12 @@ class TrainingSet:
     windows: int
 
 
-def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10)) -> TrainingSet:
-    """Features (market + as-of EDGAR) and forward labels with a balanced dead band, per symbol in time order."""
+def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10), fit_mask=None) -> TrainingSet:
+    """Features (market + as-of EDGAR) and forward labels, per symbol in time order.
+
+    Labels chain window ends to later window starts (``end_col``), so with overlapping windows a
+    label never includes the window's own span; the dead band is fitted on ``fit_mask`` rows only.
+    """
     windows = sorted(windows, key=lambda w: (w.key, w.window_start_us))
     df = feature_frame(windows, edgar_windows, ticker_map)
     for col in EMBEDDING_FEATURES:
@@ -48,7 +52,9 @@ def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10)) 
             df[col] = np.nan
     df["symbol"] = [w.key for w in windows]
     df["window_start_us"] = [w.window_start_us for w in windows]
-    labels = balanced_forward_labels(df, horizons)
+    df["window_end_us"] = [w.window_end_us for w in windows]
+    mask = None if fit_mask is None else np.asarray(fit_mask(df), dtype=bool)
+    labels = balanced_forward_labels(df, horizons, fit_mask=mask, end_col="window_end_us")
     return TrainingSet(df, labels, len(windows))
 
 
@@ -113,12 +119,18 @@ def bootstrap_from_windows(registry, windows, *, edgar_windows=(), ticker_map=()
     from thunderline.experts import ExpertInputError
     from thunderline.experts.training import evaluate_expert, train_expert
 
-    ts = training_set(windows, edgar_windows, ticker_map)
-    if ts.windows < 100:
-        raise ValueError(f"bootstrap: {ts.windows} windows are too few to train experts (need ≥ 100)")
-    order = np.argsort(ts.features["window_start_us"].to_numpy(), kind="stable")
-    cut = np.zeros(len(order), dtype=bool)
-    cut[order[: int(len(order) * (1 - holdout))]] = True
+    if len(windows) < 100:
+        raise ValueError(f"bootstrap: {len(windows)} windows are too few to train experts (need ≥ 100)")
+    starts = np.sort(np.array([w.window_start_us for w in windows], dtype=np.int64))
+    cut_time = int(starts[int(len(starts) * (1 - holdout))])
+    width = int(np.median([w.window_end_us - w.window_start_us for w in windows]))
+    max_h = max(s.horizon for s in (specs or DEFAULT_EXPERT_SPECS))
+    purge_from = cut_time - (max_h + 1) * width  # train labels must not look into the hold-out
+    ts = training_set(windows, edgar_windows, ticker_map,
+                      fit_mask=lambda df: df["window_start_us"].to_numpy() < purge_from)
+    start = ts.features["window_start_us"].to_numpy()
+    cut = start < purge_from
+    evaluate = start >= cut_time
     fitted, skipped = {}, {}
     for spec in specs or DEFAULT_EXPERT_SPECS:
         try:
@@ -127,7 +139,7 @@ def bootstrap_from_windows(registry, windows, *, edgar_windows=(), ticker_map=()
             skipped[spec.name] = str(exc)
     trained, versions, families = {}, {}, {}
     for name, fx in sorted(fitted.items()):
-        m = evaluate_expert(fx, ts.features[~cut], ts.labels[~cut])
+        m = evaluate_expert(fx, ts.features[evaluate], ts.labels[evaluate])
         v = registry.register(fx, alias="champion", metrics=m.as_dict("holdout_"))
         trained[name] = {"version": v.version, **m.as_dict()}
         versions[name] = str(v.version)

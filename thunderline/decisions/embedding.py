@@ -8,7 +8,10 @@ router version) and its ``version`` is the hash of all of it.
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,7 +32,7 @@ class EmbeddingSpec:
     def d(self) -> int:
         return len(self.projection[0]) if self.projection else 0
 
-    @property
+    @cached_property
     def version(self) -> str:
         return content_hash({"feature_names": list(self.feature_names), "mean": list(self.mean),
                              "std": list(self.std), "projection": [list(r) for r in self.projection],
@@ -58,7 +61,10 @@ def fit_embedding(features: np.ndarray, feature_names, d: int = 32, seed: int = 
     """Statistics from ``features`` (NaN-aware) and a seeded Gaussian projection scaled by 1/√k."""
     F = np.asarray(features, dtype=np.float64)
     k = F.shape[1]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # an all-NaN column (e.g. no filings yet) is expected: it gets mean 0, std 1 below
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        warnings.filterwarnings("ignore", "Degrees of freedom", RuntimeWarning)
         mean = np.nanmean(F, axis=0) if len(F) else np.zeros(k)
         std = np.nanstd(F, axis=0) if len(F) else np.ones(k)
     mean = np.where(np.isfinite(mean), mean, 0.0)

@@ -17,7 +17,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -34,7 +33,6 @@ from thunderline.routing import Assignment, route
 EMBEDDING_SIZE = 16  # Thunderbit: fixed-size behaviour embedding of a decision
 PER_WINDOW_BUDGET_MS = 0.5
 REPLAY_BUDGET_MS = 600_000.0
-_DIRECTION = {"buy": 1.0, "sell": -1.0, "hold": 0.0, "abstain": 0.0}
 
 
 @dataclass
@@ -199,46 +197,58 @@ def _widen(r, results, n):
 
 
 def _traces(windows, state, assignments, results, shadow_results, final, conf, risk_flags, A, C, W, tenant_id):
+    """DecisionTrace objects; everything per layer is computed vectorised first, the loop only assembles."""
     n = len(windows)
     L = len(assignments)
-    direction = np.vectorize(_DIRECTION.get, otypes=[np.float64])(A) if A.size else np.zeros((n, 0))
-    score = (W * C * direction).sum(axis=1)
+    direction = np.zeros(A.shape)
+    direction[A == "buy"] = 1.0
+    direction[A == "sell"] = -1.0
+    contrib = W * C * direction
+    score = contrib.sum(axis=1)
     offsets = np.cumsum([0] + [len(p) for p in state.pools])
     lat = {name: r.latency_per_window_ms for name, (_, r) in results.items()}
     version_of = state.expert_versions
+    per_layer = []
+    emb_cols = []
+    for l, (pool, a) in enumerate(zip(state.pools, assignments)):
+        S = a.scores
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ent = -np.where(S > 0, S * np.log(np.where(S > 0, S, 1.0)), 0.0).sum(axis=1)
+        layer_score = contrib[:, offsets[l]:offsets[l + 1]].sum(axis=1) * L
+        emb_cols += [ent, a.weights.max(axis=1), a.kept_counts.astype(np.float64), layer_score]
+        per_layer.append((pool, a, S.tolist(), a.weights, offsets[l]))
+    emb_cols += [score, conf, np.array([len(f) for f in risk_flags], dtype=np.float64),
+                 (np.asarray(final) == "abstain").astype(np.float64)]
+    E = np.column_stack(emb_cols)[:, :EMBEDDING_SIZE]
+    E = np.round(np.where(np.isfinite(E), E, 0.0), 12)
+    if E.shape[1] < EMBEDDING_SIZE:
+        E = np.hstack([E, np.zeros((n, EMBEDDING_SIZE - E.shape[1]))])
+    emb_rows = E.tolist()
+    act_rows, conf_rows = A.tolist(), C.tolist()
+    alias_of = {name: (getattr(r, "alias", "champion") or "champion") for name, (_, r) in results.items()}
+    flags_of = {name: tuple(r.flags) for name, (_, r) in results.items()}
     out = []
     for t, w in enumerate(windows):
         gate_scores, selected, acts = [], [], []
-        emb = []
-        for l, (pool, a) in enumerate(zip(state.pools, assignments)):
-            S = a.scores[t]
-            gate_scores.append([float(x) for x in S])
-            kept = [(int(j), float(s)) for j, s in a.token_experts[t]]
+        for l, (pool, a, S_rows, Wl, off) in enumerate(per_layer):
+            gate_scores.append(S_rows[t])
+            kept = a.token_experts[t]
             selected.append([pool[j] for j, _ in kept])
             for j, _ in kept:
                 name = pool[j]
-                k = offsets[l] + j
-                r = results.get(name, (None, None))[1]
                 acts.append(ExpertAction(
-                    layer=l, expert=name, model_version=str(version_of.get(name, getattr(r, "version", ""))),
-                    alias=getattr(r, "alias", "champion") or "champion", action=str(A[t, k]),
-                    confidence=float(C[t, k]), latency_ms=float(lat.get(name, 0.0)), weight=float(a.weights[t, j]),
-                    flags=tuple(r.flags) if r is not None else ()))
-            ent = float(-(S[S > 0] * np.log(S[S > 0])).sum())
-            layer_score = float((W[t, offsets[l]:offsets[l + 1]] * C[t, offsets[l]:offsets[l + 1]]
-                                 * direction[t, offsets[l]:offsets[l + 1]]).sum() * L)
-            emb += [ent, float(a.weights[t].max()), float(len(kept)), layer_score]
+                    layer=l, expert=name, model_version=str(version_of.get(name, "")),
+                    alias=alias_of.get(name, "champion"), action=act_rows[t][off + j],
+                    confidence=conf_rows[t][off + j], latency_ms=float(lat.get(name, 0.0)),
+                    weight=float(Wl[t, j]), flags=flags_of.get(name, ())))
         for s in shadow_results:
             acts.append(ExpertAction(layer=-1, expert=s.expert, model_version=str(s.version), alias="shadow",
                                      action=str(s.actions[t]), confidence=float(s.confidences[t]),
                                      latency_ms=float(s.latency_per_window_ms), weight=0.0, flags=tuple(s.flags)))
-        emb = (emb + [float(score[t]), float(conf[t]), float(len(risk_flags[t])), float(final[t] == "abstain")])
-        emb = [round(x, 12) if math.isfinite(x) else 0.0 for x in emb][:EMBEDDING_SIZE]
-        emb += [0.0] * (EMBEDDING_SIZE - len(emb))
         out.append(DecisionTrace(
             tenant_id=tenant_id, feature_window_id=w.id, symbol=w.key, window_start_us=w.window_start_us,
             window_end_us=w.window_end_us, router_version=state.version, gate_scores=gate_scores,
             selected_experts=selected, expert_actions=acts, blended_action=str(final[t]),
             blended_confidence=float(conf[t]) if final[t] != "abstain" else 0.0,
-            risk_flags=list(risk_flags[t]), embedding=emb))
+            risk_flags=list(risk_flags[t]), embedding=emb_rows[t]))
     return out

@@ -12,6 +12,7 @@ DecisionTrace records the version it used.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sqlalchemy as sa
@@ -49,8 +50,8 @@ class RouterState:
             "embedding": self.embedding.to_json(),
         }
 
-    @property
-    def version(self) -> str:
+    @cached_property
+    def version(self) -> str:  # frozen: hashed once per state, not once per trace
         return "rv-" + content_hash(self.to_json())[:20]
 
     @classmethod
