@@ -1,0 +1,63 @@
+"""``thunderline live --stdin`` in-process: micro-batches spooled and decided, telemetry written and served as
+Prometheus text, materializations reported to a real Dagster instance."""
+
+from __future__ import annotations
+
+import io
+import urllib.request
+
+import dagster as dg
+
+from orch_helpers import write_ticks
+from thunderline.decisions.router_state import publish_router_version
+from thunderline.store import Warehouse
+from thunderline.telemetry import MetricsRegistry, read_events
+from thunderline_assets.live_command import LiveRunner, run_stdin, serve_metrics
+
+
+def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_env, ephemeral_instance, trained,
+                                                                      mlflow_uri, tmp_path):
+    settings = settings_env.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
+    state, _, _ = trained
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    with wh.session(settings.tenant_id) as s:
+        publish_router_version(s, state, reason="live test")
+    wh.dispose()
+    csv = write_ticks(tmp_path / "feed.csv", "LIVE", n=3_000, fmt="csv").read_text()
+    bad = "TEST,LIVE,1704205800000001,99999999,0,abc,1,100.01,1,,0,0,,,,,,\n"  # unparsable price: quarantined
+    lines = csv.splitlines(keepends=True)
+    stream = io.StringIO("".join(lines[:1500] + [bad] + lines[1500:]))
+
+    metrics = MetricsRegistry()
+    server = serve_metrics(metrics, 0)
+    runner = LiveRunner(settings, instance=ephemeral_instance, metrics=metrics, interval_s=0.0,
+                        keep_latencies=True)
+    assert runner.decisions is not None and runner.decisions.state.version == state.version
+    run_stdin(runner, stream, max_batch=1_000)
+    runner.close()
+
+    s = runner.stats
+    assert s.batches >= 3 and s.ticks == 3_000 and s.traces > 0
+    assert len(runner.stats.latencies_us()) == 3_001  # every line read, the bad one included
+    spooled = sorted((settings.landing_dir / "live" / settings.tenant_id).glob("*.csv"))
+    assert len(spooled) == s.batches and sum(len(p.read_text().splitlines()) - 1 for p in spooled) == 3_001
+    wh = Warehouse(settings.warehouse_url)
+    with wh.session(settings.tenant_id) as sess:
+        t = sess.table("decision_traces")
+        assert sess.count("decision_traces", t.c.symbol == "LIVE") == s.traces
+        [q] = sess.select("quarantine")
+        assert q["source"].endswith(".csv") and "bid_px" in (q["field"] or "") + q["reason"]
+        names = {e.name for e in read_events(sess)}
+    wh.dispose()
+    assert {"flow.market.lag_ms", "router.entropy", "router.assignment.experts_per_token", "expert.latency_ms",
+            "router.capacity_utilization", "router.undercovered_token", "flow.market.backlog"} <= names
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/metrics", timeout=10).read().decode()
+    server.shutdown()
+    assert "# TYPE thunderline_flow_market_lag_ms summary" in body and "thunderline_router_entropy_count" in body
+
+    mats = ephemeral_instance.fetch_materializations(dg.AssetKey("decision_traces"), limit=100).records
+    assert mats and {m.partition_key for m in mats} == {"2024-01-01|LIVE"}
+    assert mats[0].asset_materialization.metadata["reported_by"].value == "thunderline live"
+    assert "LIVE" in ephemeral_instance.get_dynamic_partitions("symbols")
