@@ -265,10 +265,11 @@ class WindowBuilder:
         cap = int(min(n, (int(a.ts.max()) - t0) // step + 2)) if int(a.ts.max()) >= t0 else 1
         out_bi = np.empty((cap, K.NBI), np.int64)
         out_bf = np.empty((cap, K.NBF))
+        lv1 = [np.ascontiguousarray(x[:, 0]) for x in (a.bid_px, a.bid_sz, a.ask_px, a.ask_sz)]
         nout = K.bucket_pass(a.ts, a.seq, a.event_type, a.bid_px, a.bid_sz, a.ask_px, a.ask_sz,
                              a.trade_px, a.trade_sz, a.trade_side, step, self.recipe.ofi_levels,
                              self.recipe.full, self._si, self._sf, self._book, self._obi, self._obf,
-                             out_bi, out_bf)
+                             out_bi, out_bf, *lv1)
         if nout:
             self._pend_bi = np.concatenate([self._pend_bi, out_bi[:nout]])
             self._pend_bf = np.concatenate([self._pend_bf, out_bf[:nout]])

@@ -113,11 +113,78 @@ def _store(bi, bf, row, idx, n, fseq, lseq, nbook, ntrade, pmb, fmid, lmid, ssp,
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pass_a(bp1, bq1, ap1, aq1, b0, m, full, a_pb, a_qb, a_pa, a_qa, a_e, a_spr, a_mid, a_bps, a_imb, a_d, a_r):
+    """Per-tick terms of ticks b0 … b0+m−1 that need only the row and the row before it.
+    Branch-free over contiguous 1-D level-1 arrays, so LLVM vectorises it (divisions included)."""
+    inf = np.inf
+    for j in range(m):
+        i = b0 + j
+        bp = bp1[i]
+        ap = ap1[i]
+        qb = bq1[i]
+        qa = aq1[i]
+        qb = qb if qb == qb else 0.0
+        qa = qa if qa == qa else 0.0
+        pb_ = bp if bp == bp else -inf
+        qb_ = qb if bp == bp else 0.0
+        pa_ = ap if ap == ap else inf
+        qa_ = qa if ap == ap else 0.0
+        a_pb[j] = pb_
+        a_qb[j] = qb_
+        a_pa[j] = pa_
+        a_qa[j] = qa_
+        spr = ap - bp
+        mid = 0.5 * (ap + bp)
+        a_spr[j] = spr
+        a_mid[j] = mid
+    if not full:
+        return
+    for j in range(m):
+        i = b0 + j
+        bp = bp1[i]
+        ap = ap1[i]
+        qb = bq1[i]
+        qa = aq1[i]
+        qb = qb if qb == qb else 0.0
+        qa = qa if qa == qa else 0.0
+        a_bps[j] = (ap - bp) / (0.5 * (ap + bp)) * 1e4
+        den = qb + qa
+        a_imb[j] = (qb - qa) / den if den > 0.0 else 0.0
+    start = 0
+    if b0 == 0:  # the chunk's first row has no row before it here (carried state handles it)
+        a_e[0] = 0.0
+        a_d[0] = 0.0
+        a_r[0] = 0.0
+        start = 1
+    for j in range(start, m):
+        i = b0 + j
+        lbp = bp1[i - 1]
+        lap = ap1[i - 1]
+        lqb = bq1[i - 1]
+        lqa = aq1[i - 1]
+        lqb = lqb if lqb == lqb else 0.0
+        lqa = lqa if lqa == lqa else 0.0
+        lpb_ = lbp if lbp == lbp else -inf
+        lqb_ = lqb if lbp == lbp else 0.0
+        lpa_ = lap if lap == lap else inf
+        lqa_ = lqa if lap == lap else 0.0
+        pb_ = a_pb[j]
+        pa_ = a_pa[j]
+        a_e[j] = a_qb[j] * (pb_ >= lpb_) - lqb_ * (pb_ <= lpb_) - a_qa[j] * (pa_ <= lpa_) + lqa_ * (pa_ >= lpa_)
+        mid = a_mid[j]
+        pm = 0.5 * (lap + lbp)
+        d = (mid - pm) / pm
+        a_d[j] = d
+        a_r[j] = d * (1.0 - d * (0.5 - d * (1.0 / 3.0 - d * (0.25 - d * 0.2))))
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi, full,
-                si, sf, last_book, open_bi, open_bf, out_bi, out_bf):
+                si, sf, last_book, open_bi, open_bf, out_bi, out_bf, bp1, bq1, ap1, aq1):
     """Fold ticks into step-buckets; return the number of buckets *closed* (written to out_*).
 
-    ``bpx``/``bsz``/``apx``/``asz`` are (n, D) level arrays (D ≥ 1, best first). The bucket
+    ``bpx``/``bsz``/``apx``/``asz`` are (n, D) level arrays (D ≥ 1, best first) and
+    ``bp1``/``bq1``/``ap1``/``aq1`` contiguous copies (or views) of their level 1. The bucket
     holding the last tick stays open in ``open_bi``/``open_bf``; all carried state is updated
     in place. ``full=False`` computes only the coarse aggregates (mid, spread, trades).
     Accumulators live in locals (registers) and touch memory only when a bucket closes.
@@ -189,46 +256,7 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
     for b0 in range(0, n, BLOCK):
         m = min(BLOCK, n - b0)
         # ---------------------------------------------------------------- pass A
-        for j in range(m):
-            i = b0 + j
-            bp = bpx[i, 0]
-            ap = apx[i, 0]
-            qb = bsz[i, 0]
-            qa = asz[i, 0]
-            qb = qb if qb == qb else 0.0
-            qa = qa if qa == qa else 0.0
-            pb_ = bp if bp == bp else -inf
-            qb_ = qb if bp == bp else 0.0
-            pa_ = ap if ap == ap else inf
-            qa_ = qa if ap == ap else 0.0
-            a_pb[j] = pb_
-            a_qb[j] = qb_
-            a_pa[j] = pa_
-            a_qa[j] = qa_
-            spr = ap - bp
-            mid = 0.5 * (ap + bp)
-            a_spr[j] = spr
-            a_mid[j] = mid
-            if full:
-                a_bps[j] = spr / mid * 1e4
-                den = qb + qa
-                a_imb[j] = (qb - qa) / den if den > 0.0 else 0.0
-                k = i - 1 if i > 0 else 0
-                lbp = bpx[k, 0]
-                lap = apx[k, 0]
-                lqb = bsz[k, 0]
-                lqa = asz[k, 0]
-                lqb = lqb if lqb == lqb else 0.0
-                lqa = lqa if lqa == lqa else 0.0
-                lpb_ = lbp if lbp == lbp else -inf
-                lqb_ = lqb if lbp == lbp else 0.0
-                lpa_ = lap if lap == lap else inf
-                lqa_ = lqa if lap == lap else 0.0
-                a_e[j] = qb_ * (pb_ >= lpb_) - lqb_ * (pb_ <= lpb_) - qa_ * (pa_ <= lpa_) + lqa_ * (pa_ >= lpa_)
-                pm = 0.5 * (lap + lbp)
-                d = (mid - pm) / pm
-                a_d[j] = d
-                a_r[j] = d * (1.0 - d * (0.5 - d * (1.0 / 3.0 - d * (0.25 - d * 0.2))))
+        _pass_a(bp1, bq1, ap1, aq1, b0, m, full, a_pb, a_qb, a_pa, a_qa, a_e, a_spr, a_mid, a_bps, a_imb, a_d, a_r)
         # ---------------------------------------------------------------- pass C
         for j in range(m):
             i = b0 + j
