@@ -6,10 +6,8 @@ import hashlib
 import os
 import signal
 import socket
-import subprocess
-import sys
+import multiprocessing
 import time
-from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
@@ -24,8 +22,6 @@ from thunderline.store.lake import Lake
 
 from .ticks import JSONL, jsonl, rows_of, ticks
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -33,19 +29,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "thunderline.ingress", "serve", "--port", str(port),
-                             "--no-relay", "--log-level", "warning"], cwd=REPO, env=dict(os.environ),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _serve_forever(port: int) -> None:  # runs in the forked child
+    from thunderline.config import load_settings
+    from thunderline.ingress import ServeConfig
+    from thunderline.ingress.server import serve
+
+    serve(load_settings(), ServeConfig(port=port, relay=False), log_level="warning")
+
+
+def _start(port: int):
+    """``thunderline serve`` in a separate process, forked from this one (already-imported modules start it fast)."""
+    proc = multiprocessing.get_context("fork").Process(target=_serve_forever, args=(port,), daemon=True)
+    proc.start()
     for _ in range(600):  # bounded: up to ~60 s on a busy machine
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        if not proc.is_alive():
+            raise RuntimeError(f"server exited with {proc.exitcode}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not become healthy")
 
@@ -82,10 +86,11 @@ def test_kill_after_2xx_restart_and_the_batch_is_processed_once(settings_env):
     try:
         r = httpx.post(f"http://127.0.0.1:{port}/v1/ticks", content=data, headers=headers, timeout=30)
         assert r.status_code == 202, r.text
-        proc.send_signal(signal.SIGKILL)  # no shutdown hooks: only what was durable before the 2xx survives
-        proc.wait(30)
+        os.kill(proc.pid, signal.SIGKILL)  # no shutdown hooks: only what was durable before the 2xx survives
+        proc.join(30)
+        assert proc.exitcode == -signal.SIGKILL
     finally:
-        if proc.poll() is None:
+        if proc.is_alive():
             proc.kill()
     batch = r.json()["batch_id"]
     [path] = [p for p in candidate_files(settings_env.ticks_landing)]
