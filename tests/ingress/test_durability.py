@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import signal
 import socket
-import multiprocessing
 import time
 
 import httpx
