@@ -29,6 +29,11 @@ from thunderline_assets.sql_models import SQL_MODEL_ASSETS  # noqa: E402
 
 ASSETS += SQL_MODEL_ASSETS
 
+# observability: drift_reports (monthly PSI/KS against a stored baseline, with its check)
+from thunderline_assets.observability import ASSETS as OBSERVABILITY_ASSETS  # noqa: E402
+
+ASSETS += OBSERVABILITY_ASSETS
+
 # orchestration: telemetry summary, router jobs, schedules, sensors. Keep this block last: the nightly
 # jobs select from every observability/learning asset registered above.
 from jobs.router_jobs import JOBS as ROUTER_JOBS  # noqa: E402

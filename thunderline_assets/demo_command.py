@@ -91,6 +91,18 @@ def run_demo(args) -> int:
     if report.runs_failed:
         print("demo: some runs failed; see the Dagster UI for their logs")
         return 1
+    from thunderline_assets.observability import run_drift_reports, worst_features
+
+    drift_months = [TRAIN_MONTH, LIVE_MONTH]
+    print(f"[drift] drift_reports for {', '.join(drift_months)} against the {TRAIN_MONTH} baseline (PSI, KS):")
+    drift_runs = run_drift_reports(settings, drift_months, baseline_month=TRAIN_MONTH)
+    for month, ok in drift_runs:
+        worst = ", ".join(f"{w['kind']}.{w['feature']} {'–' if w['psi'] is None else format(w['psi'], '.3f')} "
+                          f"({w['status']})" for w in worst_features(settings, month)) if ok else "run FAILED"
+        print(f"    {month}: worst {worst}")
+    if not all(ok for _, ok in drift_runs):
+        print("demo: a drift_reports run failed; see the Dagster UI for its logs")
+        return 1
     print(f"\nDone in {time.perf_counter() - t0:.1f}s. What it produced and how to look at it:")
     print(f"  warehouse        {settings.warehouse_url}")
     print(f"  lake (Parquet)   {settings.lake_dir}")
