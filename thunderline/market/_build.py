@@ -243,10 +243,6 @@ class ChunkEmitter:
         return len(self.builder) > 0 or bool(self.rejects)
 
 
-def is_finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))
-
-
 def reject(source: str, row: int, exc: RowError | str, raw: str, field_name: str = "*") -> Reject:
     if isinstance(exc, RowError):
         return Reject(source, row, exc.field, exc.reason, raw)

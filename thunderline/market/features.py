@@ -30,7 +30,7 @@ microburst             1 if tick_rate > burst_factor × EWMA(tick_rate of earlie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -368,5 +368,3 @@ def to_feature_windows(result: WindowResult, *, tenant_id: str, symbol: str,
         ))
     return out
 
-
-_ = field  # dataclasses.field re-exported for callers building custom recipes
