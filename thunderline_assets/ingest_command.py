@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 from tqdm import tqdm
 
-from thunderline.config import Settings, load_settings
+from thunderline.config import ConfigError, Settings, load_settings
 from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.edgar_partition import landing_classifier, submissions_first
 from thunderline.flow.market_partition import classify_tick_file
@@ -75,38 +75,45 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     settings = settings or load_settings()
     landing = Path(landing) if landing else settings.landing_dir
     if not landing.is_dir():
-        raise FileNotFoundError(f"THUNDERLINE_LANDING_DIR={landing}: not a directory")
+        raise ConfigError(f"THUNDERLINE_LANDING_DIR={landing}: not a directory")
     t0 = time.perf_counter()
     report = IngestReport()
-    wh = Warehouse(settings.warehouse_url)
-    wh.init_schema()
-    with wh.session(settings.tenant_id) as s:
-        ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file)
-        edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")), landing_classifier(s))
-    wh.dispose()
-    report.tick_files_new = sum(f.is_new for f in ticks)
-    report.edgar_files_new = sum(f.is_new for f in edgar)
-    report.files_rejected = [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected"]
-
     instance = instance or instance_for(settings)
-    resources = resources or build_resources(settings)
-    defs = catalog.definitions(resources)
-    edgar_months = sorted({p for f in edgar if f.status == "indexed" for p in f.partitions})
-    tick_parts = sorted({p for f in ticks if f.status == "indexed" for p in f.partitions})
-    symbols = sorted({p.split("|")[1] for p in tick_parts})
-    known = set(instance.get_dynamic_partitions("symbols"))
-    new_symbols = [s for s in symbols if s not in known]
-    if new_symbols:
-        instance.add_dynamic_partitions("symbols", new_symbols)
+    # every tenant with files in the landing area, each indexed and materialized under its own id
+    from thunderline.ingress.landing import landing_tenants
 
-    jobs = [("edgar", f"{m}-01", m) for m in edgar_months] + [
-        ("market", dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p) for p in tick_parts
-    ]
-    bar = tqdm(total=len(jobs), desc="ingest", unit="partition", disable=not show_progress)
-    for kind, key, label in jobs:
-        job = defs.resolve_job_def(catalog.EDGAR_JOB if kind == "edgar" else catalog.MARKET_JOB)
-        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
-                                        resources=resources)
+    tenants = sorted({settings.tenant_id, *landing_tenants(landing)})
+    plans = []
+    for tenant in tenants:
+        ts = settings.model_copy(update={"tenant_id": tenant})
+        wh = Warehouse(ts.warehouse_url)
+        wh.init_schema()
+        with wh.session(tenant) as s:
+            ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file,
+                                default_tenant=settings.tenant_id)
+            edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")),
+                                landing_classifier(s), default_tenant=settings.tenant_id)
+        wh.dispose()
+        report.tick_files_new += sum(f.is_new for f in ticks)
+        report.edgar_files_new += sum(f.is_new for f in edgar)
+        report.files_rejected += [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected"]
+        res = resources if (resources is not None and tenant == settings.tenant_id) else build_resources(ts)
+        edgar_months = sorted({p for f in edgar if f.status == "indexed" for p in f.partitions})
+        tick_parts = sorted({p for f in ticks if f.status == "indexed" for p in f.partitions})
+        symbols = sorted({p.split("|")[1] for p in tick_parts})
+        known = set(instance.get_dynamic_partitions("symbols"))
+        new_symbols = [sym for sym in symbols if sym not in known]
+        if new_symbols:
+            instance.add_dynamic_partitions("symbols", new_symbols)
+        plans += [(tenant, res, "edgar", f"{m}-01", m) for m in edgar_months]
+        plans += [(tenant, res, "market", dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p)
+                  for p in tick_parts]
+
+    bar = tqdm(total=len(plans), desc="ingest", unit="partition", disable=not show_progress)
+    for tenant, res, kind, key, label in plans:
+        label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
+        job = catalog.definitions(res).resolve_job_def(catalog.EDGAR_JOB if kind == "edgar" else catalog.MARKET_JOB)
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res)
         report.partitions.append(label)
         if not result.success:
             report.runs_failed.append(label)

@@ -103,3 +103,31 @@ def test_malformed_rows_are_quarantined_with_reasons(settings_env):
     rejected_rows = {r["row_number"] for r in q}
     # file lines (header = line 1): bad number, negative size, NaN price, truncated line, seq going backwards
     assert rejected_rows == {3, 4, 5, 6, 8}
+
+
+def test_ingest_keeps_each_tenants_landing_files_to_that_tenant(settings_env, tmp_path):
+    """Files under ticks/tenant=<t>/ (written by the ingress from the API key) belong to t alone."""
+    from thunderline.market import write_canonical_parquet
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+    from thunderline_assets.ingest_command import run_ingest
+
+    settings = settings_env
+    acme = settings.ticks_landing / "tenant=acme"
+    acme.mkdir()
+    write_canonical_parquet(synthetic_ticks(SyntheticSpec(n_ticks=3_000, seed=1, symbol="ACM"), "x"),
+                            acme / "acme.parquet")
+    write_canonical_parquet(synthetic_ticks(SyntheticSpec(n_ticks=2_000, seed=2, symbol="DEF"), "x"),
+                            settings.ticks_landing / "default.parquet")
+    with dg.instance_for_test() as instance:
+        report = run_ingest(settings, show_progress=False, instance=instance)
+    assert not report.runs_failed
+    assert sorted(report.partitions) == ["2024-01|DEF", "acme:2024-01|ACM"]
+    wh = Warehouse(settings.warehouse_url)
+    for tenant, symbol, rows in (("default", "DEF", 2_000), ("acme", "ACM", 3_000)):
+        with wh.session(tenant) as s:
+            batches = s.select("raw_tick_batches")
+            assert {b["symbol"] for b in batches} == {symbol}
+            assert sum(b["rows"] for b in batches) == rows
+            assert {w["key"] for w in s.select("feature_windows")} == {symbol}
+            assert all(f"tenant={tenant}" in b["path"] for b in batches)
+    wh.dispose()

@@ -24,7 +24,7 @@ from thunderline.store import Warehouse
 
 @pytest.fixture(scope="module")
 def module_pg_url():
-    from conftest import APP_ROLE, require_pg
+    from pg_support import APP_ROLE, require_pg
     from thunderline.store.postgres import drop_database, provision_database
 
     admin = require_pg()

@@ -59,10 +59,21 @@ def index_files(
     paths: Iterable[Path],
     classify: Classifier,
     sha_of: Callable[[Path], str] = file_sha256,
+    default_tenant: str | None = None,
 ) -> list[LandedFile]:
-    """Record ``paths`` in ``landing_files``; already-known contents are returned with ``is_new=False``."""
+    """Record ``paths`` in ``landing_files``; already-known contents are returned with ``is_new=False``.
+
+    Only files of the session's tenant are indexed: a file under ``ticks/tenant=<t>/`` (or
+    ``edgar/tenant=<t>/``) belongs to tenant ``t`` — written there by the ingress from the API
+    key — and is skipped by every other tenant's scan; untagged files belong to
+    ``default_tenant`` (``THUNDERLINE_TENANT``; default: the scanning tenant).
+    """
+    from thunderline.ingress.landing import tenant_of_landing_path
+
     t = session.table("landing_files")
     out: list[LandedFile] = []
+    owner = default_tenant or session.tenant_id
+    paths = [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]
     for path in paths:
         sha = sha_of(path)
         known = session.select("landing_files", t.c.id == sha)
