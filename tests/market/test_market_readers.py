@@ -307,3 +307,24 @@ def test_detect_format_refuses_unknown_files(tmp_path):
     p.write_text("a,b,c\n1,2,3\n")
     with pytest.raises(ValueError, match="mystery.csv"):
         detect_format(p)
+
+
+def test_l2_book_against_a_plain_dict():
+    from decimal import Decimal
+
+    from thunderline.market.book import L2Book
+
+    rng = np.random.default_rng(3)
+    book, bids, asks = L2Book(), {}, {}
+    for _ in range(2_000):
+        is_bid = bool(rng.integers(0, 2))
+        p = Decimal(int(rng.integers(990, 1010))) / 10
+        q = Decimal(int(rng.integers(0, 4)))
+        book.apply(is_bid, p, q)
+        side = bids if is_bid else asks
+        side.pop(p, None) if q == 0 else side.__setitem__(p, q)
+    bpx, bsz, apx, asz = book.top(5)
+    want_b = sorted(bids, reverse=True)[:5]
+    want_a = sorted(asks)[:5]
+    assert bpx[: len(want_b)] == [float(p) for p in want_b] and bsz[: len(want_b)] == [float(bids[p]) for p in want_b]
+    assert apx[: len(want_a)] == [float(p) for p in want_a] and asz[: len(want_a)] == [float(asks[p]) for p in want_a]

@@ -2,23 +2,46 @@
 
 Prices are exact ``Decimal`` keys, so two decimal strings that denote the same
 price always hit the same level; sizes are stored as given (absolute, 0 ⇒ delete).
+Standard library only (a dict per side plus a sorted price list kept with ``bisect``):
+books hold at most a few thousand levels, so O(levels) inserts are cheap.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from decimal import Decimal
-
-from sortedcontainers import SortedDict
 
 NAN = float("nan")
 
 
+class _Side:
+    def __init__(self) -> None:
+        self.size: dict[Decimal, Decimal] = {}
+        self.prices: list[Decimal] = []  # ascending
+
+    def __len__(self) -> int:
+        return len(self.prices)
+
+    def clear(self) -> None:
+        self.size.clear()
+        self.prices.clear()
+
+    def set(self, price: Decimal, size: Decimal) -> None:
+        if size == 0:
+            if self.size.pop(price, None) is not None:
+                del self.prices[bisect_left(self.prices, price)]
+        else:
+            if price not in self.size:
+                insort(self.prices, price)
+            self.size[price] = size
+
+
 class L2Book:
-    """Bids and asks as sorted price → size maps; ``top(n)`` gives best-first levels padded with NaN / 0."""
+    """Bids and asks as price → size maps; ``top(n)`` gives best-first levels padded with NaN / 0."""
 
     def __init__(self) -> None:
-        self.bids: SortedDict = SortedDict()
-        self.asks: SortedDict = SortedDict()
+        self.bids = _Side()
+        self.asks = _Side()
 
     def clear(self) -> None:
         self.bids.clear()
@@ -26,27 +49,16 @@ class L2Book:
 
     def apply(self, is_bid: bool, price: Decimal, size: Decimal) -> None:
         """Set the absolute size at ``price`` (0 removes the level)."""
-        side = self.bids if is_bid else self.asks
-        if size == 0:
-            side.pop(price, None)
-        else:
-            side[price] = size
+        (self.bids if is_bid else self.asks).set(price, size)
 
     def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
         """(bid_px, bid_sz, ask_px, ask_sz), each of length ``n``, best level first."""
-        bpx: list[float] = []
-        bsz: list[float] = []
-        apx: list[float] = []
-        asz: list[float] = []
-        nb = len(self.bids)
-        for i in range(min(n, nb)):
-            p, q = self.bids.peekitem(nb - 1 - i)
-            bpx.append(float(p))
-            bsz.append(float(q))
-        for i in range(min(n, len(self.asks))):
-            p, q = self.asks.peekitem(i)
-            apx.append(float(p))
-            asz.append(float(q))
+        bp = self.bids.prices[: -n - 1 : -1]  # the n highest, best first
+        ap = self.asks.prices[:n]
+        bpx = [float(p) for p in bp]
+        bsz = [float(self.bids.size[p]) for p in bp]
+        apx = [float(p) for p in ap]
+        asz = [float(self.asks.size[p]) for p in ap]
         for lst_px, lst_sz in ((bpx, bsz), (apx, asz)):
             while len(lst_px) < n:
                 lst_px.append(NAN)
