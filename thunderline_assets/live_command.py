@@ -5,10 +5,13 @@ same core functions as the Dagster assets, same warehouse). Sources:
 
 * ``--tail`` (default): poll ``$THUNDERLINE_LANDING_DIR/ticks/`` and process each
   new file (run this *or* the tick_landing_sensor on a directory, not both);
-* ``--stdin``: canonical CSV ticks on standard input (header line first). Ticks
-  are cut into micro-batches (whatever has arrived, up to ``--max-batch``), each
-  spooled durably as a CSV file under ``$THUNDERLINE_LANDING_DIR/live/`` — so a
-  Dagster run of the partition replays exactly the same input — then processed.
+* ``--stdin``: canonical CSV ticks (header line first) or, with ``--format arrow``, an
+  Arrow IPC stream of TICK_SCHEMA batches on standard input. Ticks are cut into
+  micro-batches (whatever has arrived, up to ``--max-batch``); each is parsed once,
+  spooled durably as canonical Parquet under ``$THUNDERLINE_LANDING_DIR/live/<tenant>/``
+  — the file that is indexed and processed, so a Dagster run of the partition replays
+  exactly the same input — with CSV input also kept as received under ``raw/``.
+  Unparsable lines are quarantined with their line in the raw file.
 
 Each micro-batch's telemetry (lag, router statistics, expert latencies, risk) goes
 to ``telemetry_events`` and to a Prometheus endpoint (``--metrics-port``); its
@@ -31,8 +34,10 @@ from pathlib import Path
 from typing import IO, Iterator
 
 import numpy as np
+import pyarrow as pa
 
 from thunderline.config import Settings, load_settings
+from thunderline.contracts import TICK_SCHEMA
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, effective_settings, measurement_from_events
 from thunderline.flow.live import DecisionContext, LiveProcessor, MicroBatch
 from thunderline.market.features import market_recipe
@@ -159,9 +164,10 @@ class LiveRunner:
         self._next_step = time.monotonic() + interval_s
         self.backlog = 0
 
-    def handle(self, path: Path, arrivals_us: np.ndarray | None = None) -> MicroBatch | None:
+    def handle(self, path: Path, arrivals_us: np.ndarray | None = None,
+               quarantine: list[dict] = ()) -> MicroBatch | None:
         arrived = int(arrivals_us.min()) if arrivals_us is not None and len(arrivals_us) else None
-        mb = self.processor.process_path(path, arrived)
+        mb = self.processor.process_path(path, arrived, quarantine)
         if mb is not None:
             s = self.stats
             s.batches += 1
@@ -233,26 +239,75 @@ def tail_landing(runner: LiveRunner, root: Path, *, once: bool = False, poll_s: 
         time.sleep(poll_s)
 
 
-def micro_batches(stream: IO[str], *, max_batch: int = 5_000, linger_s: float = 0.001,
+def micro_batches(stream: IO, *, max_batch: int = 5_000, linger_s: float = 0.005,
                   idle_s: float = 0.5) -> Iterator[tuple[str, list[str], np.ndarray] | None]:
     """(header, lines, arrival µs per line) per micro-batch from canonical CSV on ``stream``.
 
-    A reader thread timestamps each line as it arrives; a batch is whatever has arrived
-    (after waiting ``linger_s`` for stragglers), at most ``max_batch`` lines. Yields None
-    after ``idle_s`` without input (so the caller can keep its ladder ticking).
+    A reader thread takes whatever bytes have arrived (``os.read`` on a pipe or file, so a
+    burst is read in one go, not line by line), timestamps them and queues their complete
+    lines; a micro-batch is whatever has been queued (after waiting ``linger_s`` for more),
+    at most about ``max_batch`` lines. Yields None after ``idle_s`` without input (so the
+    caller can keep its ladder ticking).
     """
+    q: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_lines, args=(stream, q), name="stdin-reader", daemon=True).start()
+    header: str | None = None
+    for items in _coalesce(q, max_batch, linger_s, idle_s, len):
+        if items is None:
+            yield None
+            continue
+        lines = [x for chunk, _ in items for x in chunk]
+        arrivals = np.concatenate([np.full(len(chunk), t, dtype=np.int64) for chunk, t in items])
+        if header is None:
+            header, lines, arrivals = lines[0], lines[1:], arrivals[1:]
+        if lines:
+            yield header, lines, arrivals
+
+
+def _read_lines(stream: IO, q: queue.Queue, chunk: int = 1 << 16) -> None:
+    try:
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = None
+        if fd is None:  # in-memory streams (tests, benchmarks)
+            while lines := stream.readlines(chunk):
+                q.put(([x if x.endswith("\n") else x + "\n" for x in lines], time.time_ns() // 1000))
+            return
+        tail = b""
+        while data := os.read(fd, chunk):
+            t = time.time_ns() // 1000
+            *complete, tail = (tail + data).split(b"\n")
+            if complete:
+                q.put(([x.decode("utf-8") + "\n" for x in complete], t))
+        if tail:
+            q.put(([tail.decode("utf-8") + "\n"], time.time_ns() // 1000))
+    finally:
+        q.put(None)
+
+
+def arrow_micro_batches(stream: IO[bytes], *, max_batch: int = 5_000, linger_s: float = 0.005,
+                        idle_s: float = 0.5) -> Iterator[tuple[pa.Table, np.ndarray] | None]:
+    """(ticks, arrival µs per tick) per micro-batch from an Arrow IPC stream of TICK_SCHEMA batches."""
     q: queue.Queue = queue.Queue()
 
     def read() -> None:
-        for line in stream:
-            q.put((line if line.endswith("\n") else line + "\n", time.time_ns() // 1000))
-        q.put(None)
+        try:
+            for b in pa.ipc.open_stream(stream):
+                q.put((b, time.time_ns() // 1000))
+        finally:
+            q.put(None)
 
-    threading.Thread(target=read, name="stdin-reader", daemon=True).start()
-    first = q.get()
-    if first is None:
-        return
-    header = first[0]
+    threading.Thread(target=read, name="stdin-arrow-reader", daemon=True).start()
+    for items in _coalesce(q, max_batch, linger_s, idle_s, lambda b: b.num_rows):
+        if items is None:
+            yield None
+            continue
+        arrivals = np.concatenate([np.full(b.num_rows, t, dtype=np.int64) for b, t in items])
+        yield pa.Table.from_batches([b for b, _ in items]), arrivals
+
+
+def _coalesce(q: queue.Queue, max_batch: int, linger_s: float, idle_s: float, size) -> Iterator[list | None]:
     done = False
     while not done:
         try:
@@ -262,9 +317,9 @@ def micro_batches(stream: IO[str], *, max_batch: int = 5_000, linger_s: float = 
             continue
         if item is None:
             return
-        lines, arrivals = [item[0]], [item[1]]
+        items, n = [item], size(item[0])
         deadline = time.monotonic() + linger_s
-        while len(lines) < max_batch:
+        while n < max_batch:
             try:
                 item = q.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
@@ -272,33 +327,78 @@ def micro_batches(stream: IO[str], *, max_batch: int = 5_000, linger_s: float = 
             if item is None:
                 done = True
                 break
-            lines.append(item[0])
-            arrivals.append(item[1])
-        yield header, lines, np.array(arrivals, dtype=np.int64)
+            items.append(item)
+            n += size(item[0])
+        yield items
 
 
-def spool(spool_dir: Path, header: str, lines: list[str]) -> Path:
-    """Write a micro-batch durably as canonical CSV, named so path order is arrival order."""
+def _spool_name(spool_dir: Path, suffix: str) -> Path:
     spool_dir.mkdir(parents=True, exist_ok=True)
-    final = spool_dir / f"{time.time_ns():020d}.csv"
+    return spool_dir / f"{time.time_ns():020d}{suffix}"
+
+
+def _durable(write, final: Path) -> Path:
     tmp = final.with_name(final.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(header)
-        fh.writelines(lines)
-        fh.flush()
+    write(tmp)
+    with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, final)
     return final
 
 
-def run_stdin(runner: LiveRunner, stream: IO[str], **kw) -> None:
-    spool_dir = runner.settings.landing_dir / "live" / runner.settings.tenant_id
+def spool_csv(runner: LiveRunner, header: str, lines: list[str]) -> tuple[Path, list[dict]]:
+    """Keep the micro-batch's bytes as received (``raw/``, for audit), parse them once with the canonical
+    reader and spool the ticks as canonical Parquet (the file that is indexed, processed and replayable).
+    Returns the Parquet path and quarantine rows for unparsable lines."""
+    from thunderline.flow.market_partition import quarantine_rows
+    from thunderline.market import iter_tick_chunks
+
+    root = runner.settings.landing_dir / "live" / runner.settings.tenant_id
+    raw = _durable(lambda p: p.write_text(header + "".join(lines), encoding="utf-8"), _spool_name(root / "raw", ".csv"))
+    batches, rejects = [], []
+    for chunk in iter_tick_chunks(raw, runner.settings.tenant_id, fmt="canonical_csv"):
+        batches.append(chunk.batch)
+        rejects += chunk.rejects
+    return spool_table(runner, pa.Table.from_batches(batches, schema=TICK_SCHEMA)), quarantine_rows(
+        rejects, "raw_ticks", None)
+
+
+def spool_table(runner: LiveRunner, table: pa.Table) -> Path:
+    from thunderline.market import write_canonical_parquet
+
+    root = runner.settings.landing_dir / "live" / runner.settings.tenant_id
+    return _durable(lambda p: write_canonical_parquet(table.to_batches(), p), _spool_name(root, ".parquet"))
+
+
+def as_ticks(table: pa.Table, tenant_id: str) -> pa.Table:
+    """An Arrow table in TICK_SCHEMA order and types, stamped with ``tenant_id`` (a wrong schema names the field)."""
+    cols = []
+    for f in TICK_SCHEMA:
+        if f.name == "tenant_id":
+            cols.append(pa.array([tenant_id] * table.num_rows, pa.string()))
+        elif f.name not in table.column_names:
+            raise ValueError(f"stdin Arrow stream: column {f.name!r} is missing (expected TICK_SCHEMA)")
+        else:
+            cols.append(table.column(f.name).cast(f.type))
+    return pa.Table.from_arrays(cols, schema=TICK_SCHEMA)
+
+
+def run_stdin(runner: LiveRunner, stream, *, fmt: str = "csv", **kw) -> None:
+    if fmt == "arrow":
+        for item in arrow_micro_batches(stream, **kw):
+            if item is None:
+                runner.tick()
+                continue
+            table, arrivals = item
+            runner.handle(spool_table(runner, as_ticks(table, runner.settings.tenant_id)), arrivals)
+        return
     for item in micro_batches(stream, **kw):
         if item is None:
             runner.tick()
             continue
         header, lines, arrivals = item
-        runner.handle(spool(spool_dir, header, lines), arrivals)
+        path, quarantine = spool_csv(runner, header, lines)
+        runner.handle(path, arrivals, quarantine)
 
 
 def instance_or_none(settings: Settings, enabled: bool):
@@ -323,7 +423,8 @@ def cmd_live(args) -> int:
               "(run `thunderline experts bootstrap` to decide)", file=sys.stderr)
     try:
         if args.stdin:
-            run_stdin(runner, sys.stdin, max_batch=args.max_batch, linger_s=args.linger_ms / 1000.0)
+            stream = sys.stdin.buffer
+            run_stdin(runner, stream, fmt=args.format, max_batch=args.max_batch, linger_s=args.linger_ms / 1000.0)
         else:
             tail_landing(runner, args.tail or settings.ticks_landing, once=args.once, settle_s=args.settle_s)
     finally:
@@ -341,12 +442,16 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--tail", type=Path, default=None, help="landing directory to tail (default: landing/ticks)")
     src.add_argument("--stdin", action="store_true", help="read canonical CSV ticks (header first) from stdin")
+    p.add_argument("--format", choices=("csv", "arrow"), default="csv",
+                   help="stdin: canonical CSV (header first) or an Arrow IPC stream of TICK_SCHEMA batches")
     p.add_argument("--once", action="store_true", help="tail: process what is there, then exit")
     p.add_argument("--settle-s", type=float, default=0.0,
                    help="tail: leave files modified more recently than this for the next poll (default 0: "
                         "writers rename NAME.tmp → NAME)")
     p.add_argument("--max-batch", type=int, default=5_000, help="stdin: ticks per micro-batch at most")
-    p.add_argument("--linger-ms", type=float, default=1.0, help="stdin: wait this long for more ticks")
+    p.add_argument("--linger-ms", type=float, default=5.0,
+                   help="stdin: wait this long for more ticks before cutting a micro-batch (≥ Python's 5 ms thread "
+                        "switch interval, or a burst is cut into slivers)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between ladder steps / telemetry writes")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
     p.add_argument("--no-dagster", action="store_true", help="do not report materializations to DAGSTER_HOME")

@@ -40,14 +40,16 @@ def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_en
     s = runner.stats
     assert s.batches >= 3 and s.ticks == 3_000 and s.traces > 0
     assert len(runner.stats.latencies_us()) == 3_001  # every line read, the bad one included
-    spooled = sorted((settings.landing_dir / "live" / settings.tenant_id).glob("*.csv"))
-    assert len(spooled) == s.batches and sum(len(p.read_text().splitlines()) - 1 for p in spooled) == 3_001
+    root = settings.landing_dir / "live" / settings.tenant_id
+    raw = sorted((root / "raw").glob("*.csv"))  # as received
+    assert len(raw) == s.batches and sum(len(p.read_text().splitlines()) - 1 for p in raw) == 3_001
+    assert len(sorted(root.glob("*.parquet"))) == s.batches  # parsed, indexed, replayable
     wh = Warehouse(settings.warehouse_url)
     with wh.session(settings.tenant_id) as sess:
         t = sess.table("decision_traces")
         assert sess.count("decision_traces", t.c.symbol == "LIVE") == s.traces
         [q] = sess.select("quarantine")
-        assert q["source"].endswith(".csv") and "bid_px" in (q["field"] or "") + q["reason"]
+        assert "/raw/" in q["source"] and q["row_number"] and "bid_px" in (q["field"] or "") + q["reason"]
         names = {e.name for e in read_events(sess)}
     wh.dispose()
     assert {"flow.market.lag_ms", "router.entropy", "router.assignment.experts_per_token", "expert.latency_ms",
@@ -61,3 +63,23 @@ def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_en
     assert mats and {m.partition_key for m in mats} == {"2024-01-01|LIVE"}
     assert mats[0].asset_materialization.metadata["reported_by"].value == "thunderline live"
     assert "LIVE" in ephemeral_instance.get_dynamic_partitions("symbols")
+
+
+def test_arrow_ipc_stdin(settings_env, ephemeral_instance, tmp_path):
+    import pyarrow as pa
+
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    sink = io.BytesIO()
+    batches = list(synthetic_ticks(SyntheticSpec(n_ticks=2_000, seed=4, symbol="ARW"), "other-tenant", chunk_rows=500))
+    with pa.ipc.new_stream(sink, batches[0].schema) as w:
+        for b in batches:
+            w.write_batch(b)
+    runner = LiveRunner(settings_env, instance=None, interval_s=0.0)
+    run_stdin(runner, io.BytesIO(sink.getvalue()), fmt="arrow", max_batch=1_000)
+    runner.close()
+    assert runner.stats.ticks == 2_000 and runner.stats.windows > 0 and runner.stats.traces == 0  # no router here
+    wh = Warehouse(settings_env.warehouse_url)
+    with wh.session(settings_env.tenant_id) as sess:  # stamped with the runner's tenant, not the stream's
+        assert sess.count("raw_tick_batches") == runner.stats.batches
+    wh.dispose()

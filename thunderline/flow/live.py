@@ -136,10 +136,17 @@ class LiveProcessor:
         self.enrichment = enrichment
         self._parts: dict[tuple[str, str], _Partition] = {}
 
-    def process_path(self, path: Path, arrived_at_us: int | None = None) -> MicroBatch | None:
-        """Index and process one file in its own transaction; None if it was known or unreadable."""
+    def process_path(self, path: Path, arrived_at_us: int | None = None,
+                     quarantine: Sequence[dict] = ()) -> MicroBatch | None:
+        """Index and process one file in its own transaction; None if it was known or unreadable.
+
+        ``quarantine``: rows rejected before the file was written (e.g. unparsable stdin lines),
+        recorded in the same transaction.
+        """
         arrived = arrived_at_us or now_us()
         with self.warehouse.session(self.tenant) as s:
+            if quarantine:
+                s.upsert("quarantine", list({r["id"]: r for r in quarantine}.values()))
             [landed] = index_files(s, "ticks", [Path(path)], classify_tick_file)
             mb = self.process_landed(s, landed, arrived)
         if mb is not None:
