@@ -77,6 +77,7 @@ def test_arrow_ipc_stdin(settings_env, ephemeral_instance, tmp_path):
             w.write_batch(b)
     runner = LiveRunner(settings_env, instance=None, interval_s=0.0)
     run_stdin(runner, io.BytesIO(sink.getvalue()), fmt="arrow", max_batch=1_000)
+    assert runner.handle(tmp_path / "vanished.parquet") is None and runner.stats.errors == 1  # logged, loop goes on
     runner.close()
     assert runner.stats.ticks == 2_000 and runner.stats.windows > 0 and runner.stats.traces == 0  # no router here
     wh = Warehouse(settings_env.warehouse_url)

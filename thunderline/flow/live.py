@@ -144,11 +144,19 @@ class LiveProcessor:
         recorded in the same transaction.
         """
         arrived = arrived_at_us or now_us()
-        with self.warehouse.session(self.tenant) as s:
-            if quarantine:
-                s.upsert("quarantine", list({r["id"]: r for r in quarantine}.values()))
-            [landed] = index_files(s, "ticks", [Path(path)], classify_tick_file)
-            mb = self.process_landed(s, landed, arrived)
+        touched: list[str] = []
+        try:
+            with self.warehouse.session(self.tenant) as s:
+                if quarantine:
+                    s.upsert("quarantine", list({r["id"]: r for r in quarantine}.values()))
+                [landed] = index_files(s, "ticks", [Path(path)], classify_tick_file)
+                touched = list(landed.partitions)
+                mb = self.process_landed(s, landed, arrived)
+        except Exception:
+            # the transaction rolled back: forget the stream state it advanced (the next file re-warms it)
+            for key in [k for k in self._parts if k[0] in touched]:
+                del self._parts[key]
+            raise
         if mb is not None:
             mb.committed_at_us = now_us()
         return mb
