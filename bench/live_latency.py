@@ -20,7 +20,6 @@ Figures only: nothing here passes or fails on time.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 import os
 import shutil
@@ -61,7 +60,7 @@ def _seed_router(settings) -> str:
     wh = Warehouse(settings.warehouse_url)
     wh.init_schema()
     with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri) as reg:
-        state, _ = bootstrap_from_windows(reg, history, specs=[dataclasses.replace(s) for s in specs], seed=3)
+        state, _ = bootstrap_from_windows(reg, history, specs=specs, seed=3)
     with wh.session(settings.tenant_id) as s:
         version = publish_router_version(s, state, reason="bench")
     wh.dispose()
