@@ -93,6 +93,19 @@ def test_unreadable_file_is_quarantined_and_requests_nothing(settings_env, ephem
     assert len(q) == 1 and q[0]["source"].endswith("garbage.csv") and q[0]["reason"]
 
 
+def test_only_the_code_locations_tenant_files_are_indexed(settings_env, ephemeral_instance):
+    resources = resources_for(settings_env)
+    [sensor, _] = build_tick_landing_sensors(10)
+    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    write_ticks(settings_env.ticks_landing / "tenant=acme" / "2024-01-02" / "ACM.parquet", "ACM")
+    write_ticks(settings_env.ticks_landing / "tenant=default" / "2024-01-02" / "DFT.parquet", "DFT", seed=2)
+    write_ticks(settings_env.ticks_landing / "operator-drop.parquet", "OPD", seed=3)
+    res = sensor.evaluate_tick(sensor_context(ephemeral_instance, defs, resources))
+    assert sorted(r.partition_key for r in res.run_requests) == ["2024-01-01|DFT", "2024-01-01|OPD"]
+    assert {r["path"].split("/")[-1] for r in _rows(settings_env, "landing_files")} == {"DFT.parquet",
+                                                                                     "operator-drop.parquet"}
+
+
 def test_a_file_still_being_written_waits_for_the_next_tick(settings_env, ephemeral_instance):
     resources = resources_for(settings_env)
     [sensor, _] = build_tick_landing_sensors(10)

@@ -75,6 +75,7 @@ def scan_landing(
     order: Callable[[list[Path]], list[Path]] | None = None,
     settle_s: float = 1.0,
     now_s: float | None = None,
+    default_tenant: str | None = None,
 ) -> ScanResult:
     """Index what changed under ``root`` since ``cursor`` and group unprocessed files by partition.
 
@@ -83,10 +84,18 @@ def scan_landing(
     is JSON-serialisable; pass it back on the next call. A file modified less than
     ``settle_s`` ago is left for the next pass (it may still be being written; writers
     that rename ``NAME.tmp`` → ``NAME`` when done need no settling).
+
+    Only the session tenant's files are looked at: those under a ``tenant=<id>`` directory
+    naming it (as ``thunderline serve`` lands them) and, when it is ``default_tenant``
+    (default: the session's tenant, i.e. ``THUNDERLINE_TENANT``), untagged files an operator
+    dropped. Another tenant's files are never indexed under this one.
     """
+    from thunderline.ingress.landing import files_of_tenant
+
     now_s = time.time() if now_s is None else now_s
     cache: dict[str, list] = dict((cursor or {}).get("files", {})) if (cursor or {}).get("v") == CURSOR_VERSION else {}
-    present = candidate_files(root)
+    tenant = session.tenant_id
+    present = files_of_tenant(candidate_files(root), tenant, default_tenant or tenant)
     stats: dict[str, tuple[int, int]] = {}
     changed: list[Path] = []
     retry: list[Path] = []
