@@ -34,6 +34,14 @@ from thunderline_assets.observability import ASSETS as OBSERVABILITY_ASSETS  # n
 
 ASSETS += OBSERVABILITY_ASSETS
 
+# learning: labels, pnl, evaluation, training slices, NAS, promotion; the daily/monthly learning jobs
+from jobs.learning_jobs import JOBS as LEARNING_JOBS, SCHEDULES as LEARNING_SCHEDULES  # noqa: E402
+from thunderline_assets.learning import ASSETS as LEARNING_ASSETS  # noqa: E402
+
+ASSETS += LEARNING_ASSETS
+JOBS += LEARNING_JOBS
+SCHEDULES += LEARNING_SCHEDULES
+
 # orchestration: telemetry summary, router jobs, schedules, sensors. Keep this block last: the nightly
 # jobs select from every observability/learning asset registered above.
 from jobs.router_jobs import JOBS as ROUTER_JOBS  # noqa: E402

@@ -24,3 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from thunderline_assets.live_command import register as register_live
 
     register_live(sub)  # live
+
+    from thunderline_assets.learning_command import register as register_learn
+
+    register_learn(sub)  # learn loop | promote [--rollback]

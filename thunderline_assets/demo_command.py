@@ -103,6 +103,13 @@ def run_demo(args) -> int:
     if not all(ok for _, ok in drift_runs):
         print("demo: a drift_reports run failed; see the Dagster UI for its logs")
         return 1
+    from thunderline_assets.learning_command import run_learning_loop
+
+    t_learn = time.perf_counter()
+    print(f"[learn] labels → paper PnL → training slice of {TRAIN_MONTH} → NAS → shadow → evaluation on "
+          f"{LIVE_MONTH}'s realised labels → promotion → learned gates:")
+    run_learning_loop(settings, history_months=[TRAIN_MONTH])
+    print(f"    learning loop: {time.perf_counter() - t_learn:.1f}s")
     print(f"\nDone in {time.perf_counter() - t0:.1f}s. What it produced and how to look at it:")
     print(f"  warehouse        {settings.warehouse_url}")
     print(f"  lake (Parquet)   {settings.lake_dir}")

@@ -28,3 +28,8 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
         key = dg.MultiPartitionKey({"month": month, "symbol": symbol})
     dims = key.keys_by_dimension
     return dims["month"][:7], dims["symbol"]
+
+#: Complete months only (no partition for the month in progress): training slices and NAS searches of the
+#: learning loop look back from a month that has ended. Distinct from ``months`` on purpose, so the nightly
+#: observability jobs (which pick up ``months`` assets) do not re-run a NAS search every night.
+complete_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=0)

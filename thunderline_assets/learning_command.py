@@ -1,0 +1,189 @@
+"""``thunderline learn``: the learning loop in one process (the demo's last step), promotion and rollback by hand.
+
+``run_learning_loop`` runs what the learning assets run, in order, on what the
+warehouse holds: labels for every month × symbol with windows → paper PnL and
+monthly metrics of the decided months → a training slice of the history months
+→ NAS (a few seeded Optuna trials) → the best candidate of each target
+registered as ``shadow`` → its evaluation against the champion on realised
+labels → one promotion step → gate retraining → a router version for any moved
+champion (what the model promotion sensor does under the daemon).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+from thunderline.config import load_settings
+from thunderline.store import Warehouse
+
+DEMO_TARGETS = ("momentum_gbm_h1",)
+
+
+def run_learning_loop(settings, *, history_months: Sequence[str], targets: Sequence[str] = DEMO_TARGETS,
+                      n_trials: int = 8, seed: int = 0, min_count: int = 200, retrain_gates: bool = True,
+                      actor: str = "thunderline learn", show: Callable[[str], None] = print) -> dict:
+    from resources.ticker_map import TickerMapResource
+    from thunderline.evaluation import CostModel
+    from thunderline.evaluation.harness import evaluate_month
+    from thunderline.evaluation.promotion import GatePolicy, Promoter, publish_router_for_champions
+    from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
+    from thunderline.experts.registry import ExpertRegistry
+    from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
+    from thunderline.flow.learning_loop import build_rolling_slice, search_and_register
+    from thunderline.flow.learning_partition import months_with_windows, pnl_partition, realise_label_partition
+    from thunderline.nas import NasTarget, NasTracker, OptunaNasRunner
+
+    out: dict = {"timings_s": {}}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        out["timings_s"][name] = now - clock[0]
+        clock[0] = now
+
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    tenant = settings.tenant_id
+    tmap = TickerMapResource(path=str(settings.ticker_map)).rows()
+    cost = CostModel()
+    with wh.session(tenant) as s:
+        parts = months_with_windows(s)
+        status: dict[str, int] = {}
+        lat = []
+        for month, sym in parts:
+            ls = realise_label_partition(s, month, sym)
+            for k, v in ls.status.items():
+                status[k] = status.get(k, 0) + v
+            if ls.latency_ms_p50 is not None:
+                lat.append(ls.latency_ms_p50)
+    lap("labels")
+    show(f"    labels: {sum(status.values()):,} (window × spec: horizons 1, 4, 10 windows) over {len(parts)} "
+         f"partitions: {status}" + (f"; median realisation latency {sorted(lat)[len(lat) // 2]:.0f} ms" if lat else ""))
+    decided = sorted({m for m, _ in parts} - set(history_months))
+    with wh.session(tenant) as s:
+        priced = sum(pnl_partition(s, m, sym, cost).priced for m, sym in parts if m in decided)
+        evals = [evaluate_month(s, m, cost) for m in decided]
+    lap("pnl")
+    show(f"    paper PnL ({cost.id}): {priced:,} decisions priced in {', '.join(decided) or '-'}")
+    for ev in evals:
+        b = ev.get("blend", "blend")
+        if b:
+            show(f"      {ev.month} blend: n {b['n']:,}, hit rate {_f(b['hit_rate'])}, IC {_f(b['ic'], sign=True)}, "
+                 f"turnover {_f(b['turnover'])}, max drawdown {_f(b['max_drawdown'], 5)}, net {b['net']:+.5f}")
+    lake_root = settings.lake_dir
+    with wh.session(tenant) as s:
+        sl = build_rolling_slice(s, lake_root, history_months[-1], prefix="demo", lookback_months=len(history_months),
+                                 ticker_map=tmap)
+    from thunderline.export import open_slice
+
+    data = open_slice(sl.path)
+    lap("slice")
+    folds = ", ".join(f"f{f['fold']}: {f['counts']['train']}/{f['counts']['validation']} "
+                      f"(purged {f['counts']['purged']}, embargoed {f['counts']['embargoed']})"
+                      for f in sl.manifest["folds"])
+    show(f"    training slice {sl.slice_id[:8]}: {sl.rows:,} rows of {', '.join(sl.manifest['spec']['months'])} "
+         f"in {len(sl.manifest['files'])} Parquet files, manifest {sl.manifest_sha256[:12]}; train/validation {folds}")
+    out["slice"] = {"id": sl.slice_id, "rows": sl.rows, "path": str(sl.path), "manifest_sha256": sl.manifest_sha256}
+    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, warehouse=wh, tenant_id=tenant) as reg:
+        tracker = NasTracker(reg.client, artifact_location=reg.artifact_location)
+        runner = OptunaNasRunner(n_trials=n_trials, seed=seed, max_trees=100, max_epochs=20)
+        nas_targets = [NasTarget.from_spec(DEFAULT_SPECS_BY_NAME[t]) for t in targets]
+        outcomes = search_and_register(reg, wh, tenant, data, nas_targets, runner, top_k=1, tracker=tracker,
+                                       actor=actor)
+        lap("nas")
+        for o in outcomes:
+            if o.error:
+                show(f"    NAS {o.target}: failed: {o.error}")
+                continue
+            r = o.registered[0] if o.registered else None
+            show(f"    NAS {o.target}: {o.trials_tried} Optuna trials ({o.pruned} pruned) in MLflow 'thunderline-nas'; "
+                 f"best {o.best_architecture.get('kind')} val IC {o.best_val_ic:+.3f}"
+                 + (f" → thunderline.expert.{o.target} v{r.version} @shadow" if r else ""))
+        out["nas"] = [{"target": o.target, "trials": o.trials_tried, "best_val_ic": o.best_val_ic,
+                       "registered": [r.version for r in o.registered], "error": o.error} for o in outcomes]
+        promoter = Promoter(reg, wh, tenant, policy=GatePolicy(min_count=min_count, cost=cost), actor=actor,
+                            ticker_map=tmap)
+        transitions = [t for t in (promoter.step(o.target) for o in outcomes if o.registered) if t is not None]
+        lap("promotion")
+        for t in transitions:
+            ev = t.metrics or {}
+            c, k = ev.get("candidate") or {}, ev.get("champion") or {}
+            show(f"    promotion {t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}) on "
+                 f"{c.get('n', 0):,} realised trades: IC {_f(c.get('ic'), sign=True)} vs champion "
+                 f"{_f(k.get('ic'), sign=True)}, net {_f(c.get('net'), 5, True)} vs {_f(k.get('net'), 5, True)}")
+        out["promotion"] = [{"expert": t.expert, "version": t.version, "decision": t.decision, "to": t.to_state}
+                            for t in transitions]
+        if retrain_gates:
+            try:
+                g = retrain_router_gates(wh, tenant, reg, ticker_map=tmap, actor=actor)
+                learned = sum(x["learned"] for x in g.layers)
+                show(f"    gates: {learned}/{len(g.layers)} layers learned from {g.windows:,} decided windows → "
+                     f"router {g.version} (parent {g.previous_version})")
+                out["router_version"] = g.version
+            except GateRetrainError as exc:
+                show(f"    gates: not retrained ({exc})")
+            lap("gates")
+        if any(t.moved_champion for t in transitions):
+            with wh.session(tenant) as s:
+                p = publish_router_for_champions(reg.client, s)
+            show(f"    champion moved → router {p.version} (what model_promotion_sensor publishes under the daemon)")
+            out["router_version"] = p.version or out.get("router_version")
+    wh.dispose()
+    return out
+
+
+def _f(x, digits: int = 3, sign: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def cmd_loop(args) -> int:
+    settings = load_settings()
+    t0 = time.perf_counter()
+    run_learning_loop(settings, history_months=args.history, targets=args.targets, n_trials=args.trials,
+                      seed=args.seed, min_count=args.min_count, retrain_gates=not args.no_gates)
+    print(f"learning loop done in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+def cmd_promote(args) -> int:
+    from thunderline.evaluation.promotion import GatePolicy, Promoter
+    from thunderline.experts.registry import ExpertRegistry
+
+    s = load_settings()
+    wh = Warehouse(s.warehouse_url)
+    with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, warehouse=wh, tenant_id=s.tenant_id) as reg:
+        p = Promoter(reg, wh, s.tenant_id, policy=GatePolicy(min_count=args.min_count), actor=args.actor)
+        if args.rollback:
+            t = p.rollback(args.expert, reason=args.reason or "manual rollback", actor=args.actor)
+        else:
+            t = p.step(args.expert)
+    if t is None:
+        print(f"{args.expert}: no shadow or challenger to judge")
+    else:
+        print(f"{t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}) by {t.actor}: {t.reason}")
+    return 0
+
+
+def register(sub) -> None:
+    import getpass
+
+    p = sub.add_parser("learn", help="the learning loop: labels, PnL, slices, NAS, promotion")
+    lc = p.add_subparsers(dest="learn_command", required=True)
+    loop = lc.add_parser("loop", help="labels → PnL → slice → NAS → shadow → evaluation → promotion → gates")
+    loop.add_argument("--history", nargs="+", required=True, help="YYYY-MM months to slice and search on")
+    loop.add_argument("--targets", nargs="+", default=list(DEMO_TARGETS), help="expert names to search for")
+    loop.add_argument("--trials", type=int, default=20)
+    loop.add_argument("--seed", type=int, default=0)
+    loop.add_argument("--min-count", type=int, default=200)
+    loop.add_argument("--no-gates", action="store_true", help="do not retrain the router gates")
+    loop.set_defaults(func=cmd_loop)
+    pr = lc.add_parser("promote", help="one blue/green step for an expert, or --rollback its champion")
+    pr.add_argument("expert")
+    pr.add_argument("--rollback", action="store_true")
+    pr.add_argument("--reason", default="")
+    pr.add_argument("--min-count", type=int, default=200)
+    pr.add_argument("--actor", default=f"{getpass.getuser()} (thunderline learn)")
+    pr.set_defaults(func=cmd_promote)
