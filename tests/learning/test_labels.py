@@ -107,3 +107,12 @@ def test_labels_are_realised_asynchronously_in_the_warehouse(warehouse):
         third = realise_label_partition(s, "2024-01", "A", specs)
         assert third.rows_written == 0 and s.count("labels") == 16
     assert second.latency_ms_p50 is not None
+
+
+def test_labels_become_gaps_when_the_next_data_is_much_later(warehouse):
+    march = 1_709_287_200_000_000  # 2024-03-01 10:00 UTC: a month later, not contiguous
+    store_windows(warehouse, series("B", T0, R[:8], SPREAD[:8]) + series("B", march, [1e-4], [2.0]))
+    with warehouse.session(TENANT) as s:
+        got = realise_label_partition(s, "2024-01", "B", [LabelSpec(1)])
+    # windows 0-5 chain inside January; 6 and 7 needed February windows that will never exist
+    assert got.status == {"filled": 6, "gap": 2}

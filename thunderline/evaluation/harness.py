@@ -161,23 +161,30 @@ class Evidence:
 
 
 def load_evidence(session: TenantSession, start_us: int, end_us: int, horizons: Iterable[int], *,
-                  ticker_map: Sequence[dict] = (), decided_only: bool = True) -> Evidence:
-    """Market windows starting in [start_us, end_us) (only decided ones by default), features and labels."""
+                  ticker_map: Sequence[dict] = (), decided_only: bool = True,
+                  max_windows: int | None = 200_000) -> Evidence:
+    """Market windows starting in [start_us, end_us) (only decided ones by default), features and labels.
+
+    At most ``max_windows`` — the most recent — so a month of 125 ms windows over many
+    symbols stays a bounded replay (``None``: all of them).
+    """
+    import sqlalchemy as sa
+
     from thunderline.decisions.pipeline import feature_frame
     from thunderline.flow.edgar_partition import load_edgar_windows
     from thunderline.flow.learning_partition import load_labels
     from thunderline.flow.market_partition import row_to_window
 
     fw = session.table("feature_windows")
-    rows = session.select("feature_windows", fw.c.kind == "market", fw.c.window_start >= start_us,
-                          fw.c.window_start < end_us, fw.c.status != "superseded",
-                          order_by=[fw.c.window_start, fw.c.key, fw.c.id])
-    if decided_only and rows:
+    where = [fw.c.kind == "market", fw.c.window_start >= start_us, fw.c.window_start < end_us,
+             fw.c.status != "superseded"]
+    if decided_only:
         dt_ = session.table("decision_traces")
-        decided = {r["feature_window_id"] for r in session.select(
-            "decision_traces", dt_.c.window_start >= start_us, dt_.c.window_start < end_us,
-            columns=["feature_window_id"])}
-        rows = [r for r in rows if r["id"] in decided]
+        where.append(fw.c.id.in_(sa.select(dt_.c.feature_window_id).where(
+            dt_.c.tenant_id == session.tenant_id, dt_.c.window_start >= start_us, dt_.c.window_start < end_us)))
+    rows = session.select("feature_windows", *where, order_by=[fw.c.window_start.desc(), fw.c.key, fw.c.id],
+                          limit=max_windows)
+    rows.sort(key=lambda r: (r["window_start"], r["key"], r["id"]))
     windows = [row_to_window(r) for r in rows]
     edgar = []
     if windows and ticker_map:

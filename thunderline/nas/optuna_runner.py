@@ -64,7 +64,7 @@ class OptunaNasRunner:
     patience: int = 4
     max_trees: int = 200
     pruner_startup_trials: int = 4
-    pruner_warmup_steps: int = 2
+    pruner_warmup_steps: int = 3
     fold: int = -1
     name: str = "optuna"
 

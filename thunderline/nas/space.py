@@ -150,7 +150,7 @@ def fit_architecture(arch: Mapping[str, Any], X_train: np.ndarray, y_train: np.n
                      report: Callable[[int, float], None] | None = None) -> FitResult:
     """Fit ``arch`` on the training rows (finite features, known label) and score it on validation.
 
-    ``report(step, val_ic)`` is called after every epoch / round of trees with the
+    ``report(step, val_ic)`` is called after every epoch / round of trees (step 1, 2, …) with the
     intermediate objective (a pruner may raise from it to stop the fit).
     """
     a = validate_architecture(arch)
@@ -220,8 +220,8 @@ def _fit_gbm(a, Xt, yt, X_val, y_val, r_val, v_ok, seed, report):
         m = score(est.predict_proba(X_val[v_ok]), est.classes_, v_ok, y_val, r_val) if v_ok.any() else {}
         ll = m.get("val_log_loss", float("nan"))
         hist.append(ll)
-        if report is not None:
-            report(trees, m.get("val_ic", float("nan")))
+        if report is not None:  # step = round number, so a pruner compares trees and MLP epochs on one scale
+            report(len(hist), m.get("val_ic", float("nan")))
         if ll < best - 1e-9:
             best, since = ll, 0
         else:
