@@ -218,6 +218,8 @@ class LiveRunner:
     def apply(self, fs: FlowSettings) -> None:
         self.processor.recipe = market_recipe(fs.recipe, width_ms=fs.width_ms, overlap=fs.overlap)
         self.processor.enrichment = fs.enrichment
+        self.processor.p_shift = round(max(0.0, FlowSettings().p - fs.p), 12)
+        self.processor.abstain_experts = tuple(fs.abstain_experts)
 
     def close(self) -> None:
         self.tick(force=True)

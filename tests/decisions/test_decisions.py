@@ -174,3 +174,21 @@ def test_router_versions_switch_atomically_and_are_recorded(trained, warehouse):
     assert {t.router_version for t in b1.traces} == {v1} and {t.router_version for t in b2.traces} == {v2}
     assert {t.id for t in b1.traces}.isdisjoint({t.id for t in b2.traces})
     np.testing.assert_array_equal(state.gates[0] * 2.0, state2.gates[0])
+
+
+def test_backpressure_steps_lower_p_and_force_abstain(trained):
+    """The ladder's 'lower p' keeps fewer experts per window; 'force abstain' silences an expert."""
+    live = trained["live"]
+    base = decide(live, trained["state"], trained["experts"], tenant_id=TENANT, enforce_budgets=False)
+    lower = decide(live, trained["state"], trained["experts"], tenant_id=TENANT, enforce_budgets=False, p_shift=0.2)
+    kept = lambda b: sum(len(sel) for t in b.traces for sel in t.selected_experts)  # noqa: E731
+    assert kept(lower) < kept(base)
+    assert all("backpressure.lower_p:0.2" in t.risk_flags for t in lower.traces)
+    victim = sorted(trained["experts"])[0]
+    forced = decide(live, trained["state"], trained["experts"], tenant_id=TENANT, enforce_budgets=False,
+                    abstain_experts=[victim])
+    acts = [a for t in forced.traces for a in t.expert_actions if a.expert == victim]
+    assert acts and {a.action for a in acts} == {"abstain"}
+    touched = [t for t in forced.traces if any(a.expert == victim for a in t.expert_actions)]
+    assert all(f"backpressure.forced_abstain:{victim}" in t.risk_flags for t in touched)
+    assert any(t.blended_action != "abstain" for t in touched)  # the others still decide

@@ -32,6 +32,7 @@ from thunderline.routing import Assignment, route
 
 EMBEDDING_SIZE = 16  # Thunderbit: fixed-size behaviour embedding of a decision
 PER_WINDOW_BUDGET_MS = 0.5
+P_FLOOR = 0.05
 REPLAY_BUDGET_MS = 600_000.0
 
 
@@ -93,11 +94,17 @@ def decide(
     ticker_map: Sequence[dict] = (),
     positions: Any = 0.0,
     enforce_budgets: bool = True,
+    p_shift: float = 0.0,
+    abstain_experts: Sequence[str] = (),
 ) -> DecisionBatch:
     """Decide every window of one batch. ``experts``: pool name → loaded expert (champion/challenger).
 
     ``enforce_budgets=False`` is replay mode: latency budgets cannot bite, so the result depends on
     the inputs alone (a live run that breached a budget recorded the breach as a flag in its trace).
+    ``p_shift`` and ``abstain_experts`` are the backpressure ladder's "lower p" and "force abstain"
+    steps: every layer routes with ``p - p_shift`` (floor 0.05) and the named experts are not run
+    (they abstain, so the blend ignores them). Both are recorded on every trace they touch as
+    ``backpressure.*`` annotations (after risk, so they never halt a window by themselves).
     """
     t0 = time.perf_counter()
     runner = runner or ExpertRunner()
@@ -112,8 +119,9 @@ def decide(
     F = df.reindex(columns=list(state.embedding.feature_names)).to_numpy(np.float64)
     X = state.embedding.embed(F)
     t1 = time.perf_counter()
-    assignments = [route(X, g, layer.capacity_factor, layer.p, layer.max_experts)
+    assignments = [route(X, g, layer.capacity_factor, max(P_FLOOR, layer.p - p_shift), layer.max_experts)
                    for g, layer in zip(state.gates, state.config.layers)]
+    skipped = set(abstain_experts)
     t2 = time.perf_counter()
 
     # which windows each expert must answer (any layer kept it there)
@@ -125,7 +133,7 @@ def decide(
     results: dict[str, Any] = {}
     for name in sorted(need):
         rows = np.flatnonzero(need[name])
-        if rows.size:
+        if rows.size and name not in skipped:
             budget = _budget(experts[name], rows.size) if enforce_budgets else REPLAY_BUDGET_MS
             results[name] = (rows, runner.run(experts[name], df.iloc[rows], budget))
     shadow_results = [runner.run(s, df, _budget(s, n) if enforce_budgets else REPLAY_BUDGET_MS) for s in shadows]
@@ -158,6 +166,11 @@ def decide(
     symbols = np.array([w.key for w in windows], dtype=object)
     final, risk_flags = apply_risk(tenant_id, symbols, blended, blended_conf, reference_price(df), positions,
                                    flags, config=risk)
+    if p_shift or skipped:
+        lowered = [f"backpressure.lower_p:{p_shift:g}"] if p_shift else []
+        silenced = [(e, need[e]) for e in sorted(skipped & set(need))]
+        risk_flags = [list(f) + lowered + [f"backpressure.forced_abstain:{e}" for e, m in silenced if m[t]]
+                      for t, f in enumerate(risk_flags)]
     t4 = time.perf_counter()
 
     traces = _traces(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,

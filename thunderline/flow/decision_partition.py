@@ -70,7 +70,8 @@ def persist_batch(session: TenantSession, batch: DecisionBatch) -> int:
 def decide_windows(session: TenantSession, windows: Sequence, state: RouterState, experts: dict[str, Any], *,
                    shadows: Sequence[Any] = (), ticker_map: Sequence[dict] = (), runner=None, risk=None,
                    summary: DecisionSummary | None = None, progress: Callable[[int], None] | None = None,
-                   enforce_budgets: bool = True) -> DecisionSummary:
+                   enforce_budgets: bool = True, p_shift: float = 0.0,
+                   abstain_experts: Sequence[str] = ()) -> DecisionSummary:
     """Decide ``windows`` (FeatureWindows, one or many symbols) in bounded batches and persist them."""
     summary = summary or DecisionSummary("")
     summary.router_version = state.version
@@ -83,7 +84,8 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
     for i in range(0, len(windows), BATCH_WINDOWS):
         part = windows[i : i + BATCH_WINDOWS]
         batch = decide(part, state, experts, tenant_id=session.tenant_id, shadows=shadows, edgar_windows=edgar,
-                       ticker_map=ticker_map, runner=runner, risk=risk, enforce_budgets=enforce_budgets)
+                       ticker_map=ticker_map, runner=runner, risk=risk, enforce_budgets=enforce_budgets,
+                       p_shift=p_shift, abstain_experts=abstain_experts)
         summary.traces += persist_batch(session, batch)
         for t in batch.traces:
             digest.update(t.content_hash.encode())

@@ -134,6 +134,8 @@ class LiveProcessor:
         self.recipe = recipe
         self.chunk_rows = chunk_rows
         self.enrichment = enrichment
+        self.p_shift = 0.0  # backpressure "lower p" step
+        self.abstain_experts: tuple[str, ...] = ()  # backpressure "force abstain" step
         self._parts: dict[tuple[str, str], _Partition] = {}
 
     def process_path(self, path: Path, arrived_at_us: int | None = None,
@@ -217,7 +219,8 @@ class LiveProcessor:
             return
         summary = decide_windows(session, todo, ctx.state, ctx.experts, shadows=ctx.shadows,
                                  ticker_map=ctx.ticker_map if self.enrichment else (),
-                                 enforce_budgets=ctx.enforce_budgets)
+                                 enforce_budgets=ctx.enforce_budgets, p_shift=self.p_shift,
+                                 abstain_experts=self.abstain_experts)
         mb.traces = summary.traces
         mb.router_version = summary.router_version
         mb.layer_stats = summary.layer_stats
