@@ -40,11 +40,15 @@ BASE = FlowSettings()
 
 
 def window_run_config(settings: FlowSettings) -> dict:
-    """Run config for the window asset when the ladder changed its geometry or recipe (else empty)."""
-    if (settings.width_ms, settings.overlap, settings.recipe) == (BASE.width_ms, BASE.overlap, BASE.recipe):
-        return {}
-    return {"ops": {"market_feature_windows": {"config": {
-        "recipe": settings.recipe, "width_ms": settings.width_ms, "overlap": settings.overlap}}}}
+    """Run config for the window and decision assets when the ladder changed them (else empty)."""
+    ops: dict = {}
+    if (settings.width_ms, settings.overlap, settings.recipe) != (BASE.width_ms, BASE.overlap, BASE.recipe):
+        ops["market_feature_windows"] = {"config": {
+            "recipe": settings.recipe, "width_ms": settings.width_ms, "overlap": settings.overlap}}
+    if settings.p != BASE.p or settings.abstain_experts:
+        ops["decision_traces"] = {"config": {"p_shift": round(max(0.0, BASE.p - settings.p), 12),
+                                             "abstain_experts": list(settings.abstain_experts)}}
+    return {"ops": ops} if ops else {}
 
 
 def market_run_request(work: PartitionWork, state: LadderState, trigger: str) -> dg.RunRequest:

@@ -19,6 +19,13 @@ from thunderline_assets.market import market_feature_windows
 from thunderline_assets.partitions import month_symbol, split_key
 
 
+class DecisionConfig(dg.Config):
+    """Set by the backpressure ladder (tick_landing_sensor) or by hand in the launchpad."""
+
+    p_shift: float = 0.0  # "lower p": every layer routes with p - p_shift
+    abstain_experts: list[str] = []  # "force abstain": these experts are not run
+
+
 def open_registry(mlflow: MlflowResource, warehouse: WarehouseResource):
     from thunderline.experts.registry import ExpertRegistry
 
@@ -39,8 +46,8 @@ def open_registry(mlflow: MlflowResource, warehouse: WarehouseResource):
                  dg.AssetCheckSpec("undercovered", asset="decision_traces",
                                    description="no layer leaves more than 5% of windows without an expert")],
 )
-def decision_traces(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource,
-                    ticker_map: TickerMapResource):
+def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource,
+                    mlflow: MlflowResource, ticker_map: TickerMapResource):
     month, symbol = split_key(context.partition_key)
     with warehouse.session() as s:
         state = active_router(s)
@@ -56,7 +63,8 @@ def decision_traces(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         experts, shadows = load_pool(registry, state)
         with warehouse.session() as s:
             summary = decide_partition(s, month, symbol, state, experts, shadows=shadows,
-                                       ticker_map=ticker_map.rows())
+                                       ticker_map=ticker_map.rows(), p_shift=config.p_shift,
+                                       abstain_experts=config.abstain_experts)
     elapsed = time.perf_counter() - t0
     context.log.info(f"{summary.partition}: {summary.traces:,} traces ({summary.skipped_existing:,} already decided) "
                      f"with router {summary.router_version} in {elapsed:.2f}s")

@@ -146,12 +146,15 @@ def test_lobster_message_file_waits_for_its_orderbook_partner(tmp_path, datasets
     assert sorted(f.status for f in second.landed) == ["indexed", "indexed"]
 
 
-def test_runs_requested_under_backpressure_carry_the_ladder_window_settings():
+def test_runs_requested_under_backpressure_carry_the_ladder_settings():
     from sensors.tick_landing import market_run_request
     from thunderline.flow.backpressure import LadderState
     from thunderline.flow.landing_scan import PartitionWork
 
     work = PartitionWork("ticks", "2024-01|SNA", ("ab" * 32,), ("/x",), 0)
     cfg = market_run_request(work, LadderState(level=4), "t").run_config
-    assert cfg == {"ops": {"market_feature_windows": {"config": {"recipe": "coarse", "width_ms": 375.0, "overlap": 0.0}}}}
+    # level 4: widened window, zero overlap, p lowered by 0.05, coarse recipe
+    assert cfg == {"ops": {
+        "market_feature_windows": {"config": {"recipe": "coarse", "width_ms": 375.0, "overlap": 0.0}},
+        "decision_traces": {"config": {"p_shift": 0.05, "abstain_experts": []}}}}
     assert market_run_request(work, LadderState(), "t").run_config == {}

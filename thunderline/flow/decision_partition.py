@@ -110,7 +110,8 @@ def _small_stats(s: dict) -> dict:
 def decide_partition(session: TenantSession, month: str, symbol: str, state: RouterState | None,
                      experts: dict[str, Any], *, shadows: Sequence[Any] = (), ticker_map: Sequence[dict] = (),
                      runner=None, risk=None, recipe_version: str | None = None,
-                     progress: Callable[[int], None] | None = None) -> DecisionSummary:
+                     progress: Callable[[int], None] | None = None, p_shift: float = 0.0,
+                     abstain_experts: Sequence[str] = ()) -> DecisionSummary:
     """Decide every market window of (month, symbol) that has no trace for the active router version yet."""
     if state is None:
         raise NoExpertsError("no active router version: run `thunderline experts bootstrap` (or `make demo`)")
@@ -127,6 +128,7 @@ def decide_partition(session: TenantSession, month: str, symbol: str, state: Rou
     todo = [row_to_window(r) for r in rows if r["id"] not in done]
     summary = DecisionSummary(f"{month}|{symbol}", windows=len(rows), skipped_existing=len(rows) - len(todo))
     return decide_windows(session, todo, state, experts, shadows=shadows, ticker_map=ticker_map, runner=runner,
-                          risk=risk, summary=summary, progress=progress)
+                          risk=risk, summary=summary, progress=progress, p_shift=p_shift,
+                          abstain_experts=abstain_experts)
 
 
