@@ -1,5 +1,6 @@
 """Paper PnL and metrics: hand computations, attribution by blend weight, shadows never paid, both backends."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -105,3 +106,21 @@ def test_pnl_partition_and_monthly_metrics_in_the_warehouse(warehouse):
     shadow = ev.get("shadow_x", "standalone")
     assert shadow["detail"]["alias"] == "shadow" and shadow["n_positions"] == 10  # judged alone, every window
     assert ev.get("shadow_x", "attributed") is None  # and never paid from the blend
+
+
+def test_a_window_decided_again_counts_once_in_the_month_total(warehouse):
+    windows = series("S", T0, R, SPREAD)
+    store_windows(warehouse, windows)
+    old = [_trace(w, "buy", 0.7, _acts({"a": ("buy", 1.0)})) for w in windows]
+    new = [dataclasses.replace(t, router_version="rv-next", blended_action="sell") for t in old[:3]]
+    with warehouse.session(TENANT) as s:
+        realise_label_partition(s, "2024-03", "S", [LabelSpec(1)])
+        s.upsert("decision_traces", [trace_row(t) for t in old])
+        pnl_partition(s, "2024-03", "S")
+        s.upsert("decision_traces", [trace_row(t) for t in new])  # later: three windows re-decided
+        pnl_partition(s, "2024-03", "S")
+        ev = evaluate_month(s, "2024-03")
+    assert ev.get("blend", "blend", "*")["n"] == 10  # one trade per window: the latest decision
+    assert ev.get("blend", "blend", "rv-test")["n"] == 10 and ev.get("blend", "blend", "rv-next")["n"] == 3
+    assert ev.get("blend", "blend", "*")["n_positions"] == 10
+    assert ev.get("a", "attributed")["n"] == 10

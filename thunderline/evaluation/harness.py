@@ -56,18 +56,22 @@ def evaluate_month(session: TenantSession, month: str, cost: CostModel = CostMod
     tid = session.tenant_id
     p = session.table("pnl")
     pnl = pd.DataFrame(session.select("pnl", p.c.month == month, p.c.cost_model == cost.id,
-                                      columns=["decision_trace_id", "window_start", "symbol", "router_version",
-                                               "action", "confidence", "position", "fwd_return", "gross", "cost",
-                                               "net", "attribution"],
-                                      order_by=[p.c.window_start, p.c.symbol]))
+                                      columns=["decision_trace_id", "feature_window_id", "window_start", "symbol",
+                                               "router_version", "action", "confidence", "position", "fwd_return",
+                                               "gross", "cost", "net", "attribution", "inserted_at"],
+                                      order_by=[p.c.window_start, p.c.symbol, p.c.inserted_at, p.c.id]))
     if not pnl.empty:
-        groups = [("*", pnl)] + list(pnl.groupby("router_version", sort=True))
+        # "*": what was in force — a window decided again under a newer router version counts once, as its
+        # latest decision; per router version every trace counts
+        latest = pnl.sort_values(["inserted_at", "decision_trace_id"], kind="stable").drop_duplicates(
+            "feature_window_id", keep="last").sort_values(["window_start", "symbol"], kind="stable")
+        groups = [("*", latest)] + list(pnl.groupby("router_version", sort=True))
         for version, g in groups:
             perf = performance(g["position"], g["confidence"], g["fwd_return"], g["gross"], g["cost"], g["net"],
                                abstained=g["action"] == "abstain", time_order=g["window_start"])
             out.rows.append(metric_row(tid, month, "blend", version, "blend", cost, perf,
                                        {"actions": g["action"].value_counts().to_dict()}))
-        out.rows += _attributed(tid, month, pnl, cost)
+        out.rows += _attributed(tid, month, latest, cost)
     out.rows += _standalone(session, month, cost)
     em = session.table("evaluation_metrics")
     session.delete("evaluation_metrics", em.c.scope == month, em.c.cost_model == cost.id)
