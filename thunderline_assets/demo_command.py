@@ -117,8 +117,22 @@ def run_demo(args) -> int:
           "   → http://127.0.0.1:3000 (Assets, Runs)")
     print(f"  MLflow UI        .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}"
           "   → http://127.0.0.1:5000")
-    print("  lineage          .venv/bin/thunderline lineage <decision or window id> --up")
+    print(f"  lineage          .venv/bin/thunderline lineage {_a_trace_id(settings)} --up --depth 3")
     return 0
+
+
+def _a_trace_id(settings: Settings) -> str:
+    """One real decision trace id of the demo, for the lineage example."""
+    from thunderline.store import Warehouse
+
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        with wh.session(settings.tenant_id) as s:
+            t = s.table("decision_traces")
+            rows = s.select("decision_traces", columns=["id"], order_by=[t.c.window_start, t.c.id], limit=1)
+    finally:
+        wh.dispose()
+    return rows[0]["id"] if rows else "<decision trace id>"
 
 
 def register(sub) -> None:

@@ -192,3 +192,28 @@ def test_backpressure_steps_lower_p_and_force_abstain(trained):
     touched = [t for t in forced.traces if any(a.expert == victim for a in t.expert_actions)]
     assert all(f"backpressure.forced_abstain:{victim}" in t.risk_flags for t in touched)
     assert any(t.blended_action != "abstain" for t in touched)  # the others still decide
+
+
+def test_a_decision_walks_back_to_its_tick_batch_and_the_filing_it_joined(trained, warehouse, tmp_path):
+    from thunderline.edgar import build_windows as edgar_windows_of
+    from thunderline.edgar.demo_filings import demo_ticker_map, parse_demo
+    from thunderline.lineage import walk
+    from thunderline.market.features import BatchRef
+
+    edgar = edgar_windows_of(parse_demo(tmp_path / "filings", TENANT))
+    spec = SyntheticSpec(n_ticks=4_000, seed=5, symbol="TLDM", start_us=1_742_304_600_000_000)  # 2025-03-18
+    res = build_windows(synthetic_ticks(spec, TENANT))
+    market = to_feature_windows(res, tenant_id=TENANT, symbol="TLDM", batches=[BatchRef("batch-1", 1, 4_000)])
+    with warehouse.session(TENANT) as s:
+        from thunderline.flow.market_partition import window_row
+        from thunderline.lineage import Edge, record_edges
+
+        s.upsert("feature_windows", [window_row(w) for w in market] + [window_row(w) for w in edgar])
+        record_edges(s, [Edge("tick_batch", "batch-1", "feature_window", w.id, "feature_input") for w in market])
+        decide_windows(s, market, trained["state"], trained["experts"], ticker_map=demo_ticker_map(),
+                       enforce_budgets=False)
+        trace_id = s.select("decision_traces", limit=1)[0]["id"]
+        up = {(st.kind, st.node_id) for st in walk(s, trace_id, "up", 3)}
+    amendment = next(w for w in edgar if w.provenance["accession"] == "0000999001-25-000021")  # 10-K/A, 2025-03-14
+    assert ("tick_batch", "batch-1") in up
+    assert ("feature_window", amendment.id) in up  # the latest filled filing accepted before the window

@@ -40,6 +40,7 @@ REPLAY_BUDGET_MS = 600_000.0
 class DecisionBatch:
     traces: list[DecisionTrace]
     assignments: list[Assignment]
+    edgar_window_ids: list = field(default_factory=list)  # per trace: the EDGAR window joined as of it
     expert_latency_ms: dict[str, float] = field(default_factory=dict)
     expert_status: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -55,19 +56,25 @@ def feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequence[Feat
 
     df = pd.DataFrame([w.features for w in windows], dtype=np.float64)
     df.index = pd.RangeIndex(len(windows))
+    df.attrs["edgar_window_ids"] = [None] * len(windows)
     if not windows:
         return df
     symbols = np.array([w.key for w in windows], dtype=object)
     t = np.array([w.available_at_us for w in windows], dtype=np.int64)
     if edgar_windows and ticker_map:
         parts = []
+        joined: list[str | None] = [None] * len(windows)
+        ew = list(edgar_windows)
         for sym in sorted(set(symbols.tolist())):
             rows = np.flatnonzero(symbols == sym)
-            res = asof_join(t[rows], sym, list(edgar_windows), list(ticker_map), feature_names=FEATURE_NAMES)
+            res = asof_join(t[rows], sym, ew, list(ticker_map), feature_names=FEATURE_NAMES)
             block = pd.DataFrame(res.features, columns=list(res.feature_names), index=rows)
             parts.append(block)
+            for r, i in zip(rows.tolist(), res.indices.tolist()):
+                joined[r] = ew[i].id if i >= 0 else None
         edgar = pd.concat(parts).sort_index()
         df = df.join(edgar.loc[:, [c for c in edgar.columns if c not in df.columns]])
+        df.attrs["edgar_window_ids"] = joined
     return df
 
 
@@ -179,7 +186,7 @@ def decide(
     latency = {name: r.latency_ms for name, (_, r) in results.items()}
     latency.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
     status = {name: r.status for name, (_, r) in results.items()}
-    return DecisionBatch(traces, assignments, latency, status, {
+    return DecisionBatch(traces, assignments, list(df.attrs.get("edgar_window_ids", [])), latency, status, {
         "embed": (t1 - t0) * 1e3, "route": (t2 - t1) * 1e3, "experts": (t3 - t2) * 1e3,
         "blend_risk": (t4 - t3) * 1e3, "traces": (t5 - t4) * 1e3})
 

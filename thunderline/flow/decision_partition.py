@@ -53,13 +53,17 @@ def trace_row(tr) -> dict:
 
 
 def persist_batch(session: TenantSession, batch: DecisionBatch) -> int:
-    """Traces + lineage (window → trace, trace → expert version, router version → trace)."""
+    """Traces + lineage (market window and as-of EDGAR window → trace, trace → expert version,
+    router version → trace), so a decision walks back to the exact tick batches and filings."""
     if not batch.traces:
         return 0
     session.upsert("decision_traces", [trace_row(t) for t in batch.traces])
     edges = []
-    for t in batch.traces:
+    joined = batch.edgar_window_ids or [None] * len(batch.traces)
+    for t, edgar_id in zip(batch.traces, joined):
         edges.append(Edge("feature_window", t.feature_window_id, "decision_trace", t.id, "decided"))
+        if edgar_id:  # the filing window the point-in-time join gave this decision
+            edges.append(Edge("feature_window", edgar_id, "decision_trace", t.id, "joined_as_of"))
         edges.append(Edge("router_version", t.router_version, "decision_trace", t.id, "routed"))
         for name, version in sorted({(a.expert, a.model_version) for a in t.expert_actions if a.model_version}):
             edges.append(Edge("decision_trace", t.id, "expert_version", expert_version_node(name, version), "used"))
