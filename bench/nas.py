@@ -48,7 +48,8 @@ def build_slice(rows: int, root: Path):
     lab = realise_labels(df, [LabelSpec(1), LabelSpec(4)])
     spec = SliceSpec("bench", ("2024-01",), horizons=(1, 4), n_folds=3, embargo_windows=2)
     frame = pd.DataFrame({
-        "feature_window_id": [content_id("bench_window", [s, int(t)]) for s, t in zip(df["symbol"], df["window_start_us"])],
+        "feature_window_id": [content_id("bench_window", [s, int(t)])
+                              for s, t in zip(df["symbol"], df["window_start_us"])],
         "symbol": df["symbol"], "window_start_us": df["window_start_us"], "window_end_us": df["window_end_us"],
         "available_at_us": df["available_at_us"], "recipe_version": "planted", "feature_schema_version": "fs-1",
         "window_content_hash": "-", "provenance_json": "{}"})

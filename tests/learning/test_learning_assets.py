@@ -31,7 +31,8 @@ def _fake_traces(windows):
                            confidence=0.6, latency_ms=0.1, weight=1.0)
         out.append(DecisionTrace(tenant_id=TENANT, feature_window_id=w.id, symbol=w.key,
                                  window_start_us=w.window_start_us, window_end_us=w.window_end_us,
-                                 router_version="rv-fake", gate_scores=[[1.0]], selected_experts=[["order_flow_logit_h1"]],
+                                 router_version="rv-fake", gate_scores=[[1.0]],
+                                 selected_experts=[["order_flow_logit_h1"]],
                                  expert_actions=[act], blended_action=a, blended_confidence=0.6, risk_flags=[],
                                  embedding=[0.0] * 16))
     return out

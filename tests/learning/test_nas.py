@@ -97,8 +97,11 @@ def _actions(candidate, frame):
 def test_optuna_search_is_reproducible(slice_data):
     a = OptunaNasRunner(n_trials=4, seed=9, max_epochs=5, patience=2, max_trees=40).search(slice_data, TARGET)
     b = OptunaNasRunner(n_trials=4, seed=9, max_epochs=5, patience=2, max_trees=40).search(slice_data, TARGET)
-    strip = lambda r: [(c.number, c.architecture, {k: v for k, v in c.metrics.items() if k != "fit_seconds"})  # noqa: E731
-                       for c in r.candidates]
+
+    def strip(r):
+        return [(c.number, c.architecture, {k: v for k, v in c.metrics.items() if k != "fit_seconds"})
+                for c in r.candidates]
+
     assert strip(a) == strip(b)
 
 
@@ -109,7 +112,8 @@ def test_mlp_with_dropout_serves_as_a_sklearn_model(slice_data):
     cols = list(TARGET.features)
     arch = {"kind": "mlp", "hidden": [8, 8], "activation": "tanh", "dropout": 0.3, "max_epochs": 4}
     fit = fit_architecture(arch, train[cols].to_numpy(), train["label_h1"].to_numpy(dtype=object),
-                           val[cols].to_numpy(), val["label_h1"].to_numpy(dtype=object), val["fwd_return_h1"].to_numpy(),
+                           val[cols].to_numpy(), val["label_h1"].to_numpy(dtype=object),
+                           val["fwd_return_h1"].to_numpy(),
                            seed=0)
     scaler, clf = fit.estimator.named_steps["scale"], fit.estimator.named_steps["mlp"]
     X = val[cols].dropna().to_numpy()

@@ -167,4 +167,5 @@ def test_promotion_rollback_router_versions_and_learned_gates(warehouse, fitted,
     assert history[-1]["parent_version"] == before.version and "gates learned" in history[-1]["reason"]
     assert after.pools == before.pools and after.expert_versions == before.expert_versions
     assert any(x["learned"] for x in report.layers)
-    assert all(not np.array_equal(g1, g0) for g1, g0, x in zip(after.gates, before.gates, report.layers) if x["learned"])
+    assert all(not np.array_equal(g1, g0)
+               for g1, g0, x in zip(after.gates, before.gates, report.layers) if x["learned"])

@@ -109,7 +109,8 @@ def test_shuffled_labels_bring_every_model_to_chance(planted_slice):
         cols = list(MOMENTUM_FEATURES)
         tr = train[train["label_h1"].notna()]
         y = rng.permutation(tr["label_h1"].to_numpy())
-        fit = fit_architecture(arch, tr[cols].to_numpy(), y, val[cols].to_numpy(), val["label_h1"].to_numpy(dtype=object),
+        fit = fit_architecture(arch, tr[cols].to_numpy(), y, val[cols].to_numpy(),
+                               val["label_h1"].to_numpy(dtype=object),
                                val["fwd_return_h1"].to_numpy(), seed=0)
         pred = fit.estimator.predict(val.loc[val["label_h1"].notna(), cols].to_numpy())
         chance = float(val["label_h1"].value_counts(normalize=True).max())

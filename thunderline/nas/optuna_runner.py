@@ -70,7 +70,8 @@ class OptunaNasRunner:
 
     def settings(self) -> dict:
         return {"n_trials": self.n_trials, "seed": self.seed, "kinds": list(self.kinds), "timeout_s": self.timeout_s,
-                "max_epochs": self.max_epochs, "patience": self.patience, "max_trees": self.max_trees, "sampler": "TPESampler",
+                "max_epochs": self.max_epochs, "patience": self.patience, "max_trees": self.max_trees,
+                "sampler": "TPESampler",
                 "pruner": f"MedianPruner(startup={self.pruner_startup_trials}, warmup={self.pruner_warmup_steps})",
                 "fold": self.fold}
 

@@ -74,7 +74,8 @@ def validate_architecture(arch: Mapping[str, Any]) -> dict[str, Any]:
             raise ArchitectureError(f"architecture 'mlp': hidden={hidden!r} must list 1-4 layer widths")
         a["hidden"] = [int(_num({"kind": kind, "hidden": h}, "hidden", 1, 1024, True)) for h in hidden]
         if a["activation"] not in ("relu", "tanh", "logistic"):
-            raise ArchitectureError(f"architecture 'mlp': activation={a['activation']!r} must be relu, tanh or logistic")
+            raise ArchitectureError(f"architecture 'mlp': activation={a['activation']!r} must be relu, tanh or "
+                                    "logistic")
         a["dropout"] = _num(a, "dropout", 0.0, 0.9)
         a["learning_rate"] = _num(a, "learning_rate", 1e-6, 1.0)
         a["l2"] = _num(a, "l2", 0.0, 10.0)
