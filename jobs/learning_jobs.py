@@ -71,8 +71,8 @@ def retrain_gates(context: dg.OpExecutionContext, config: GateConfig, warehouse:
     from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
 
-    with ExpertRegistry(tracking_uri=mlflow.tracking_uri, warehouse=warehouse.get(),
-                        tenant_id=warehouse.tenant_id) as registry:
+    with ExpertRegistry(tracking_uri=mlflow.tracking_uri, artifact_location=mlflow.artifact_location,
+                        warehouse=warehouse.get(), tenant_id=warehouse.tenant_id) as registry:
         try:
             report = retrain_router_gates(warehouse.get(), warehouse.tenant_id, registry,
                                           lookback_days=config.lookback_days, C=config.C, margin=config.margin,

@@ -85,7 +85,8 @@ def run_learning_loop(settings, *, history_months: Sequence[str], targets: Seque
     show(f"    training slice {sl.slice_id[:8]}: {sl.rows:,} rows of {', '.join(sl.manifest['spec']['months'])} "
          f"in {len(sl.manifest['files'])} Parquet files, manifest {sl.manifest_sha256[:12]}; train/validation {folds}")
     out["slice"] = {"id": sl.slice_id, "rows": sl.rows, "path": str(sl.path), "manifest_sha256": sl.manifest_sha256}
-    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, warehouse=wh, tenant_id=tenant) as reg:
+    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, artifact_location=settings.mlflow_artifacts,
+                        warehouse=wh, tenant_id=tenant) as reg:
         tracker = NasTracker(reg.client, artifact_location=reg.artifact_location)
         runner = OptunaNasRunner(n_trials=n_trials, seed=seed, max_trees=100, max_epochs=20)
         nas_targets = [NasTarget.from_spec(DEFAULT_SPECS_BY_NAME[t]) for t in targets]
@@ -154,7 +155,8 @@ def cmd_promote(args) -> int:
 
     s = load_settings()
     wh = Warehouse(s.warehouse_url)
-    with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, warehouse=wh, tenant_id=s.tenant_id) as reg:
+    with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_location=s.mlflow_artifacts, warehouse=wh,
+                        tenant_id=s.tenant_id) as reg:
         p = Promoter(reg, wh, s.tenant_id, policy=GatePolicy(min_count=args.min_count), actor=args.actor)
         if args.rollback:
             t = p.rollback(args.expert, reason=args.reason or "manual rollback", actor=args.actor)

@@ -156,16 +156,32 @@ def test_promotion_rollback_router_versions_and_learned_gates(warehouse, fitted,
         rejected = Promoter(reg, warehouse, TENANT, policy=GatePolicy(min_count=100, lookback_days=400)).step(flow)
         assert (rejected.decision, rejected.version) == ("rejected", v_bad2) and "shadow" not in reg.aliases(flow)
 
-        # learned gates: a new router version whose parent is the active one, same pools and expert versions
-        with warehouse.session(TENANT) as s:
-            before = active_router(s)
-        report = retrain_router_gates(warehouse, TENANT, reg, lookback_days=400, min_windows=50)
+    # learned gates, through gate_retraining_job: a new router version whose parent is the active one,
+    # same pools and expert versions
+    from jobs.learning_jobs import gate_retraining_job
+    from resources import TickerMapResource
+
+    with warehouse.session(TENANT) as s:
+        before = active_router(s)
+    res = {**_resources(warehouse, uri), "ticker_map": TickerMapResource(path="/nonexistent/map.json")}
+    with dg.instance_for_test() as instance:
+        run = gate_retraining_job.execute_in_process(
+            instance=instance, resources=res,
+            run_config={"ops": {"retrain_gates": {"config": {"lookback_days": 400, "min_windows": 50}}}})
+    assert run.success
+    [mat] = [e for e in run.all_events if e.event_type_value == "STEP_OUTPUT"]
+    md = mat.event_specific_data.metadata
+    layers = md["layers"].value
     with warehouse.session(TENANT) as s:
         after = active_router(s)
         history = router_history(s)
-    assert report.previous_version == before.version and after.version == report.version != before.version
+    assert md["previous_version"].value == before.version and after.version == run.output_for_node("retrain_gates")
+    assert after.version != before.version
     assert history[-1]["parent_version"] == before.version and "gates learned" in history[-1]["reason"]
     assert after.pools == before.pools and after.expert_versions == before.expert_versions
-    assert any(x["learned"] for x in report.layers)
-    assert all(not np.array_equal(g1, g0)
-               for g1, g0, x in zip(after.gates, before.gates, report.layers) if x["learned"])
+    assert any(x["learned"] for x in layers)
+    assert all(not np.array_equal(g1, g0) for g1, g0, x in zip(after.gates, before.gates, layers) if x["learned"])
+    # the same realised outcomes give the same gates: retraining again re-activates that version
+    with ExpertRegistry(tracking_uri=uri, artifact_location=artifacts) as reg:
+        again = retrain_router_gates(warehouse, TENANT, reg, lookback_days=400, min_windows=50)
+    assert again.previous_version == again.version == after.version  # deterministic: same gates, same version
