@@ -151,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             mlflow_tracking_uri=mlflow_uri,
             dagster_home=dagster_home,
             ticker_map=ticker_map,
+            mlflow_artifacts=artifacts,
             sensor_interval_s=int(interval_raw),
             tenant_id=tenant,
         )

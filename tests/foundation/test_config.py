@@ -40,3 +40,10 @@ def test_unreachable_database_is_one_clear_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("thunderline: error: THUNDERLINE_WAREHOUSE_URL=")
     assert "cannot connect" in err and "Traceback" not in err
+
+
+def test_mlflow_artifact_root_defaults_under_home_and_can_be_set(tmp_path):
+    s = load_settings({"THUNDERLINE_HOME": str(tmp_path)})
+    assert s.mlflow_artifacts == (tmp_path / "mlartifacts").as_uri()
+    s = load_settings({"THUNDERLINE_HOME": str(tmp_path), "MLFLOW_ARTIFACTS_DESTINATION": "file:///srv/a"})
+    assert s.mlflow_artifacts == "file:///srv/a"
