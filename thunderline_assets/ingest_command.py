@@ -57,6 +57,10 @@ class IngestReport:
         return out
 
 
+# Runs keep every event in the instance (the UI shows them); the terminal gets INFO and above.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The instance at DAGSTER_HOME; a new home gets a minimal dagster.yaml (SQLite storage, no telemetry)."""
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
@@ -113,7 +117,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     for tenant, res, kind, key, label in plans:
         label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
         job = catalog.definitions(res).resolve_job_def(catalog.EDGAR_JOB if kind == "edgar" else catalog.MARKET_JOB)
-        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res)
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
+                                        run_config=QUIET_CONSOLE)
         report.partitions.append(label)
         if not result.success:
             report.runs_failed.append(label)

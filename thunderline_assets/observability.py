@@ -349,7 +349,9 @@ def run_drift_reports(settings, months_: list[str], *, baseline_month: str = "",
 
     instance = instance or instance_for(settings)
     resources = resources or build_resources(settings)
-    run_config = {"ops": {"drift_reports": {"config": {"baseline_month": baseline_month}}}}
+    from thunderline_assets.ingest_command import QUIET_CONSOLE
+
+    run_config = {"ops": {"drift_reports": {"config": {"baseline_month": baseline_month}}}, **QUIET_CONSOLE}
     out = []
     for m in months_:
         result = dg.materialize([drift_reports], partition_key=f"{m}-01", instance=instance, resources=resources,
