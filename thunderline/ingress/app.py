@@ -299,6 +299,12 @@ def _page(svc: Services, tenant: str, table: sa.Table, where: list, limit: int, 
     return {"items": [render(r) for r in rows], "next_cursor": nxt, "count": len(rows)}
 
 
+def _time_range(request: Request, t) -> list:
+    """``from`` / ``to`` query parameters (µs or ISO 8601) as bounds on ``window_start``."""
+    lo, hi = _time_param(request, "from"), _time_param(request, "to")
+    return ([t.c.window_start >= lo] if lo is not None else []) + ([t.c.window_start < hi] if hi is not None else [])
+
+
 @_endpoint
 async def get_decisions(svc: Services, request: Request) -> Response:
     p = await _authenticate(svc, request)
@@ -311,11 +317,7 @@ async def get_decisions(svc: Services, request: Request) -> Response:
         if not _SYMBOL.match(sym):
             raise HttpError(400, "bad_parameter", f"symbol={sym!r}: not a valid symbol")
         where.append(t.c.symbol == sym)
-    lo, hi = _time_param(request, "from"), _time_param(request, "to")
-    if lo is not None:
-        where.append(t.c.window_start >= lo)
-    if hi is not None:
-        where.append(t.c.window_start < hi)
+    where += _time_range(request, t)
     limit, after = _page_params(svc, request)
     body = await run_in_threadpool(_page, svc, p.tenant_id, t, where, limit, after, decision_payload)
     return JSONResponse(body)
@@ -338,11 +340,7 @@ async def get_features(svc: Services, request: Request) -> Response:
         if not _KEY.match(key):
             raise HttpError(400, "bad_parameter", f"key={key!r}: not a valid symbol or CIK")
         where.append(t.c.key == key)
-    lo, hi = _time_param(request, "from"), _time_param(request, "to")
-    if lo is not None:
-        where.append(t.c.window_start >= lo)
-    if hi is not None:
-        where.append(t.c.window_start < hi)
+    where += _time_range(request, t)
     limit, after = _page_params(svc, request)
     body = await run_in_threadpool(_page, svc, p.tenant_id, t, where, limit, after, feature_payload)
     return JSONResponse(body)
