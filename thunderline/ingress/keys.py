@@ -9,7 +9,8 @@ hash matched — a key can never act for a tenant other than its own, because th
 is looked up inside that tenant's session.
 
 scrypt is deliberately slow (~tens of ms), so :class:`KeyStore` remembers a verified
-key by its sha256 in memory (never on disk); revocation is still checked against the
+key's sha256 in memory (never on disk), under its public key id, and compares later
+presentations with it in constant time; revocation is still checked against the
 warehouse on every use unless ``recheck_s`` allows a short grace.
 """
 
@@ -131,14 +132,18 @@ def list_keys(warehouse: Warehouse, tenant: str) -> list[KeyInfo]:
 @dataclass
 class _Cached:
     principal: Principal
+    digest: bytes  # sha256 of the whole verified key: compared in constant time, never stored on disk
     checked: float
 
 
 class KeyStore:
     """Authenticates presented keys against the warehouse, with a bounded in-memory cache.
 
-    ``recheck_s`` = how long a verified key is trusted before its revocation status is read
-    again (0 = on every request). Keys revoked through this store are forgotten at once.
+    A key is verified with scrypt once; after that the cache (keyed by the public key id)
+    holds the sha256 of the verified key, and a presented key matches when its sha256 equals
+    it under :func:`hmac.compare_digest` — constant time, microseconds, no SQL. ``recheck_s``
+    = how long a verified key is trusted before its revocation status is read again
+    (0 = on every request). Keys revoked through this store are forgotten at once.
     Failed keys are remembered (by sha256, bounded) for ``negative_ttl_s`` so a flood of bad
     keys cannot make the server burn CPU on scrypt.
     """
@@ -150,9 +155,23 @@ class KeyStore:
         self.max_entries = max_entries
         self.negative_ttl_s = negative_ttl_s
         self.clock = clock
-        self._ok: OrderedDict[bytes, _Cached] = OrderedDict()
+        self._ok: OrderedDict[tuple[str, str], _Cached] = OrderedDict()  # (tenant, key id) -> verified
         self._bad: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
+
+    def cached(self, key: str | None) -> Principal | None:
+        """The principal when ``key`` was verified within ``recheck_s``; None = ask :meth:`authenticate`.
+
+        Pure memory and one sha256: cheap enough for the event loop. None never means "refused".
+        """
+        parsed = parse_key(key or "")
+        if parsed is None or self.recheck_s <= 0:
+            return None
+        hit = self._ok.get((parsed[0], parsed[1]))
+        if hit is None or self.clock() - hit.checked >= self.recheck_s:
+            return None
+        digest = hashlib.sha256(key.encode()).digest()  # type: ignore[union-attr]
+        return hit.principal if hmac.compare_digest(digest, hit.digest) else None
 
     def authenticate(self, key: str | None) -> Principal | None:
         """The principal of a valid, unrevoked key; None for anything else (no reason is leaked)."""
@@ -163,24 +182,26 @@ class KeyStore:
         digest = hashlib.sha256(key.encode()).digest()  # type: ignore[union-attr]
         now = self.clock()
         with self._lock:
-            hit = self._ok.get(digest)
+            hit = self._ok.get((tenant, key_id))
             bad_until = self._bad.get(digest)
         if bad_until is not None and bad_until > now:
             return None
-        if hit is not None and now - hit.checked < self.recheck_s:
+        same = hit is not None and hmac.compare_digest(digest, hit.digest)
+        if same and now - hit.checked < self.recheck_s:
             return hit.principal
         with self.warehouse.session(tenant) as s:
             rows = s.select("api_keys", api_keys.c.id == key_id, columns=["hash", "revoked_at"])
         if not rows or rows[0]["revoked_at"] is not None:
-            self._forget(digest, bad=True, now=now)
+            self._forget(digest, (tenant, key_id), now=now)
             return None
-        if hit is None and not verify_secret(secret, rows[0]["hash"]):
-            self._forget(digest, bad=True, now=now)
+        if not same and not verify_secret(secret, rows[0]["hash"]):
+            # a wrong secret for a known id: remember it as bad, keep the verified entry
+            self._forget(digest, None, now=now)
             return None
-        principal = hit.principal if hit else Principal(tenant, key_id)
+        principal = hit.principal if same else Principal(tenant, key_id)
         with self._lock:
-            self._ok[digest] = _Cached(principal, now)
-            self._ok.move_to_end(digest)
+            self._ok[(tenant, key_id)] = _Cached(principal, digest, now)
+            self._ok.move_to_end((tenant, key_id))
             while len(self._ok) > self.max_entries:
                 self._ok.popitem(last=False)
         return principal
@@ -188,15 +209,14 @@ class KeyStore:
     def revoke(self, tenant: str, key_id: str) -> bool:
         ok = revoke_key(self.warehouse, tenant, key_id)
         with self._lock:
-            for d in [d for d, c in self._ok.items() if c.principal == Principal(tenant, key_id)]:
-                del self._ok[d]
+            self._ok.pop((tenant, key_id), None)
         return ok
 
-    def _forget(self, digest: bytes, *, bad: bool, now: float) -> None:
+    def _forget(self, digest: bytes, ident: tuple[str, str] | None, *, now: float) -> None:
         with self._lock:
-            self._ok.pop(digest, None)
-            if bad:
-                self._bad[digest] = now + self.negative_ttl_s
-                self._bad.move_to_end(digest)
-                while len(self._bad) > self.max_entries:
-                    self._bad.popitem(last=False)
+            if ident is not None:
+                self._ok.pop(ident, None)
+            self._bad[digest] = now + self.negative_ttl_s
+            self._bad.move_to_end(digest)
+            while len(self._bad) > self.max_entries:
+                self._bad.popitem(last=False)
