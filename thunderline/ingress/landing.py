@@ -4,7 +4,7 @@ Layout (under ``$THUNDERLINE_LANDING_DIR``)::
 
     ticks/tenant=<tenant>/<YYYY-MM-DD>/<HHMMSSffffff>-<sha>.parquet   canonical tick Parquet (TICK_SCHEMA)
     edgar/tenant=<tenant>/<YYYY-MM-DD>/<HHMMSSffffff>-<sha>.<ext>      an uploaded EDGAR file, bytes as sent
-    <kind>/tenant=<tenant>/.ids/<sha[:2]>/.<sha>                        "already landed" marker (hidden)
+    <kind>/tenant=<tenant>/.ids/<sha[:2]>/.<sha>                        "already landed" marker (hidden symlink to the file)
 
 Names sort in acceptance order (UTC date and time of the write), because the landing
 index feeds a partition's files in path order and the tick validator expects each
@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -107,11 +107,13 @@ class Landed:
     duplicate: bool
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """Canonical tick Parquet of ``table`` — deterministic bytes for the same rows (content addressing)."""
+def parquet_bytes(table: pa.Table) -> pa.Buffer:
+    """Canonical tick Parquet of ``table`` — deterministic bytes for the same rows (content addressing).
+
+    An Arrow buffer (bytes-like, no copy out of the writer's stream)."""
     if table.schema != TICK_SCHEMA:
         table = table.cast(TICK_SCHEMA)
-    buf = io.BytesIO()
+    buf = pa.BufferOutputStream()
     # uncompressed, dictionaries only for the repeated strings: cheapest to write on the request path
     # (the lake re-encodes with zstd); statistics on ts/seq let readers skip row groups
     pq.write_table(table, buf, compression="none", use_dictionary=["tenant_id", "venue", "symbol", "source"],
@@ -125,6 +127,7 @@ class DurableLanding:
     def __init__(self, landing_dir: str | Path, *, fsync: bool = True) -> None:
         self.root = Path(landing_dir)
         self.fsync = fsync
+        self._dirs: set[Path] = set()  # directories known to exist (saves a stat and a mkdir per write)
 
     def tenant_dir(self, kind: str, tenant_id: str) -> Path:
         if kind not in KINDS:
@@ -134,37 +137,75 @@ class DurableLanding:
         return self.root / kind / f"tenant={tenant_id}"
 
     def write_ticks(self, tenant_id: str, table: pa.Table) -> Landed:
-        data = parquet_bytes(table)
-        return self._land("ticks", tenant_id, data, "parquet", table.num_rows)
+        return self.write_parquet(tenant_id, parquet_bytes(table), table.num_rows)
+
+    def write_parquet(self, tenant_id: str, data, rows: int) -> Landed:
+        """Land tick Parquet already encoded by :func:`parquet_bytes` (the server encodes on its CPU
+        thread and lands on an I/O thread, so one request's fsync never holds up the next one's parsing)."""
+        return self._land("ticks", tenant_id, data, "parquet", rows)
 
     def write_filing(self, tenant_id: str, data: bytes, doc_kind: str) -> Landed:
         return self._land("edgar", tenant_id, data, _EDGAR_EXT.get(doc_kind, "bin"), 0)
 
-    def _land(self, kind: str, tenant_id: str, data: bytes, ext: str, rows: int) -> Landed:
+    def _land(self, kind: str, tenant_id: str, data, ext: str, rows: int) -> Landed:
         sha = hashlib.sha256(data).hexdigest()
         base = self.tenant_dir(kind, tenant_id)
         marker = base / ".ids" / sha[:2] / f".{sha}"
-        if marker.exists():
-            prior = base / marker.read_text().strip()
-            if prior.exists():
-                return Landed(sha, prior, rows, len(data), True)
+        prior = self._marked(base, marker)
+        if prior is not None:
+            return Landed(sha, prior, rows, len(data), True)
         now = dt.datetime.now(dt.timezone.utc)
         path = base / now.strftime("%Y-%m-%d") / f"{now.strftime('%H%M%S%f')}-{sha}.{ext}"
         self._write(path, data)
-        # the marker only saves a second copy of a retried batch (the index would skip it anyway): no fsync
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-        tmp.write_text(str(path.relative_to(base)))
-        os.replace(tmp, marker)
+        # the marker only saves a second copy of a retried batch (the index would skip it anyway): no
+        # fsync. A relative symlink to the file: created atomically in one call, read with readlink.
+        self._ensure_dir(marker.parent)
+        target = os.path.relpath(path, marker.parent)
+        try:
+            os.symlink(target, marker)
+        except FileExistsError:  # a marker whose file is gone (or a concurrent twin): point it here
+            tmp = marker.with_name(f"{marker.name}.{os.getpid()}.{threading.get_ident():x}.tmp")
+            tmp.unlink(missing_ok=True)
+            os.symlink(target, tmp)
+            os.replace(tmp, marker)
         return Landed(sha, path, rows, len(data), False)
 
-    def _write(self, final: Path, data: bytes) -> None:
-        """Durably place ``data`` at ``final``: temp name, fsync, atomic rename, fsync of the directory."""
-        d = final.parent
+    @staticmethod
+    def _marked(base: Path, marker: Path) -> Path | None:
+        """The file a marker names, when that file still exists (symlink markers; text ones from before)."""
+        try:
+            prior = marker.parent / os.readlink(marker)
+        except FileNotFoundError:
+            return None
+        except OSError:  # not a symlink: a marker written by an older version holds the path as text
+            try:
+                prior = base / marker.read_text().strip()
+            except OSError:
+                return None
+        return prior if prior.exists() else None
+
+    def _ensure_dir(self, d: Path) -> bool:
+        """mkdir -p ``d`` unless this process already made or saw it; True when it did not exist."""
+        if d in self._dirs:
+            return False
         created = not d.exists()
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{final.name}.{os.getpid()}.{id(data):x}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if len(self._dirs) > 10_000:
+            self._dirs.clear()
+        self._dirs.add(d)
+        return created
+
+    def _write(self, final: Path, data) -> None:
+        """Durably place ``data`` at ``final``: temp name, fsync, atomic rename, fsync of the directory."""
+        d = final.parent
+        created = self._ensure_dir(d)
+        tmp = d / f".{final.name}.{os.getpid()}.{threading.get_ident():x}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:  # the directory was removed behind this process's back
+            self._dirs.discard(d)
+            created = self._ensure_dir(d)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
             while view:
