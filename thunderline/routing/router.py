@@ -20,8 +20,8 @@ from thunderline.routing.inputs import (
     expert_capacity,
     require_finite,
 )
-from thunderline.routing.kernels.assign import assign_tokens, bucket_kept
-from thunderline.routing.kernels.choice import order_buckets, plan_buckets, score_bins
+from thunderline.routing.kernels.assign import assign_tokens
+from thunderline.routing.kernels.choice import bucket_bounds, score_bins
 from thunderline.routing.kernels.gate import gate_scores
 
 
@@ -44,13 +44,11 @@ def route(X, W_g, capacity_factor: float, p: float, max_experts: int | None = No
     if first_bad >= 0:
         require_finite("X", X)  # inf/NaN in X always makes some logit non-finite
         raise ValueError(f"X·W_g overflows float64 at token {first_bad}: gate logits must be finite")
-    bins = score_bins(n)
-    buckets, bucket_scores, boundary, bin_counts = plan_buckets(St, K, bins)
+    last_token, last_score = bucket_bounds(St, n, K, score_bins(n))
     cap = e if m is None else min(m, e)
-    weights, kept_mask, kept_experts, kept_offsets, assigned, kept_mass, expert_counts = assign_tokens(
-        St, buckets, bucket_scores, boundary, bins, p, cap
+    kept_experts, kept_offsets, kept_mass, expert_counts, hist, saturation, assigned_pairs, undercovered = (
+        assign_tokens(St, n, K, last_token, last_score, p, cap)
     )
-    order_buckets(buckets, bucket_scores, boundary, bin_counts)
     stats = routing_stats(
         n=n,
         e=e,
@@ -58,20 +56,20 @@ def route(X, W_g, capacity_factor: float, p: float, max_experts: int | None = No
         capacity_factor=c,
         p=p,
         max_experts=m,
-        assigned=assigned,
-        kept_counts=np.diff(kept_offsets),
-        kept_mass=kept_mass,
+        assigned_pairs=assigned_pairs,
         expert_counts=expert_counts,
+        hist=hist,
+        saturation=saturation,
+        undercovered=undercovered,
         entropy_sum=entropy_sum,
     )
     arrays = dict(
-        scores=St.T,
-        weights=weights,
-        buckets=buckets,
+        scores=St[:, :n].T,
         kept_experts=kept_experts,
         kept_offsets=kept_offsets,
-        kept_mask=kept_mask,
-        bucket_kept=bucket_kept(buckets, kept_mask),
+        kept_mass=kept_mass,
+        bucket_last_token=last_token,
+        bucket_last_score=last_score,
     )
     for arr in arrays.values():
         arr.flags.writeable = False

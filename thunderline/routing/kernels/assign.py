@@ -1,10 +1,15 @@
-"""Steps 4-7 for every token: A(t), the running-sum cut at p, the cap m, blend weights.
+"""Steps 4-7 for every token: A(t), the running-sum cut at p, the cap m; and the blend weights.
 
-Why per token in one compiled loop: the running sums are sequential by
-contract (R_k = R_(k−1) + S[t, A_k(t)], in kept order) and A(t) is small, so an
-insertion sort and a short scan per token beat any whole-matrix formulation.
-The same loop lists each bucket's certain members (see choice.py), since it is
-the one place that already knows every membership.
+Why blocks of tokens with the token index innermost: the running sums are
+sequential by contract (R_k = R_(k−1) + S[t, A_k(t)], in kept order) but
+independent across tokens, and A(t) is small, so tracking each token's best
+few members in lock-step vectorises - where a per-token sort and scan spent
+most of its time in mispredicted branches. The same pass tallies the
+statistics, so nothing re-reads per-token arrays.
+
+Why the weights are separate: they are S/R_r on the kept experts, zeros
+elsewhere - an n×e matrix that the compact record (kept experts, their mass)
+determines - so :func:`blend_weights` builds it only when it is read.
 """
 
 from __future__ import annotations
@@ -12,95 +17,209 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from thunderline.routing.kernels.choice import score_bin
+#: Indices into the ``saturation`` array of :func:`assign_tokens`.
+UNCOVERED, REACHED, CAPPED, EXHAUSTED = 0, 1, 2, 3
+
+#: Tokens per block of the per-token pass.
+_BLOCK = 128
+
+#: Best members tracked per token in the vectorised pass (k_t ≤ 3 for almost every token).
+_TOP = 3
 
 
 @njit(cache=True, nogil=True)
-def assign_tokens(St, buckets, bucket_scores, boundary, bins, p, max_experts):
-    """Apply steps 4-7; ``max_experts`` is m, or e when unset.
-
-    Also writes each bucket's members from bins above ``boundary`` to the
-    front of its row, in token order, for :func:`order_buckets` to rank.
-
-    A token is in B_j exactly when it ranks at or above B_j's last entry, so
-    membership is two comparisons. If every kept score is exactly 0 (possible
-    only after exp underflow) the weight is split equally: S/R_r would be 0/0.
-
-    Returns ``(weights, kept_mask, kept_experts, kept_offsets, assigned,
-    kept_mass, expert_counts)``; token t's kept experts in kept order are
-    ``kept_experts[kept_offsets[t]:kept_offsets[t + 1]]``.
-    """
-    e, n = St.shape
-    K = buckets.shape[1]
-    last_token = buckets[:, K - 1].copy()
-    last_score = bucket_scores[:, K - 1].copy()
-    weights = np.empty((n, e))  # rows are written whole below: one pass, no memset
-    kept_mask = np.empty((n, e), np.bool_)
-    kept_experts = np.empty(e * K, np.int64)  # N ≤ Σ a_t = e·K
-    kept_offsets = np.zeros(n + 1, np.int64)
-    assigned = np.zeros(n, np.int64)
-    kept_mass = np.zeros(n)
-    expert_counts = np.zeros(e, np.int64)
-    order = np.empty(e, np.int64)
-    ordered = np.empty(e)
-    running = np.zeros(e + 1)
-    filled = np.zeros(e, np.int64)
-    total = 0
-    for t in range(n):
-        a = 0
-        for j in range(e):  # branch-free append of the experts whose bucket holds t
-            s = St[j, t]
-            member = (s > last_score[j]) | ((s == last_score[j]) & (t <= last_token[j]))
-            order[a] = j
-            ordered[a] = s
-            a += member
-        for i in range(a):  # certain members join their bucket, in token order
-            j = order[i]
-            slot = filled[j]
-            if score_bin(ordered[i], bins) > boundary[j] and slot < K:  # bound: never write past a row
-                buckets[j, slot] = t
-                bucket_scores[j, slot] = ordered[i]
-                filled[j] = slot + 1
-        for i in range(1, a):  # stable: equal scores keep the lower expert first
-            j = order[i]
-            s = ordered[i]
-            pos = i
-            while pos > 0 and ordered[pos - 1] < s:
+def _assign_one(St, t, last_token, last_score, p, cap, order, ordered, running):
+    """Steps 4-5 for token t alone: sorts A(t) into ``order``/``ordered``; returns (a_t, k_t, R_r)."""
+    e = St.shape[0]
+    a = 0
+    for j in range(e):
+        s = St[j, t]
+        if s > last_score[j] or (s == last_score[j] and t <= last_token[j]):
+            pos = a
+            while pos > 0 and ordered[pos - 1] < s:  # stable: equal scores keep the lower expert first
                 ordered[pos] = ordered[pos - 1]
                 order[pos] = order[pos - 1]
                 pos -= 1
             ordered[pos] = s
             order[pos] = j
-        r = a
-        for k in range(a):
-            running[k + 1] = running[k] + ordered[k]
-            if running[k + 1] >= p:
-                r = k + 1
-                break
-        r = min(r, max_experts)
-        mass = running[r]
-        for j in range(e):
-            weights[t, j] = 0.0
-            kept_mask[t, j] = False
-        for k in range(r):
-            j = order[k]
-            weights[t, j] = ordered[k] / mass if mass > 0.0 else 1.0 / r
-            kept_mask[t, j] = True
-            kept_experts[total + k] = j
-            expert_counts[j] += 1
-        total += r
-        kept_offsets[t + 1] = total
-        assigned[t] = a
-        kept_mass[t] = mass
-    return weights, kept_mask, kept_experts[:total].copy(), kept_offsets, assigned, kept_mass, expert_counts
+            a += 1
+    r = a
+    running[0] = 0.0
+    for k in range(a):
+        running[k + 1] = running[k] + ordered[k]
+        if running[k + 1] >= p:
+            r = k + 1
+            break
+    r = min(r, cap)
+    return a, r, running[r]
 
 
 @njit(cache=True, nogil=True)
-def bucket_kept(buckets, kept_mask):
+def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
+    """Apply steps 4-5 to tokens 0..n-1 of St (e×≥n); ``max_experts`` is m, or e when unset.
+
+    A token is in B_j exactly when it ranks at or above B_j's last entry
+    (``last_token[j]``, ``last_score[j]``), so membership is two comparisons.
+
+    Tokens go through in blocks with the token index innermost, so the loops
+    vectorise and no branch depends on a score: one pass over the experts
+    counts each token's members and keeps its three best in (score desc,
+    expert asc) order - an insertion with strict comparisons, so equal scores
+    keep the lower expert first - and the running sums over those three
+    settle every token whose cut falls within them. The rare token that
+    needs more (sum still below p after three, more members, cap above
+    three) is redone alone by a sort of its whole A(t).
+
+    Returns ``(kept_experts, kept_offsets, kept_mass, expert_counts, hist,
+    saturation, assigned_pairs, undercovered)``: token t's kept experts in
+    kept order are ``kept_experts[kept_offsets[t]:kept_offsets[t + 1]]``,
+    ``kept_mass[t]`` is R_r; ``hist[k]`` counts tokens keeping k experts,
+    ``saturation`` is indexed by UNCOVERED, REACHED, CAPPED, EXHAUSTED, and
+    ``undercovered`` lists the tokens no expert chose, ascending.
+    """
+    e = St.shape[0]
+    B = _BLOCK
+    cap = min(max_experts, e)
+    kept_experts = np.empty(e * K + _TOP, np.int64)  # N ≤ Σ a_t = e·K, plus slack for fixed-width writes
+    kept_offsets = np.empty(n + 1, np.int64)
+    kept_mass = np.empty(n)
+    expert_counts = np.zeros(e + 1, np.int64)  # slot e counts nothing
+    hist = np.zeros(e + 1, np.int64)
+    saturation = np.zeros(4, np.int64)
+    undercovered = np.empty(n, np.int64)
+    assigned = np.empty(B, np.int64)
+    s1 = np.empty(B)  # the three best member scores, −1 where A(t) is shorter (scores are ≥ 0)
+    s2 = np.empty(B)
+    s3 = np.empty(B)
+    x1 = np.empty(B)  # their experts, as floats so every select in the pass is one vector width
+    x2 = np.empty(B)
+    x3 = np.empty(B)
+    kept = np.empty(B, np.int64)
+    mass = np.empty(B)
+    order = np.empty(e, np.int64)
+    ordered = np.empty(e)
+    running = np.empty(e + 1)
+    missing = float(e)
+    total = 0
+    assigned_pairs = 0
+    n_under = 0
+    kept_offsets[0] = 0
+    for t0 in range(0, n, B):
+        nb = min(B, n - t0)
+        for i in range(nb):
+            assigned[i] = 0
+            s1[i] = s2[i] = s3[i] = -1.0
+            x1[i] = x2[i] = x3[i] = missing
+        for j in range(e):
+            row = St[j, t0:t0 + nb]
+            ls = last_score[j]
+            lt = last_token[j] - t0
+            jf = float(j)
+            for i in range(nb):
+                s = row[i]
+                member = (s > ls) | ((s == ls) & (i <= lt))
+                assigned[i] += member
+                v = s if member else -1.0
+                a1, a2, a3 = s1[i], s2[i], s3[i]
+                c1 = v > a1
+                c2 = v > a2
+                c3 = v > a3
+                s3[i] = a2 if c2 else (v if c3 else a3)
+                x3[i] = x2[i] if c2 else (jf if c3 else x3[i])
+                s2[i] = a1 if c1 else (v if c2 else a2)
+                x2[i] = x1[i] if c1 else (jf if c2 else x2[i])
+                s1[i] = v if c1 else a1
+                x1[i] = jf if c1 else x1[i]
+        for i in range(nb):  # R_1..R_3 in kept order; r = min(first k with R_k ≥ p, a, cap)
+            a = assigned[i]
+            R1 = 0.0 + s1[i]
+            R2 = R1 + s2[i]
+            R3 = R2 + s3[i]
+            cut = 1 if R1 >= p else (2 if R2 >= p else (3 if R3 >= p else _TOP + 1))
+            r = min(cut, a, cap)
+            kept[i] = r
+            mass[i] = 0.0 if r == 0 else (R1 if r == 1 else (R2 if r == 2 else R3))
+        for i in range(nb):
+            t = t0 + i
+            r = kept[i]
+            if r > _TOP:  # the cut lies beyond the three best: redo this token alone
+                a, r, m = _assign_one(St, t, last_token, last_score, p, cap, order, ordered, running)
+                for k in range(r):
+                    kept_experts[total + k] = order[k]
+                    expert_counts[order[k]] += 1
+                kept[i] = r
+                mass[i] = m
+            else:
+                j1, j2, j3 = int(x1[i]), int(x2[i]), int(x3[i])
+                kept_experts[total] = j1  # fixed-width writes: slots past r are overwritten next
+                kept_experts[total + 1] = j2
+                kept_experts[total + 2] = j3
+                expert_counts[j1 if r >= 1 else e] += 1
+                expert_counts[j2 if r >= 2 else e] += 1
+                expert_counts[j3 if r >= 3 else e] += 1
+            total += r
+            kept_offsets[t + 1] = total
+        uncovered = reached = capped = pairs = 0
+        for i in range(nb):
+            a = assigned[i]
+            r = kept[i]
+            kept_mass[t0 + i] = mass[i]
+            hist[r] += 1
+            pairs += a
+            covered = a > 0
+            uncovered += a == 0
+            reached += covered & (mass[i] >= p)
+            capped += covered & (mass[i] < p) & (r < a)
+        assigned_pairs += pairs
+        saturation[UNCOVERED] += uncovered
+        saturation[REACHED] += reached
+        saturation[CAPPED] += capped
+        saturation[EXHAUSTED] += nb - uncovered - reached - capped
+        if uncovered:
+            for i in range(nb):
+                if assigned[i] == 0:
+                    undercovered[n_under] = t0 + i
+                    n_under += 1
+    return (kept_experts[:total].copy(), kept_offsets, kept_mass, expert_counts[:e].copy(), hist, saturation,
+            assigned_pairs, undercovered[:n_under].copy())
+
+
+@njit(cache=True, nogil=True)
+def blend_weights(St, kept_experts, kept_offsets, kept_mass):
+    """Step 6 as an n×e matrix: S[t, j]/R_r on kept(t), 0 elsewhere.
+
+    If every kept score is exactly 0 (possible only after exp underflow) the
+    weight is split equally: S/R_r would be 0/0.
+    """
+    e, n = St.shape
+    weights = np.zeros((n, e))
+    for t in range(n):
+        lo = kept_offsets[t]
+        r = kept_offsets[t + 1] - lo
+        mass = kept_mass[t]
+        for k in range(r):
+            j = kept_experts[lo + k]
+            weights[t, j] = St[j, t] / mass if mass > 0.0 else 1.0 / r
+    return weights
+
+
+@njit(cache=True, nogil=True)
+def kept_mask(e, kept_experts, kept_offsets):
+    """n×e: whether token t kept expert j."""
+    n = kept_offsets.shape[0] - 1
+    mask = np.zeros((n, e), np.bool_)
+    for t in range(n):
+        for k in range(kept_offsets[t], kept_offsets[t + 1]):
+            mask[t, kept_experts[k]] = True
+    return mask
+
+
+@njit(cache=True, nogil=True)
+def bucket_kept(buckets, mask):
     """Which bucket entries kept their expert: expert_tokens[j] = buckets[j][mask[j]]."""
     e, K = buckets.shape
     out = np.empty((e, K), np.bool_)
     for j in range(e):
         for i in range(K):
-            out[j, i] = kept_mask[buckets[j, i], j]
+            out[j, i] = mask[buckets[j, i], j]
     return out

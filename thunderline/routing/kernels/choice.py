@@ -1,14 +1,11 @@
 """Step 3: every expert takes its K best tokens, ranked by (score desc, index asc).
 
 Why a histogram instead of sorting all n scores per expert: one pass over the
-expert's row says which bin holds its K-th ranked token. Tokens in higher bins
-are in the bucket for certain; only the boundary bin needs comparisons. So
-:func:`plan_buckets` settles the boundary bin and each bucket's last entry
-(which is all that membership needs), the per-token pass in ``assign.py``
-lists the certain members (membership is known there anyway, which saves a
-pass over S), and :func:`order_buckets` counting-sorts them by bin and
-finishes the order inside bins. Scores travel with token indices so sorting
-never chases rows of S through memory.
+expert's row says which bin holds its K-th ranked token; only that bin needs
+sorting to find each bucket's last entry, which is all that membership needs
+(:func:`bucket_bounds`, on the routing path). The full ranking of a bucket is
+needed only by ``Assignment.buckets`` and ``expert_tokens``, so
+:func:`rank_buckets` builds it when they are first read.
 """
 
 from __future__ import annotations
@@ -104,26 +101,24 @@ def rank_sort(tokens, scores, tmp_tokens, tmp_scores):
 
 
 @njit(cache=True, nogil=True)
-def plan_buckets(St, K, bins):
-    """Histogram every expert's scores and settle each bucket's boundary bin.
+def bucket_bounds(St, n, K, bins):
+    """Each bucket's last entry, over tokens 0..n-1 of St (e×≥n): ``(last_token, last_score)``, the K-th ranked (score desc, token asc).
 
-    Returns ``(buckets, bucket_scores, boundary, counts)``: the e×K buckets
-    hold their final tail (the boundary bin's best tokens), so
-    ``buckets[:, K-1]`` is already each bucket's last entry; ``counts[j, b]``
-    is how many of expert j's scores fall in bin b.
+    That is all membership needs: t is in B_j exactly when it ranks at or
+    above B_j's last entry. One histogram pass per expert finds the bin
+    holding the K-th score; only that bin's tokens are collected and sorted.
     """
-    e, n = St.shape
-    buckets = np.empty((e, K), np.int64)
-    bucket_scores = np.empty((e, K))
-    counts = np.zeros((e, bins + 1), np.int32)
-    boundary = np.empty(e, np.int64)
+    e = St.shape[0]
+    last_token = np.empty(e, np.int64)
+    last_score = np.empty(e)
+    count = np.empty(bins + 1, np.int32)
     tie_tokens = np.empty(n, np.int64)
     tie_scores = np.empty(n)
     tmp_tokens = np.empty(n, np.int64)
     tmp_scores = np.empty(n)
     for j in range(e):
-        row = St[j]
-        count = counts[j]
+        row = St[j, :n]
+        count[:] = 0
         for t in range(n):
             count[score_bin(row[t], bins)] += 1
         taken = 0
@@ -131,7 +126,6 @@ def plan_buckets(St, K, bins):
         while taken + count[b] < K:
             taken += count[b]
             b -= 1
-        boundary[j] = b
         ties = 0
         for t in range(n):
             s = row[t]
@@ -140,31 +134,49 @@ def plan_buckets(St, K, bins):
                 tie_scores[ties] = s
                 ties += 1
         rank_sort(tie_tokens[:ties], tie_scores[:ties], tmp_tokens, tmp_scores)
-        buckets[j, taken:] = tie_tokens[: K - taken]
-        bucket_scores[j, taken:] = tie_scores[: K - taken]
-    return buckets, bucket_scores, boundary, counts
+        last_token[j] = tie_tokens[K - 1 - taken]
+        last_score[j] = tie_scores[K - 1 - taken]
+    return last_token, last_score
 
 
 @njit(cache=True, nogil=True)
-def order_buckets(buckets, bucket_scores, boundary, counts):
-    """Rank each bucket's certain part, listed in token order at the front of its row."""
-    e, K = buckets.shape
-    bins = counts.shape[1] - 1
+def rank_buckets(St, K, last_token, last_score, bins):
+    """The e×K buckets in ranking order, from each bucket's last entry (see :func:`bucket_bounds`).
+
+    Members are listed in token order, counting-sorted by bin (stable, so
+    token order within a bin), and the few inversions inside bins are fixed
+    by insertion sort; large bins are merge-sorted first so degenerate score
+    distributions stay O(K log K). Scores travel with token indices so sorting
+    never chases rows of S through memory.
+    """
+    e, n = St.shape
+    buckets = np.empty((e, K), np.int64)
+    scores = np.empty(K)
     listed_tokens = np.empty(K, np.int64)
     listed_scores = np.empty(K)
+    counts = np.empty(bins + 1, np.int64)
     cursor = np.empty(bins + 1, np.int64)
     tmp_tokens = np.empty(K, np.int64)
     tmp_scores = np.empty(K)
     for j in range(e):
-        tokens = buckets[j]
-        scores = bucket_scores[j]
+        row = St[j]
+        ls = last_score[j]
+        lt = last_token[j]
+        counts[:] = 0
+        size = 0
+        for t in range(n):
+            s = row[t]
+            if s > ls or (s == ls and t <= lt):
+                listed_tokens[size] = t
+                listed_scores[size] = s
+                counts[score_bin(s, bins)] += 1
+                size += 1
         taken = 0
-        for b in range(bins, boundary[j], -1):
+        for b in range(bins, -1, -1):
             cursor[b] = taken
-            taken += counts[j, b]
-        listed_tokens[:taken] = tokens[:taken]
-        listed_scores[:taken] = scores[:taken]
-        for i in range(taken):  # counting sort by bin, stable in token order
+            taken += counts[b]
+        tokens = buckets[j]
+        for i in range(K):  # counting sort by bin, descending, stable in token order
             s = listed_scores[i]
             b = score_bin(s, bins)
             slot = cursor[b]
@@ -172,11 +184,12 @@ def order_buckets(buckets, bucket_scores, boundary, counts):
             scores[slot] = s
             cursor[b] = slot + 1
         pos = 0
-        for b in range(bins, boundary[j], -1):
-            size = counts[j, b]
+        for b in range(bins, -1, -1):
+            size = counts[b]
             if size > _INSERTION_LIMIT:
                 rank_sort(tokens[pos:pos + size], scores[pos:pos + size], tmp_tokens, tmp_scores)
             pos += size
         # Bins are in order and large ones are ordered, so this only fixes the
         # few inversions inside small bins: O(K + inversions).
-        _insertion_sort(tokens[:taken], scores[:taken])
+        _insertion_sort(tokens, scores)
+    return buckets

@@ -2,9 +2,11 @@
 
 Layout: scores are produced expert-major (e×n) because in step 3 every expert
 ranks one contiguous row; the router exposes the transpose, an n×e view. Work
-runs in blocks of tokens with the token index innermost, so loops vectorise
-while each token's sums keep a fixed order (logits over d in order, Z over
-experts in order) - the bits do not depend on the block size or the machine.
+runs in blocks of tokens; each block's logits come from 8×8 register tiles
+(simd.py), transposed to expert-major so the softmax loops run with the token
+index innermost and vectorise, while each token's sums keep a fixed order
+(logits over d in order, Z over experts in order) - the bits do not depend on
+the block size or the machine.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import math
 import numpy as np
 from numba import njit
 
-from thunderline.routing.kernels.portable_math import exp_nonpositive, fma
+from thunderline.routing.kernels.portable_math import QUOTIENT_MIN, exp_nonpositive, quotient
+from thunderline.routing.kernels.simd import TILE, logits_tile
 
-#: Tokens per block: the block's transposed X and its logits stay in L1/L2.
+#: Tokens per block (a multiple of TILE): the block's logits stay in L1.
 BLOCK_TOKENS = 128
 
 #: Extra doubles per row of St: with n a power of two, rows 2^k bytes apart
@@ -25,63 +28,64 @@ ROW_PAD = 24
 
 
 @njit(cache=True, nogil=True)
-def _block_logits(X, W, t0, nb, xt, logits):
-    """logits[j, i] = Σ_k X[t0+i, k]·W[k, j]: one fma per term, over k in order."""
-    d = X.shape[1]
-    e = W.shape[1]
-    for i in range(nb):
-        for k in range(d):
-            xt[k, i] = X[t0 + i, k]
-    for j in range(e):
-        acc = logits[j]
-        w = W[0, j]
-        x0 = xt[0]
-        for i in range(nb):
-            acc[i] = w * x0[i]
-        k = 1
-        while k + 4 <= d:
-            w0, w1, w2, w3 = W[k, j], W[k + 1, j], W[k + 2, j], W[k + 3, j]
-            x0, x1, x2, x3 = xt[k], xt[k + 1], xt[k + 2], xt[k + 3]
-            for i in range(nb):
-                acc[i] = fma(x3[i], w3, fma(x2[i], w2, fma(x1[i], w1, fma(x0[i], w0, acc[i]))))
-            k += 4
-        while k < d:
-            w0 = W[k, j]
-            x0 = xt[k]
-            for i in range(nb):
-                acc[i] = fma(x0[i], w0, acc[i])
-            k += 1
+def _block_logits(X, W, t0, nb, tail, logits):
+    """logits[j, i] = Σ_k X[t0+i, k]·W[k, j] for i < nb: x₀·w₀, then one fma per term over k in order.
+
+    W has zero columns up to a multiple of TILE; a last partial tile is read
+    from ``tail`` (TILE×d zeros) so no tile reads past the end of X.
+    """
+    n = X.shape[0]
+    padded_e = W.shape[1]
+    for i0 in range(0, nb, TILE):
+        t = t0 + i0
+        if t + TILE <= n:
+            for j0 in range(0, padded_e, TILE):
+                logits_tile(X, t, W, logits, i0, j0)
+        else:
+            for r in range(n - t):
+                tail[r] = X[t + r]
+            for j0 in range(0, padded_e, TILE):
+                logits_tile(tail, 0, W, logits, i0, j0)
 
 
 @njit(cache=True, nogil=True)
 def gate_scores(X, W):
-    """Softmax scores St (e×n) and the summed entropy −Σ_t Σ_j S ln S.
+    """Softmax scores St (e×n, in the first n columns of a C-contiguous e×(n+ROW_PAD) array) and the
+    summed entropy −Σ_t Σ_j S ln S.
 
-    Entropy uses ln S = (L − max) − ln Z with ln Z = log1p(Σ of the non-top
-    terms): one log per token, and no cancellation for confident tokens.
-    Returns ``(St, entropy_sum, first_bad_token)``; the last is −1 unless some
-    logit is not finite (X·W overflowed), in which case St is meaningless.
+    S = exp(L − max)/Z with Z = 1 + Σ of the non-top terms, rounded exactly
+    as a division would (see ``quotient``). Entropy uses ln S = (L − max) −
+    ln Z with ln Z = log1p(Σ of the non-top terms): one log per token, and no
+    cancellation for confident tokens. Returns ``(St, entropy_sum,
+    first_bad_token)``; the last is −1 unless some logit is not finite
+    (X·W overflowed), in which case St is meaningless.
     """
     n = X.shape[0]
     d = X.shape[1]
     e = W.shape[1]
     B = BLOCK_TOKENS
-    St = np.empty((e, n + ROW_PAD))[:, :n]
-    xt = np.zeros((d, B))
-    gap_flat = np.zeros(e * B)  # zero-filled: a short last block leaves finite columns
+    padded_e = (e + TILE - 1) // TILE * TILE
+    Wp = np.zeros((d, padded_e))
+    Wp[:, :e] = W
+    tail = np.zeros((TILE, d))
+    stride = n + ROW_PAD
+    flat = np.empty(e * stride)
+    gap_flat = np.zeros(padded_e * B)  # zero-filled: a short last block leaves finite columns
     raw_flat = np.zeros(e * B)
     scratch = np.empty(e * B)
-    gap = gap_flat.reshape((e, B))
+    gap = gap_flat.reshape((padded_e, B))
     raw = raw_flat.reshape((e, B))
     peak = np.empty(B)
     probe = np.empty(B)  # stays 0.0 unless some logit is inf or NaN (x·0 is NaN then)
     top = np.empty(B, np.int64)
     rest = np.empty(B)
+    z = np.empty(B)
+    inv_z = np.empty(B)
     weighted_gap = np.empty(B)
     entropy_sum = 0.0
     for t0 in range(0, n, B):
         nb = min(B, n - t0)
-        _block_logits(X, W, t0, nb, xt, gap)
+        _block_logits(X, Wp, t0, nb, tail, gap)
         for i in range(nb):
             peak[i] = gap[0, i]
             probe[i] = gap[0, i] * 0.0
@@ -96,12 +100,13 @@ def gate_scores(X, W):
                 probe[i] += v * 0.0
         for i in range(nb):
             if probe[i] != 0.0:
-                return St, entropy_sum, t0 + i
+                return flat.reshape((e, stride)), entropy_sum, t0 + i
         for j in range(e):
             row = gap[j]
             for i in range(nb):
                 row[i] = row[i] - peak[i]
-        exp_nonpositive(gap_flat, raw_flat, scratch)
+        exp_nonpositive(gap_flat[: e * B], raw_flat, scratch)
+        tiny = False
         for i in range(nb):
             rest[i] = 0.0
             weighted_gap[i] = 0.0
@@ -109,14 +114,24 @@ def gate_scores(X, W):
             v = raw[j]
             for i in range(nb):
                 rest[i] += v[i] if top[i] != j else 0.0
+                tiny |= v[i] < QUOTIENT_MIN
+        for i in range(nb):
+            z[i] = 1.0 + rest[i]
+            inv_z[i] = 1.0 / z[i]
         for j in range(e):
             g = gap[j]
             v = raw[j]
-            out = St[j, t0:t0 + nb]
-            for i in range(nb):
-                s = v[i] / (1.0 + rest[i])
-                out[i] = s
-                weighted_gap[i] -= s * g[i]
+            out = flat[j * stride + t0:j * stride + t0 + nb]  # a contiguous slice: the loop vectorises
+            if tiny:  # some score is below QUOTIENT_MIN (exp underflow territory): plain division
+                for i in range(nb):
+                    s = v[i] / z[i]
+                    out[i] = s
+                    weighted_gap[i] -= s * g[i]
+            else:
+                for i in range(nb):
+                    s = quotient(v[i], z[i], inv_z[i])
+                    out[i] = s
+                    weighted_gap[i] -= s * g[i]
         for i in range(nb):
             entropy_sum += math.log1p(rest[i]) + weighted_gap[i]
-    return St, entropy_sum, -1
+    return flat.reshape((e, stride)), entropy_sum, -1
