@@ -27,6 +27,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +45,7 @@ from thunderline.config import Settings
 from thunderline.ingress.keys import KeyStore, Principal
 from thunderline.ingress.landing import DurableLanding, landing_tenants, parquet_bytes
 from thunderline.ingress.payload import SYMBOL_RE, PayloadError, Problem, decode_ticks, inflate
-from thunderline.ingress.ratelimit import Limit, RateLimiter
+from thunderline.ingress.ratelimit import Limit, RateLimiter, RedisRateLimiter, SharedRateLimiter, limiter_for
 from thunderline.ingress.stats import IngressStats
 from thunderline.publish import OutboxRelay, Publisher, decision_payload, feature_payload, publisher_from_env
 from thunderline.store import Warehouse
@@ -79,6 +80,15 @@ class ServeConfig:
     relay_poll_s: float = 0.5
     metrics_token: str | None = None
     tenants: tuple[str, ...] = ()
+    # where the per-tenant buckets live: None = this process's memory; a path = a memory-mapped file
+    # every process opening it shares (`serve` uses $THUNDERLINE_HOME/ingress/ratelimit.buckets);
+    # redis_url (THUNDERLINE_REDIS_URL, opt-in) = Redis, falling back to the file while it is down
+    ratelimit_file: str | None = None
+    redis_url: str | None = None
+    # with several worker processes: the relay runs only in the one holding this lock file, and the
+    # landing area is swept once by the supervisor (a worker's sweep could delete a sibling's temp file)
+    relay_lock_file: str | None = None
+    sweep: bool = True
 
 
 @dataclass
@@ -88,7 +98,7 @@ class Services:
     warehouse: Warehouse
     keys: KeyStore
     landing: DurableLanding
-    limiter: RateLimiter
+    limiter: RateLimiter | SharedRateLimiter | RedisRateLimiter
     stats: IngressStats
     publisher: Publisher
     relay: OutboxRelay | None = None
@@ -361,7 +371,7 @@ async def healthz(request: Request) -> Response:
 
     def check() -> dict:
         svc.warehouse.check()
-        return {"status": "ok", "publisher": svc.publisher.name}
+        return {"status": "ok", "publisher": svc.publisher.name, "worker": os.getpid()}
 
     try:
         return JSONResponse(await run_in_threadpool(check))
@@ -396,6 +406,34 @@ async def root(request: Request) -> Response:
     return RedirectResponse("/dashboard")
 
 
+async def _run_relay(svc: Services) -> None:
+    """The outbox relay; with a relay lock file, only while this process holds it (one relay per server,
+    and another worker takes over within seconds if the holder dies)."""
+    path = svc.config.relay_lock_file
+    if not path:
+        await svc.relay.run(svc.stopping)  # type: ignore[union-attr]
+        return
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while not svc.stopping.is_set():  # type: ignore[union-attr]
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                try:
+                    await asyncio.wait_for(svc.stopping.wait(), timeout=2.0)  # type: ignore[union-attr]
+                except asyncio.TimeoutError:
+                    pass
+        else:
+            return
+        log.info("this worker (pid %d) runs the outbox relay", os.getpid())
+        await svc.relay.run(svc.stopping)  # type: ignore[union-attr]
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, warehouse: Warehouse | None = None,
               publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The ASGI app. The warehouse schema is created (idempotently) at start-up, the landing
@@ -405,8 +443,9 @@ def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, wareho
     from thunderline.dashboard.routes import routes as dashboard_routes
 
     wh = warehouse or Warehouse(settings.warehouse_url)
-    limiter = RateLimiter({"requests": Limit(config.requests_per_s, config.request_burst),
-                           "ticks": Limit(config.ticks_per_s, config.tick_burst)}, clock=clock)
+    limiter = limiter_for({"requests": Limit(config.requests_per_s, config.request_burst),
+                           "ticks": Limit(config.ticks_per_s, config.tick_burst)},
+                          shared_path=config.ratelimit_file, redis_url=config.redis_url, clock=clock)
     svc = Services(settings=settings, config=config, warehouse=wh,
                    keys=KeyStore(wh, recheck_s=config.key_recheck_s, clock=clock),
                    landing=DurableLanding(settings.landing_dir, fsync=config.fsync), limiter=limiter,
@@ -416,13 +455,14 @@ def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, wareho
     async def lifespan(app):
         svc.stopping = asyncio.Event()
         await run_in_threadpool(wh.init_schema)
-        swept = await run_in_threadpool(svc.landing.sweep)
-        if swept:
-            log.warning("removed %d unacknowledged temp files from the landing area", swept)
+        if config.sweep:
+            swept = await run_in_threadpool(svc.landing.sweep)
+            if swept:
+                log.warning("removed %d unacknowledged temp files from the landing area", swept)
         task = None
         if config.relay:
             svc.relay = OutboxRelay(wh, svc.publisher, svc.tenants, poll_s=config.relay_poll_s)
-            task = asyncio.create_task(svc.relay.run(svc.stopping))
+            task = asyncio.create_task(_run_relay(svc))
         try:
             yield
         finally:
@@ -435,6 +475,7 @@ def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, wareho
             await svc.publisher.close()
             svc.cpu.shutdown(wait=True)
             svc.io.shutdown(wait=True)
+            svc.limiter.close()
             if warehouse is None:
                 wh.dispose()
 

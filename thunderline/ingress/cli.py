@@ -16,10 +16,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=8787, help="port (default 8787)")
     s.add_argument("--max-body-mb", type=float, default=32.0, help="largest request body (default 32 MiB)")
     s.add_argument("--max-rows", type=int, default=100_000, help="most ticks per request (default 100000)")
-    s.add_argument("--requests-per-s", type=float, default=500.0, help="per-tenant request rate (burst 2x)")
-    s.add_argument("--ticks-per-s", type=float, default=2_000_000.0, help="per-tenant tick rate (burst 2x)")
+    s.add_argument("--requests-per-s", type=float, default=500.0, help="per-tenant request rate (default 500)")
+    s.add_argument("--request-burst", type=float, default=None, help="per-tenant request burst (default 2x the rate)")
+    s.add_argument("--ticks-per-s", type=float, default=2_000_000.0, help="per-tenant tick rate (default 2M)")
+    s.add_argument("--tick-burst", type=float, default=None, help="per-tenant tick burst (default 2x the rate)")
     s.add_argument("--tenant", action="append", default=[], help="also relay publications of this tenant (repeatable)")
     s.add_argument("--no-relay", action="store_true", help="do not run the outbox relay in this process")
+    s.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port (default 1); each uses about one core, and the "
+                        "per-tenant rate limits are one budget across them")
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=_serve)
 
@@ -100,6 +105,8 @@ def _keys_list(args) -> int:
 
 
 def _serve(args) -> int:
+    import os
+
     from thunderline.config import load_settings
     from thunderline.ingress.app import ServeConfig
     from thunderline.ingress.keys import check_tenant
@@ -107,10 +114,21 @@ def _serve(args) -> int:
 
     settings = load_settings()
     tenants = tuple(check_tenant(t) for t in args.tenant)
+    if args.workers < 1:
+        print("thunderline: error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    # rate-limit buckets in a file under the home: one budget per tenant for every worker and every
+    # `serve` on this home, kept across restarts; THUNDERLINE_REDIS_URL (opt-in) puts them in Redis
+    state = settings.home / "ingress"
+    state.mkdir(parents=True, exist_ok=True)
     cfg = ServeConfig(host=args.host, port=args.port, max_body_bytes=int(args.max_body_mb * (1 << 20)),
-                      max_rows=args.max_rows, requests_per_s=args.requests_per_s, request_burst=2 * args.requests_per_s,
-                      ticks_per_s=args.ticks_per_s, tick_burst=2 * args.ticks_per_s, tenants=tenants,
-                      relay=not args.no_relay)
-    print(f"thunderline serve: http://{args.host}:{args.port}/dashboard  (tenant API at /v1/…)", file=sys.stderr)
-    serve(settings, cfg, log_level=args.log_level)
+                      max_rows=args.max_rows, requests_per_s=args.requests_per_s,
+                      request_burst=args.request_burst or 2 * args.requests_per_s,
+                      ticks_per_s=args.ticks_per_s, tick_burst=args.tick_burst or 2 * args.ticks_per_s, tenants=tenants,
+                      relay=not args.no_relay, ratelimit_file=str(state / "ratelimit.buckets"),
+                      redis_url=os.environ.get("THUNDERLINE_REDIS_URL", "").strip() or None)
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    print(f"thunderline serve: http://{args.host}:{args.port}/dashboard  (tenant API at /v1/…{workers})",
+          file=sys.stderr)
+    serve(settings, cfg, log_level=args.log_level, workers=args.workers)
     return 0

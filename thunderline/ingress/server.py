@@ -3,11 +3,21 @@
 :func:`serve` blocks until SIGINT/SIGTERM; :class:`ServerThread` starts the same server on
 an already-bound socket (port 0 → a free port) and stops it on :meth:`ServerThread.stop`,
 so nothing outlives the caller.
+
+``serve(..., workers=N)`` with N > 1: this process binds the port, creates the schema and
+sweeps the landing area once, then uvicorn's supervisor starts N worker processes that
+accept on the shared socket (and replaces any that die). Each worker builds the app from
+:func:`worker_app` with the same :class:`ServeConfig` (passed in the environment); they
+share the per-tenant rate limits through the bucket file (or Redis), and exactly one of them
+runs the outbox relay (a lock file). Each worker decodes on one thread: N workers use N cores.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import os
 import socket
 import threading
 
@@ -22,10 +32,48 @@ def _uvicorn_config(app, config: ServeConfig, **kw) -> uvicorn.Config:
                           access_log=False, timeout_graceful_shutdown=3, lifespan="on", **kw)
 
 
-def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level: str = "info") -> None:
+_CONFIG_ENV = "THUNDERLINE_SERVE_CONFIG"
+
+
+def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level: str = "info", workers: int = 1) -> None:
     """Serve until interrupted (SIGINT/SIGTERM); the relay and open streams stop with it."""
-    app = build_app(settings, config)
-    uvicorn.Server(_uvicorn_config(app, config, log_level=log_level)).run()
+    if workers <= 1:
+        app = build_app(settings, config)
+        uvicorn.Server(_uvicorn_config(app, config, log_level=log_level)).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    from thunderline.ingress.landing import DurableLanding
+    from thunderline.store import Warehouse
+
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        wh.init_schema()
+    finally:
+        wh.dispose()
+    DurableLanding(settings.landing_dir).sweep()  # once, before any worker can have a write in flight
+    state = settings.home / "ingress"
+    state.mkdir(parents=True, exist_ok=True)
+    worker_cfg = dataclasses.replace(config, sweep=False, relay_lock_file=str(state / "relay.lock"),
+                                     ratelimit_file=config.ratelimit_file or str(state / "ratelimit.buckets"))
+    os.environ[_CONFIG_ENV] = json.dumps(dataclasses.asdict(worker_cfg))
+    ucfg = uvicorn.Config("thunderline.ingress.server:worker_app", factory=True, workers=workers,
+                          host=config.host, port=config.port, log_level=log_level, access_log=False,
+                          timeout_graceful_shutdown=3, lifespan="on")
+    sock = bind(config.host, config.port)
+    try:
+        Multiprocess(ucfg, sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+def worker_app():
+    """The app of one ``serve --workers N`` worker (uvicorn imports this in each worker process)."""
+    from thunderline.config import load_settings
+
+    raw = json.loads(os.environ[_CONFIG_ENV])
+    raw["tenants"] = tuple(raw.get("tenants") or ())
+    return build_app(load_settings(), ServeConfig(**raw))
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
