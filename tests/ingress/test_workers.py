@@ -77,7 +77,7 @@ def test_two_workers_serve_and_share_one_rate_limit_budget(home):
         _healthy(two, p2)
         _healthy(one, p1)
         workers = set()
-        for _ in range(200):  # a fresh connection each time: the kernel hands them to either worker
+        for _ in range(500):  # a fresh connection each time: the kernel hands them to either worker
             workers.add(httpx.get(f"http://127.0.0.1:{p2}/healthz", timeout=10).json()["worker"])
             if len(workers) == 2:
                 break
@@ -109,3 +109,14 @@ def test_two_workers_serve_and_share_one_rate_limit_budget(home):
             except subprocess.TimeoutExpired:
                 p.kill()
     assert two.returncode is not None and one.returncode is not None
+
+
+def test_serve_refuses_bad_worker_counts_and_redis_urls(home, monkeypatch, capsys):
+    from thunderline.ingress.__main__ import main
+
+    tmp, env, _ = home
+    monkeypatch.setenv("THUNDERLINE_HOME", env["THUNDERLINE_HOME"])
+    monkeypatch.setenv("THUNDERLINE_WAREHOUSE_URL", env["THUNDERLINE_WAREHOUSE_URL"])
+    assert main(["serve", "--workers", "0"]) == 2 and "--workers" in capsys.readouterr().err
+    monkeypatch.setenv("THUNDERLINE_REDIS_URL", "http://127.0.0.1:6379")
+    assert main(["serve"]) == 2 and "THUNDERLINE_REDIS_URL" in capsys.readouterr().err

@@ -117,6 +117,10 @@ def _serve(args) -> int:
     if args.workers < 1:
         print("thunderline: error: --workers must be at least 1", file=sys.stderr)
         return 2
+    redis_url = os.environ.get("THUNDERLINE_REDIS_URL", "").strip() or None
+    if redis_url and not redis_url.startswith("redis://"):
+        print(f"thunderline: error: THUNDERLINE_REDIS_URL={redis_url!r}: expected redis://host:port/db", file=sys.stderr)
+        return 2
     # rate-limit buckets in a file under the home: one budget per tenant for every worker and every
     # `serve` on this home, kept across restarts; THUNDERLINE_REDIS_URL (opt-in) puts them in Redis
     state = settings.home / "ingress"
@@ -126,7 +130,7 @@ def _serve(args) -> int:
                       request_burst=args.request_burst or 2 * args.requests_per_s,
                       ticks_per_s=args.ticks_per_s, tick_burst=args.tick_burst or 2 * args.ticks_per_s, tenants=tenants,
                       relay=not args.no_relay, ratelimit_file=str(state / "ratelimit.buckets"),
-                      redis_url=os.environ.get("THUNDERLINE_REDIS_URL", "").strip() or None)
+                      redis_url=redis_url)
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"thunderline serve: http://{args.host}:{args.port}/dashboard  (tenant API at /v1/…{workers})",
           file=sys.stderr)
