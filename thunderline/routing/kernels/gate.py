@@ -11,16 +11,24 @@ the block size or the machine.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from thunderline.routing.kernels.portable_math import QUOTIENT_MIN, exp_nonpositive, quotient
+from thunderline.routing.kernels.portable_math import (
+    NORMAL_LIMIT,
+    exp_normal,
+    exp_tiny,
+    log1p_nonnegative,
+    quotient,
+)
 from thunderline.routing.kernels.simd import TILE, logits_tile
 
 #: Tokens per block (a multiple of TILE): the block's logits stay in L1.
 BLOCK_TOKENS = 128
+
+#: Gaps L − max below this may give a score under QUOTIENT_MIN (ln QUOTIENT_MIN ≈ −623.8)
+#: or an exp below NORMAL_LIMIT; a block with any takes the exact slow paths.
+TINY_GAP = -600.0
 
 #: Extra doubles per row of St: with n a power of two, rows 2^k bytes apart
 #: would share cache sets, and reading one token across experts would thrash.
@@ -72,7 +80,6 @@ def gate_scores(X, W):
     flat = np.empty(e * stride)
     gap_flat = np.zeros(padded_e * B)  # zero-filled: a short last block leaves finite columns
     raw_flat = np.zeros(e * B)
-    scratch = np.empty(e * B)
     gap = gap_flat.reshape((padded_e, B))
     raw = raw_flat.reshape((e, B))
     peak = np.empty(B)
@@ -82,6 +89,7 @@ def gate_scores(X, W):
     z = np.empty(B)
     inv_z = np.empty(B)
     weighted_gap = np.empty(B)
+    log_z = np.empty(B)
     entropy_sum = 0.0
     for t0 in range(0, n, B):
         nb = min(B, n - t0)
@@ -101,12 +109,20 @@ def gate_scores(X, W):
         for i in range(nb):
             if probe[i] != 0.0:
                 return flat.reshape((e, stride)), entropy_sum, t0 + i
-        for j in range(e):
+        tiny_gap = False
+        for j in range(e):  # gaps L − max ≤ 0 and their exp, in one vectorised pass
             row = gap[j]
+            v = raw[j]
             for i in range(nb):
-                row[i] = row[i] - peak[i]
-        exp_nonpositive(gap_flat[: e * B], raw_flat, scratch)
-        tiny = False
+                g = row[i] - peak[i]
+                row[i] = g
+                tiny_gap |= g < TINY_GAP
+                v[i] = exp_normal(g)
+        if tiny_gap:  # exp may underflow or a score fall below QUOTIENT_MIN: rare, element by element
+            for j in range(e):
+                for i in range(nb):
+                    if gap[j, i] < NORMAL_LIMIT:
+                        raw[j, i] = exp_tiny(gap[j, i])
         for i in range(nb):
             rest[i] = 0.0
             weighted_gap[i] = 0.0
@@ -114,7 +130,6 @@ def gate_scores(X, W):
             v = raw[j]
             for i in range(nb):
                 rest[i] += v[i] if top[i] != j else 0.0
-                tiny |= v[i] < QUOTIENT_MIN
         for i in range(nb):
             z[i] = 1.0 + rest[i]
             inv_z[i] = 1.0 / z[i]
@@ -122,7 +137,7 @@ def gate_scores(X, W):
             g = gap[j]
             v = raw[j]
             out = flat[j * stride + t0:j * stride + t0 + nb]  # a contiguous slice: the loop vectorises
-            if tiny:  # some score is below QUOTIENT_MIN (exp underflow territory): plain division
+            if tiny_gap:  # some score may be below QUOTIENT_MIN: plain division
                 for i in range(nb):
                     s = v[i] / z[i]
                     out[i] = s
@@ -133,5 +148,7 @@ def gate_scores(X, W):
                     out[i] = s
                     weighted_gap[i] -= s * g[i]
         for i in range(nb):
-            entropy_sum += math.log1p(rest[i]) + weighted_gap[i]
+            log_z[i] = log1p_nonnegative(rest[i])
+        for i in range(nb):
+            entropy_sum += log_z[i] + weighted_gap[i]
     return flat.reshape((e, stride)), entropy_sum, -1

@@ -74,28 +74,59 @@ def _reduced(v):
     return poly, shifted
 
 
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE-754 bits of a float64, as an int64."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _from_bits(typingctx, bits):
+    """The float64 with these IEEE-754 bits."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exp_normal(v):
+    """exp(max(v, NORMAL_LIMIT)) for v ≤ 0, branch-free so loops over it vectorise.
+
+    Elements below NORMAL_LIMIT need :func:`exp_tiny` instead; callers check.
+    """
+    poly, shifted = _reduced(max(v, NORMAL_LIMIT))
+    # low mantissa bits of `shifted` hold k; (k + 1023) << 52 is the double 2^k
+    return poly * _from_bits((_bits(shifted) + 1023) << 52)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exp_tiny(v):
+    """exp(v) for v < NORMAL_LIMIT (subnormal or zero results)."""
+    poly, shifted = _reduced(max(v, _ZERO_LIMIT))
+    return math.ldexp(poly, int(shifted - _ROUND_SHIFT))
+
+
 @njit(cache=True, nogil=True)
 def exp_nonpositive(x, out, scratch):
-    """out[i] = exp(x[i]) for x[i] ≤ 0; ``scratch`` is caller-owned, same length as x."""
+    """out[i] = exp(x[i]) for x[i] ≤ 0; ``scratch`` is unused (kept for callers)."""
     size = x.shape[0]
-    scale_bits = scratch.view(np.int64)
     tiny = False
     for i in range(size):
         v = x[i]
         tiny |= v < NORMAL_LIMIT
-        poly, shifted = _reduced(max(v, NORMAL_LIMIT))
-        out[i] = poly
-        scratch[i] = shifted
-    for i in range(size):
-        # low mantissa bits of `shifted` hold k; (k + 1023) << 52 is the double 2^k
-        scale_bits[i] = (scale_bits[i] + 1023) << 52
-    for i in range(size):
-        out[i] *= scratch[i]
+        out[i] = exp_normal(v)
     if tiny:
         for i in range(size):
             if x[i] < NORMAL_LIMIT:
-                poly, shifted = _reduced(max(x[i], _ZERO_LIMIT))
-                out[i] = math.ldexp(poly, int(shifted - _ROUND_SHIFT))
+                out[i] = exp_tiny(x[i])
 
 
 #: Below this dividend, ``quotient`` may not round correctly (its remainder could
@@ -116,3 +147,47 @@ def quotient(a, b, inv_b):
     q = a * inv_b
     q = fma(fma(-q, b, a), inv_b, q)
     return fma(fma(-q, b, a), inv_b, q)
+
+
+# fdlibm's log1p: ln 2 split in two, and the minimax coefficients of
+# log(1+f) = f − f²/2 + s·(f²/2 + R(s²)), s = f/(2+f).
+_LN2_HI_LOG = 6.93147180369123816490e-01
+_LN2_LO_LOG = 1.90821492927058770002e-10
+(_LG1, _LG2, _LG3, _LG4, _LG5, _LG6, _LG7) = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+    1.818357216161805012e-01,
+    1.531383769920937332e-01,
+    1.479819860511658591e-01,
+)
+#: Adding this to the bits of u ≥ 1 moves the binade boundary to √2/2, so the
+#: reduced mantissa m lies in [√2/2, √2) and f = m − 1 is small both ways.
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
+_ONE_BITS = 0x3FF0000000000000
+_MANTISSA = 0x000FFFFFFFFFFFFF
+
+
+@njit(cache=True, nogil=True, inline="always")
+def log1p_nonnegative(x):
+    """ln(1 + x) for finite x ≥ 0, within about 1 ulp, branch-free so loops over it vectorise.
+
+    Why not ``math.log1p``: libm is called once per element (no SIMD), and the
+    entropy needs one per token. fdlibm's method: u = 1 + x = 2^k·m with
+    m ∈ [√2/2, √2), the rounding error of u carried as c/u, log(m) from its
+    minimax polynomial in s = f/(2+f).
+    """
+    u = 1.0 + x
+    bits = _bits(u) + (_ONE_BITS - _SQRT_HALF_BITS)
+    k = float((bits >> 52) - 1023)
+    f = _from_bits((bits & _MANTISSA) + _SQRT_HALF_BITS) - 1.0
+    # the part of x lost in 1 + x, relative to u (zero once u is beyond 2^53)
+    c = (1.0 - (u - x) if u >= 2.0 else x - (u - 1.0)) / u  # each difference is exact on its side
+    c = c if u < 2.0**54 else 0.0
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    R = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+    hfsq = 0.5 * f * f
+    return k * _LN2_HI_LOG - ((hfsq - (s * (hfsq + R) + (k * _LN2_LO_LOG + c))) - f)
