@@ -124,3 +124,46 @@ def test_rows_without_a_book_among_rows_with_one_are_checked_exactly():
     fast, problems = _both(t)
     assert not fast and problems == []  # valid, but left to the exact check
     assert P.decode_ticks(arrow(t), "application/vnd.apache.arrow.stream", "acme", max_rows=100).table.num_rows == 24
+
+
+# --------------------------------------------------------------------------- CSV: typed reader vs exact path
+_INT_CELLS = ["", "+5", "-5", "005", " 5", "5 ", "5.0", "1e3", "0x10", "1_000", "0b1", "9" * 18, "9" * 19,
+              "-" + "9" * 19, "abc", "nan", "\u0663", "1704205800000001"]
+_FLOAT_CELLS = ["", "1.5", "+1.5", ".5", "5.", "1e5", "1E5", "1e400", "-1e400", "1e-400", "nan", "NaN", "inf", "-inf",
+                "Infinity", " 1.5", "1.5 ", "0x1p3", "1_000", "1.5e", "e5", "--1", "1.5f", "\u0661", "-0", "0"]
+_CSV_CASES = ([(c, v) for c in ("ts", "seq", "event_type", "trade_side", "source_row") for v in _INT_CELLS]
+              + [(c, v) for c in ("bid_px", "ask_sz", "trade_px") for v in _FLOAT_CELLS])
+
+
+def _decode_csv(body: bytes, *, exact: bool, monkeypatch):
+    from thunderline.ingress.landing import parquet_bytes
+
+    if exact:
+        monkeypatch.setattr(P, "_csv_typed", lambda *a: None)
+    try:
+        return "ok", parquet_bytes(P.decode_ticks(body, "text/csv", "acme", max_rows=100).table).to_pybytes()
+    except P.PayloadError as e:
+        return "refused", e.status, [p.as_dict() for p in e.problems]
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("column,cell", _CSV_CASES)
+def test_typed_csv_reading_decides_exactly_like_the_exact_path(column, cell, monkeypatch):
+    from .ticks import csv, rows_of
+
+    lines = csv(rows_of(ticks(5, depth=2))).decode().split("\n")
+    cells = lines[2].split(",")
+    cells[lines[0].split(",").index(column)] = cell
+    lines[2] = ",".join(cells)
+    body = "\n".join(lines).encode()
+    assert _decode_csv(body, exact=False, monkeypatch=monkeypatch) == _decode_csv(body, exact=True,
+                                                                                   monkeypatch=monkeypatch)
+
+
+def test_a_plain_csv_body_takes_the_typed_path_crlf_too():
+    from .ticks import csv, rows_of
+
+    for body in (csv(rows_of(ticks(20, depth=3))), csv(rows_of(ticks(20))).replace(b"\n", b"\r\n")):
+        header = body.split(b"\n", 1)[0].rstrip(b"\r").decode().split(",")
+        assert P._csv_typed(body, header) is not None
