@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from thunderline.hashing import content_hash, content_id
+from thunderline.hashing import content_hash, content_id, content_ids_of_lists
 
 FEATURE_SCHEMA_VERSION = "fs-1"
 DEFAULT_BOOK_DEPTH = 10
@@ -322,6 +322,23 @@ class DecisionTrace:
     @property
     def id(self) -> str:
         return content_id("decision_trace", [self.tenant_id, self.feature_window_id, self.router_version])
+
+
+def feature_window_ids(windows) -> list[str]:
+    """Every window's :attr:`FeatureWindow.id`, derived in bulk for windows that have not derived it yet.
+
+    Same ids as the property (tests hold them equal); windows loaded from the
+    warehouse would otherwise hash their identity one at a time on the decision path.
+    """
+    todo = [w for w in windows if "id" not in w.__dict__]
+    if todo:
+        ids = content_ids_of_lists("feature_window", [
+            [w.tenant_id for w in todo], [w.kind for w in todo], [w.key for w in todo],
+            [int(w.window_start_us) for w in todo], [int(w.window_end_us) for w in todo],
+            [w.recipe_version for w in todo], [w.feature_schema_version for w in todo]])
+        for w, i in zip(todo, ids):
+            w.__dict__["id"] = i  # the cached_property's slot: same value it would compute
+    return [w.id for w in windows]
 
 
 DECISION_TRACE_SCHEMA = pa.schema(

@@ -22,7 +22,7 @@ import hashlib
 import struct
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -189,6 +189,63 @@ def content_hash(obj: Any) -> str:
 def content_id(kind: str, obj: Any) -> str:
     """A uuid5 derived from ``kind`` and the canonical content: same content, same id."""
     return str(uuid.uuid5(THUNDERLINE_NAMESPACE, f"{kind}:{content_hash(obj)}"))
+
+
+def content_ids_of_lists(kind: str, columns: Sequence[str | int | Sequence[str | int]]) -> list[str]:
+    """``content_id(kind, [c[i] for c in columns])`` for every row i, at a few microseconds per row.
+
+    Each column holds ``str`` or ``int`` values; a bare ``str``/``int`` is the same
+    value on every row. Why a separate path: window, trace and lineage-edge ids are
+    lists of strings and ints derived by the hundred thousand; this writes their
+    canonical bytes directly (one cached encoding per distinct value) and formats
+    the uuid5s with numpy. Tests hold it equal to :func:`content_id`.
+    """
+    scalar = (str, int)
+    lengths = {len(c) for c in columns if not isinstance(c, scalar)}
+    if len(lengths) > 1:
+        raise ValueError(f"content_ids_of_lists: columns of different lengths {sorted(lengths)}")
+    n = lengths.pop() if lengths else 1
+    memo: dict[Any, bytes] = {}
+
+    def enc(v) -> bytes:
+        b = memo.get((type(v), v))
+        if b is None:
+            if type(v) is str:
+                raw = v.encode("utf-8")
+                b = b"s" + _LEN(len(raw)) + raw
+            elif type(v) is int:
+                raw = str(v).encode()
+                b = b"i" + _LEN(len(raw)) + raw
+            else:
+                raise TypeError(f"content_ids_of_lists: expected str or int, got {type(v).__name__}: {v!r}")
+            memo[(type(v), v)] = b
+        return b
+
+    header = b"l" + _LEN(len(columns))
+    cols = [[enc(c)] * n if isinstance(c, scalar) else [enc(v) for v in c] for c in columns]
+    sha256, sha1 = hashlib.sha256, hashlib.sha1
+    prefix = THUNDERLINE_NAMESPACE.bytes + f"{kind}:".encode()
+    if n == 0:
+        return []
+    digests = b"".join(sha1(prefix + sha256(header + b"".join(parts)).hexdigest().encode()).digest()[:16]
+                       for parts in zip(*cols))
+    return _uuid_strings(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy())
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_POS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+def _uuid_strings(raw: np.ndarray) -> list[str]:
+    """uuid5 text (version and variant bits set, 8-4-4-4-12 hex) of n × 16 sha1 prefixes, as ``uuid.uuid5`` does."""
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    hexed = np.empty((raw.shape[0], 32), dtype=np.uint8)
+    hexed[:, 0::2] = _HEX[raw >> 4]
+    hexed[:, 1::2] = _HEX[raw & 0x0F]
+    out = np.full((raw.shape[0], 36), ord("-"), dtype=np.uint8)
+    out[:, _UUID_POS] = hexed
+    return out.view("S36").ravel().astype("U36").tolist()
 
 
 def file_sha256(path, chunk_size: int = 1 << 20) -> str:

@@ -17,16 +17,22 @@ Guarantees:
 
 from __future__ import annotations
 
+import gc
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from thunderline.contracts import DecisionTrace, ExpertAction, FeatureWindow
+from thunderline.contracts import DecisionTrace, ExpertAction, FeatureWindow, feature_window_ids
+from thunderline.decisions import trace_codec
 from thunderline.decisions.router_state import RouterState
+from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import ExpertRunner, blend, window_risk_flags
+from thunderline.hashing import content_ids_of_lists
 from thunderline.risk import RiskConfig, apply_risk
 from thunderline.routing import Assignment, route
 
@@ -38,32 +44,136 @@ REPLAY_BUDGET_MS = 600_000.0
 
 @dataclass
 class DecisionBatch:
-    traces: list[DecisionTrace]
+    """Every decision of one batch, as columns; :attr:`traces` builds DecisionTrace objects on demand.
+
+    Why columns: persisting, counting and hashing a month of decisions never needs a
+    Python object per window, and building ~10 ExpertAction objects per window cost
+    more than routing and the experts together. ``content_hashes`` are computed from
+    the columns by :mod:`thunderline.decisions.trace_codec` and equal
+    ``DecisionTrace.content_hash`` of the corresponding trace (tests hold them to it).
+
+    ``columns`` are the expert slots a trace can list: every (layer, pool position),
+    layer by layer, then the shadows; ``actions``/``confidences``/``weights`` are
+    n × len(columns) (a live slot's weight is its layer weight, shadows weigh 0);
+    ``latency_ms`` is each slot's per-window latency.
+    """
+
+    tenant_id: str
+    router_version: str
+    feature_window_ids: list[str]
+    symbols: list[str]
+    window_start_us: np.ndarray
+    window_end_us: np.ndarray
     assignments: list[Assignment]
+    columns: list[ActionColumn]
+    n_live: int
+    actions: np.ndarray
+    confidences: np.ndarray
+    weights: np.ndarray
+    latency_ms: np.ndarray
+    blended_actions: np.ndarray
+    blended_confidence: np.ndarray
+    risk_flags: list[list[str]]
+    embedding: np.ndarray
+    ids: list[str]
+    content_hashes: list[str]
     edgar_window_ids: list = field(default_factory=list)  # per trace: the EDGAR window joined as of it
     expert_latency_ms: dict[str, float] = field(default_factory=dict)
     expert_status: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def empty(cls, tenant_id: str = "", router_version: str = "") -> "DecisionBatch":
+        z = np.zeros(0)
+        return cls(tenant_id, router_version, [], [], z.astype(np.int64), z.astype(np.int64), [], [], 0,
+                   np.zeros((0, 0), object), np.zeros((0, 0)), np.zeros((0, 0)), z, z.astype(object), z, [],
+                   np.zeros((0, EMBEDDING_SIZE)), [], [])
+
+    def __len__(self) -> int:
+        return len(self.feature_window_ids)
+
     def layer_stats(self) -> list[dict[str, Any]]:
         return [a.stats for a in self.assignments]
+
+    def kept_columns(self, t: int) -> list[int]:
+        """The slots trace ``t`` lists, in trace order: each layer's kept experts in kept order, then shadows."""
+        out, base = [], 0
+        for a in self.assignments:
+            o = a.kept_offsets
+            out += (a.kept_experts[o[t]:o[t + 1]] + base).tolist()
+            base += a.weights.shape[1]
+        return out + list(range(self.n_live, len(self.columns)))
+
+    def selected_experts(self) -> list[list[list[str]]]:
+        """Per trace, per layer: the kept experts' names in kept order."""
+        per_layer = []
+        for a, names in zip(self.assignments, self._pool_names()):
+            flat = np.asarray(names, dtype=object)[a.kept_experts].tolist() if len(names) else []
+            o = a.kept_offsets.tolist()
+            per_layer.append([flat[o[t]:o[t + 1]] for t in range(len(self))])
+        return [list(x) for x in zip(*per_layer)] if per_layer else [[] for _ in range(len(self))]
+
+    def gate_scores(self) -> list[list[list[float]]]:
+        """Per trace, per layer: the gate scores over that layer's experts."""
+        per_layer = [a.scores.tolist() for a in self.assignments]
+        return [list(x) for x in zip(*per_layer)] if per_layer else [[] for _ in range(len(self))]
+
+    def _pool_names(self) -> list[list[str]]:
+        names: list[list[str]] = [[] for _ in self.assignments]
+        for c in self.columns[: self.n_live]:
+            names[c.layer].append(c.expert)
+        return names
+
+    @cached_property
+    def traces(self) -> list[DecisionTrace]:
+        """The batch as DecisionTrace objects (for callers that want records, not columns)."""
+        gates, selected = self.gate_scores(), self.selected_experts()
+        acts, conf, w = self.actions.tolist(), self.confidences.tolist(), self.weights.tolist()
+        lat = self.latency_ms.tolist()
+        emb = self.embedding.tolist()
+        out = []
+        for t in range(len(self)):
+            expert_actions = []
+            for g in self.kept_columns(t):
+                c = self.columns[g]
+                expert_actions.append(ExpertAction(layer=c.layer, expert=c.expert, model_version=c.model_version,
+                                                   alias=c.alias, action=str(acts[t][g]), confidence=conf[t][g],
+                                                   latency_ms=lat[g], weight=w[t][g], flags=c.flags))
+            tr = DecisionTrace(
+                tenant_id=self.tenant_id, feature_window_id=self.feature_window_ids[t], symbol=self.symbols[t],
+                window_start_us=int(self.window_start_us[t]), window_end_us=int(self.window_end_us[t]),
+                router_version=self.router_version, gate_scores=gates[t], selected_experts=selected[t],
+                expert_actions=expert_actions, blended_action=str(self.blended_actions[t]),
+                blended_confidence=float(self.blended_confidence[t]), risk_flags=list(self.risk_flags[t]),
+                embedding=emb[t])
+            out.append(tr)
+        return out
 
 
 def feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequence[FeatureWindow] = (),
                   ticker_map: Sequence[dict] = ()) -> pd.DataFrame:
     """Market window features with the EDGAR features known at each window's end (as-of join, no look-ahead)."""
+    return joined_feature_frame(windows, edgar_windows, ticker_map)[0]
+
+
+def joined_feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequence[FeatureWindow] = (),
+                         ticker_map: Sequence[dict] = ()) -> tuple[pd.DataFrame, list[str | None]]:
+    """:func:`feature_frame` plus, per window, the id of the EDGAR window the as-of join took (or None).
+
+    The ids travel beside the frame, not in ``df.attrs``: pandas deep-copies attrs on every
+    derived frame, which made each expert's column selection copy a list as long as the batch.
+    """
     from thunderline.edgar import FEATURE_NAMES, asof_join
 
     df = pd.DataFrame([w.features for w in windows], dtype=np.float64)
     df.index = pd.RangeIndex(len(windows))
-    df.attrs["edgar_window_ids"] = [None] * len(windows)
+    joined: list[str | None] = [None] * len(windows)
     if not windows:
-        return df
-    symbols = np.array([w.key for w in windows], dtype=object)
-    t = np.array([w.available_at_us for w in windows], dtype=np.int64)
+        return df, joined
     if edgar_windows and ticker_map:
+        symbols = np.array([w.key for w in windows], dtype=object)
+        t = np.array([w.available_at_us for w in windows], dtype=np.int64)
         parts = []
-        joined: list[str | None] = [None] * len(windows)
         ew = list(edgar_windows)
         for sym in sorted(set(symbols.tolist())):
             rows = np.flatnonzero(symbols == sym)
@@ -74,8 +184,7 @@ def feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequence[Feat
                 joined[r] = ew[i].id if i >= 0 else None
         edgar = pd.concat(parts).sort_index()
         df = df.join(edgar.loc[:, [c for c in edgar.columns if c not in df.columns]])
-        df.attrs["edgar_window_ids"] = joined
-    return df
+    return df, joined
 
 
 def reference_price(df: pd.DataFrame) -> np.ndarray:
@@ -113,16 +222,42 @@ def decide(
     (they abstain, so the blend ignores them). Both are recorded on every trace they touch as
     ``backpressure.*`` annotations (after risk, so they never halt a window by themselves).
     """
+    with _collector_paused():
+        return _decide(windows, state, experts, tenant_id=tenant_id, runner=runner, risk=risk, shadows=shadows,
+                       edgar_windows=edgar_windows, ticker_map=ticker_map, positions=positions,
+                       enforce_budgets=enforce_budgets, p_shift=p_shift, abstain_experts=abstain_experts)
+
+
+@contextmanager
+def _collector_paused():
+    """No cyclic-GC passes while one batch is decided.
+
+    Why: a batch allocates tens of thousands of short-lived lists and strings, which
+    triggers full collections that walk the caller's whole heap (a month of windows,
+    loaded models): measured at a quarter of the batch's time. Nothing here creates
+    cycles, and reference counting frees it all; collection resumes afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_windows, ticker_map, positions,
+            enforce_budgets, p_shift, abstain_experts) -> DecisionBatch:
     t0 = time.perf_counter()
     runner = runner or ExpertRunner()
     risk = risk or RiskConfig()
     n = len(windows)
     if n == 0:
-        return DecisionBatch([], [])
+        return DecisionBatch.empty(tenant_id, state.version)
     missing = sorted({e for pool in state.pools for e in pool} - set(experts))
     if missing:
         raise LookupError(f"router {state.version} routes to experts that are not loaded: {missing}")
-    df = feature_frame(windows, edgar_windows, ticker_map)
+    df, edgar_ids = joined_feature_frame(windows, edgar_windows, ticker_map)
     F = df.reindex(columns=list(state.embedding.feature_names)).to_numpy(np.float64)
     X = state.embedding.embed(F)
     t1 = time.perf_counter()
@@ -180,15 +315,15 @@ def decide(
                       for t, f in enumerate(risk_flags)]
     t4 = time.perf_counter()
 
-    traces = _traces(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,
-                     tenant_id)
+    batch = _batch(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,
+                   tenant_id, edgar_ids)
     t5 = time.perf_counter()
-    latency = {name: r.latency_ms for name, (_, r) in results.items()}
-    latency.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
-    status = {name: r.status for name, (_, r) in results.items()}
-    return DecisionBatch(traces, assignments, list(df.attrs.get("edgar_window_ids", [])), latency, status, {
-        "embed": (t1 - t0) * 1e3, "route": (t2 - t1) * 1e3, "experts": (t3 - t2) * 1e3,
-        "blend_risk": (t4 - t3) * 1e3, "traces": (t5 - t4) * 1e3})
+    batch.expert_latency_ms = {name: r.latency_ms for name, (_, r) in results.items()}
+    batch.expert_latency_ms.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
+    batch.expert_status = {name: r.status for name, (_, r) in results.items()}
+    batch.timings_ms = {"embed": (t1 - t0) * 1e3, "route": (t2 - t1) * 1e3, "experts": (t3 - t2) * 1e3,
+                        "blend_risk": (t4 - t3) * 1e3, "traces": (t5 - t4) * 1e3}
+    return batch
 
 
 def _budget(expert, rows: int) -> float:
@@ -216,8 +351,9 @@ def _widen(r, results, n):
                         r.error)
 
 
-def _traces(windows, state, assignments, results, shadow_results, final, conf, risk_flags, A, C, W, tenant_id):
-    """DecisionTrace objects; everything per layer is computed vectorised first, the loop only assembles."""
+def _batch(windows, state, assignments, results, shadow_results, final, conf, risk_flags, A, C, W, tenant_id,
+           edgar_ids) -> DecisionBatch:
+    """Columns of the batch plus every trace's id and content hash; no per-window objects."""
     n = len(windows)
     L = len(assignments)
     direction = np.zeros(A.shape)
@@ -226,49 +362,55 @@ def _traces(windows, state, assignments, results, shadow_results, final, conf, r
     contrib = W * C * direction
     score = contrib.sum(axis=1)
     offsets = np.cumsum([0] + [len(p) for p in state.pools])
-    lat = {name: r.latency_per_window_ms for name, (_, r) in results.items()}
-    version_of = state.expert_versions
-    per_layer = []
     emb_cols = []
-    for l, (pool, a) in enumerate(zip(state.pools, assignments)):
+    for l, a in enumerate(assignments):
         S = a.scores
         with np.errstate(divide="ignore", invalid="ignore"):
             ent = -np.where(S > 0, S * np.log(np.where(S > 0, S, 1.0)), 0.0).sum(axis=1)
         layer_score = contrib[:, offsets[l]:offsets[l + 1]].sum(axis=1) * L
         emb_cols += [ent, a.weights.max(axis=1), a.kept_counts.astype(np.float64), layer_score]
-        per_layer.append((pool, a, S.tolist(), a.weights, offsets[l]))
     emb_cols += [score, conf, np.array([len(f) for f in risk_flags], dtype=np.float64),
                  (np.asarray(final) == "abstain").astype(np.float64)]
     E = np.column_stack(emb_cols)[:, :EMBEDDING_SIZE]
     E = np.round(np.where(np.isfinite(E), E, 0.0), 12)
     if E.shape[1] < EMBEDDING_SIZE:
         E = np.hstack([E, np.zeros((n, EMBEDDING_SIZE - E.shape[1]))])
-    emb_rows = E.tolist()
-    act_rows, conf_rows = A.tolist(), C.tolist()
-    alias_of = {name: (getattr(r, "alias", "champion") or "champion") for name, (_, r) in results.items()}
-    flags_of = {name: tuple(r.flags) for name, (_, r) in results.items()}
-    out = []
-    for t, w in enumerate(windows):
-        gate_scores, selected, acts = [], [], []
-        for l, (pool, a, S_rows, Wl, off) in enumerate(per_layer):
-            gate_scores.append(S_rows[t])
-            kept = a.token_experts[t]
-            selected.append([pool[j] for j, _ in kept])
-            for j, _ in kept:
-                name = pool[j]
-                acts.append(ExpertAction(
-                    layer=l, expert=name, model_version=str(version_of.get(name, "")),
-                    alias=alias_of.get(name, "champion"), action=act_rows[t][off + j],
-                    confidence=conf_rows[t][off + j], latency_ms=float(lat.get(name, 0.0)),
-                    weight=float(Wl[t, j]), flags=flags_of.get(name, ())))
-        for s in shadow_results:
-            acts.append(ExpertAction(layer=-1, expert=s.expert, model_version=str(s.version), alias="shadow",
-                                     action=str(s.actions[t]), confidence=float(s.confidences[t]),
-                                     latency_ms=float(s.latency_per_window_ms), weight=0.0, flags=tuple(s.flags)))
-        out.append(DecisionTrace(
-            tenant_id=tenant_id, feature_window_id=w.id, symbol=w.key, window_start_us=w.window_start_us,
-            window_end_us=w.window_end_us, router_version=state.version, gate_scores=gate_scores,
-            selected_experts=selected, expert_actions=acts, blended_action=str(final[t]),
-            blended_confidence=float(conf[t]) if final[t] != "abstain" else 0.0,
-            risk_flags=list(risk_flags[t]), embedding=emb_rows[t]))
-    return out
+
+    version_of = state.expert_versions
+    lat = {name: r.latency_per_window_ms for name, (_, r) in results.items()}
+    columns, latency = [], []
+    for l, pool in enumerate(state.pools):
+        for name in pool:
+            r = results.get(name, (None, None))[1]
+            columns.append(ActionColumn(l, name, str(version_of.get(name, "")),
+                                        (getattr(r, "alias", "champion") or "champion") if r else "champion",
+                                        tuple(r.flags) if r else ()))
+            latency.append(float(lat.get(name, 0.0)))
+    n_live = len(columns)
+    for s in shadow_results:
+        columns.append(ActionColumn(-1, s.expert, str(s.version), "shadow", tuple(s.flags)))
+        latency.append(float(s.latency_per_window_ms))
+    layer_w = np.hstack([a.weights for a in assignments]) if assignments else np.zeros((n, 0))
+    if shadow_results:
+        acts = np.hstack([A, np.column_stack([np.asarray(s.actions, dtype=object) for s in shadow_results])])
+        confs = np.hstack([C, np.column_stack([np.asarray(s.confidences, dtype=np.float64) for s in shadow_results])])
+        weights = np.hstack([layer_w, np.zeros((n, len(shadow_results)))])
+    else:
+        acts, confs, weights = A, C, layer_w
+    final = np.asarray(final, dtype=object)
+    bconf = np.where(final != "abstain", np.asarray(conf, dtype=np.float64), 0.0)
+    fw_ids = feature_window_ids(windows)
+    symbols = [w.key for w in windows]
+    starts = np.fromiter((w.window_start_us for w in windows), dtype=np.int64, count=n)
+    ends = np.fromiter((w.window_end_us for w in windows), dtype=np.int64, count=n)
+    risk_flags = [list(f) for f in risk_flags]
+    buf, off = trace_codec.encode_batch(
+        tenant_id=tenant_id, router_version=state.version, feature_window_ids=fw_ids, symbols=symbols,
+        window_start_us=starts, window_end_us=ends, layer_scores=[a.scores for a in assignments],
+        layer_kept=[(a.kept_experts, a.kept_offsets) for a in assignments], columns=columns, actions=acts,
+        confidences=confs, weights=weights, n_live=n_live, blended_actions=final, blended_confidence=bconf,
+        risk_flags=risk_flags, embedding=E)
+    ids = content_ids_of_lists("decision_trace", [tenant_id, fw_ids, state.version])
+    return DecisionBatch(tenant_id, state.version, fw_ids, symbols, starts, ends, list(assignments), columns, n_live,
+                         acts, confs, weights, np.array(latency, dtype=np.float64), final, bconf, risk_flags, E, ids,
+                         trace_codec.hashes(buf, off), edgar_window_ids=list(edgar_ids))
