@@ -120,3 +120,43 @@ def test_postgres_row_level_security_binds_the_app_role(pg_database):
         assert forced is True
     admin.dispose()
     wh.dispose()
+
+
+def _columns(rows):
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+def test_bulk_column_upsert_reads_back_like_upsert(warehouse):
+    """upsert_columns (the decision path's driver-level bulk write) stores what upsert stores."""
+    rows = [fw("b1", JAN, features={"x": None, "y": 1.5}), fw("b2", FEB, provenance={"b": ["ü"]})]
+    with warehouse.session("a") as s:
+        s.upsert("feature_windows", rows)
+        via_upsert = s.select("feature_windows", order_by=["window_start"])
+        s.delete("feature_windows")
+        assert s.upsert_columns("feature_windows", _columns(rows)) == 2
+        via_columns = s.select("feature_windows", order_by=["window_start"])
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "inserted_at"} for r in rs]  # noqa: E731
+    assert strip(via_columns) == strip(via_upsert)
+    assert all(r["inserted_at"] is not None for r in via_columns)
+    assert via_columns[0]["inserted_at"].year >= 2026
+    with warehouse.session("a") as s:  # a conflict replaces every non-key column
+        s.upsert_columns("feature_windows", _columns([fw("b1", JAN, features={"x": 3.0})]))
+        assert s.select("feature_windows", order_by=["window_start"])[0]["features"] == {"x": 3.0}
+        assert s.count("feature_windows") == 2
+
+
+def test_bulk_column_upsert_is_tenant_bound_and_atomic(warehouse):
+    with pytest.raises(TenantViolation):
+        with warehouse.session("b") as s:
+            s.upsert_columns("feature_windows", _columns([fw("evil", JAN, tenant="a")]))
+    with pytest.raises(Exception):
+        with warehouse.session("b") as s:
+            s.upsert_columns("feature_windows", _columns([fw("ok", JAN)]))
+            s.upsert_columns("feature_windows", {"id": ["x"], "window_start": [JAN]})  # NOT NULL columns missing
+    with warehouse.session("b") as s:
+        assert s.count("feature_windows") == 0  # the first write rolled back with the second
+    with warehouse.session("a") as s:
+        assert s.count("feature_windows") == 0
+    with pytest.raises(ValueError, match="unknown columns"):
+        with warehouse.session("b") as s:
+            s.upsert_columns("feature_windows", {"id": ["x"], "nope": [1]})

@@ -9,17 +9,21 @@ are skipped; re-running is idempotent (trace ids are content-derived).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import numpy as np
 
+from thunderline.decisions import trace_json
 from thunderline.decisions.pipeline import DecisionBatch, decide
 from thunderline.decisions.router_state import RouterState
 from thunderline.flow.edgar_partition import load_edgar_windows
 from thunderline.flow.market_partition import row_to_window
-from thunderline.lineage import Edge, expert_version_node, record_edges
+from thunderline.lineage import expert_version_node, record_edge_columns
+from thunderline.lineage.edges import column_edges, concat_columns
 from thunderline.store.postgres import month_bounds_us
-from thunderline.store.warehouse import TenantSession
+from thunderline.store.warehouse import TenantSession, TenantViolation, json_dumps
 
 BATCH_WINDOWS = 4096
 
@@ -52,23 +56,102 @@ def trace_row(tr) -> dict:
                 content_hash=tr.content_hash)
 
 
+def batch_rows(batch: DecisionBatch) -> list[dict]:
+    """``decision_traces`` rows of a batch, straight from its columns (same rows as :func:`trace_row`)."""
+    gates, selected = batch.gate_scores(), batch.selected_experts()
+    acts, conf, w = batch.actions.tolist(), batch.confidences.tolist(), batch.weights.tolist()
+    lat = batch.latency_ms.tolist()
+    templates = [{"layer": c.layer, "expert": c.expert, "model_version": c.model_version, "alias": c.alias}
+                 for c in batch.columns]
+    flags = [list(c.flags) for c in batch.columns]
+    emb = batch.embedding.tolist()
+    blended, bconf = batch.blended_actions.tolist(), batch.blended_confidence.tolist()
+    starts, ends = batch.window_start_us.tolist(), batch.window_end_us.tolist()
+    rows = []
+    for t in range(len(batch)):
+        at, ct, wt = acts[t], conf[t], w[t]
+        rows.append(dict(
+            id=batch.ids[t], feature_window_id=batch.feature_window_ids[t], symbol=batch.symbols[t],
+            window_start=starts[t], window_end=ends[t], router_version=batch.router_version, gate_scores=gates[t],
+            selected_experts=selected[t],
+            expert_actions=[{**templates[g], "action": at[g], "confidence": ct[g], "weight": wt[g], "flags": flags[g],
+                             "latency_ms": lat[g]} for g in batch.kept_columns(t)],
+            blended_action=blended[t], blended_confidence=bconf[t], risk_flags=batch.risk_flags[t],
+            embedding=emb[t], content_hash=batch.content_hashes[t]))
+    return rows
+
+
+def batch_columns(batch: DecisionBatch) -> dict[str, list]:
+    """``decision_traces`` columns of a batch with JSON columns as text, for the bulk upsert.
+
+    Same values as :func:`batch_rows` (tests compare them parsed). Every float of a
+    trace is finite by construction (confidences are validated, the embedding is
+    sanitised), so they are formatted in bulk; a batch with a non-finite float anywhere takes
+    the general serializer instead, which keeps NaN as the stdlib writes it. The JSON
+    documents are assembled by :mod:`thunderline.decisions.trace_json` (Arrow, no per-row Python).
+    """
+    floats = [batch.confidences, batch.weights, batch.latency_ms, batch.embedding, batch.blended_confidence,
+              *(a.scores for a in batch.assignments)]
+    if not all(np.isfinite(np.asarray(x, dtype=np.float64)).all() for x in floats):
+        rows = batch_rows(batch)
+        cols = {k: [r[k] for r in rows] for k in rows[0]}
+        for k in ("gate_scores", "selected_experts", "expert_actions", "risk_flags", "embedding"):
+            cols[k] = [json_dumps(v) for v in cols[k]]
+        return cols
+    return {
+        "id": batch.ids, "feature_window_id": batch.feature_window_ids, "symbol": batch.symbols,
+        "window_start": batch.window_start_us.tolist(), "window_end": batch.window_end_us.tolist(),
+        "router_version": [batch.router_version] * len(batch),
+        "blended_action": batch.blended_actions.tolist(), "blended_confidence": batch.blended_confidence.tolist(),
+        "content_hash": batch.content_hashes, **trace_json.json_columns(batch),
+    }
+
+
+def batch_edge_columns(batch: DecisionBatch) -> dict[str, list]:
+    """Lineage of a batch: market window and as-of EDGAR window → trace, router version → trace,
+    trace → every expert version it lists (live and shadow)."""
+    tenant, ids = batch.tenant_id, batch.ids
+    parts = [column_edges(tenant, "feature_window", batch.feature_window_ids, "decision_trace", ids, "decided")]
+    joined = [(e, t) for e, t in zip(batch.edgar_window_ids, ids) if e]
+    if joined:  # the filing window the point-in-time join gave each decision
+        parts.append(column_edges(tenant, "feature_window", [e for e, _ in joined], "decision_trace",
+                                  [t for _, t in joined], "joined_as_of"))
+    parts.append(column_edges(tenant, "router_version", batch.router_version, "decision_trace", ids, "routed"))
+    # which expert versions each trace lists: kept live slots, plus every shadow slot
+    n = len(batch)
+    used = np.zeros((n, len(batch.columns)), dtype=bool)
+    base = 0
+    for a in batch.assignments:
+        used[:, base:base + a.weights.shape[1]] = a.kept_mask
+        base += a.weights.shape[1]
+    used[:, batch.n_live:] = True
+    nodes = sorted({(c.expert, c.model_version) for c in batch.columns if c.model_version})
+    for node in nodes:
+        cols = [g for g, c in enumerate(batch.columns) if (c.expert, c.model_version) == node]
+        traces = np.flatnonzero(used[:, cols].any(axis=1))
+        if traces.size:
+            parts.append(column_edges(tenant, "decision_trace", [ids[t] for t in traces.tolist()], "expert_version",
+                                      expert_version_node(*node), "used"))
+    return concat_columns(parts)
+
+
+def batch_edge_rows(batch: DecisionBatch) -> list[dict]:
+    """:func:`batch_edge_columns` as rows."""
+    cols = batch_edge_columns(batch)
+    return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+
+
 def persist_batch(session: TenantSession, batch: DecisionBatch) -> int:
     """Traces + lineage (market window and as-of EDGAR window → trace, trace → expert version,
     router version → trace), so a decision walks back to the exact tick batches and filings."""
-    if not batch.traces:
+    if not len(batch):
         return 0
-    session.upsert("decision_traces", [trace_row(t) for t in batch.traces])
-    edges = []
-    joined = batch.edgar_window_ids or [None] * len(batch.traces)
-    for t, edgar_id in zip(batch.traces, joined):
-        edges.append(Edge("feature_window", t.feature_window_id, "decision_trace", t.id, "decided"))
-        if edgar_id:  # the filing window the point-in-time join gave this decision
-            edges.append(Edge("feature_window", edgar_id, "decision_trace", t.id, "joined_as_of"))
-        edges.append(Edge("router_version", t.router_version, "decision_trace", t.id, "routed"))
-        for name, version in sorted({(a.expert, a.model_version) for a in t.expert_actions if a.model_version}):
-            edges.append(Edge("decision_trace", t.id, "expert_version", expert_version_node(name, version), "used"))
-    record_edges(session, edges, job_name="thunderline.decisions")
-    return len(batch.traces)
+    if batch.tenant_id != session.tenant_id:
+        raise TenantViolation(f"decision batch of tenant {batch.tenant_id!r} offered to a session of tenant "
+                              f"{session.tenant_id!r}")
+    session.upsert_columns("decision_traces", batch_columns(batch), json_text=True)
+    record_edge_columns(session, batch_edge_columns(batch), job_name="thunderline.decisions")
+    return len(batch)
 
 
 def decide_windows(session: TenantSession, windows: Sequence, state: RouterState, experts: dict[str, Any], *,
@@ -91,11 +174,11 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
                        ticker_map=ticker_map, runner=runner, risk=risk, enforce_budgets=enforce_budgets,
                        p_shift=p_shift, abstain_experts=abstain_experts)
         summary.traces += persist_batch(session, batch)
-        for t in batch.traces:
-            digest.update(t.content_hash.encode())
-            summary.actions[t.blended_action] = summary.actions.get(t.blended_action, 0) + 1
-            for f in t.risk_flags:
-                summary.flags[f] = summary.flags.get(f, 0) + 1
+        digest.update("".join(batch.content_hashes).encode())
+        for action, count in Counter(batch.blended_actions.tolist()).items():
+            summary.actions[action] = summary.actions.get(action, 0) + count
+        for f, count in Counter(f for fl in batch.risk_flags for f in fl).items():
+            summary.flags[f] = summary.flags.get(f, 0) + count
         summary.layer_stats = [_small_stats(s) for s in batch.layer_stats()]
         for k, v in batch.expert_latency_ms.items():
             summary.expert_latency_ms[k] = max(v, summary.expert_latency_ms.get(k, 0.0))

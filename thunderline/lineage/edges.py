@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-from thunderline.hashing import content_id
+from thunderline.hashing import content_id, content_ids_of_lists
 
 #: Every node kind the product records. Add here before recording a new kind.
 NODE_KINDS: frozenset[str] = frozenset({
@@ -83,3 +83,59 @@ def edge_rows(tenant_id: str, edges: Iterable[Edge | dict[str, Any]]) -> list[di
         rows[eid] = {"id": eid, "from_kind": e.from_kind, "from_id": e.from_id, "to_kind": e.to_kind,
                      "to_id": e.to_id, "relation": e.relation, "meta": dict(e.meta)}
     return list(rows.values())
+
+
+def column_edges(tenant_id: str, from_kind: str, from_ids: str | Sequence[str], to_kind: str,
+                 to_ids: str | Sequence[str], relation: str) -> dict[str, list]:
+    """Many edges of one (from_kind, to_kind, relation), as ``lineage_edges`` columns (meta empty).
+
+    A ``str`` end is the same node on every edge. Same validation and same ids as
+    :func:`edge_rows` (tests hold them equal), at a few microseconds per edge: a
+    decision batch records several edges per trace. Duplicates collapse to one.
+    """
+    n = next((len(c) for c in (from_ids, to_ids) if not isinstance(c, str)), 1)
+    for end, kind, ids in (("from", from_kind, from_ids), ("to", to_kind, to_ids)):
+        if kind not in NODE_KINDS:
+            raise LineageError(f"{end}_kind {kind!r} is not a known node kind ({', '.join(sorted(NODE_KINDS))})")
+        values = [ids] if isinstance(ids, str) else ids
+        if len(values) not in (1, n):
+            raise LineageError(f"{end}_ids: {len(values)} ids for {n} edges")
+        for i, node in enumerate(values):
+            if type(node) is not str or not node or len(node) > _MAX_ID:
+                raise LineageError(f"edge #{i} ({kind} {node!r}): {end}_id must be a non-empty string of at most "
+                                   f"{_MAX_ID} characters")
+        if kind == "expert_version":
+            for node in set(values):
+                if not _EXPERT_VERSION.match(node):
+                    raise LineageError(f"{end}_id {node!r} is not 'thunderline.expert.<name>/<version>'")
+    if not relation or len(relation) > _MAX_RELATION:
+        raise LineageError(f"relation must be 1-{_MAX_RELATION} characters, got {relation!r}")
+    fcol = [from_ids] * n if isinstance(from_ids, str) else list(from_ids)
+    tcol = [to_ids] * n if isinstance(to_ids, str) else list(to_ids)
+    if from_kind == to_kind:
+        same = next((i for i, (a, b) in enumerate(zip(fcol, tcol)) if a == b), None)
+        if same is not None:
+            raise LineageError(f"edge #{same}: an edge from a node to itself ({fcol[same]!r}) is not lineage")
+    ids = content_ids_of_lists("lineage_edge", [tenant_id, from_kind, from_ids, to_kind, to_ids, relation])
+    keep = list({eid: i for i, eid in enumerate(ids)}.values())
+    if len(keep) < n:
+        ids, fcol, tcol = [ids[i] for i in keep], [fcol[i] for i in keep], [tcol[i] for i in keep]
+    m = len(ids)
+    return {"id": ids, "from_kind": [from_kind] * m, "from_id": fcol, "to_kind": [to_kind] * m, "to_id": tcol,
+            "relation": [relation] * m, "meta": [{}] * m}
+
+
+def concat_columns(parts: Sequence[dict[str, list]]) -> dict[str, list]:
+    """Columns of several :func:`column_edges` results, one after the other."""
+    out: dict[str, list] = {}
+    for p in parts:
+        for k, v in p.items():
+            out.setdefault(k, []).extend(v)
+    return out
+
+
+def column_edge_rows(tenant_id: str, from_kind: str, from_ids: str | Sequence[str], to_kind: str,
+                     to_ids: str | Sequence[str], relation: str) -> list[dict[str, Any]]:
+    """:func:`column_edges` as rows."""
+    cols = column_edges(tenant_id, from_kind, from_ids, to_kind, to_ids, relation)
+    return [dict(zip(cols, vals)) | {"meta": {}} for vals in zip(*cols.values())]
