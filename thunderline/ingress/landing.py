@@ -128,6 +128,7 @@ class DurableLanding:
         self.root = Path(landing_dir)
         self.fsync = fsync
         self._dirs: set[Path] = set()  # directories known to exist (saves a stat and a mkdir per write)
+        self._durable: set[Path] = set()  # directories whose own entries this process has fsynced
 
     def tenant_dir(self, kind: str, tenant_id: str) -> Path:
         if kind not in KINDS:
@@ -184,27 +185,26 @@ class DurableLanding:
                 return None
         return prior if prior.exists() else None
 
-    def _ensure_dir(self, d: Path) -> bool:
-        """mkdir -p ``d`` unless this process already made or saw it; True when it did not exist."""
+    def _ensure_dir(self, d: Path) -> None:
+        """mkdir -p ``d`` unless this process already made or saw it."""
         if d in self._dirs:
-            return False
-        created = not d.exists()
+            return
         d.mkdir(parents=True, exist_ok=True)
         if len(self._dirs) > 10_000:
             self._dirs.clear()
         self._dirs.add(d)
-        return created
 
     def _write(self, final: Path, data) -> None:
         """Durably place ``data`` at ``final``: temp name, fsync, atomic rename, fsync of the directory."""
         d = final.parent
-        created = self._ensure_dir(d)
+        self._ensure_dir(d)
         tmp = d / f".{final.name}.{os.getpid()}.{threading.get_ident():x}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:  # the directory was removed behind this process's back
             self._dirs.discard(d)
-            created = self._ensure_dir(d)
+            self._durable.discard(d)
+            self._ensure_dir(d)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
@@ -225,9 +225,16 @@ class DurableLanding:
             raise
         if self.fsync:
             _fsync_dir(d)
-            if created:  # the new directories' entries must survive too
+            if d not in self._durable:
+                # the directories' own entries must survive too: fsynced by every write until one of
+                # them has finished doing it (a write racing the directory's creator fsyncs as well,
+                # so no 2xx ever rests on a directory entry still in flight); once per process after
+                # that, which also covers a directory a crashed process made but never fsynced
                 _fsync_dir(d.parent)
                 _fsync_dir(d.parent.parent)
+                if len(self._durable) > 10_000:
+                    self._durable.clear()
+                self._durable.add(d)
 
     def sweep(self) -> int:
         """Remove temp files a crash left behind (they were never acknowledged); returns how many."""
