@@ -95,6 +95,9 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
     x2 = np.empty(B)
     x3 = np.empty(B)
     kept = np.empty(B, np.int64)
+    k1 = np.empty(B, np.int64)
+    k2 = np.empty(B, np.int64)
+    k3 = np.empty(B, np.int64)
     mass = np.empty(B)
     order = np.empty(e, np.int64)
     ordered = np.empty(e)
@@ -139,37 +142,44 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
             r = min(cut, a, cap)
             kept[i] = r
             mass[i] = 0.0 if r == 0 else (R1 if r == 1 else (R2 if r == 2 else R3))
+            # the experts as ints, e (a slot that counts nothing) past the cut
+            k1[i] = int(x1[i]) if r >= 1 else e
+            k2[i] = int(x2[i]) if r >= 2 else e
+            k3[i] = int(x3[i]) if r >= 3 else e
         for i in range(nb):
-            t = t0 + i
             r = kept[i]
             if r > _TOP:  # the cut lies beyond the three best: redo this token alone
-                a, r, m = _assign_one(St, t, last_token, last_score, p, cap, order, ordered, running)
+                a, r, m = _assign_one(St, t0 + i, last_token, last_score, p, cap, order, ordered, running)
                 for k in range(r):
                     kept_experts[total + k] = order[k]
                     expert_counts[order[k]] += 1
+                hist[r] += 1
                 kept[i] = r
                 mass[i] = m
             else:
-                j1, j2, j3 = int(x1[i]), int(x2[i]), int(x3[i])
-                kept_experts[total] = j1  # fixed-width writes: slots past r are overwritten next
-                kept_experts[total + 1] = j2
-                kept_experts[total + 2] = j3
-                expert_counts[j1 if r >= 1 else e] += 1
-                expert_counts[j2 if r >= 2 else e] += 1
-                expert_counts[j3 if r >= 3 else e] += 1
+                kept_experts[total] = k1[i]  # fixed-width writes: slots past r are overwritten next
+                kept_experts[total + 1] = k2[i]
+                kept_experts[total + 2] = k3[i]
+                expert_counts[k1[i]] += 1
+                expert_counts[k2[i]] += 1
+                expert_counts[k3[i]] += 1
             total += r
-            kept_offsets[t + 1] = total
+            kept_offsets[t0 + i + 1] = total
         uncovered = reached = capped = pairs = 0
         for i in range(nb):
             a = assigned[i]
             r = kept[i]
             kept_mass[t0 + i] = mass[i]
-            hist[r] += 1
             pairs += a
             covered = a > 0
             uncovered += a == 0
             reached += covered & (mass[i] >= p)
             capped += covered & (mass[i] < p) & (r < a)
+        for k in range(_TOP + 1):  # longer cuts were counted as they were redone
+            size = 0
+            for i in range(nb):
+                size += kept[i] == k
+            hist[k] += size
         assigned_pairs += pairs
         saturation[UNCOVERED] += uncovered
         saturation[REACHED] += reached
@@ -180,7 +190,7 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
                 if assigned[i] == 0:
                     undercovered[n_under] = t0 + i
                     n_under += 1
-    return (kept_experts[:total].copy(), kept_offsets, kept_mass, expert_counts[:e].copy(), hist, saturation,
+    return (kept_experts[:total], kept_offsets, kept_mass, expert_counts[:e].copy(), hist, saturation,
             assigned_pairs, undercovered[:n_under].copy())
 
 

@@ -102,37 +102,55 @@ def rank_sort(tokens, scores, tmp_tokens, tmp_scores):
 
 @njit(cache=True, nogil=True)
 def bucket_bounds(St, n, K, bins):
-    """Each bucket's last entry, over tokens 0..n-1 of St (e×≥n): ``(last_token, last_score)``, the K-th ranked (score desc, token asc).
+    """Each bucket's last entry over tokens 0..n-1 of St (e×≥n): ``(last_token, last_score)``.
 
-    That is all membership needs: t is in B_j exactly when it ranks at or
-    above B_j's last entry. One histogram pass per expert finds the bin
-    holding the K-th score; only that bin's tokens are collected and sorted.
+    That is, the K-th ranked token of every expert under (score desc, token
+    asc), which is all membership needs: t is in B_j exactly when it ranks at
+    or above B_j's last entry. A histogram of the expert's row finds the bin
+    holding the K-th score; only that bin's tokens are listed and sorted.
+    The listing pass of expert j shares its loop with the histogram of expert
+    j + 1: the histogram's increments wait on each other through memory, and
+    the listing's independent loads and compares fill those cycles.
     """
     e = St.shape[0]
     last_token = np.empty(e, np.int64)
     last_score = np.empty(e)
-    count = np.empty(bins + 1, np.int32)
+    count = np.zeros((2, bins + 1), np.int32)
     tie_tokens = np.empty(n, np.int64)
     tie_scores = np.empty(n)
     tmp_tokens = np.empty(n, np.int64)
     tmp_scores = np.empty(n)
+    first = count[0]
+    row = St[0, :n]
+    for t in range(n):
+        first[score_bin(row[t], bins)] += 1
     for j in range(e):
-        row = St[j, :n]
-        count[:] = 0
-        for t in range(n):
-            count[score_bin(row[t], bins)] += 1
+        this = count[j % 2]
         taken = 0
         b = bins
-        while taken + count[b] < K:
-            taken += count[b]
+        while taken + this[b] < K:
+            taken += this[b]
             b -= 1
+        row = St[j, :n]
         ties = 0
-        for t in range(n):
-            s = row[t]
-            if score_bin(s, bins) == b:
-                tie_tokens[ties] = t
-                tie_scores[ties] = s
-                ties += 1
+        if j + 1 < e:
+            following = St[j + 1, :n]
+            nxt = count[(j + 1) % 2]
+            nxt[:] = 0
+            for t in range(n):
+                nxt[score_bin(following[t], bins)] += 1
+                s = row[t]
+                if score_bin(s, bins) == b:
+                    tie_tokens[ties] = t
+                    tie_scores[ties] = s
+                    ties += 1
+        else:
+            for t in range(n):
+                s = row[t]
+                if score_bin(s, bins) == b:
+                    tie_tokens[ties] = t
+                    tie_scores[ties] = s
+                    ties += 1
         rank_sort(tie_tokens[:ties], tie_scores[:ties], tmp_tokens, tmp_scores)
         last_token[j] = tie_tokens[K - 1 - taken]
         last_score[j] = tie_scores[K - 1 - taken]

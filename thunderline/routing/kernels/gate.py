@@ -110,26 +110,27 @@ def gate_scores(X, W):
             if probe[i] != 0.0:
                 return flat.reshape((e, stride)), entropy_sum, t0 + i
         tiny_gap = False
-        for j in range(e):  # gaps L − max ≤ 0 and their exp, in one vectorised pass
+        for i in range(nb):
+            rest[i] = 0.0
+            weighted_gap[i] = 0.0
+        for j in range(e):  # gaps L − max ≤ 0, their exp, and Z − 1 summed in expert order: one pass
             row = gap[j]
             v = raw[j]
             for i in range(nb):
                 g = row[i] - peak[i]
                 row[i] = g
                 tiny_gap |= g < TINY_GAP
-                v[i] = exp_normal(g)
+                x = exp_normal(g)
+                v[i] = x
+                rest[i] += x if top[i] != j else 0.0
         if tiny_gap:  # exp may underflow or a score fall below QUOTIENT_MIN: rare, element by element
+            for i in range(nb):
+                rest[i] = 0.0
             for j in range(e):
                 for i in range(nb):
                     if gap[j, i] < NORMAL_LIMIT:
                         raw[j, i] = exp_tiny(gap[j, i])
-        for i in range(nb):
-            rest[i] = 0.0
-            weighted_gap[i] = 0.0
-        for j in range(e):
-            v = raw[j]
-            for i in range(nb):
-                rest[i] += v[i] if top[i] != j else 0.0
+                    rest[i] += raw[j, i] if top[i] != j else 0.0
         for i in range(nb):
             z[i] = 1.0 + rest[i]
             inv_z[i] = 1.0 / z[i]
