@@ -6,13 +6,23 @@ what a careful engineer writes without numba (BLAS matmul, partition + lexsort
 per expert, stable row argsort, cumsum); both produce the same arrays and
 stats, and the run fails unless they agree. Runs are interleaved and the best
 and median of each are reported, because a shared machine's neighbours move
-single timings by 2x; the load average is printed for the same reason.
+single timings by 2x; the load average is printed for the same reason, and
+the "cpu ms" column is the median process CPU time per call.
+
+What a route call computes: the scores (n×e), the kept experts as CSR arrays,
+each token's kept mass, each bucket's last entry, and every stat - the record
+from which ``weights``, ``kept_mask``, the ranked ``buckets`` and the Python
+lists are built on first access (see thunderline/routing/assignment.py). The
+"route + all arrays" row times a call plus building weights, kept_mask,
+buckets and bucket_kept, i.e. everything the numpy router returns, so the two
+can also be compared like for like; "route + token_experts lists" adds the
+per-token Python lists instead.
 
 Everything is measured twice: with glibc malloc as configured, and after
-``mallopt`` turns off heap trimming. Each route call allocates ~20 MB of
-outputs; with trimming on, glibc hands that memory back to the kernel when a
-result is freed and the next call page-faults all of it in again (counted in
-the "faults/call" column), which on a VM can cost more than the routing.
+``mallopt`` turns off heap trimming. With trimming on, glibc can hand a freed
+result's memory back to the kernel and the next call page-faults it in again
+(the "faults/call" column), which on a VM costs more than computing it; route
+allocates ~10 MB per call (8 MB of it the scores), the numpy router ~40 MB.
 Deployments can get the second behaviour with
 ``GLIBC_TUNABLES=glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=268435456``.
 """
@@ -119,15 +129,22 @@ def check_agreement(a, ref) -> None:
         sys.exit("route and the numpy router disagree: " + "; ".join(problems))
 
 
-def timings(fn, repeats: int) -> tuple[list[float], int]:
-    """Wall times of ``repeats`` calls, and the minor page faults they caused."""
-    out = []
+def timings(fn, repeats: int) -> tuple[list[float], list[float], int]:
+    """Wall and CPU times of ``repeats`` calls, and the minor page faults they caused."""
+    wall, cpu = [], []
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - start)
-    return out, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+
+
+def route_all_arrays(X, W, *call):
+    """route, then every lazily built array the numpy router also returns."""
+    a = route(X, W, *call)
+    return a.weights, a.kept_mask, a.buckets, a.bucket_kept
 
 
 def stop_heap_trimming() -> bool:
@@ -141,22 +158,20 @@ def stop_heap_trimming() -> bool:
 
 
 def measure(label, X, W, call, repeats) -> list[tuple]:
-    """Interleaved timings of both routers, plus route with its Python lists materialised."""
-    fast, slow = [], []
-    fast_faults = slow_faults = 0
-    for _ in range(repeats):  # interleaved, so both see the same neighbours
-        times, faults = timings(lambda: route(X, W, *call), 3)
-        fast += times
-        fast_faults += faults
-        times, faults = timings(lambda: route_numpy(X, W, *call), 1)
-        slow += times
-        slow_faults += faults
-    lists, list_faults = timings(lambda: route(X, W, *call).token_experts, 3)
-    return [
-        (label, "route (numba)", fast, fast_faults / len(fast)),
-        (label, "numpy router", slow, slow_faults / len(slow)),
-        (label, "route + token_experts lists", lists, list_faults / len(lists)),
-    ]
+    """Interleaved timings of both routers, plus route with its lazy arrays or Python lists materialised."""
+    runs = {
+        "route (numba)": (lambda: route(X, W, *call), 3),
+        "numpy router": (lambda: route_numpy(X, W, *call), 1),
+        "route + all arrays": (lambda: route_all_arrays(X, W, *call), 1),
+    }
+    results = {name: ([], [], 0) for name in runs}
+    for _ in range(repeats):  # interleaved, so all see the same neighbours
+        for name, (fn, count) in runs.items():
+            wall, cpu, faults = timings(fn, count)
+            w, c, f = results[name]
+            results[name] = (w + wall, c + cpu, f + faults)
+    results["route + token_experts lists"] = timings(lambda: route(X, W, *call).token_experts, 3)
+    return [(label, name, wall, cpu, faults / len(wall)) for name, (wall, cpu, faults) in results.items()]
 
 
 def main() -> None:
@@ -188,16 +203,18 @@ def main() -> None:
     print(f"n={n:,} d={args.dim} e={args.experts} c={args.capacity_factor} p={args.p}  one thread")
     print(f"first call (JIT compile or cache load): {warmup:.2f} s;  load average: "
           + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    print(f"{'allocator':15} {'':28} {'best ms':>8} {'median ms':>10} {'best Mtok/s':>12} "
+    print(f"{'allocator':15} {'':28} {'best ms':>8} {'median ms':>10} {'cpu ms':>7} {'best Mtok/s':>12} "
           f"{'median Mtok/s':>14} {'faults/call':>12}")
-    for label, name, times, faults in rows:
+    for label, name, times, cpu, faults in rows:
         best, median = min(times), statistics.median(times)
-        print(f"{label:15} {name:28} {best * 1e3:8.2f} {median * 1e3:10.2f} {n / best / 1e6:12.2f} "
-              f"{n / median / 1e6:14.2f} {faults:12.0f}")
-    for i in range(0, len(rows), 3):
-        fast, slow = rows[i][2], rows[i + 1][2]
+        print(f"{label:15} {name:28} {best * 1e3:8.2f} {median * 1e3:10.2f} {statistics.median(cpu) * 1e3:7.2f} "
+              f"{n / best / 1e6:12.2f} {n / median / 1e6:14.2f} {faults:12.0f}")
+    per_allocator = len(rows) // (2 if len(rows) > 4 else 1)
+    for i in range(0, len(rows), per_allocator):
+        fast, slow, full = rows[i][2], rows[i + 1][2], rows[i + 2][2]
         print(f"{rows[i][0]}: speed-up over numpy best {min(slow) / min(fast):.1f}x, median "
-              f"{statistics.median(slow) / statistics.median(fast):.1f}x")
+              f"{statistics.median(slow) / statistics.median(fast):.1f}x; with all arrays built best "
+              f"{min(slow) / min(full):.1f}x")
     print("targets: >= 5 Mtok/s and >= 10x.  outputs agree: buckets and kept sets exact, "
           "scores/weights within 1e-12, stats within 1e-9")
 
