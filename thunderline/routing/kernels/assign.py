@@ -91,9 +91,9 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
     s1 = np.empty(B)  # the three best member scores, −1 where A(t) is shorter (scores are ≥ 0)
     s2 = np.empty(B)
     s3 = np.empty(B)
-    x1 = np.empty(B)  # their experts, as floats so every select in the pass is one vector width
-    x2 = np.empty(B)
-    x3 = np.empty(B)
+    x1 = np.empty(B, np.int64)  # their experts, e where A(t) is shorter
+    x2 = np.empty(B, np.int64)
+    x3 = np.empty(B, np.int64)
     kept = np.empty(B, np.int64)
     k1 = np.empty(B, np.int64)
     k2 = np.empty(B, np.int64)
@@ -102,7 +102,6 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
     order = np.empty(e, np.int64)
     ordered = np.empty(e)
     running = np.empty(e + 1)
-    missing = float(e)
     total = 0
     assigned_pairs = 0
     n_under = 0
@@ -112,27 +111,30 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
         for i in range(nb):
             assigned[i] = 0
             s1[i] = s2[i] = s3[i] = -1.0
-            x1[i] = x2[i] = x3[i] = missing
+            x1[i] = x2[i] = x3[i] = e
         for j in range(e):
             row = St[j, t0:t0 + nb]
             ls = last_score[j]
             lt = last_token[j] - t0
-            jf = float(j)
             for i in range(nb):
+                # Written without branches or selects between a loaded value and a new one: LLVM turns
+                # those into masked stores, which stall the next expert's loads (and ran 2x slower).
                 s = row[i]
-                member = (s > ls) | ((s == ls) & (i <= lt))
+                member = np.int64((s > ls) | ((s == ls) & (i <= lt)))
                 assigned[i] += member
-                v = s if member else -1.0
+                m = np.float64(member)
+                v = s * m + (m - 1.0)  # S[t, j] for a member, −1 otherwise
                 a1, a2, a3 = s1[i], s2[i], s3[i]
-                c1 = v > a1
-                c2 = v > a2
-                c3 = v > a3
-                s3[i] = a2 if c2 else (v if c3 else a3)
-                x3[i] = x2[i] if c2 else (jf if c3 else x3[i])
-                s2[i] = a1 if c1 else (v if c2 else a2)
-                x2[i] = x1[i] if c1 else (jf if c2 else x2[i])
-                s1[i] = v if c1 else a1
-                x1[i] = jf if c1 else x1[i]
+                b1, b2, b3 = x1[i], x2[i], x3[i]
+                up1 = -np.int64(v > a1)  # all ones where v displaces the best, strictly
+                up2 = -np.int64(v > a2)
+                up3 = -np.int64(v > a3)
+                s1[i] = max(v, a1) + 0.0  # (+ 0.0 keeps the store unconditional)
+                s2[i] = max(min(v, a1), a2) + 0.0
+                s3[i] = max(min(v, a2), a3) + 0.0
+                x1[i] = (j & up1) | (b1 & ~up1)
+                x2[i] = (b1 & up1) | (((j & up2) | (b2 & ~up2)) & ~up1)
+                x3[i] = (b2 & up2) | (((j & up3) | (b3 & ~up3)) & ~up2)
         for i in range(nb):  # R_1..R_3 in kept order; r = min(first k with R_k ≥ p, a, cap)
             a = assigned[i]
             R1 = 0.0 + s1[i]
@@ -143,9 +145,9 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
             kept[i] = r
             mass[i] = 0.0 if r == 0 else (R1 if r == 1 else (R2 if r == 2 else R3))
             # the experts as ints, e (a slot that counts nothing) past the cut
-            k1[i] = int(x1[i]) if r >= 1 else e
-            k2[i] = int(x2[i]) if r >= 2 else e
-            k3[i] = int(x3[i]) if r >= 3 else e
+            k1[i] = x1[i] if r >= 1 else e
+            k2[i] = x2[i] if r >= 2 else e
+            k3[i] = x3[i] if r >= 3 else e
         for i in range(nb):
             r = kept[i]
             if r > _TOP:  # the cut lies beyond the three best: redo this token alone
