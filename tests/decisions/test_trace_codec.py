@@ -210,3 +210,43 @@ def test_non_finite_floats_take_the_general_serializer(real):
     cols = batch_columns(batch)
     assert "NaN" in cols["embedding"][3]
     assert json.loads(cols["expert_actions"][0]) == json.loads(json.dumps(batch_rows(batch)[0]["expert_actions"]))
+
+
+def test_decide_windows_writes_behind_and_rolls_back_on_a_writer_error(real, warehouse, monkeypatch):
+    """decide_windows persists batch i while deciding batch i+1; the result is the same rows, and a
+    failed write fails the call and leaves nothing behind (one transaction)."""
+    from thunderline.flow import decision_partition
+    from thunderline.flow.decision_partition import decide_windows
+
+    state, experts, windows = real
+    monkeypatch.setattr(decision_partition, "BATCH_WINDOWS", 50)
+    with warehouse.session(TENANT) as s:
+        summary = decide_windows(s, windows, state, experts, enforce_budgets=False)
+    want = {}
+    for i in range(0, len(windows), 50):  # routing is per batch: compare with the same batches
+        b = decide(windows[i:i + 50], state, experts, tenant_id=TENANT, enforce_budgets=False)
+        want.update(zip(b.ids, b.content_hashes))
+    with warehouse.session(TENANT) as s:
+        stored = {r["id"]: r["content_hash"] for r in s.select("decision_traces", columns=["id", "content_hash"])}
+        assert s.count("lineage_edges") > 2 * len(windows)
+        s.delete("decision_traces")
+        s.delete("lineage_edges")
+    assert summary.traces == len(windows) == len(stored)
+    assert stored == want
+
+    written = []
+    persist = decision_partition.persist_batch
+
+    def fails_on_the_third_batch(session, b):
+        if len(written) == 2:
+            raise OSError("disk full")
+        written.append(len(b))
+        return persist(session, b)
+
+    monkeypatch.setattr(decision_partition, "persist_batch", fails_on_the_third_batch)
+    with pytest.raises(OSError, match="disk full"):
+        with warehouse.session(TENANT) as s:
+            decide_windows(s, windows, state, experts, enforce_budgets=False)
+    assert written == [50, 50]
+    with warehouse.session(TENANT) as s:
+        assert s.count("decision_traces") == 0 and s.count("lineage_edges") == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -168,22 +169,32 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
     until = max(w.available_at_us for w in windows)
     edgar = load_edgar_windows(session, ciks, until) if ciks else []
     digest = hashlib.sha256(summary.hash_of_hashes.encode())
-    for i in range(0, len(windows), BATCH_WINDOWS):
-        part = windows[i : i + BATCH_WINDOWS]
-        batch = decide(part, state, experts, tenant_id=session.tenant_id, shadows=shadows, edgar_windows=edgar,
-                       ticker_map=ticker_map, runner=runner, risk=risk, enforce_budgets=enforce_budgets,
-                       p_shift=p_shift, abstain_experts=abstain_experts)
-        summary.traces += persist_batch(session, batch)
-        digest.update("".join(batch.content_hashes).encode())
-        for action, count in Counter(batch.blended_actions.tolist()).items():
-            summary.actions[action] = summary.actions.get(action, 0) + count
-        for f, count in Counter(f for fl in batch.risk_flags for f in fl).items():
-            summary.flags[f] = summary.flags.get(f, 0) + count
-        summary.layer_stats = [_small_stats(s) for s in batch.layer_stats()]
-        for k, v in batch.expert_latency_ms.items():
-            summary.expert_latency_ms[k] = max(v, summary.expert_latency_ms.get(k, 0.0))
-        if progress:
-            progress(len(part))
+    # One writer thread persists batch i while batch i+1 is decided: the experts' kernels, hashing,
+    # Arrow and the database driver release the GIL, so the two overlap on a second core. At most
+    # one batch waits for the writer (memory stays two batches), the session is only ever used by
+    # one thread at a time, and a writer error surfaces here and rolls the whole transaction back.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thunderline-persist") as writer:
+        pending = None
+        for i in range(0, len(windows), BATCH_WINDOWS):
+            part = windows[i : i + BATCH_WINDOWS]
+            batch = decide(part, state, experts, tenant_id=session.tenant_id, shadows=shadows,
+                           edgar_windows=edgar, ticker_map=ticker_map, runner=runner, risk=risk,
+                           enforce_budgets=enforce_budgets, p_shift=p_shift, abstain_experts=abstain_experts)
+            if pending is not None:
+                summary.traces += pending.result()
+            pending = writer.submit(persist_batch, session, batch)
+            digest.update("".join(batch.content_hashes).encode())
+            for action, count in Counter(batch.blended_actions.tolist()).items():
+                summary.actions[action] = summary.actions.get(action, 0) + count
+            for f, count in Counter(f for fl in batch.risk_flags for f in fl).items():
+                summary.flags[f] = summary.flags.get(f, 0) + count
+            summary.layer_stats = [_small_stats(s) for s in batch.layer_stats()]
+            for k, v in batch.expert_latency_ms.items():
+                summary.expert_latency_ms[k] = max(v, summary.expert_latency_ms.get(k, 0.0))
+            if progress:
+                progress(len(part))
+        if pending is not None:
+            summary.traces += pending.result()
     summary.hash_of_hashes = digest.hexdigest()
     return summary
 
