@@ -165,8 +165,7 @@ def joined_feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequen
     """
     from thunderline.edgar import FEATURE_NAMES, asof_join
 
-    df = pd.DataFrame([w.features for w in windows], dtype=np.float64)
-    df.index = pd.RangeIndex(len(windows))
+    df = _market_frame(windows)
     joined: list[str | None] = [None] * len(windows)
     if not windows:
         return df, joined
@@ -185,6 +184,21 @@ def joined_feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequen
         edgar = pd.concat(parts).sort_index()
         df = df.join(edgar.loc[:, [c for c in edgar.columns if c not in df.columns]])
     return df, joined
+
+
+def _market_frame(windows: Sequence[FeatureWindow]) -> pd.DataFrame:
+    """The windows' features as a float64 frame, one row per window.
+
+    Windows of one recipe list the same features in the same order, so their values
+    go straight into one matrix; anything else goes through pandas' dict alignment.
+    """
+    keys = list(windows[0].features) if windows else []
+    if all(list(w.features) == keys for w in windows):
+        F = np.array([list(w.features.values()) for w in windows], dtype=np.float64).reshape(len(windows), len(keys))
+        return pd.DataFrame(F, columns=keys, index=pd.RangeIndex(len(windows)))
+    df = pd.DataFrame([w.features for w in windows], dtype=np.float64)
+    df.index = pd.RangeIndex(len(windows))
+    return df
 
 
 def reference_price(df: pd.DataFrame) -> np.ndarray:
@@ -277,7 +291,7 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
         rows = np.flatnonzero(need[name])
         if rows.size and name not in skipped:
             budget = _budget(experts[name], rows.size) if enforce_budgets else REPLAY_BUDGET_MS
-            results[name] = (rows, runner.run(experts[name], df.iloc[rows], budget))
+            results[name] = (rows, runner.run(experts[name], _expert_frame(df, experts[name], rows), budget))
     shadow_results = [runner.run(s, df, _budget(s, n) if enforce_budgets else REPLAY_BUDGET_MS) for s in shadows]
     t3 = time.perf_counter()
 
@@ -304,7 +318,7 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     flags = [[] for _ in range(n)]
     if live:
         per_window = window_risk_flags([_widen(r, results, n) for _, r in live], W[:, [k for k, _ in live]])
-        flags = [sorted(set(f)) for f in per_window]
+        flags = [sorted(set(f)) if f else f for f in per_window]
     symbols = np.array([w.key for w in windows], dtype=object)
     final, risk_flags = apply_risk(tenant_id, symbols, blended, blended_conf, reference_price(df), positions,
                                    flags, config=risk)
@@ -324,6 +338,16 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     batch.timings_ms = {"embed": (t1 - t0) * 1e3, "route": (t2 - t1) * 1e3, "experts": (t3 - t2) * 1e3,
                         "blend_risk": (t4 - t3) * 1e3, "traces": (t5 - t4) * 1e3}
     return batch
+
+
+def _expert_frame(df: pd.DataFrame, expert: Any, rows: np.ndarray) -> pd.DataFrame:
+    """The windows an expert must answer, with only the columns it reads when it says which
+    (copying every feature column for every expert was most of the cost of slicing)."""
+    features = getattr(expert, "features", None)
+    if features:
+        cols = [c for c in features if c in df.columns]  # a missing one is the expert's error to name
+        return df.iloc[rows, [df.columns.get_loc(c) for c in cols]]
+    return df.iloc[rows]
 
 
 def _budget(expert, rows: int) -> float:
@@ -369,7 +393,7 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
             ent = -np.where(S > 0, S * np.log(np.where(S > 0, S, 1.0)), 0.0).sum(axis=1)
         layer_score = contrib[:, offsets[l]:offsets[l + 1]].sum(axis=1) * L
         emb_cols += [ent, a.weights.max(axis=1), a.kept_counts.astype(np.float64), layer_score]
-    emb_cols += [score, conf, np.array([len(f) for f in risk_flags], dtype=np.float64),
+    emb_cols += [score, conf, np.fromiter(map(len, risk_flags), dtype=np.float64, count=n),
                  (np.asarray(final) == "abstain").astype(np.float64)]
     E = np.column_stack(emb_cols)[:, :EMBEDDING_SIZE]
     E = np.round(np.where(np.isfinite(E), E, 0.0), 12)
@@ -403,7 +427,6 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
     symbols = [w.key for w in windows]
     starts = np.fromiter((w.window_start_us for w in windows), dtype=np.int64, count=n)
     ends = np.fromiter((w.window_end_us for w in windows), dtype=np.int64, count=n)
-    risk_flags = [list(f) for f in risk_flags]
     buf, off = trace_codec.encode_batch(
         tenant_id=tenant_id, router_version=state.version, feature_window_ids=fw_ids, symbols=symbols,
         window_start_us=starts, window_end_us=ends, layer_scores=[a.scores for a in assignments],

@@ -54,7 +54,7 @@ from thunderline.experts.catalog import (
     check_expert_name,
     registered_model_name,
 )
-from thunderline.experts.model import save_expert_model
+from thunderline.experts.model import ExpertPyfunc, save_expert_model
 from thunderline.experts.predict import check_feature_frame
 from thunderline.hashing import content_id
 
@@ -117,6 +117,15 @@ class ExpertInfo:
     tags: Mapping[str, str]
 
 
+def _own_pyfunc(model: Any):
+    """The ExpertPyfunc inside an MLflow PyFuncModel, or None for any other model."""
+    try:
+        inner = model.unwrap_python_model()
+    except Exception:  # noqa: BLE001 - not a python_function model of ours (or not a PyFuncModel at all)
+        return None
+    return inner if isinstance(inner, ExpertPyfunc) else None
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedExpert:
     """An expert loaded from the registry, bound to the alias it was loaded under."""
@@ -144,7 +153,12 @@ class LoadedExpert:
         Only the expert's own columns are handed to the pyfunc, in its order.
         """
         check_feature_frame(df, self.features, self.name)
-        out = self.model.predict(df.loc[:, list(self.features)])
+        frame = df.loc[:, list(self.features)]
+        own = _own_pyfunc(self.model)
+        # Our own pyfunc checks its input by name and type itself (predict_frame), so MLflow's
+        # per-call schema enforcement, which rebuilt the frame column by column and cost as much
+        # as the model, is skipped for it; any other pyfunc goes through MLflow as usual.
+        out = own.predict(None, frame) if own is not None else self.model.predict(frame)
         out.index = df.index
         return out
 

@@ -300,7 +300,7 @@ def _check_output(out: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     if len(out) != n:
         raise ValueError(f"{len(out)} output rows for {n} windows")
     actions = out["action"].to_numpy(dtype=object)
-    bad = [a for a in set(actions.tolist()) if a not in _ACTION_SET]
+    bad = [a for a in pd.unique(actions).tolist() if a not in _ACTION_SET]  # distinct values, found in C
     if bad:
         raise ValueError(f"unknown actions {sorted(map(str, bad))}")
     conf = pd.to_numeric(out["confidence"], errors="coerce").to_numpy(dtype=np.float64)

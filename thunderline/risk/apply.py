@@ -89,12 +89,11 @@ def apply_risk(
     price = _per_window("prices", prices, n, np.float64)
     pos = _per_window("positions", positions, n, np.float64)
     if flags is None:
-        incoming: list[list[str]] = [[] for _ in range(n)]
+        out_flags: list[list[str]] = [[] for _ in range(n)]
     else:
         if len(flags) != n:
             raise ValueError(f"apply_risk: {len(flags)} flag lists for {n} windows")
-        incoming = [list(f) for f in flags]
-    out_flags = [list(f) for f in incoming]
+        out_flags = [list(f) for f in flags]  # the caller's lists are never modified
     added: Counter[str] = Counter()
 
     def fire(mask: np.ndarray, flag: str) -> None:
@@ -109,7 +108,9 @@ def apply_risk(
     halt = np.ones(n, dtype=bool) if ANY in denied else np.isin(sym, np.array(sorted(denied), dtype=object))
     fire(halt, FLAG_DENY)
 
-    flagged = np.array([any(not config.is_advisory(f) for f in fl) for fl in incoming], dtype=bool)
+    flagged = np.zeros(n, dtype=bool)
+    for i in [i for i, fl in enumerate(out_flags) if fl]:  # windows with flags are few: only they are read
+        flagged[i] = any(not config.is_advisory(f) for f in out_flags[i])
     flagged &= ~halt
     turned_by_flags = int((flagged & (acts != "abstain")).sum())
     acts[flagged] = "abstain"
