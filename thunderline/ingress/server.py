@@ -39,7 +39,11 @@ def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level:
     """Serve until interrupted (SIGINT/SIGTERM); the relay and open streams stop with it."""
     if workers <= 1:
         app = build_app(settings, config)
-        uvicorn.Server(_uvicorn_config(app, config, log_level=log_level)).run()
+        sock = bind(config.host, config.port)  # ours, not uvicorn's: see bind() on TCP_NODELAY
+        try:
+            uvicorn.Server(_uvicorn_config(app, config, log_level=log_level)).run(sockets=[sock])
+        finally:
+            sock.close()
         return
     from uvicorn.supervisors import Multiprocess
 
@@ -79,7 +83,8 @@ def worker_app():
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP;
     # with proto 0 every response waited ~40 ms for the client's delayed ACK (Nagle)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)
