@@ -31,7 +31,9 @@ from thunderline.contracts import DecisionTrace, ExpertAction, FeatureWindow, fe
 from thunderline.decisions import trace_codec
 from thunderline.decisions.router_state import RouterState
 from thunderline.decisions.trace_codec import ActionColumn
-from thunderline.experts import ExpertRunner, blend, window_risk_flags
+from thunderline.experts import ExpertRunner, window_risk_flags
+from thunderline.experts.blend import ABSTAIN, BUY, SELL, action_codes, action_strings, blend_codes
+from thunderline.experts._threads import single_threaded
 from thunderline.hashing import content_ids_of_lists
 from thunderline.risk import RiskConfig, apply_risk
 from thunderline.routing import Assignment, route
@@ -236,7 +238,7 @@ def decide(
     (they abstain, so the blend ignores them). Both are recorded on every trace they touch as
     ``backpressure.*`` annotations (after risk, so they never halt a window by themselves).
     """
-    with _collector_paused():
+    with _collector_paused(), single_threaded("blas"):
         return _decide(windows, state, experts, tenant_id=tenant_id, runner=runner, risk=risk, shadows=shadows,
                        edgar_windows=edgar_windows, ticker_map=ticker_map, positions=positions,
                        enforce_budgets=enforce_budgets, p_shift=p_shift, abstain_experts=abstain_experts)
@@ -250,6 +252,10 @@ def _collector_paused():
     triggers full collections that walk the caller's whole heap (a month of windows,
     loaded models): measured at a quarter of the batch's time. Nothing here creates
     cycles, and reference counting frees it all; collection resumes afterwards.
+
+    (BLAS is held to one thread for the batch as well: its products here are a few
+    thousand rows by a few dozen columns, and an idle BLAS team spins on the other
+    core after every call — measured at 40 % of the batch's CPU time.)
     """
     was = gc.isenabled()
     gc.disable()
@@ -297,26 +303,28 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
 
     # per layer: actions/confidences/weights over the pool, n × e_l each
     L = len(assignments)
+    codes_of = {name: action_codes(r.actions) for name, (_, r) in results.items()}
     act_cols, conf_cols, w_cols, res_cols = [], [], [], []
     for pool, a in zip(state.pools, assignments):
         for j, name in enumerate(pool):
-            acts = np.full(n, "abstain", dtype=object)
+            acts = np.full(n, ABSTAIN, dtype=np.int8)
             conf = np.zeros(n)
             if name in results:
                 rows, r = results[name]
-                acts[rows] = r.actions
+                acts[rows] = codes_of[name]
                 conf[rows] = r.confidences
             act_cols.append(acts)
             conf_cols.append(conf)
             w_cols.append(a.weights[:, j] / L)
             res_cols.append(results.get(name, (None, None))[1])
-    A = np.stack(act_cols, axis=1)
+    A = np.stack(act_cols, axis=1)  # action codes (runner-validated, so every code is a real action)
     C = np.stack(conf_cols, axis=1)
     W = np.stack(w_cols, axis=1)
-    blended, blended_conf = blend(A, C, W)
+    blended_codes, blended_conf = blend_codes(A, C, W)
+    blended = action_strings(blended_codes)
     live = [(k, r) for k, r in enumerate(res_cols) if r is not None]
     flags = [[] for _ in range(n)]
-    if live:
+    if any(r.flags for _, r in live):  # only a failed/late/degraded expert carries flags
         per_window = window_risk_flags([_widen(r, results, n) for _, r in live], W[:, [k for k, _ in live]])
         flags = [sorted(set(f)) if f else f for f in per_window]
     symbols = np.array([w.key for w in windows], dtype=object)
@@ -381,8 +389,8 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
     n = len(windows)
     L = len(assignments)
     direction = np.zeros(A.shape)
-    direction[A == "buy"] = 1.0
-    direction[A == "sell"] = -1.0
+    direction[A == BUY] = 1.0
+    direction[A == SELL] = -1.0
     contrib = W * C * direction
     score = contrib.sum(axis=1)
     offsets = np.cumsum([0] + [len(p) for p in state.pools])
@@ -416,11 +424,12 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
         latency.append(float(s.latency_per_window_ms))
     layer_w = np.hstack([a.weights for a in assignments]) if assignments else np.zeros((n, 0))
     if shadow_results:
-        acts = np.hstack([A, np.column_stack([np.asarray(s.actions, dtype=object) for s in shadow_results])])
+        acts = np.hstack([action_strings(A),
+                          np.column_stack([np.asarray(s.actions, dtype=object) for s in shadow_results])])
         confs = np.hstack([C, np.column_stack([np.asarray(s.confidences, dtype=np.float64) for s in shadow_results])])
         weights = np.hstack([layer_w, np.zeros((n, len(shadow_results)))])
     else:
-        acts, confs, weights = A, C, layer_w
+        acts, confs, weights = action_strings(A), C, layer_w
     final = np.asarray(final, dtype=object)
     bconf = np.where(final != "abstain", np.asarray(conf, dtype=np.float64), 0.0)
     fw_ids = feature_window_ids(windows)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from thunderline.contracts import ACTIONS
 
@@ -38,6 +39,33 @@ def _as_2d(name: str, x: Any, shape: tuple[int, int] | None = None, dtype=None) 
     return a
 
 
+#: Integer code of every action (its index in ACTIONS); -1 marks anything else.
+BUY, SELL, HOLD, ABSTAIN = (ACTIONS.index(a) for a in ("buy", "sell", "hold", "abstain"))
+_ACTION_OBJECTS = np.array(ACTIONS, dtype=object)
+_ACTION_INDEX = pd.Index(list(ACTIONS), dtype=object)
+
+
+def action_codes(actions: Any) -> np.ndarray:
+    """int8 code of every action string (index in ACTIONS, -1 for anything else), found by hashing in C.
+
+    Why codes: comparing object arrays of strings element by element ran a Python
+    comparison per (window, expert) several times per batch.
+    """
+    a = np.asarray(actions, dtype=object)
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=np.int8)
+    try:
+        codes = _ACTION_INDEX.get_indexer(a.ravel())
+    except TypeError:  # an unhashable value: not an action, say so by position
+        codes = np.array([_ACTION_INDEX.get_indexer([v])[0] if isinstance(v, str) else -1 for v in a.ravel()])
+    return codes.astype(np.int8).reshape(a.shape)
+
+
+def action_strings(codes: np.ndarray) -> np.ndarray:
+    """The object array of action strings for valid codes (the inverse of :func:`action_codes`)."""
+    return _ACTION_OBJECTS[np.asarray(codes, dtype=np.intp)]
+
+
 def blend(actions: Any, confidences: Any, weights: Any, shadow_mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Blend n windows × k experts → (actions: object array of n strings, confidences: float64 n).
 
@@ -48,6 +76,17 @@ def blend(actions: Any, confidences: Any, weights: Any, shadow_mask: Any = None)
     Raises ValueError naming the window and expert of any invalid entry.
     """
     acts = _as_2d("actions", actions, dtype=object)
+    codes, conf = blend_codes(action_codes(acts), confidences, weights, shadow_mask, names=acts)
+    return action_strings(codes), conf
+
+
+def blend_codes(codes: Any, confidences: Any, weights: Any, shadow_mask: Any = None, *,
+                names: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blend` over action codes (see :func:`action_codes`); returns (codes, confidences).
+
+    ``names``: the original action values, only to name an invalid one in the error.
+    """
+    acts = _as_2d("actions", codes, dtype=np.int8)
     shape = acts.shape
     conf = _as_2d("confidences", confidences, shape, dtype=np.float64)
     w = _as_2d("weights", weights, shape, dtype=np.float64)
@@ -63,17 +102,18 @@ def blend(actions: Any, confidences: Any, weights: Any, shadow_mask: Any = None)
             raise ValueError(f"shadow_mask: shape {sm.shape} is neither ({shape[1]},) nor {shape}")
 
     # Shadow entries are not validated either: nothing about a shadow expert may change the outcome.
-    known = np.isin(acts, np.array(ACTIONS, dtype=object)) | shadow
+    known = (acts >= 0) | shadow
     if not known.all():
         i, j = map(int, np.argwhere(~known)[0])
-        raise ValueError(f"actions[{i}, {j}] = {acts[i, j]!r} is not one of {ACTIONS}")
+        value = names[i, j] if names is not None else int(acts[i, j])
+        raise ValueError(f"actions[{i}, {j}] = {value!r} is not one of {ACTIONS}")
     good_w = (np.isfinite(w) & (w >= 0)) | shadow
     if not good_w.all():
         i, j = map(int, np.argwhere(~good_w)[0])
         raise ValueError(f"weights[{i}, {j}] = {float(w[i, j])!r} must be finite and >= 0")
 
     with np.errstate(invalid="ignore"):  # NaN weights can only sit on shadow entries here
-        live = ~shadow & (acts != "abstain") & (w > 0)
+        live = ~shadow & (acts != ABSTAIN) & (w > 0)
     bad_conf = live & ~(np.isfinite(conf) & (conf >= 0) & (conf <= 1))
     if bad_conf.any():
         i, j = map(int, np.argwhere(bad_conf)[0])
@@ -83,18 +123,18 @@ def blend(actions: Any, confidences: Any, weights: Any, shadow_mask: Any = None)
     mass = w_live * np.where(live, conf, 0.0)
     Z = w_live.sum(axis=1)
     safe_Z = np.where(Z > 0, Z, 1.0)
-    b = np.where(acts == "buy", mass, 0.0).sum(axis=1) / safe_Z
-    s = np.where(acts == "sell", mass, 0.0).sum(axis=1) / safe_Z
-    h = np.where(acts == "hold", mass, 0.0).sum(axis=1) / safe_Z
+    b = np.where(acts == BUY, mass, 0.0).sum(axis=1) / safe_Z
+    s = np.where(acts == SELL, mass, 0.0).sum(axis=1) / safe_Z
+    h = np.where(acts == HOLD, mass, 0.0).sum(axis=1) / safe_Z
     d = b - s
     directional = np.abs(d) > h
 
     n = shape[0]
-    out_action = np.full(n, "hold", dtype=object)
-    out_action[directional & (d > 0)] = "buy"
-    out_action[directional & (d < 0)] = "sell"
+    out_action = np.full(n, HOLD, dtype=np.int8)
+    out_action[directional & (d > 0)] = BUY
+    out_action[directional & (d < 0)] = SELL
     out_conf = np.where(directional, np.abs(d), h)
     none_live = Z <= 0
-    out_action[none_live] = "abstain"
+    out_action[none_live] = ABSTAIN
     out_conf = np.where(none_live, 0.0, np.clip(out_conf, 0.0, 1.0))
     return out_action, out_conf
