@@ -83,7 +83,7 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
     kept_experts = np.empty(e * K + _TOP, np.int64)  # N ≤ Σ a_t = e·K, plus slack for fixed-width writes
     kept_offsets = np.empty(n + 1, np.int64)
     kept_mass = np.empty(n)
-    expert_counts = np.zeros(e + 1, np.int64)  # slot e counts nothing
+    expert_counts = np.zeros(e, np.int64)
     hist = np.zeros(e + 1, np.int64)
     saturation = np.zeros(4, np.int64)
     undercovered = np.empty(n, np.int64)
@@ -95,9 +95,6 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
     x2 = np.empty(B, np.int64)
     x3 = np.empty(B, np.int64)
     kept = np.empty(B, np.int64)
-    k1 = np.empty(B, np.int64)
-    k2 = np.empty(B, np.int64)
-    k3 = np.empty(B, np.int64)
     mass = np.empty(B)
     order = np.empty(e, np.int64)
     ordered = np.empty(e)
@@ -144,27 +141,19 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
             r = min(cut, a, cap)
             kept[i] = r
             mass[i] = 0.0 if r == 0 else (R1 if r == 1 else (R2 if r == 2 else R3))
-            # the experts as ints, e (a slot that counts nothing) past the cut
-            k1[i] = x1[i] if r >= 1 else e
-            k2[i] = x2[i] if r >= 2 else e
-            k3[i] = x3[i] if r >= 3 else e
         for i in range(nb):
             r = kept[i]
             if r > _TOP:  # the cut lies beyond the three best: redo this token alone
                 a, r, m = _assign_one(St, t0 + i, last_token, last_score, p, cap, order, ordered, running)
                 for k in range(r):
                     kept_experts[total + k] = order[k]
-                    expert_counts[order[k]] += 1
                 hist[r] += 1
                 kept[i] = r
                 mass[i] = m
             else:
-                kept_experts[total] = k1[i]  # fixed-width writes: slots past r are overwritten next
-                kept_experts[total + 1] = k2[i]
-                kept_experts[total + 2] = k3[i]
-                expert_counts[k1[i]] += 1
-                expert_counts[k2[i]] += 1
-                expert_counts[k3[i]] += 1
+                kept_experts[total] = x1[i]  # fixed-width writes: slots past r are overwritten next
+                kept_experts[total + 1] = x2[i]
+                kept_experts[total + 2] = x3[i]
             total += r
             kept_offsets[t0 + i + 1] = total
         uncovered = reached = capped = pairs = 0
@@ -192,8 +181,10 @@ def assign_tokens(St, n, K, last_token, last_score, p, max_experts):
                 if assigned[i] == 0:
                     undercovered[n_under] = t0 + i
                     n_under += 1
-    return (kept_experts[:total], kept_offsets, kept_mass, expert_counts[:e].copy(), hist, saturation,
-            assigned_pairs, undercovered[:n_under].copy())
+    for q in range(total):  # C_j, once the lists are final: no chains of increments to one slot
+        expert_counts[kept_experts[q]] += 1
+    return (kept_experts[:total], kept_offsets, kept_mass, expert_counts, hist, saturation, assigned_pairs,
+            undercovered[:n_under].copy())
 
 
 @njit(cache=True, nogil=True)
