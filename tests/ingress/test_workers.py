@@ -86,15 +86,26 @@ def test_two_workers_serve_and_share_one_rate_limit_budget(home):
         with open(tmp / "ingress" / "relay.lock", "rb") as fh, pytest.raises(BlockingIOError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-        statuses, retry_after = [], []
+        statuses, retry_after, accepted_on_two = [], [], 0
         for i in range(9):
             port = (p2, p1)[i % 3 == 2]  # two of every three to the 2-worker server, new connection each
             r = httpx.post(f"http://127.0.0.1:{port}/v1/ticks", content=jsonl(rows_of(ticks(20, seed=i, symbol=f"W{i}"))),
                            headers={"Authorization": f"Bearer {keys['acme']}", "Content-Type": JSONL}, timeout=30)
             statuses.append(r.status_code)
+            accepted_on_two += 20 if (r.status_code == 202 and port == p2) else 0
             if r.status_code == 429:
                 retry_after.append(int(r.headers["retry-after"]))
         assert sorted(statuses) == [202] * 5 + [429] * 4, statuses
+        # whichever worker answers /metrics reports the whole 2-worker server (siblings publish each second)
+        want = f'thunderline_ingress_ticks_accepted_total{{tenant="acme"}} {accepted_on_two}'
+        assert accepted_on_two
+        deadline = time.monotonic() + 30
+        while want not in httpx.get(f"http://127.0.0.1:{p2}/metrics", timeout=10).text:
+            assert time.monotonic() < deadline, want
+            time.sleep(0.2)
+        time.sleep(1.5)  # both workers have published since
+        texts = [httpx.get(f"http://127.0.0.1:{p2}/metrics", timeout=10).text for _ in range(20)]  # both answer
+        assert all(want in t for t in texts), [t for t in texts if want not in t][:1]
         assert all(s >= 1 for s in retry_after)
         assert len(candidate_files(tmp / "landing" / "ticks" / "tenant=acme")) == 5  # 429s wrote nothing
         r = httpx.post(f"http://127.0.0.1:{p2}/v1/ticks", content=jsonl(rows_of(ticks(20, seed=99))),

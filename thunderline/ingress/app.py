@@ -89,6 +89,7 @@ class ServeConfig:
     # landing area is swept once by the supervisor (a worker's sweep could delete a sibling's temp file)
     relay_lock_file: str | None = None
     sweep: bool = True
+    stats_dir: str | None = None  # workers share their ingress counters here (see IngressStats)
 
 
 @dataclass
@@ -406,6 +407,21 @@ async def root(request: Request) -> Response:
     return RedirectResponse("/dashboard")
 
 
+async def _share_stats(svc: Services) -> None:
+    """Publish this worker's ingress counters for its siblings about once a second, and once at exit."""
+    while True:
+        try:
+            await run_in_threadpool(svc.stats.publish)
+        except OSError as exc:  # never let the counters take the worker down
+            log.warning("could not share ingress counters: %s", exc)
+        if svc.stopping.is_set():  # type: ignore[union-attr]
+            return
+        try:
+            await asyncio.wait_for(svc.stopping.wait(), timeout=1.0)  # type: ignore[union-attr]
+        except asyncio.TimeoutError:
+            pass
+
+
 async def _run_relay(svc: Services) -> None:
     """The outbox relay; with a relay lock file, only while this process holds it (one relay per server,
     and another worker takes over within seconds if the holder dies)."""
@@ -449,7 +465,7 @@ def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, wareho
     svc = Services(settings=settings, config=config, warehouse=wh,
                    keys=KeyStore(wh, recheck_s=config.key_recheck_s, clock=clock),
                    landing=DurableLanding(settings.landing_dir, fsync=config.fsync), limiter=limiter,
-                   stats=IngressStats(), publisher=publisher or publisher_from_env())
+                   stats=IngressStats(share_dir=config.stats_dir), publisher=publisher or publisher_from_env())
 
     @asynccontextmanager
     async def lifespan(app):
@@ -463,10 +479,13 @@ def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, wareho
         if config.relay:
             svc.relay = OutboxRelay(wh, svc.publisher, svc.tenants, poll_s=config.relay_poll_s)
             task = asyncio.create_task(_run_relay(svc))
+        sharing = asyncio.create_task(_share_stats(svc)) if config.stats_dir else None
         try:
             yield
         finally:
             svc.stopping.set()
+            if sharing is not None:
+                await sharing
             if task is not None:
                 try:
                     await asyncio.wait_for(task, timeout=10)

@@ -8,8 +8,9 @@ so nothing outlives the caller.
 sweeps the landing area once, then uvicorn's supervisor starts N worker processes that
 accept on the shared socket (and replaces any that die). Each worker builds the app from
 :func:`worker_app` with the same :class:`ServeConfig` (passed in the environment); they
-share the per-tenant rate limits through the bucket file (or Redis), and exactly one of them
-runs the outbox relay (a lock file). Each worker decodes on one thread: N workers use N cores.
+share the per-tenant rate limits through the bucket file (or Redis), their ingress counters
+through small files (so /metrics and the dashboard show the whole server), and exactly one
+of them runs the outbox relay (a lock file). Each worker decodes on one thread: N workers use N cores.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level:
         wh.dispose()
     DurableLanding(settings.landing_dir).sweep()  # once, before any worker can have a write in flight
     state = settings.home / "ingress"
-    state.mkdir(parents=True, exist_ok=True)
+    stats = state / f"workers-{config.port}"
+    stats.mkdir(parents=True, exist_ok=True)
+    for old in stats.glob("*.json"):  # a previous run's counters: this server starts from zero
+        old.unlink(missing_ok=True)
     worker_cfg = dataclasses.replace(config, sweep=False, relay_lock_file=str(state / "relay.lock"),
-                                     ratelimit_file=config.ratelimit_file or str(state / "ratelimit.buckets"))
+                                     ratelimit_file=config.ratelimit_file or str(state / "ratelimit.buckets"),
+                                     stats_dir=str(stats))
     os.environ[_CONFIG_ENV] = json.dumps(dataclasses.asdict(worker_cfg))
     ucfg = uvicorn.Config("thunderline.ingress.server:worker_app", factory=True, workers=workers,
                           host=config.host, port=config.port, log_level=log_level, access_log=False,
