@@ -197,7 +197,7 @@ def content_ids_of_lists(kind: str, columns: Sequence[str | int | Sequence[str |
     Each column holds ``str`` or ``int`` values; a bare ``str``/``int`` is the same
     value on every row. Why a separate path: window, trace and lineage-edge ids are
     lists of strings and ints derived by the hundred thousand; this writes their
-    canonical bytes directly (one cached encoding per distinct value) and formats
+    canonical bytes directly (one comprehension per column) and formats
     the uuid5s with numpy. Tests hold it equal to :func:`content_id`.
     """
     scalar = (str, int)
@@ -205,31 +205,39 @@ def content_ids_of_lists(kind: str, columns: Sequence[str | int | Sequence[str |
     if len(lengths) > 1:
         raise ValueError(f"content_ids_of_lists: columns of different lengths {sorted(lengths)}")
     n = lengths.pop() if lengths else 1
-    memo: dict[Any, bytes] = {}
-
-    def enc(v) -> bytes:
-        b = memo.get((type(v), v))
-        if b is None:
-            if type(v) is str:
-                raw = v.encode("utf-8")
-                b = b"s" + _LEN(len(raw)) + raw
-            elif type(v) is int:
-                raw = str(v).encode()
-                b = b"i" + _LEN(len(raw)) + raw
-            else:
-                raise TypeError(f"content_ids_of_lists: expected str or int, got {type(v).__name__}: {v!r}")
-            memo[(type(v), v)] = b
-        return b
-
-    header = b"l" + _LEN(len(columns))
-    cols = [[enc(c)] * n if isinstance(c, scalar) else [enc(v) for v in c] for c in columns]
-    sha256, sha1 = hashlib.sha256, hashlib.sha1
-    prefix = THUNDERLINE_NAMESPACE.bytes + f"{kind}:".encode()
     if n == 0:
         return []
+    header = b"l" + _LEN(len(columns))
+    cols = [[_scalar_bytes(c)] * n if isinstance(c, scalar) else _column_bytes(c) for c in columns]
+    sha256, sha1 = hashlib.sha256, hashlib.sha1
+    prefix = THUNDERLINE_NAMESPACE.bytes + f"{kind}:".encode()
     digests = b"".join(sha1(prefix + sha256(header + b"".join(parts)).hexdigest().encode()).digest()[:16]
                        for parts in zip(*cols))
     return _uuid_strings(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy())
+
+
+def _scalar_bytes(v) -> bytes:
+    if type(v) is str:
+        raw = v.encode("utf-8")
+        return b"s" + _LEN(len(raw)) + raw
+    if type(v) is int:
+        raw = str(v).encode()
+        return b"i" + _LEN(len(raw)) + raw
+    raise TypeError(f"content_ids_of_lists: expected str or int, got {type(v).__name__}: {v!r}")
+
+
+def _column_bytes(values) -> list[bytes]:
+    """Canonical bytes of every value of a column: one comprehension when the column is all str or
+    all int (the common case), one value at a time (with the type check) otherwise."""
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        raw = [v.encode("utf-8") for v in values]
+        return [b"s" + _LEN(len(r)) + r for r in raw]
+    if kinds == {int}:
+        raw = [str(v).encode() for v in values]
+        return [b"i" + _LEN(len(r)) + r for r in raw]
+    return [_scalar_bytes(v) for v in values]
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)

@@ -424,12 +424,14 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
         latency.append(float(s.latency_per_window_ms))
     layer_w = np.hstack([a.weights for a in assignments]) if assignments else np.zeros((n, 0))
     if shadow_results:
-        acts = np.hstack([action_strings(A),
-                          np.column_stack([np.asarray(s.actions, dtype=object) for s in shadow_results])])
+        shadow_acts = np.column_stack([np.asarray(s.actions, dtype=object) for s in shadow_results])
+        shadow_codes = action_codes(shadow_acts)
+        codes = np.hstack([A, shadow_codes]) if (shadow_codes >= 0).all() else None
+        acts = np.hstack([action_strings(A), shadow_acts])
         confs = np.hstack([C, np.column_stack([np.asarray(s.confidences, dtype=np.float64) for s in shadow_results])])
         weights = np.hstack([layer_w, np.zeros((n, len(shadow_results)))])
     else:
-        acts, confs, weights = action_strings(A), C, layer_w
+        acts, confs, weights, codes = action_strings(A), C, layer_w, A
     final = np.asarray(final, dtype=object)
     bconf = np.where(final != "abstain", np.asarray(conf, dtype=np.float64), 0.0)
     fw_ids = feature_window_ids(windows)
@@ -441,7 +443,7 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
         window_start_us=starts, window_end_us=ends, layer_scores=[a.scores for a in assignments],
         layer_kept=[(a.kept_experts, a.kept_offsets) for a in assignments], columns=columns, actions=acts,
         confidences=confs, weights=weights, n_live=n_live, blended_actions=final, blended_confidence=bconf,
-        risk_flags=risk_flags, embedding=E)
+        risk_flags=risk_flags, embedding=E, action_codes=codes)
     ids = content_ids_of_lists("decision_trace", [tenant_id, fw_ids, state.version])
     return DecisionBatch(tenant_id, state.version, fw_ids, symbols, starts, ends, list(assignments), columns, n_live,
                          acts, confs, weights, np.array(latency, dtype=np.float64), final, bconf, risk_flags, E, ids,

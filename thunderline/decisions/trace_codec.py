@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from thunderline.contracts import ACTIONS
 from thunderline.hashing import _key_bytes, canonical_bytes
 
 # -- top-level ops
@@ -132,12 +133,14 @@ def encode_batch(
     blended_confidence: np.ndarray,
     risk_flags: Sequence[Sequence[str]],
     embedding: np.ndarray,
+    action_codes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Canonical bytes of every trace of a batch: ``(buffer, offsets)``; trace t is ``buffer[off[t]:off[t+1]]``.
 
     ``columns``: the live slots, layer by layer in pool order (``n_live`` of them), then the shadows.
     ``actions``/``confidences``/``weights``: n × len(columns); a live slot's weight is its layer weight.
     ``layer_kept``: per layer, (kept_experts, kept_offsets) as in :class:`~thunderline.routing.Assignment`.
+    ``action_codes``: optionally, ``actions`` as indices into ``ACTIONS`` (saves hashing every string).
     """
     n = len(feature_window_ids)
     frags = _Fragments()
@@ -190,7 +193,11 @@ def encode_batch(
         prog.append((OP_CONST, frags.add(pending)))
     program = np.array(prog, dtype=np.int64)
 
-    act_code = _codes(actions, frags) if actions.size else np.zeros(actions.shape, np.int64)
+    if action_codes is not None:
+        table = np.array([frags.add(canonical_bytes(a)) for a in ACTIONS], dtype=np.int64)
+        act_code = table[np.asarray(action_codes, dtype=np.intp)]
+    else:
+        act_code = _codes(actions, frags) if actions.size else np.zeros(actions.shape, np.int64)
     blended_code = _codes(blended_actions, frags)
     sym_code = _codes(np.asarray(symbols, dtype=object), frags)
     flat_flags = [f for fl in risk_flags for f in fl]
