@@ -106,7 +106,9 @@ def probabilities_to_frame(proba: np.ndarray, classes: Sequence[str], finite: np
         confidence[finite] = np.clip(p[np.arange(p.shape[0]), best], 0.0, 1.0)
     return pd.DataFrame(
         {
-            "action": action,
+            # object dtype on purpose: pandas' default string dtype would copy every action into
+            # Arrow and the runner straight back out (half of a logistic expert's call)
+            "action": pd.Series(action, index=index, dtype=object, copy=False),
             "confidence": confidence,
             "prob_buy": by_class[:, 2],
             "prob_hold": by_class[:, 0],

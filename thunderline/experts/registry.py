@@ -153,12 +153,14 @@ class LoadedExpert:
         Only the expert's own columns are handed to the pyfunc, in its order.
         """
         check_feature_frame(df, self.features, self.name)
-        frame = df.loc[:, list(self.features)]
         own = _own_pyfunc(self.model)
-        # Our own pyfunc checks its input by name and type itself (predict_frame), so MLflow's
-        # per-call schema enforcement, which rebuilt the frame column by column and cost as much
-        # as the model, is skipped for it; any other pyfunc goes through MLflow as usual.
-        out = own.predict(None, frame) if own is not None else self.model.predict(frame)
+        if own is not None and tuple(own.features) == self.features:
+            # Our own pyfunc reads its columns by name and checks them itself (predict_frame), so
+            # MLflow's per-call schema enforcement, which rebuilt the frame column by column and cost
+            # as much as a logistic model, is skipped for it; any other pyfunc goes through MLflow.
+            out = own.predict(None, df)
+        else:
+            out = self.model.predict(df.loc[:, list(self.features)])
         out.index = df.index
         return out
 
