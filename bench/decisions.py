@@ -149,6 +149,7 @@ def main() -> None:
     print(f"{'with persistence':<22}{n / e2e_wall:>12,.0f}{e2e_cpu * 1e6 / n:>15.1f}   ≥ 10,000/s "
           f"{'met' if n / e2e_wall >= 10_000 else 'NOT met'}   (decide_windows, one transaction, "
           f"{'PostgreSQL' if url2.startswith('postgresql') else 'SQLite'})")
+    print(f"{'':<22}deciding waited {summary.writer_wait_s:.2f} s of {e2e_wall:.2f} s for the warehouse writer")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 

@@ -235,15 +235,15 @@ def test_decide_windows_writes_behind_and_rolls_back_on_a_writer_error(real, war
     assert stored == want
 
     written = []
-    persist = decision_partition.persist_batch
+    write = decision_partition.write_prepared
 
     def fails_on_the_third_batch(session, b):
         if len(written) == 2:
             raise OSError("disk full")
         written.append(len(b))
-        return persist(session, b)
+        return write(session, b)
 
-    monkeypatch.setattr(decision_partition, "persist_batch", fails_on_the_third_batch)
+    monkeypatch.setattr(decision_partition, "write_prepared", fails_on_the_third_batch)
     with pytest.raises(OSError, match="disk full"):
         with warehouse.session(TENANT) as s:
             decide_windows(s, windows, state, experts, enforce_budgets=False)

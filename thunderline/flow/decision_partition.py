@@ -9,6 +9,7 @@ are skipped; re-running is idempotent (trace ids are content-derived).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from thunderline.store.postgres import month_bounds_us
 from thunderline.store.warehouse import TenantSession, TenantViolation, json_dumps
 
 BATCH_WINDOWS = 4096
+WAIT = []
 
 
 class NoExpertsError(RuntimeError):
@@ -45,6 +47,7 @@ class DecisionSummary:
     layer_stats: list[dict] = field(default_factory=list)
     expert_latency_ms: dict[str, float] = field(default_factory=dict)
     hash_of_hashes: str = ""
+    writer_wait_s: float = 0.0  # time deciding stood still waiting for the warehouse writer
 
 
 def trace_row(tr) -> dict:
@@ -142,17 +145,44 @@ def batch_edge_rows(batch: DecisionBatch) -> list[dict]:
     return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
 
 
+@dataclass
+class PreparedBatch:
+    """A batch's warehouse writes, built and ready: trace columns and lineage edge columns."""
+
+    tenant_id: str
+    traces: dict[str, list]
+    edges: dict[str, list]
+
+    def __len__(self) -> int:
+        return len(self.traces.get("id", ()))
+
+
+def prepare_batch(batch: DecisionBatch) -> PreparedBatch:
+    """Everything :func:`persist_batch` writes, computed without touching the database."""
+    if not len(batch):
+        return PreparedBatch(batch.tenant_id, {}, {})
+    return PreparedBatch(batch.tenant_id, batch_columns(batch), batch_edge_columns(batch))
+
+
+def write_prepared(session: TenantSession, prepared: PreparedBatch) -> int:
+    """Write a :class:`PreparedBatch` in the session's transaction."""
+    if not len(prepared):
+        return 0
+    if prepared.tenant_id != session.tenant_id:
+        raise TenantViolation(f"decision batch of tenant {prepared.tenant_id!r} offered to a session of tenant "
+                              f"{session.tenant_id!r}")
+    session.upsert_columns("decision_traces", prepared.traces, json_text=True)
+    record_edge_columns(session, prepared.edges, job_name="thunderline.decisions")
+    return len(prepared)
+
+
 def persist_batch(session: TenantSession, batch: DecisionBatch) -> int:
     """Traces + lineage (market window and as-of EDGAR window → trace, trace → expert version,
     router version → trace), so a decision walks back to the exact tick batches and filings."""
-    if not len(batch):
-        return 0
-    if batch.tenant_id != session.tenant_id:
+    if len(batch) and batch.tenant_id != session.tenant_id:
         raise TenantViolation(f"decision batch of tenant {batch.tenant_id!r} offered to a session of tenant "
                               f"{session.tenant_id!r}")
-    session.upsert_columns("decision_traces", batch_columns(batch), json_text=True)
-    record_edge_columns(session, batch_edge_columns(batch), job_name="thunderline.decisions")
-    return len(batch)
+    return write_prepared(session, prepare_batch(batch))
 
 
 def decide_windows(session: TenantSession, windows: Sequence, state: RouterState, experts: dict[str, Any], *,
@@ -169,10 +199,11 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
     until = max(w.available_at_us for w in windows)
     edgar = load_edgar_windows(session, ciks, until) if ciks else []
     digest = hashlib.sha256(summary.hash_of_hashes.encode())
-    # One writer thread persists batch i while batch i+1 is decided: the experts' kernels, hashing,
-    # Arrow and the database driver release the GIL, so the two overlap on a second core. At most
-    # one batch waits for the writer (memory stays two batches), the session is only ever used by
-    # one thread at a time, and a writer error surfaces here and rolls the whole transaction back.
+    # One writer thread writes batch i while batch i+1 is decided and its rows are built: the
+    # database driver releases the GIL while it works, so the two overlap on a second core (the
+    # writer only runs the SQL; building rows and lineage ids happens here). At most one batch
+    # waits for the writer (memory stays two batches), the session is only ever used by one
+    # thread at a time, and a writer error surfaces here and rolls the whole transaction back.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thunderline-persist") as writer:
         pending = None
         for i in range(0, len(windows), BATCH_WINDOWS):
@@ -180,9 +211,12 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
             batch = decide(part, state, experts, tenant_id=session.tenant_id, shadows=shadows,
                            edgar_windows=edgar, ticker_map=ticker_map, runner=runner, risk=risk,
                            enforce_budgets=enforce_budgets, p_shift=p_shift, abstain_experts=abstain_experts)
+            prepared = prepare_batch(batch)
+            waited = time.perf_counter()
             if pending is not None:
                 summary.traces += pending.result()
-            pending = writer.submit(persist_batch, session, batch)
+            summary.writer_wait_s += time.perf_counter() - waited
+            pending = writer.submit(write_prepared, session, prepared)
             digest.update("".join(batch.content_hashes).encode())
             for action, count in Counter(batch.blended_actions.tolist()).items():
                 summary.actions[action] = summary.actions.get(action, 0) + count
