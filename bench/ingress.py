@@ -4,8 +4,9 @@ Prints, per wire format: requests, body size, requests/s, ticks/s accepted, p50/
 per request (each request is acknowledged only after its Parquet is fsynced and renamed),
 errors, and CPU per request of the server (all its processes, from /proc) and of this client;
 then best and median over the ``--repeat`` Arrow runs, the target and whether the median run
-met it; then ticks/s end to end: posting plus the landing → lake → feature-window path (what
-the sensor runs) until every window is persisted in the warehouse.
+met it; then ticks/s end to end: posting plus the landing → lake → feature-window → decision
+path (what the sensors run) until every window's decision trace is persisted in the warehouse
+(market experts trained on synthetic windows, as in bench/decisions.py).
 
 The client shares the machine's cores with the server, so it is cheap per request: requests
 are encoded up front, each of ``--connections`` threads owns one keep-alive connection (raw
@@ -219,8 +220,10 @@ def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("server did not start")
 
 
-def end_to_end(settings, tenant: str) -> tuple[int, int]:
-    """The sensor's work for one tenant: index its landed files, ingest partitions, build windows."""
+def end_to_end(settings, tenant: str, decider=None) -> tuple[int, int, int]:
+    """The sensor's work for one tenant: index its landed files, ingest partitions, build windows,
+    and — with ``decider`` = (router state, experts) — decide every window into persisted traces."""
+    from thunderline.flow.decision_partition import decide_partition
     from thunderline.flow.landing import candidate_files, index_files
     from thunderline.flow.market_partition import build_window_partition, classify_tick_file, ingest_tick_partition
     from thunderline.ingress import files_of_tenant
@@ -228,7 +231,7 @@ def end_to_end(settings, tenant: str) -> tuple[int, int]:
     from thunderline.store.lake import Lake
 
     wh = Warehouse(settings.warehouse_url)
-    ticks = windows = 0
+    ticks = windows = traces = 0
     with wh.session(tenant) as s:
         files = files_of_tenant(candidate_files(settings.ticks_landing), tenant, settings.tenant_id, settings.landing_dir)
         landed = index_files(s, "ticks", files, classify_tick_file)
@@ -239,8 +242,28 @@ def end_to_end(settings, tenant: str) -> tuple[int, int]:
             ticks += ingest_tick_partition(s, Lake(settings.lake_dir), month, symbol, run_expectations=False).rows_kept
         with wh.session(tenant) as s:
             windows += build_window_partition(s, month, symbol).windows
+        if decider is not None:
+            with wh.session(tenant) as s:
+                traces += decide_partition(s, month, symbol, *decider).traces
     wh.dispose()
-    return ticks, windows
+    return ticks, windows, traces
+
+
+def train_decider(tmp: str):
+    """Router + market experts trained on synthetic windows, in a throwaway MLflow store (as bench/decisions)."""
+    from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+    from thunderline.experts import DEFAULT_EXPERT_SPECS
+    from thunderline.experts.registry import ExpertRegistry
+    from thunderline.market.features import build_windows, to_feature_windows
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    base = to_feature_windows(build_windows(synthetic_ticks(SyntheticSpec(n_ticks=200_000, seed=3, symbol="TRAIN"),
+                                                            "bench")), tenant_id="bench", symbol="TRAIN")
+    reg = ExpertRegistry(tracking_uri=f"sqlite:///{tmp}/bench-experts.db")
+    state, _ = bootstrap_from_windows(reg, base, specs=[s for s in DEFAULT_EXPERT_SPECS if s.family != "filing"],
+                                      seed=1)
+    experts, _ = load_pool(reg, state)
+    return reg, (state, experts)
 
 
 TARGET_TICKS_S, TARGET_P99_MS = 200_000, 50.0
@@ -325,7 +348,8 @@ def main() -> int:
                 wh.dispose()
                 warm_poster = Poster(port, warm)
                 warm_poster.run([[warm_poster.request_bytes(*encode(t, "arrow")) for t in batches(2, args.batch, seed=7, depth=0)]])
-                end_to_end(settings, "warm")  # compiles the numba window kernels outside the timed run
+                registry, decider = train_decider(tmp)
+                end_to_end(settings, "warm", decider)  # compiles numba kernels outside the timed run
                 e2e = Poster(port, key2)
                 # one tick stream per connection, posted in order (seq rises per stream across its batches)
                 streams = [[e2e.request_bytes(*encode(t, "arrow"))
@@ -334,13 +358,13 @@ def main() -> int:
                 t0 = time.perf_counter()
                 lat, post_s, errors = e2e.run(streams)
                 t1 = time.perf_counter()
-                ticks, windows = end_to_end(settings, "e2e")
+                ticks, windows, traces = end_to_end(settings, "e2e", decider)
                 t2 = time.perf_counter()
+                registry.close()
                 total = sum(len(w) for w in streams) * args.batch
                 print(f"end to end: {total:,} ticks posted in {post_s:.2f} s ({errors} errors), landing → lake → "
-                      f"{windows:,} feature windows persisted in {t2 - t1:.2f} s; {ticks:,} ticks kept; "
-                      f"{total / (t2 - t0):,.0f} ticks/s end to end "
-                      f"(decisions: not included — the decision path needs registered champion experts)")
+                      f"{windows:,} feature windows → {traces:,} decision traces persisted in {t2 - t1:.2f} s; "
+                      f"{ticks:,} ticks kept; {total / (t2 - t0):,.0f} ticks/s end to end to persisted decisions")
         finally:
             proc.terminate()
             try:
