@@ -13,6 +13,12 @@ Guarantees:
   weights scaled by 1/L so every layer counts equally;
 * a live expert's error or budget breach on a window it had a say in makes
   that window ``abstain`` with the flag; risk rules run last.
+
+Shape of the work: everything is done per batch on arrays — no Python object
+per window on the way. The result is a columnar :class:`DecisionBatch` whose
+trace hashes and ids come from :mod:`trace_codec` (the same bytes as
+``DecisionTrace.content_hash``, tested); DecisionTrace objects are built only
+when someone asks for ``batch.traces``.
 """
 
 from __future__ import annotations
