@@ -57,6 +57,11 @@ def main() -> None:
     ap.add_argument("--warehouse", default="", help="warehouse URL (default: a fresh SQLite file)")
     args = ap.parse_args()
 
+    with tempfile.TemporaryDirectory(prefix="tl-bench-decisions-") as tmp:  # ~1 GB of SQLite: never left behind
+        run(args, Path(tmp))
+
+
+def run(args, tmp: Path) -> None:
     from thunderline.contracts import feature_window_ids
     from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
     from thunderline.decisions.pipeline import decide
@@ -68,7 +73,6 @@ def main() -> None:
     from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
     from thunderline.store import Warehouse
 
-    tmp = Path(tempfile.mkdtemp(prefix="tl-bench-decisions-"))
     spec = SyntheticSpec(n_ticks=400_000, seed=3, symbol="BENCH")
     base = to_feature_windows(build_windows(synthetic_ticks(spec, "bench")), tenant_id="bench", symbol="BENCH")
     rng = np.random.default_rng(0)
@@ -113,6 +117,7 @@ def main() -> None:
         url = args.warehouse or f"sqlite:///{tmp / 'persist.db'}"
         wh = Warehouse(url)
         wh.init_schema()
+        os.sync()  # each timed phase starts with no earlier phase's dirty pages still being written back
         t = _clock()
         for b in batches:
             with wh.session("bench") as s:
@@ -128,6 +133,7 @@ def main() -> None:
                 for table in ("decision_traces", "lineage_edges"):
                     s.delete(table)
         decision_partition.BATCH_WINDOWS = args.batch
+        os.sync()
         t = _clock()
         with wh.session("bench") as s:
             summary = decide_windows(s, windows, state, experts)
