@@ -60,35 +60,10 @@ def trace_row(tr) -> dict:
                 content_hash=tr.content_hash)
 
 
-def batch_rows(batch: DecisionBatch) -> list[dict]:
-    """``decision_traces`` rows of a batch, straight from its columns (same rows as :func:`trace_row`)."""
-    gates, selected = batch.gate_scores(), batch.selected_experts()
-    acts, conf, w = batch.actions.tolist(), batch.confidences.tolist(), batch.weights.tolist()
-    lat = batch.latency_ms.tolist()
-    templates = [{"layer": c.layer, "expert": c.expert, "model_version": c.model_version, "alias": c.alias}
-                 for c in batch.columns]
-    flags = [list(c.flags) for c in batch.columns]
-    emb = batch.embedding.tolist()
-    blended, bconf = batch.blended_actions.tolist(), batch.blended_confidence.tolist()
-    starts, ends = batch.window_start_us.tolist(), batch.window_end_us.tolist()
-    rows = []
-    for t in range(len(batch)):
-        at, ct, wt = acts[t], conf[t], w[t]
-        rows.append(dict(
-            id=batch.ids[t], feature_window_id=batch.feature_window_ids[t], symbol=batch.symbols[t],
-            window_start=starts[t], window_end=ends[t], router_version=batch.router_version, gate_scores=gates[t],
-            selected_experts=selected[t],
-            expert_actions=[{**templates[g], "action": at[g], "confidence": ct[g], "weight": wt[g], "flags": flags[g],
-                             "latency_ms": lat[g]} for g in batch.kept_columns(t)],
-            blended_action=blended[t], blended_confidence=bconf[t], risk_flags=batch.risk_flags[t],
-            embedding=emb[t], content_hash=batch.content_hashes[t]))
-    return rows
-
-
 def batch_columns(batch: DecisionBatch) -> dict[str, list]:
     """``decision_traces`` columns of a batch with JSON columns as text, for the bulk upsert.
 
-    Same values as :func:`batch_rows` (tests compare them parsed). Every float of a
+    Same values as :func:`trace_row` of every trace (tests compare them parsed). Every float of a
     trace is finite by construction (confidences are validated, the embedding is
     sanitised), so they are formatted in bulk; a batch with a non-finite float anywhere takes
     the general serializer instead, which keeps NaN as the stdlib writes it. The JSON
@@ -97,7 +72,7 @@ def batch_columns(batch: DecisionBatch) -> dict[str, list]:
     floats = [batch.confidences, batch.weights, batch.latency_ms, batch.embedding, batch.blended_confidence,
               *(a.scores for a in batch.assignments)]
     if not all(np.isfinite(np.asarray(x, dtype=np.float64)).all() for x in floats):
-        rows = batch_rows(batch)
+        rows = [trace_row(t) for t in batch.traces]  # the rare slow path: the per-trace definition
         cols = {k: [r[k] for r in rows] for k in rows[0]}
         for k in ("gate_scores", "selected_experts", "expert_actions", "risk_flags", "embedding"):
             cols[k] = [json_dumps(v) for v in cols[k]]
