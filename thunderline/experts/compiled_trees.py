@@ -27,6 +27,10 @@ _CACHE: "weakref.WeakKeyDictionary[Any, CompiledForest | None]" = weakref.WeakKe
 _LOCK = threading.Lock()
 
 
+class Unsupported(Exception):
+    """The fitted model uses something the kernel does not model; sklearn predicts it instead."""
+
+
 class CompiledForest:
     """Every tree of a fitted HistGradientBoostingClassifier as concatenated node arrays."""
 
@@ -38,13 +42,13 @@ class CompiledForest:
             for k, tree in enumerate(iteration):
                 nodes = tree.nodes
                 if nodes["is_categorical"].any():
-                    raise NotImplementedError("categorical splits")
+                    raise Unsupported("categorical splits")
                 roots.append(base)
                 classes.append(k)
                 parts.append(nodes)
                 base += nodes.shape[0]
         if base >= 2**31:
-            raise NotImplementedError("more nodes than int32 indices address")
+            raise Unsupported("more nodes than int32 indices address")
         nodes = np.concatenate(parts) if parts else np.zeros(0, dtype=[("value", "f8")])
         offsets = np.repeat(np.array(roots, dtype=np.int64), [p.shape[0] for p in parts]) if parts else np.zeros(0)
         # int32 indices: the whole forest's nodes stay within L2 (a 60 × 3-tree expert is ~45 KB)
@@ -89,9 +93,9 @@ def compiled(estimator: Any) -> CompiledForest | None:
         return None
     try:
         if getattr(estimator, "_preprocessor", None) is not None:
-            raise NotImplementedError("fitted preprocessor")
+            raise Unsupported("fitted preprocessor")
         forest: CompiledForest | None = CompiledForest(estimator)
-    except (AttributeError, KeyError, ValueError, NotImplementedError):
+    except (AttributeError, KeyError, ValueError, Unsupported):
         forest = None
     with _LOCK:
         _CACHE[estimator] = forest
