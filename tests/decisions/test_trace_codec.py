@@ -24,10 +24,10 @@ from thunderline.decisions.pipeline import decide
 from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import DEFAULT_EXPERT_SPECS
 from thunderline.experts.registry import ExpertRegistry
-from thunderline.flow.decision_partition import batch_columns, batch_edge_rows, trace_row
+from thunderline.flow.decision_partition import batch_columns, batch_edge_columns, trace_row
 from thunderline.hashing import canonical_bytes, content_id, content_ids_of_lists
 from thunderline.lineage import Edge, expert_version_node
-from thunderline.lineage.edges import column_edge_rows, edge_rows
+from thunderline.lineage.edges import column_edges, edge_rows
 from thunderline.market.features import build_windows, to_feature_windows
 from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
 from thunderline.risk import RiskConfig
@@ -56,6 +56,14 @@ def test_bulk_ids_take_constant_columns_and_refuse_other_types():
         content_ids_of_lists("k", [[True]])
     with pytest.raises(ValueError, match="different lengths"):
         content_ids_of_lists("k", [["a"], ["b", "c"]])
+
+
+def _rows(columns):
+    return [dict(zip(columns, vals)) for vals in zip(*columns.values())]
+
+
+def column_edge_rows(*args):
+    return _rows(column_edges(*args))
 
 
 def test_column_edges_equal_edge_rows():
@@ -193,7 +201,7 @@ def test_batch_hashes_ids_rows_and_edges_match_the_trace_objects(real, variant):
         for n, v in sorted({(a.expert, a.model_version) for a in t.expert_actions if a.model_version}):
             edges.append(Edge("decision_trace", t.id, "expert_version", expert_version_node(n, v), "used"))
     want = {r["id"]: r for r in edge_rows(TENANT, edges)}
-    assert {r["id"]: r for r in batch_edge_rows(batch)} == want
+    assert {r["id"]: r for r in _rows(batch_edge_columns(batch))} == want
 
 
 def test_bulk_window_ids_equal_the_property(real):

@@ -114,12 +114,6 @@ def batch_edge_columns(batch: DecisionBatch) -> dict[str, list]:
     return concat_columns(parts)
 
 
-def batch_edge_rows(batch: DecisionBatch) -> list[dict]:
-    """:func:`batch_edge_columns` as rows."""
-    cols = batch_edge_columns(batch)
-    return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
-
-
 @dataclass
 class PreparedBatch:
     """A batch's warehouse writes, built and ready: trace columns and lineage edge columns."""

@@ -6,12 +6,12 @@
 """
 
 from thunderline.lineage.edges import NODE_KINDS, Edge, LineageError, expert_version_node
-from thunderline.lineage.graph import LineageStep, node_kind, record_edge_columns, record_edge_rows, record_edges, walk
+from thunderline.lineage.graph import LineageStep, node_kind, record_edge_columns, record_edges, walk
 from thunderline.lineage.tree import format_tree
 
 __all__ = [
     "NODE_KINDS", "Edge", "LineageError", "LineageStep", "expert_version_node", "format_tree", "node_kind",
-    "record_edges", "record_edge_rows", "record_edge_columns", "walk", "describe",
+    "record_edges", "record_edge_columns", "walk", "describe",
 ]
 
 

@@ -51,17 +51,34 @@ class Edge:
                                            self.relation])
 
 
+def _kind_error(kind: str, end: str) -> str | None:
+    if kind not in NODE_KINDS:
+        return f"{end}_kind {kind!r} is not a known node kind ({', '.join(sorted(NODE_KINDS))})"
+    return None
+
+
+def _node_error(kind: str, node: Any, end: str) -> str | None:
+    if type(node) is not str or not node or len(node) > _MAX_ID:
+        return f"{end}_id must be a non-empty string of at most {_MAX_ID} characters"
+    if kind == "expert_version" and not _EXPERT_VERSION.match(node):
+        return f"{end}_id {node!r} is not 'thunderline.expert.<name>/<version>'"
+    return None
+
+
+def _relation_error(relation: str) -> str | None:
+    if not relation or len(relation) > _MAX_RELATION:
+        return f"relation must be 1-{_MAX_RELATION} characters, got {relation!r}"
+    return None
+
+
 def validate(edge: Edge, where: str = "edge") -> None:
     for end in ("from", "to"):
         kind, node = getattr(edge, f"{end}_kind"), getattr(edge, f"{end}_id")
-        if kind not in NODE_KINDS:
-            raise LineageError(f"{where}: {end}_kind {kind!r} is not a known node kind ({', '.join(sorted(NODE_KINDS))})")
-        if not isinstance(node, str) or not node or len(node) > _MAX_ID:
-            raise LineageError(f"{where}: {end}_id must be a non-empty string of at most {_MAX_ID} characters")
-        if kind == "expert_version" and not _EXPERT_VERSION.match(node):
-            raise LineageError(f"{where}: {end}_id {node!r} is not 'thunderline.expert.<name>/<version>'")
-    if not edge.relation or len(edge.relation) > _MAX_RELATION:
-        raise LineageError(f"{where}: relation must be 1-{_MAX_RELATION} characters, got {edge.relation!r}")
+        err = _kind_error(kind, end) or _node_error(kind, node, end)
+        if err:
+            raise LineageError(f"{where}: {err}")
+    if err := _relation_error(edge.relation):
+        raise LineageError(f"{where}: {err}")
     if edge.from_id == edge.to_id and edge.from_kind == edge.to_kind:
         raise LineageError(f"{where}: an edge from a node to itself ({edge.from_id!r}) is not lineage")
 
@@ -95,21 +112,17 @@ def column_edges(tenant_id: str, from_kind: str, from_ids: str | Sequence[str], 
     """
     n = next((len(c) for c in (from_ids, to_ids) if not isinstance(c, str)), 1)
     for end, kind, ids in (("from", from_kind, from_ids), ("to", to_kind, to_ids)):
-        if kind not in NODE_KINDS:
-            raise LineageError(f"{end}_kind {kind!r} is not a known node kind ({', '.join(sorted(NODE_KINDS))})")
+        if err := _kind_error(kind, end):
+            raise LineageError(err)
         values = [ids] if isinstance(ids, str) else ids
         if len(values) not in (1, n):
             raise LineageError(f"{end}_ids: {len(values)} ids for {n} edges")
-        for i, node in enumerate(values):
-            if type(node) is not str or not node or len(node) > _MAX_ID:
-                raise LineageError(f"edge #{i} ({kind} {node!r}): {end}_id must be a non-empty string of at most "
-                                   f"{_MAX_ID} characters")
-        if kind == "expert_version":
-            for node in set(values):
-                if not _EXPERT_VERSION.match(node):
-                    raise LineageError(f"{end}_id {node!r} is not 'thunderline.expert.<name>/<version>'")
-    if not relation or len(relation) > _MAX_RELATION:
-        raise LineageError(f"relation must be 1-{_MAX_RELATION} characters, got {relation!r}")
+        for i, node in enumerate(values):  # the common case inline; the shared rule words the error
+            if type(node) is not str or not node or len(node) > _MAX_ID or kind == "expert_version":
+                if err := _node_error(kind, node, end):
+                    raise LineageError(f"edge #{i} ({kind} {node!r}): {err}")
+    if err := _relation_error(relation):
+        raise LineageError(err)
     fcol = [from_ids] * n if isinstance(from_ids, str) else list(from_ids)
     tcol = [to_ids] * n if isinstance(to_ids, str) else list(to_ids)
     if from_kind == to_kind:
@@ -132,10 +145,3 @@ def concat_columns(parts: Sequence[dict[str, list]]) -> dict[str, list]:
         for k, v in p.items():
             out.setdefault(k, []).extend(v)
     return out
-
-
-def column_edge_rows(tenant_id: str, from_kind: str, from_ids: str | Sequence[str], to_kind: str,
-                     to_ids: str | Sequence[str], relation: str) -> list[dict[str, Any]]:
-    """:func:`column_edges` as rows."""
-    cols = column_edges(tenant_id, from_kind, from_ids, to_kind, to_ids, relation)
-    return [dict(zip(cols, vals)) | {"meta": {}} for vals in zip(*cols.values())]

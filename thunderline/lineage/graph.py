@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from thunderline.lineage import openlineage
 from thunderline.lineage.edges import Edge, edge_rows
-from thunderline.store.warehouse import TenantSession, json_dumps
+from thunderline.store.warehouse import TenantSession
 
 Direction = Literal["up", "down"]
 MAX_DEPTH = 64
@@ -50,33 +50,20 @@ def record_edges(
     OpenLineage RunEvent line is appended for the batch — after the session's
     transaction commits, so a rolled-back batch is never announced.
     """
-    return record_edge_rows(session, edge_rows(session.tenant_id, edges), job_name=job_name,
-                            openlineage_file=openlineage_file)
-
-
-def record_edge_rows(session: TenantSession, rows: list[dict[str, Any]], *,
-                     job_name: str = "thunderline.lineage.record_edges", openlineage_file: str | None = None) -> int:
-    """Upsert rows already built by :func:`edge_rows` or :func:`column_edge_rows` (ids unique)."""
-    if not rows:
-        return 0
-    session.upsert("lineage_edges", rows)
-    target = openlineage.target_file(openlineage_file)
-    if target is not None:
-        event = openlineage.run_event(session.tenant_id, rows, job_name=job_name)
-        sa.event.listen(session.conn, "commit", lambda _conn: openlineage.append_event(target, event), once=True)
-    return len(rows)
+    rows = edge_rows(session.tenant_id, edges)
+    columns = {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
+    return record_edge_columns(session, columns, job_name=job_name, openlineage_file=openlineage_file)
 
 
 def record_edge_columns(session: TenantSession, columns: dict[str, list], *,
                         job_name: str = "thunderline.lineage.record_edges",
                         openlineage_file: str | None = None) -> int:
-    """Upsert edges given as columns (from :func:`~thunderline.lineage.edges.column_edges`), ids unique."""
+    """Upsert edges given as columns (as :func:`~thunderline.lineage.edges.column_edges` builds them;
+    ids unique), through the warehouse's bulk path; announced like :func:`record_edges`."""
     n = len(columns.get("id", ()))
     if not n:
         return 0
-    cols = dict(columns)
-    cols["meta"] = ["{}" if not m else json_dumps(m) for m in cols["meta"]]
-    session.upsert_columns("lineage_edges", cols, json_text=True)
+    session.upsert_columns("lineage_edges", columns)
     target = openlineage.target_file(openlineage_file)
     if target is not None:
         rows = [dict(zip(columns, vals)) for vals in zip(*columns.values())]

@@ -206,7 +206,7 @@ class TenantSession:
         json_cols = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
         for c in json_cols & set(cols):
             if not json_text:
-                cols[c] = [None if v is None else json_dumps(v) for v in cols[c]]
+                cols[c] = _json_column(cols[c])
         names = list(cols)
         pk = [c.name for c in table.primary_key.columns]
         update = [c for c in names if c not in pk and c != "inserted_at"]
@@ -269,6 +269,22 @@ class TenantSession:
         if isinstance(stmt, str):
             stmt = sa.text(stmt)
         return self.conn.execute(stmt, params or {})
+
+
+def _json_column(values: Sequence[Any]) -> list[str | None]:
+    """Serialise a JSON column, once per distinct object: bulk rows often share one value
+    (every lineage edge of a decision batch carries the same empty ``meta``)."""
+    done: dict[int, str] = {}
+    out: list[str | None] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        text = done.get(id(v))
+        if text is None:
+            text = done[id(v)] = json_dumps(v)
+        out.append(text)
+    return out
 
 
 def json_dumps(obj: Any) -> str:
