@@ -349,7 +349,7 @@ def _csv_typed(body: bytes, header: list[str]) -> pa.Table | None:
                                                 quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return None
+        return None  # not cleanly typed: the exact reader takes it and names the row and field at fault
     problems: list = []
     cols: dict[str, pa.Array] = {}
     for name in header:
