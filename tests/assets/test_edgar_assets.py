@@ -96,3 +96,32 @@ def test_late_xbrl_fills_and_amendment_supersedes(settings_env, tmp_path):
     assert after["0000999001-25-000030"]["status"] == "filled"
     assert after["0000999001-25-000008"]["status"] == "superseded"  # still queryable
     assert len([w for w in after.values() if w["key"] == "999001"]) == 4
+
+
+def test_bare_10k_with_sidecar_ingests_sections_and_facts(settings_env, datasets):
+    """A user's bare 10-K HTML (no SGML wrapper) plus a ``.meta.json`` ingests; without it, the
+    quarantine names the sidecar to add; the sidecar itself is metadata, never quarantined."""
+    import json
+
+    from thunderline.edgar import times
+
+    settings = settings_env
+    name = "aapl-10-k-2024-11-01.html"
+    shutil.copy(datasets / "edgar" / "aapl" / name, settings.edgar_landing)
+    with dg.instance_for_test() as instance:
+        landed, months = _run(settings, instance)
+        assert months == [] and landed[0].status == "rejected"
+        assert f"add a sidecar {name}.meta.json" in landed[0].detail
+        (settings.edgar_landing / f"{name}.meta.json").write_text(json.dumps(
+            {"accession": "0000320193-24-000123", "form": "10-K", "filed_date": "2024-11-01",
+             "acceptance_time": "2024-11-01T06:01:36"}))
+        landed, months = _run(settings, instance)
+    assert months == ["2024-11"]
+    assert {f.format for f in landed} >= {"edgar_sidecar"}
+    [doc] = _select(settings, "raw_edgar_docs")
+    assert doc["accession"] == "0000320193-24-000123" and doc["cik"] == 320193 and doc["form"] == "10-K"
+    assert doc["accepted_at"] == times.eastern_wall_to_us(times.dt.datetime(2024, 11, 1, 6, 1, 36))
+    assert doc["meta"]["accepted_at_rule"] == times.RULE_EXPLICIT and doc["meta"]["sidecar"] == f"{name}.meta.json"
+    assert {"1A", "7"} <= set(doc["sections"]) and len(doc["xbrl"]) > 500
+    q = _select(settings, "quarantine")
+    assert not any(r["source"].endswith(".meta.json") for r in q)

@@ -57,7 +57,8 @@ def detect_kind(data: bytes, source: str = "<bytes>") -> str:
 def parse_bytes(data: bytes, source: str, tenant_id: str = DEFAULT_TENANT, *,
                 submissions: SubmissionsIndex | None = None, accession: str | None = None,
                 filed_date: str | None = None, accepted_at_us: int | None = None, form: str | None = None,
-                require_sections: bool = True, forms=documents.DEFAULT_FORMS) -> list[EDGARDoc]:
+                require_sections: bool = True, forms=documents.DEFAULT_FORMS, cik: int | None = None,
+                period: str | None = None) -> list[EDGARDoc]:
     """Parse one file's bytes into EDGARDocs (one for a document; one per filing for the JSON kinds).
 
     The keyword hints only fill what the document lacks (acceptance time, accession, form of a bare
@@ -69,7 +70,7 @@ def parse_bytes(data: bytes, source: str, tenant_id: str = DEFAULT_TENANT, *,
     if kind == "html":
         return [documents.doc_from_html(data, source, tenant_id, accession=accession, form=form, filed_date=filed_date,
                                         accepted_at_us=accepted_at_us, submissions=submissions,
-                                        require_sections=require_sections)]
+                                        require_sections=require_sections, cik=cik, period=period)]
     if kind == "xbrl_instance":
         return [documents.doc_from_instance(data, source, tenant_id, accession=accession, filed_date=filed_date,
                                             accepted_at_us=accepted_at_us, submissions=submissions)]

@@ -213,19 +213,28 @@ def _derived_accession(cik: int, form: str, period: str | None) -> str:
 
 def doc_from_html(data: bytes, source: str, tenant_id: str = DEFAULT_TENANT, *, accession: str | None = None,
                   form: str | None = None, filed_date: str | None = None, accepted_at_us: int | None = None,
-                  submissions: SubmissionsIndex | None = None, require_sections: bool = True) -> EDGARDoc:
-    """A bare primary document (10-K/10-Q/... HTML, inline XBRL or not) -> EDGARDoc."""
+                  submissions: SubmissionsIndex | None = None, require_sections: bool = True,
+                  cik: int | None = None, period: str | None = None) -> EDGARDoc:
+    """A bare primary document (10-K/10-Q/... HTML, inline XBRL or not) -> EDGARDoc.
+
+    ``cik``/``period`` (from a sidecar or an EDGAR index) are used only when the document has no
+    inline XBRL to say them."""
     hdoc, _lines, xres, sres, form = _primary_html(data, source, form, require_sections)
-    if xres is None or xres.cik is None:
+    if xres is not None and xres.cik is not None:
+        cik = xres.cik
+        period = xres.dei.get("dei:DocumentPeriodEndDate") or None
+        cik_source = "dei:EntityCentralIndexKey" if "dei:EntityCentralIndexKey" in xres.dei else "xbrl_context"
+    elif cik is None:
         raise EdgarMissingFieldError(
-            source, "bare HTML without inline XBRL carries no CIK (no SGML header, no dei:EntityCentralIndexKey)"
+            source, "bare HTML without inline XBRL carries no CIK (no SGML header, no dei:EntityCentralIndexKey): "
+                    "name it in a sidecar (cik)"
         )
-    cik = xres.cik
-    period = xres.dei.get("dei:DocumentPeriodEndDate") or None
-    meta = {"cik_source": "dei:EntityCentralIndexKey" if "dei:EntityCentralIndexKey" in xres.dei else "xbrl_context",
-            "encoding": hdoc.encoding, "warnings": list(hdoc.warnings)}
+    else:
+        cik_source = "sidecar"
+    meta = {"cik_source": cik_source, "encoding": hdoc.encoding, "warnings": list(hdoc.warnings)}
     meta.update(_sections_meta(sres))
-    meta.update(_xbrl_meta(xres, "inline"))
+    if xres is not None:
+        meta.update(_xbrl_meta(xres, "inline"))
     acc_us, rule, filed = resolve_accepted_at(
         source, explicit_us=accepted_at_us, submissions=submissions, accession=accession, cik=cik, form=form,
         period=period, filed_date=filed_date,
@@ -237,9 +246,9 @@ def doc_from_html(data: bytes, source: str, tenant_id: str = DEFAULT_TENANT, *, 
     meta["accession_rule"] = "document" if accession else "derived"
     return EDGARDoc(
         tenant_id=tenant_id, cik=cik, accession=accession or _derived_accession(cik, form, period), form=form,
-        company_name=xres.dei.get("dei:EntityRegistrantName", ""), period_of_report=period, filed_date=filed,
-        accepted_at_us=acc_us, doc_kind="html", source=source, sections=sres.sections, xbrl_facts=xres.facts,
-        amends=None, meta=meta,
+        company_name=xres.dei.get("dei:EntityRegistrantName", "") if xres else "", period_of_report=period,
+        filed_date=filed, accepted_at_us=acc_us, doc_kind="html", source=source, sections=sres.sections,
+        xbrl_facts=xres.facts if xres else [], amends=None, meta=meta,
     )
 
 

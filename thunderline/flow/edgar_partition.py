@@ -21,12 +21,18 @@ from pathlib import Path
 
 from thunderline.contracts import EDGARDoc
 from thunderline.edgar import EdgarParseError, build_windows, parse_path
+from thunderline.edgar.errors import EdgarMissingFieldError
+from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
 from thunderline.flow.landing import Classification, files_for_partition, mark_processed
 from thunderline.flow.market_partition import window_row
 from thunderline.hashing import content_id, file_sha256
 from thunderline.store.postgres import month_bounds_us
 from thunderline.store.warehouse import TenantSession, month_of_us
+
+
+#: Landing-index format of filing metadata beside a document (``thunderline.edgar.sidecar``).
+SIDECAR_FORMAT = "edgar_sidecar"
 
 
 def stable_source(path: Path, sha256: str) -> str:
@@ -39,6 +45,8 @@ def classify_edgar_file(path: Path, indexes: dict[int, SubmissionsIndex] | None 
     ``indexes`` (submissions JSON by CIK) date documents that carry no acceptance time
     themselves (bare XBRL instances, bare HTML).
     """
+    if is_sidecar(path):
+        return Classification(SIDECAR_FORMAT, [])
     f = {"path": str(path), "id": file_sha256(path)}
     docs = _parse_landing_file(f, "classify", indexes or {})
     kinds = sorted({d.doc_kind for d in docs}) or ["empty"]
@@ -87,12 +95,46 @@ def _submission_indexes(session: TenantSession) -> dict[int, SubmissionsIndex]:
 def _parse_landing_file(f: dict, tenant: str, indexes: dict[int, SubmissionsIndex]) -> list[EDGARDoc]:
     path = Path(f["path"])
     source = stable_source(path, f["id"])
+    hints = hints_for(path)
+    kw = hints.parse_kwargs() if hints else {}
+    try:
+        docs = _parse_with_index(path, tenant, source, indexes, kw)
+    except EdgarMissingFieldError as exc:
+        if hints is None and "no acceptance time and no filing date" in exc.reason:
+            raise EdgarMissingFieldError(exc.source, f"{exc.reason}; {missing_date_advice(path)}", exc.line) from None
+        raise
+    if hints is not None:
+        for d in docs:
+            if d.doc_kind in ("submission", "submissions_json", "companyfacts"):
+                continue  # these carry their own filing metadata
+            if hints.cik is not None and d.cik != hints.cik:
+                raise EdgarMissingFieldError(source, f"sidecar {hints.source} says CIK {hints.cik}, the document says {d.cik}")
+            if hints.form is not None and d.form != hints.form:
+                raise EdgarMissingFieldError(source, f"sidecar {hints.source} says form {hints.form}, the document says {d.form}")
+            d.meta["sidecar"] = hints.source
+    return docs
+
+
+def _parse_with_index(path: Path, tenant: str, source: str, indexes: dict[int, SubmissionsIndex], kw: dict) -> list[EDGARDoc]:
     if len(indexes) == 1:
-        return parse_path(path, tenant, source=source, submissions=next(iter(indexes.values())))
-    docs = parse_path(path, tenant, source=source)
+        return parse_path(path, tenant, source=source, submissions=next(iter(indexes.values())), **kw)
+    try:
+        docs = parse_path(path, tenant, source=source, **kw)
+    except EdgarMissingFieldError:
+        if not indexes:
+            raise
+        docs = None
+    if docs is None:  # undated without an index: try each company's submissions JSON
+        for idx in indexes.values():
+            try:
+                return parse_path(path, tenant, source=source, submissions=idx, **kw)
+            except EdgarMissingFieldError:
+                continue
+        raise EdgarMissingFieldError(source, "no acceptance time and no filing date in the document, "
+                                             "and no landed submissions JSON lists it")
     ciks = {d.cik for d in docs}
     if len(ciks) == 1 and (cik := ciks.pop()) in indexes:
-        docs = parse_path(path, tenant, source=source, submissions=indexes[cik])
+        docs = parse_path(path, tenant, source=source, submissions=indexes[cik], **kw)
     return docs
 
 
