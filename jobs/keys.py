@@ -1,4 +1,7 @@
-"""Partitions every asset imports: one definition each, so keys always line up.
+"""The names every Dagster piece agrees on: partitions, job names, run tags.
+
+A leaf: it imports only Dagster, so assets, jobs, schedules and sensors can all
+import it without importing each other. One definition each, so keys always line up.
 
 Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start
@@ -10,6 +13,19 @@ from __future__ import annotations
 import dagster as dg
 
 PARTITIONS_START = "2010-01-01"
+
+# Job names (sensors and the CLI launch jobs by name; the job modules define them).
+MARKET_JOB = "market_partition_job"
+EDGAR_JOB = "edgar_partition_job"
+ROUTER_PROMOTION_JOB = "router_promotion_job"
+LEARNING_LABELS_JOB = "learning_labels_job"
+MONTHLY_RETRAIN_JOB = "monthly_retrain_job"
+GATE_RETRAINING_JOB = "gate_retraining_job"
+
+# Run tags.
+MONTHLY_TAG = "thunderline/monthly_backfill"
+PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself
+TRIGGER_TAG = "thunderline/trigger"
 
 months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
 symbols = dg.DynamicPartitionsDefinition(name="symbols")

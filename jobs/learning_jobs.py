@@ -18,11 +18,14 @@ import dagster as dg
 
 from jobs.schedules import last_complete_month
 from resources import MlflowResource, TickerMapResource, WarehouseResource
-from thunderline_assets.partitions import complete_months, month_symbol_key, symbols
-
-LEARNING_LABELS_JOB = "learning_labels_job"
-MONTHLY_RETRAIN_JOB = "monthly_retrain_job"
-GATE_RETRAINING_JOB = "gate_retraining_job"
+from jobs.keys import (
+    GATE_RETRAINING_JOB,
+    LEARNING_LABELS_JOB,
+    MONTHLY_RETRAIN_JOB,
+    complete_months,
+    month_symbol_key,
+    symbols,
+)
 
 learning_labels_job = dg.define_asset_job(
     LEARNING_LABELS_JOB, selection=dg.AssetSelection.assets("labels", "pnl"),

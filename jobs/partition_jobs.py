@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-MARKET_JOB = "market_partition_job"
-EDGAR_JOB = "edgar_partition_job"
+from jobs.keys import EDGAR_JOB, MARKET_JOB
 
 market_partition_job = dg.define_asset_job(
     MARKET_JOB,

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
+from jobs.keys import ROUTER_PROMOTION_JOB
 from resources import WarehouseResource
-
-ROUTER_PROMOTION_JOB = "router_promotion_job"
 
 
 class PromotionConfig(dg.Config):

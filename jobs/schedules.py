@@ -15,10 +15,7 @@ import datetime as dt
 import dagster as dg
 
 from jobs.partition_jobs import edgar_partition_job, market_partition_job
-from thunderline_assets.partitions import month_symbol_key, symbols
-
-MONTHLY_TAG = "thunderline/monthly_backfill"
-PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself
+from jobs.keys import MONTHLY_TAG, PARTITION_TAG, month_symbol_key, months, symbols
 
 
 def last_complete_month(t: dt.datetime) -> str:
@@ -59,8 +56,6 @@ def build_nightly(assets) -> tuple[list, list]:
     1st, for the month that just ended). Other partitionings are left to their owners.
     Empty selections produce no job.
     """
-    from thunderline_assets.partitions import months
-
     in_groups = [a for a in assets if isinstance(a, dg.AssetsDefinition)
                  and set(a.group_names_by_key.values()) & set(NIGHTLY_GROUPS)]
     plain = [k for a in in_groups if a.partitions_def is None for k in a.keys]

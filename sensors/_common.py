@@ -7,11 +7,9 @@ from typing import Any
 
 import dagster as dg
 
-from jobs.schedules import PARTITION_TAG  # noqa: F401  (re-exported: the sensors tag their runs with it)
 from resources import WarehouseResource
 
 DEFAULT_INTERVAL_S = 10
-TRIGGER_TAG = "thunderline/trigger"
 
 _READY: set[str] = set()
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from jobs.partition_jobs import EDGAR_JOB
+from jobs.keys import EDGAR_JOB, PARTITION_TAG, TRIGGER_TAG
 from resources import WarehouseResource
 from resources.landing import LandingResource
-from sensors._common import PARTITION_TAG, TRIGGER_TAG, dump_cursor, load_cursor, ready_warehouse
+from sensors._common import dump_cursor, load_cursor, ready_warehouse
 from thunderline.flow.landing_scan import PartitionWork, scan_landing
 from thunderline.telemetry import emit
 

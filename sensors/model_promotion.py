@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from jobs.router_jobs import ROUTER_PROMOTION_JOB
+from jobs.keys import ROUTER_PROMOTION_JOB, TRIGGER_TAG
 from resources import MlflowResource, WarehouseResource
-from sensors._common import TRIGGER_TAG, dump_cursor, ready_warehouse
+from sensors._common import dump_cursor, ready_warehouse
 from thunderline.experts.catalog import EXPERT_MODEL_PREFIX
 from thunderline.hashing import content_hash
 

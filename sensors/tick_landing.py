@@ -22,15 +22,14 @@ import time
 
 import dagster as dg
 
-from jobs.partition_jobs import MARKET_JOB
+from jobs.keys import MARKET_JOB, PARTITION_TAG, TRIGGER_TAG, month_symbol_key, symbols
 from resources import WarehouseResource
 from resources.landing import LandingResource
-from sensors._common import PARTITION_TAG, TRIGGER_TAG, dump_cursor, load_cursor, ready_warehouse
+from sensors._common import dump_cursor, load_cursor, ready_warehouse
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, LadderState, effective_settings
 from thunderline.flow.landing_scan import PartitionWork, backlog, scan_landing
 from thunderline.flow.market_partition import classify_tick_file
 from thunderline.telemetry import emit, now_us
-from thunderline_assets.partitions import month_symbol_key, symbols
 
 LANDED_TAG = "thunderline/landed_at_us"
 FILES_TAG = "thunderline/landing_files"

@@ -10,13 +10,16 @@ import time
 
 import dagster as dg
 
+from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
+from sensors.model_promotion import build_model_promotion_sensor
+from thunderline.config import Settings
 from thunderline.decisions.bootstrap import load_pool
 from thunderline.decisions.router_state import active_router
 from thunderline.flow.decision_partition import decide_partition
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
-from thunderline_assets.partitions import month_symbol, split_key
+from jobs.keys import month_symbol, split_key
 
 
 class DecisionConfig(dg.Config):
@@ -93,3 +96,9 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
 
 
 ASSETS = [decision_traces]
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    """The decisions domain: decision traces, and the router promotion job with the sensor that starts it."""
+    return dg.Definitions(assets=ASSETS, jobs=ROUTER_JOBS,
+                          sensors=[build_model_promotion_sensor(settings.sensor_interval_s)])

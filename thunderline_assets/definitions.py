@@ -1,30 +1,39 @@
 """The one place where Thunderline's Dagster definitions are assembled.
 
-Each domain module exports its assets/checks; sensors, jobs and schedules come
-from their own packages; resources are chosen for the environment here, when
-Dagster loads the code location, not at import time.
+Each domain module (market, edgar, decisions, observability, learning) exports
+``defs(settings)`` with its assets, checks, jobs, schedules and sensors;
+:func:`build_definitions` merges them, adds the nightly jobs over the
+observability/learning groups, the resources and the executor. Settings are read
+when the definitions are built (Dagster loading the code location, a CLI
+command, a test), never at import.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from jobs.schedules import build_nightly
 from resources import build_resources
-from thunderline_assets import catalog
+from thunderline.config import Settings, load_settings
+from thunderline_assets import decisions, edgar, learning, market, observability
+
+DOMAINS = (market, edgar, decisions, observability, learning)
 
 
-def build_definitions(resources: dict | None = None) -> dg.Definitions:
-    return dg.Definitions(
-        assets=catalog.ASSETS,
-        asset_checks=catalog.CHECKS,
-        jobs=catalog.JOBS,
-        schedules=catalog.SCHEDULES,
-        sensors=catalog.SENSORS,
-        resources=resources if resources is not None else build_resources(),
+def build_definitions(settings: Settings | None = None, *, resources: dict | None = None) -> dg.Definitions:
+    """Every domain's definitions with ``resources`` (default: built from ``settings``)."""
+    settings = settings or load_settings(create_dirs=False)
+    domains = dg.Definitions.merge(*(domain.defs(settings) for domain in DOMAINS))
+    nightly_jobs, nightly_schedules = build_nightly(domains.assets)
+    return dg.Definitions.merge(domains, dg.Definitions(
+        jobs=nightly_jobs,
+        schedules=nightly_schedules,
+        resources=resources if resources is not None else build_resources(settings),
         executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
-    )
+    ))
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions()
+    """The code location (workspace.yaml): settings from the environment, stores created if missing."""
+    return build_definitions(load_settings())

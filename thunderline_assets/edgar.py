@@ -8,9 +8,13 @@ import time
 
 import dagster as dg
 
+from jobs.partition_jobs import edgar_partition_job
+from jobs.schedules import monthly_edgar_backfill
 from resources import WarehouseResource
+from sensors.edgar_fill import build_edgar_sensors
+from thunderline.config import Settings
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
-from thunderline_assets.partitions import months
+from jobs.keys import months
 
 OWNERS = ["team:fundamentals"]
 
@@ -69,3 +73,9 @@ def edgar_feature_windows(context: dg.AssetExecutionContext, warehouse: Warehous
 
 
 ASSETS = [raw_filings, edgar_feature_windows]
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    """The EDGAR domain: filings → windows, its partition job, monthly backfill and fill sensors."""
+    return dg.Definitions(assets=ASSETS, jobs=[edgar_partition_job], schedules=[monthly_edgar_backfill],
+                          sensors=build_edgar_sensors(settings.sensor_interval_s))

@@ -73,8 +73,9 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
 
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None) -> IngestReport:
+    from jobs.keys import EDGAR_JOB, MARKET_JOB
     from resources import build_resources
-    from thunderline_assets import catalog
+    from thunderline_assets.definitions import build_definitions
 
     settings = settings or load_settings()
     landing = Path(landing) if landing else settings.landing_dir
@@ -109,14 +110,16 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
         new_symbols = [sym for sym in symbols if sym not in known]
         if new_symbols:
             instance.add_dynamic_partitions("symbols", new_symbols)
-        plans += [(tenant, res, "edgar", f"{m}-01", m) for m in edgar_months]
-        plans += [(tenant, res, "market", dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p)
-                  for p in tick_parts]
+        if edgar_months or tick_parts:  # the definitions are built once per tenant, not once per partition
+            defs = build_definitions(ts, resources=res)
+            jobs = {"edgar": defs.resolve_job_def(EDGAR_JOB), "market": defs.resolve_job_def(MARKET_JOB)}
+        plans += [(tenant, res, jobs["edgar"], f"{m}-01", m) for m in edgar_months]
+        plans += [(tenant, res, jobs["market"],
+                   dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p) for p in tick_parts]
 
     bar = tqdm(total=len(plans), desc="ingest", unit="partition", disable=not show_progress)
-    for tenant, res, kind, key, label in plans:
+    for tenant, res, job, key, label in plans:
         label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
-        job = catalog.definitions(res).resolve_job_def(catalog.EDGAR_JOB if kind == "edgar" else catalog.MARKET_JOB)
         result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
                                         run_config=QUIET_CONSOLE)
         report.partitions.append(label)

@@ -21,10 +21,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from jobs.learning_jobs import JOBS as LEARNING_JOBS
+from jobs.learning_jobs import SCHEDULES as LEARNING_SCHEDULES
 from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
+from thunderline.config import Settings
 from thunderline_assets.decisions import decision_traces, open_registry
 from thunderline_assets.market import market_feature_windows
-from thunderline_assets.partitions import complete_months, month_symbol, months, split_key
+from jobs.keys import complete_months, month_symbol, months, split_key
 
 OWNERS = ["team:research"]
 GROUP = "learning"
@@ -232,3 +235,8 @@ def promotion(context: dg.AssetExecutionContext, config: PromotionConfig, wareho
 
 
 ASSETS = [labels, pnl, learning_evaluation, training_slices, nas_candidates, promotion]
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    """The learning domain: labels, PnL, evaluation, slices, NAS, promotion; its daily/monthly jobs."""
+    return dg.Definitions(assets=ASSETS, jobs=LEARNING_JOBS, schedules=LEARNING_SCHEDULES)

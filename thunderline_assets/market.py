@@ -10,9 +10,13 @@ import time
 
 import dagster as dg
 
+from jobs.partition_jobs import market_partition_job
+from jobs.schedules import monthly_market_backfill
 from resources import LakeResource, WarehouseResource
+from sensors.tick_landing import build_tick_landing_sensors
+from thunderline.config import Settings
 from thunderline.flow.market_partition import build_window_partition, finalize_lake, ingest_tick_partition
-from thunderline_assets.partitions import month_symbol, split_key
+from jobs.keys import month_symbol, split_key
 
 OWNERS = ["team:market-data"]
 REJECT_RATE_WARN = 0.01
@@ -120,3 +124,9 @@ def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConf
 
 
 ASSETS = [raw_ticks, market_feature_windows]
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    """The market domain: ticks → windows, its partition job, monthly backfill and landing sensors."""
+    return dg.Definitions(assets=ASSETS, jobs=[market_partition_job], schedules=[monthly_market_backfill],
+                          sensors=build_tick_landing_sensors(settings.sensor_interval_s))

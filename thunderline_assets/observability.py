@@ -29,6 +29,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from resources import WarehouseResource
+from thunderline.config import Settings
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.drift import (
     FAIL_PSI,
@@ -51,7 +52,7 @@ from thunderline.store.postgres import month_bounds_us
 from thunderline.telemetry import EventBatch, now_us
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
-from thunderline_assets.partitions import months
+from jobs.keys import months
 
 OWNERS = ["team:data-platform"]
 CHECK_NAME = "psi_within_thresholds"
@@ -336,6 +337,14 @@ def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, wareho
 
 
 ASSETS = [drift_reports]
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    """The observability domain: the SQL models, monthly drift reports (with their check), flow telemetry."""
+    from thunderline_assets.sql_models import SQL_MODEL_ASSETS
+    from thunderline_assets.telemetry import ASSETS as TELEMETRY_ASSETS
+
+    return dg.Definitions(assets=[*SQL_MODEL_ASSETS, *ASSETS, *TELEMETRY_ASSETS])
 
 
 def run_drift_reports(settings, months_: list[str], *, baseline_month: str = "", instance=None,

@@ -16,7 +16,7 @@ from thunderline.edgar.demo_filings import write_demo_filings
 from thunderline.flow.edgar_partition import landing_classifier, submissions_first
 from thunderline.flow.landing import candidate_files, index_files
 from thunderline.store import Warehouse
-from thunderline_assets.catalog import definitions
+from thunderline_assets.definitions import build_definitions
 
 WORLDS = ["0001264931-16-000339.txt", "0001264931-17-000036.txt", "0001264931-18-000031.txt"]
 
@@ -30,7 +30,7 @@ def _run(settings, instance):
     wh.dispose()
     months = sorted({p for f in landed for p in f.partitions})
     resources = build_resources(settings)
-    job = definitions(resources).resolve_job_def("edgar_partition_job")
+    job = build_definitions(resources=resources).resolve_job_def("edgar_partition_job")
     for m in months:
         assert job.execute_in_process(partition_key=f"{m}-01", instance=instance, resources=resources).success
     return landed, months

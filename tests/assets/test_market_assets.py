@@ -17,7 +17,7 @@ from resources import build_resources
 from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.market_partition import classify_tick_file
 from thunderline.store import Warehouse
-from thunderline_assets.catalog import definitions
+from thunderline_assets.definitions import build_definitions
 
 LOBSTER = "market/lobster/AMZN_2012-06-21_34200000_57600000_{}_1.csv"
 
@@ -31,7 +31,7 @@ def _ingest(settings, instance, key: str):
     month, symbol = key.split("|")
     instance.add_dynamic_partitions("symbols", [symbol])
     resources = build_resources(settings)
-    job = definitions(resources).resolve_job_def("market_partition_job")
+    job = build_definitions(resources=resources).resolve_job_def("market_partition_job")
     result = job.execute_in_process(partition_key=dg.MultiPartitionKey({"month": f"{month}-01", "symbol": symbol}),
                                     instance=instance, resources=resources)
     assert result.success

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_definitions_are_loadable(tmp_path):
     settings = load_settings({"THUNDERLINE_HOME": str(tmp_path)})
-    defs = build_definitions(build_resources(settings))
+    defs = build_definitions(settings, resources=build_resources(settings))
     dg.Definitions.validate_loadable(defs)
     assert {"warehouse", "lake", "mlflow"} <= set(defs.resources)
 

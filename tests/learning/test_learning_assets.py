@@ -100,7 +100,9 @@ def test_learning_assets_materialize(warehouse, mlflow_store, tmp_path):
 
 def test_learning_schedules_and_definitions():
     from jobs.learning_jobs import daily_labels, monthly_gate_retraining, monthly_retrain
-    from thunderline_assets import catalog
+    from thunderline_assets.definitions import build_definitions
+
+    catalog = build_definitions(resources={})
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("symbols", ["AAA", "BBB"])
@@ -108,7 +110,7 @@ def test_learning_schedules_and_definitions():
         from thunderline.config import load_settings
 
         resources = build_resources(load_settings({"THUNDERLINE_HOME": "/nonexistent"}, create_dirs=False))
-        defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, schedules=catalog.SCHEDULES,
+        defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), schedules=list(catalog.schedules),
                               resources=resources)
         repo = defs.get_repository_def()
 
@@ -125,9 +127,9 @@ def test_learning_schedules_and_definitions():
         assert retrain.partition_key == "2024-02-01"
         [gates] = tick(monthly_gate_retraining, dt.datetime(2024, 3, 3, 6, 0, tzinfo=UTC)).run_requests
         assert gates.run_key == "gates:2024-03-03"
-    nightly = {j.name: j for j in catalog.JOBS}
+    nightly = {j.name: j for j in catalog.jobs}
     assert {"learning_labels_job", "monthly_retrain_job", "gate_retraining_job"} <= set(nightly)
-    groups = {k.to_user_string(): a.group_names_by_key[k] for a in catalog.ASSETS
+    groups = {k.to_user_string(): a.group_names_by_key[k] for a in catalog.assets
               if isinstance(a, dg.AssetsDefinition) for k in a.keys}
     assert {groups[k] for k in ("labels", "pnl", "learning_evaluation", "training_slices", "nas_candidates",
                                 "promotion")} == {"learning"}

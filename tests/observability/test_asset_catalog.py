@@ -30,7 +30,8 @@ HEADER = (
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory) -> dg.Definitions:
     home = tmp_path_factory.mktemp("home")
-    return build_definitions(build_resources(load_settings({"THUNDERLINE_HOME": str(home)})))
+    settings = load_settings({"THUNDERLINE_HOME": str(home)})
+    return build_definitions(settings, resources=build_resources(settings))
 
 
 def describe_partitions(p) -> str:
@@ -110,7 +111,7 @@ def test_definitions_match_the_checked_in_snapshot(defs):
 
 def test_snapshot_describes_partitions_exactly():
     """The renderer itself: a month × symbol definition and a single-dimension mapping read as intended."""
-    from thunderline_assets.partitions import month_symbol
+    from jobs.keys import month_symbol
 
     assert describe_partitions(month_symbol) == (
         "multi(month: monthly(start=2010-01-01, end_offset=1, tz=UTC, cron='0 0 1 * *', fmt=%Y-%m-%d), "

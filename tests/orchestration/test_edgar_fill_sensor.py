@@ -12,7 +12,9 @@ from sensors.edgar_fill import accessions_named, build_edgar_sensors
 from thunderline.edgar.demo_filings import write_demo_filings
 from thunderline.store import Warehouse
 from thunderline.telemetry import read_events
-from thunderline_assets import catalog
+from thunderline_assets.definitions import build_definitions
+
+catalog = build_definitions(resources={})  # every domain's assets, jobs, schedules and sensors
 
 
 def _windows(settings):
@@ -34,7 +36,7 @@ def test_filings_open_windows_and_late_xbrl_fills_them(settings_env, ephemeral_i
     settings, instance = settings_env, ephemeral_instance
     resources = resources_for(settings)
     sensor, telemetry_sensor = build_edgar_sensors(10)
-    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor, telemetry_sensor],
+    defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=[sensor, telemetry_sensor],
                           resources=resources)
     demo = write_demo_filings(tmp_path / "demo")
     late = [p for p in demo.files if p.suffix == ".xml"]

@@ -24,7 +24,9 @@ from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
 from thunderline.store import Warehouse
 from thunderline.store.lake import Lake
 from thunderline.telemetry import read_events
-from thunderline_assets import catalog
+from thunderline_assets.definitions import build_definitions
+
+catalog = build_definitions(resources={})  # every domain's assets, jobs, schedules and sensors
 
 SYMBOL = "PAR"
 WIPE = ("decision_traces", "feature_windows", "raw_tick_batches", "landing_files", "lineage_edges", "quarantine",
@@ -88,7 +90,7 @@ def test_live_and_dagster_give_identical_hashes(settings_env, ephemeral_instance
     _wipe(settings)
     resources = {**resources_for(settings), "mlflow": MlflowResource(tracking_uri=mlflow_uri)}
     sensor, lag_sensor = build_tick_landing_sensors(10)
-    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=[sensor], resources=resources)
     cursor = None
     for f in files:
         shutil.copy(f, settings.ticks_landing / f.name)

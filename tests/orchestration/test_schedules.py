@@ -12,9 +12,12 @@ from jobs.schedules import build_nightly, last_complete_month, monthly_edgar_bac
 from orch_helpers import resources_for
 from thunderline.store import Warehouse
 from thunderline.telemetry import EventBatch, now_us
-from thunderline_assets import catalog
-from thunderline_assets.partitions import months
+from jobs.partition_jobs import JOBS as PARTITION_JOBS
+from thunderline_assets.definitions import build_definitions
+from jobs.keys import months
 from thunderline_assets.telemetry import flow_telemetry
+
+catalog = build_definitions(resources={})  # every domain's assets, jobs, schedules and sensors
 
 UTC = dt.timezone.utc
 
@@ -27,7 +30,7 @@ def _resources():
 
 
 def _tick(schedule, instance, when, defs=None):
-    repo = (defs or dg.Definitions(assets=catalog.ASSETS, jobs=catalog.PARTITION_JOBS, schedules=[schedule],
+    repo = (defs or dg.Definitions(assets=list(catalog.assets), jobs=PARTITION_JOBS, schedules=[schedule],
                                    resources=_resources())).get_repository_def()
     return schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                                             repository_def=repo))
@@ -57,20 +60,20 @@ def test_nightly_jobs_split_by_partitioning(ephemeral_instance):
     def export_probe():
         return None
 
-    jobs, schedules = build_nightly([*catalog.ASSETS, drift_probe, export_probe])
+    jobs, schedules = build_nightly([*catalog.assets, drift_probe, export_probe])
     by_name = {j.name: j for j in jobs}
     assert set(by_name) == {"nightly_observability_job", "nightly_drift_job"}
     drift = next(s for s in schedules if s.name == "nightly_drift")
-    defs = dg.Definitions(assets=[*catalog.ASSETS, drift_probe, export_probe], jobs=jobs, schedules=[drift],
+    defs = dg.Definitions(assets=[*catalog.assets, drift_probe, export_probe], jobs=jobs, schedules=[drift],
                           resources=_resources())
     first = _tick(drift, ephemeral_instance, dt.datetime(2024, 3, 1, 3, 30, tzinfo=UTC), defs)
     assert [r.partition_key for r in first.run_requests] == ["2024-02-01", "2024-03-01"]
     mid = _tick(drift, ephemeral_instance, dt.datetime(2024, 3, 17, 3, 30, tzinfo=UTC), defs)
     assert [r.partition_key for r in mid.run_requests] == ["2024-03-01"]
     # the registered code location: the telemetry summary is in the nightly job, with its schedule
-    assert "nightly_observability" in {s.name for s in catalog.SCHEDULES}
+    assert "nightly_observability" in {s.name for s in catalog.schedules}
     assert {"tick_landing_sensor", "edgar_fill_sensor", "model_promotion_sensor", "market_run_lag_sensor",
-            "edgar_run_telemetry_sensor"} <= {s.name for s in catalog.SENSORS}
+            "edgar_run_telemetry_sensor"} <= {s.name for s in catalog.sensors}
 
 
 def test_telemetry_summary_asset_metadata(settings_env):

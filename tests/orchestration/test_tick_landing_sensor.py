@@ -18,14 +18,16 @@ from orch_helpers import apply_sensor_result, execute_request, resources_for, se
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.store import Warehouse
 from thunderline.telemetry import read_events
-from thunderline_assets import catalog
+from thunderline_assets.definitions import build_definitions
+
+catalog = build_definitions(resources={})  # every domain's assets, jobs, schedules and sensors
 
 
 @pytest.fixture
 def stack(request, settings_env, dagster_instance):
     resources = resources_for(settings_env)
     sensors = build_tick_landing_sensors(10)
-    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=sensors, resources=resources)
+    defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=sensors, resources=resources)
     return settings_env, dagster_instance, defs, resources, sensors[0]
 
 
@@ -83,7 +85,7 @@ def test_dropped_file_requests_one_run_per_partition_and_new_symbols_become_part
 def test_unreadable_file_is_quarantined_and_requests_nothing(settings_env, ephemeral_instance):
     resources = resources_for(settings_env)
     [sensor, _] = build_tick_landing_sensors(10)
-    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=[sensor], resources=resources)
     bad = settings_env.ticks_landing / "garbage.csv"
     bad.write_text("not,a,tick,file\n1,2,3,4\n")
     os.utime(bad, (0, 0))
@@ -96,7 +98,7 @@ def test_unreadable_file_is_quarantined_and_requests_nothing(settings_env, ephem
 def test_only_the_code_locations_tenant_files_are_indexed(settings_env, ephemeral_instance):
     resources = resources_for(settings_env)
     [sensor, _] = build_tick_landing_sensors(10)
-    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=[sensor], resources=resources)
     write_ticks(settings_env.ticks_landing / "tenant=acme" / "2024-01-02" / "ACM.parquet", "ACM")
     write_ticks(settings_env.ticks_landing / "tenant=default" / "2024-01-02" / "DFT.parquet", "DFT", seed=2)
     write_ticks(settings_env.ticks_landing / "operator-drop.parquet", "OPD", seed=3)
@@ -109,7 +111,7 @@ def test_only_the_code_locations_tenant_files_are_indexed(settings_env, ephemera
 def test_a_file_still_being_written_waits_for_the_next_tick(settings_env, ephemeral_instance):
     resources = resources_for(settings_env)
     [sensor, _] = build_tick_landing_sensors(10)
-    defs = dg.Definitions(assets=catalog.ASSETS, jobs=catalog.JOBS, sensors=[sensor], resources=resources)
+    defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=[sensor], resources=resources)
     f = write_ticks(settings_env.ticks_landing / "SNC.parquet", "SNC")
     f.touch()  # modified just now: not settled
     res = sensor.evaluate_tick(sensor_context(ephemeral_instance, defs, resources))

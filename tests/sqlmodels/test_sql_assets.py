@@ -31,9 +31,11 @@ def test_one_asset_per_model_with_deps_from_refs():
 
 
 def test_catalog_registers_the_sql_assets():
-    from thunderline_assets import catalog
+    from thunderline_assets.definitions import build_definitions
 
-    keys = {spec.key for a in catalog.ASSETS for spec in getattr(a, "specs", [])}
+    catalog = build_definitions(resources={})
+
+    keys = {spec.key for a in catalog.assets for spec in getattr(a, "specs", [])}
     assert {model_key(n) for n in PROJECT.models} <= keys
 
 
