@@ -272,6 +272,8 @@ class ExpertAction:
     latency_ms: float
     weight: float  # router blend weight within its layer (0 for shadow)
     flags: tuple[str, ...] = ()
+    #: signed conviction in [-1, 1] (p(up) - p(down)); positive = the mid is expected to rise
+    score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -298,12 +300,17 @@ class DecisionTrace:
     blended_confidence: float
     risk_flags: list[str]
     embedding: list[float]
+    #: the blend's signed conviction in [-1, 1] (positive = the mid is expected to rise over the label
+    #: horizon); ``blended_action`` is derived from it by the router version's fitted thresholds, unless
+    #: risk forced ``abstain``/``halt``
+    blended_score: float = 0.0
 
     def hashed_content(self) -> dict[str, Any]:
         """Every field except measured latencies (built by hand: dataclasses.asdict deep-copies)."""
         acts = [
             {"layer": a.layer, "expert": a.expert, "model_version": a.model_version, "alias": a.alias,
-             "action": a.action, "confidence": a.confidence, "weight": a.weight, "flags": list(a.flags)}
+             "action": a.action, "confidence": a.confidence, "weight": a.weight, "flags": list(a.flags),
+             "score": a.score}
             for a in self.expert_actions
         ]
         return {
@@ -312,7 +319,7 @@ class DecisionTrace:
             "router_version": self.router_version, "gate_scores": self.gate_scores,
             "selected_experts": self.selected_experts, "expert_actions": acts,
             "blended_action": self.blended_action, "blended_confidence": self.blended_confidence,
-            "risk_flags": self.risk_flags, "embedding": self.embedding,
+            "blended_score": self.blended_score, "risk_flags": self.risk_flags, "embedding": self.embedding,
         }
 
     @cached_property
@@ -352,6 +359,7 @@ DECISION_TRACE_SCHEMA = pa.schema(
         pa.field("router_version", pa.string(), nullable=False),
         pa.field("blended_action", pa.string(), nullable=False),
         pa.field("blended_confidence", pa.float64(), nullable=False),
+        pa.field("blended_score", pa.float64(), nullable=False),
         pa.field("trace_json", pa.string(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),
     ],

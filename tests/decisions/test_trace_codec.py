@@ -114,6 +114,8 @@ def batches(draw):
         blended_confidence=np.array(draw(st.lists(floats, min_size=n, max_size=n))),
         risk_flags=draw(st.lists(st.lists(text, max_size=3), min_size=n, max_size=n)),
         embedding=np.array(draw(st.lists(floats, min_size=n * 4, max_size=n * 4))).reshape(n, 4),
+        scores=np.array(draw(st.lists(floats, min_size=n * G, max_size=n * G))).reshape(n, G),
+        blended_score=np.array(draw(st.lists(floats, min_size=n, max_size=n))),
     )
 
 
@@ -125,11 +127,13 @@ def _reference_trace(b, t) -> DecisionTrace:
             g = int(base[l] + j)
             c = b["columns"][g]
             acts.append(ExpertAction(c.layer, c.expert, c.model_version, c.alias, b["actions"][t, g],
-                                     float(b["confidences"][t, g]), 0.0, float(b["weights"][t, g]), c.flags))
+                                     float(b["confidences"][t, g]), 0.0, float(b["weights"][t, g]), c.flags,
+                                     float(b["scores"][t, g])))
     for g in range(b["n_live"], len(b["columns"])):
         c = b["columns"][g]
         acts.append(ExpertAction(c.layer, c.expert, c.model_version, c.alias, b["actions"][t, g],
-                                 float(b["confidences"][t, g]), 0.0, float(b["weights"][t, g]), c.flags))
+                                 float(b["confidences"][t, g]), 0.0, float(b["weights"][t, g]), c.flags,
+                                 float(b["scores"][t, g])))
     selected = [[b["columns"][int(base[l] + j)].expert for j in k[o[t]:o[t + 1]].tolist()]
                 for l, (k, o) in enumerate(b["layer_kept"])]
     return DecisionTrace(
@@ -138,7 +142,7 @@ def _reference_trace(b, t) -> DecisionTrace:
         router_version=b["router_version"], gate_scores=[s[t].tolist() for s in b["layer_scores"]],
         selected_experts=selected, expert_actions=acts, blended_action=b["blended_actions"][t],
         blended_confidence=float(b["blended_confidence"][t]), risk_flags=list(b["risk_flags"][t]),
-        embedding=b["embedding"][t].tolist())
+        embedding=b["embedding"][t].tolist(), blended_score=float(b["blended_score"][t]))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -118,7 +118,7 @@ def test_nan_windows_abstain_others_answer_in_contract(planted, pool):
     e = pool["momentum_gbm_h1"]
     out = e.predict(shuffled_cols)
     assert out.index.equals(x.index)
-    assert list(out.columns) == ["action", "confidence", "prob_buy", "prob_hold", "prob_sell"]
+    assert list(out.columns) == ["action", "confidence", "prob_buy", "prob_hold", "prob_sell", "score"]
     assert out["action"].iloc[3] == "abstain" and out["action"].iloc[5] == "abstain"
     assert out["confidence"].iloc[[3, 5]].tolist() == [0.0, 0.0]
     live = out.drop(index=x.index[[3, 5]])

@@ -38,7 +38,7 @@ from thunderline.decisions import trace_codec
 from thunderline.decisions.router_state import RouterState
 from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import ExpertRunner, window_risk_flags
-from thunderline.experts.blend import ABSTAIN, BUY, SELL, action_codes, action_strings, blend_codes
+from thunderline.experts.blend import ABSTAIN, action_codes, action_strings, blend_scores, score_actions
 from thunderline.experts._threads import single_threaded
 from thunderline.hashing import content_ids_of_lists
 from thunderline.risk import RiskConfig, apply_risk
@@ -63,7 +63,9 @@ class DecisionBatch:
     ``columns`` are the expert slots a trace can list: every (layer, pool position),
     layer by layer, then the shadows; ``actions``/``confidences``/``weights`` are
     n × len(columns) (a live slot's weight is its layer weight, shadows weigh 0);
-    ``latency_ms`` is each slot's per-window latency.
+    ``latency_ms`` is each slot's per-window latency; ``scores`` each slot's signed score and
+    ``blended_score`` the blend's signed conviction in [−1, 1] from which ``blended_actions``
+    were derived (before risk).
     """
 
     tenant_id: str
@@ -85,6 +87,8 @@ class DecisionBatch:
     embedding: np.ndarray
     ids: list[str]
     content_hashes: list[str]
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    blended_score: np.ndarray = field(default_factory=lambda: np.zeros(0))
     edgar_window_ids: list = field(default_factory=list)  # per trace: the EDGAR window joined as of it
     expert_latency_ms: dict[str, float] = field(default_factory=dict)
     expert_status: dict[str, str] = field(default_factory=dict)
@@ -137,6 +141,8 @@ class DecisionBatch:
         """The batch as DecisionTrace objects (for callers that want records, not columns)."""
         gates, selected = self.gate_scores(), self.selected_experts()
         acts, conf, w = self.actions.tolist(), self.confidences.tolist(), self.weights.tolist()
+        sc = self.scores.tolist()
+        bscore = self.blended_score.tolist()
         lat = self.latency_ms.tolist()
         emb = self.embedding.tolist()
         out = []
@@ -146,14 +152,15 @@ class DecisionBatch:
                 c = self.columns[g]
                 expert_actions.append(ExpertAction(layer=c.layer, expert=c.expert, model_version=c.model_version,
                                                    alias=c.alias, action=str(acts[t][g]), confidence=conf[t][g],
-                                                   latency_ms=lat[g], weight=w[t][g], flags=c.flags))
+                                                   latency_ms=lat[g], weight=w[t][g], flags=c.flags,
+                                                   score=sc[t][g]))
             tr = DecisionTrace(
                 tenant_id=self.tenant_id, feature_window_id=self.feature_window_ids[t], symbol=self.symbols[t],
                 window_start_us=int(self.window_start_us[t]), window_end_us=int(self.window_end_us[t]),
                 router_version=self.router_version, gate_scores=gates[t], selected_experts=selected[t],
                 expert_actions=expert_actions, blended_action=str(self.blended_actions[t]),
                 blended_confidence=float(self.blended_confidence[t]), risk_flags=list(self.risk_flags[t]),
-                embedding=emb[t])
+                embedding=emb[t], blended_score=bscore[t])
             out.append(tr)
         return out
 
@@ -310,23 +317,29 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     # per layer: actions/confidences/weights over the pool, n × e_l each
     L = len(assignments)
     codes_of = {name: action_codes(r.actions) for name, (_, r) in results.items()}
-    act_cols, conf_cols, w_cols, res_cols = [], [], [], []
+    act_cols, conf_cols, score_cols, w_cols, res_cols, alpha = [], [], [], [], [], []
     for pool, a in zip(state.pools, assignments):
         for j, name in enumerate(pool):
             acts = np.full(n, ABSTAIN, dtype=np.int8)
             conf = np.zeros(n)
+            sc = np.zeros(n)
             if name in results:
                 rows, r = results[name]
                 acts[rows] = codes_of[name]
                 conf[rows] = r.confidences
+                sc[rows] = r.signed_scores
             act_cols.append(acts)
             conf_cols.append(conf)
+            score_cols.append(sc)
             w_cols.append(a.weights[:, j] / L)
             res_cols.append(results.get(name, (None, None))[1])
+            alpha.append(state.scale_of(name))
     A = np.stack(act_cols, axis=1)  # action codes (runner-validated, so every code is a real action)
     C = np.stack(conf_cols, axis=1)
+    Sc = np.stack(score_cols, axis=1)
     W = np.stack(w_cols, axis=1)
-    blended_codes, blended_conf = blend_codes(A, C, W)
+    blended_score, Z = blend_scores(A, Sc, W, np.asarray(alpha))
+    blended_codes, blended_conf = score_actions(blended_score, Z, state.thresholds)
     blended = action_strings(blended_codes)
     live = [(k, r) for k, r in enumerate(res_cols) if r is not None]
     flags = [[] for _ in range(n)]
@@ -344,7 +357,7 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     t4 = time.perf_counter()
 
     batch = _batch(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,
-                   tenant_id, edgar_ids)
+                   tenant_id, edgar_ids, Sc, blended_score, np.asarray(alpha))
     t5 = time.perf_counter()
     batch.expert_latency_ms = {name: r.latency_ms for name, (_, r) in results.items()}
     batch.expert_latency_ms.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
@@ -390,15 +403,12 @@ def _widen(r, results, n):
 
 
 def _batch(windows, state, assignments, results, shadow_results, final, conf, risk_flags, A, C, W, tenant_id,
-           edgar_ids) -> DecisionBatch:
+           edgar_ids, Sc, blended_score, alpha) -> DecisionBatch:
     """Columns of the batch plus every trace's id and content hash; no per-window objects."""
     n = len(windows)
     L = len(assignments)
-    direction = np.zeros(A.shape)
-    direction[A == BUY] = 1.0
-    direction[A == SELL] = -1.0
-    contrib = W * C * direction
-    score = contrib.sum(axis=1)
+    contrib = np.where(A != ABSTAIN, W * Sc * alpha, 0.0)
+    score = blended_score
     offsets = np.cumsum([0] + [len(p) for p in state.pools])
     emb_cols = []
     for l, a in enumerate(assignments):
@@ -436,8 +446,9 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
         acts = np.hstack([action_strings(A), shadow_acts])
         confs = np.hstack([C, np.column_stack([np.asarray(s.confidences, dtype=np.float64) for s in shadow_results])])
         weights = np.hstack([layer_w, np.zeros((n, len(shadow_results)))])
+        scores = np.hstack([Sc, np.column_stack([s.signed_scores for s in shadow_results])])
     else:
-        acts, confs, weights, codes = action_strings(A), C, layer_w, A
+        acts, confs, weights, codes, scores = action_strings(A), C, layer_w, A, Sc
     final = np.asarray(final, dtype=object)
     bconf = np.where(final != "abstain", np.asarray(conf, dtype=np.float64), 0.0)
     fw_ids = feature_window_ids(windows)
@@ -449,8 +460,9 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
         window_start_us=starts, window_end_us=ends, layer_scores=[a.scores for a in assignments],
         layer_kept=[(a.kept_experts, a.kept_offsets) for a in assignments], columns=columns, actions=acts,
         confidences=confs, weights=weights, n_live=n_live, blended_actions=final, blended_confidence=bconf,
-        risk_flags=risk_flags, embedding=E, action_codes=codes)
+        risk_flags=risk_flags, embedding=E, action_codes=codes, scores=scores, blended_score=blended_score)
     ids = content_ids_of_lists("decision_trace", [tenant_id, fw_ids, state.version])
     return DecisionBatch(tenant_id, state.version, fw_ids, symbols, starts, ends, list(assignments), columns, n_live,
                          acts, confs, weights, np.array(latency, dtype=np.float64), final, bconf, risk_flags, E, ids,
-                         trace_codec.hashes(buf, off), edgar_window_ids=list(edgar_ids))
+                         trace_codec.hashes(buf, off), scores=scores, blended_score=np.asarray(blended_score),
+                         edgar_window_ids=list(edgar_ids))

@@ -11,7 +11,7 @@ DecisionTrace records the version it used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -24,12 +24,51 @@ from thunderline.store.warehouse import TenantSession
 
 
 @dataclass(frozen=True)
+class BlendSpec:
+    """How a router version turns its experts' signed scores into one decision, fitted on training data.
+
+    ``scale``: expert name → α in [0, 1], the share of its score the blend trusts (experts whose
+    score did not predict the realised move out of sample get 0; the best gets 1). ``thresholds``:
+    (buy, sell) — ``buy`` when the blended score exceeds the first, ``sell`` when it is below minus
+    the second. ``horizon_ms``: the clock horizon the blend was fitted for; ``fit``: what the fit
+    saw (windows, validation IC...), kept for the record.
+    """
+
+    thresholds: tuple[float, float]
+    scale: dict = field(default_factory=dict)
+    horizon_ms: int | None = None
+    fit: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        tb, ts = self.thresholds
+        if not (0.0 <= tb <= 1.0 and 0.0 <= ts <= 1.0):
+            raise ValueError(f"blend thresholds {self.thresholds!r} must be in [0, 1]")
+        for name, a in self.scale.items():
+            if not (np.isfinite(a) and 0.0 <= a <= 1.0):
+                raise ValueError(f"blend scale of {name!r} = {a!r} must be in [0, 1]")
+
+    def to_json(self) -> dict:
+        return {"thresholds": [float(self.thresholds[0]), float(self.thresholds[1])],
+                "scale": {k: float(v) for k, v in sorted(self.scale.items())},
+                "horizon_ms": self.horizon_ms, "fit": self.fit}
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> "BlendSpec | None":
+        if not d:
+            return None
+        return cls((float(d["thresholds"][0]), float(d["thresholds"][1])), dict(d.get("scale") or {}),
+                   d.get("horizon_ms"), dict(d.get("fit") or {}))
+
+
+@dataclass(frozen=True)
 class RouterState:
     config: RouterConfig
     gates: tuple[np.ndarray, ...]
     pools: tuple[tuple[str, ...], ...]  # per layer: expert name per gate column
     expert_versions: dict  # expert name -> registered model version routed to
     embedding: EmbeddingSpec
+    #: fitted score scales and action thresholds; None for versions published before they existed
+    blend: BlendSpec | None = None
 
     def __post_init__(self) -> None:
         if len(self.gates) != len(self.config.layers) or len(self.pools) != len(self.config.layers):
@@ -42,13 +81,28 @@ class RouterState:
             raise ValueError(f"router state: embedding d={self.embedding.d} differs from router d={self.config.d}")
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "config": self.config.model_dump(mode="json"),
             "gates": [g.tolist() for g in self.gates],
             "pools": [list(p) for p in self.pools],
             "expert_versions": dict(sorted(self.expert_versions.items())),
             "embedding": self.embedding.to_json(),
         }
+        if self.blend is not None:  # absent from older versions, so their version hashes are unchanged
+            out["blend"] = self.blend.to_json()
+        return out
+
+    def scale_of(self, expert: str) -> float:
+        """α of ``expert`` (1 when the version has no fitted blend or does not name it)."""
+        if self.blend is None:
+            return 1.0
+        return float(self.blend.scale.get(expert, 1.0))
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        from thunderline.experts.blend import UNFITTED_THRESHOLD
+
+        return self.blend.thresholds if self.blend is not None else (UNFITTED_THRESHOLD, UNFITTED_THRESHOLD)
 
     @cached_property
     def version(self) -> str:  # frozen: hashed once per state, not once per trace
@@ -59,7 +113,7 @@ class RouterState:
         cfg = RouterConfig(layers=tuple(RouterLayerConfig(**l) for l in d["config"]["layers"]), d=d["config"]["d"])
         return cls(cfg, tuple(np.asarray(g, dtype=np.float64) for g in d["gates"]),
                    tuple(tuple(p) for p in d["pools"]), dict(d["expert_versions"]),
-                   EmbeddingSpec.from_json(d["embedding"]))
+                   EmbeddingSpec.from_json(d["embedding"]), BlendSpec.from_json(d.get("blend")))
 
 
 def publish_router_version(session: TenantSession, state: RouterState, *, reason: str,
@@ -77,7 +131,8 @@ def publish_router_version(session: TenantSession, state: RouterState, *, reason
         session.insert("router_configs", [dict(
             id=version, version=version, parent_version=parent, config=body["config"],
             gates={"gates": body["gates"], "embedding": body["embedding"]},
-            experts={"pools": body["pools"], "expert_versions": body["expert_versions"]},
+            experts={"pools": body["pools"], "expert_versions": body["expert_versions"],
+                     **({"blend": body["blend"]} if "blend" in body else {})},
             reason=reason, is_active=True)])
     return version
 
@@ -86,7 +141,7 @@ def _state_of(row: dict) -> RouterState:
     return RouterState.from_json({"config": row["config"], "gates": row["gates"]["gates"],
                                   "pools": row["experts"]["pools"],
                                   "expert_versions": row["experts"]["expert_versions"],
-                                  "embedding": row["gates"]["embedding"]})
+                                  "embedding": row["gates"]["embedding"], "blend": row["experts"].get("blend")})
 
 
 def active_router(session: TenantSession) -> RouterState | None:

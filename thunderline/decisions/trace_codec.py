@@ -32,15 +32,15 @@ from thunderline.hashing import _key_bytes, canonical_bytes
 
 # -- top-level ops
 OP_CONST, OP_FW, OP_SYMBOL, OP_START, OP_END, OP_GATES, OP_SELECTED, OP_ACTIONS = 0, 1, 2, 3, 4, 5, 6, 7
-OP_BLENDED, OP_BCONF, OP_FLAGS, OP_EMBEDDING = 8, 9, 10, 11
+OP_BLENDED, OP_BCONF, OP_FLAGS, OP_EMBEDDING, OP_BSCORE = 8, 9, 10, 11, 12
 # -- per-action ops
-AOP_CONST, AOP_ACTION, AOP_WEIGHT, AOP_CONF = 0, 1, 2, 3
+AOP_CONST, AOP_ACTION, AOP_WEIGHT, AOP_CONF, AOP_SCORE = 0, 1, 2, 3, 4
 
 #: The hashed fields of a trace (DecisionTrace.hashed_content) and of one expert action.
 TRACE_KEYS = ("tenant_id", "feature_window_id", "symbol", "window_start_us", "window_end_us", "router_version",
               "gate_scores", "selected_experts", "expert_actions", "blended_action", "blended_confidence",
-              "risk_flags", "embedding")
-ACTION_KEYS = ("layer", "expert", "model_version", "alias", "action", "confidence", "weight", "flags")
+              "blended_score", "risk_flags", "embedding")
+ACTION_KEYS = ("layer", "expert", "model_version", "alias", "action", "confidence", "weight", "flags", "score")
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,8 @@ def encode_batch(
     risk_flags: Sequence[Sequence[str]],
     embedding: np.ndarray,
     action_codes: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
+    blended_score: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Canonical bytes of every trace of a batch: ``(buffer, offsets)``; trace t is ``buffer[off[t]:off[t+1]]``.
 
@@ -141,6 +143,7 @@ def encode_batch(
     ``actions``/``confidences``/``weights``: n × len(columns); a live slot's weight is its layer weight.
     ``layer_kept``: per layer, (kept_experts, kept_offsets) as in :class:`~thunderline.routing.Assignment`.
     ``action_codes``: optionally, ``actions`` as indices into ``ACTIONS`` (saves hashing every string).
+    ``scores``: n × len(columns) signed expert scores; ``blended_score``: n (both default to zeros).
     """
     n = len(feature_window_ids)
     frags = _Fragments()
@@ -148,7 +151,7 @@ def encode_batch(
 
     # per-action program, identical structure for every column (only constants differ)
     akeys = _ordered(ACTION_KEYS)
-    hole = {"action": AOP_ACTION, "weight": AOP_WEIGHT, "confidence": AOP_CONF}
+    hole = {"action": AOP_ACTION, "weight": AOP_WEIGHT, "confidence": AOP_CONF, "score": AOP_SCORE}
     col_programs = []
     for c in columns:
         values = {"layer": c.layer, "expert": c.expert, "model_version": c.model_version, "alias": c.alias,
@@ -178,7 +181,7 @@ def encode_batch(
     field_op = {"feature_window_id": OP_FW, "symbol": OP_SYMBOL, "window_start_us": OP_START,
                 "window_end_us": OP_END, "gate_scores": OP_GATES, "selected_experts": OP_SELECTED,
                 "expert_actions": OP_ACTIONS, "blended_action": OP_BLENDED, "blended_confidence": OP_BCONF,
-                "risk_flags": OP_FLAGS, "embedding": OP_EMBEDDING}
+                "blended_score": OP_BSCORE, "risk_flags": OP_FLAGS, "embedding": OP_EMBEDDING}
     prog = []
     pending = _dict_header(len(TRACE_KEYS))
     for k in _ordered(TRACE_KEYS):
@@ -206,6 +209,10 @@ def encode_batch(
     np.cumsum([len(fl) for fl in risk_flags], out=flag_off[1:])
     fw_body, fw_off = _string_column(feature_window_ids)
     pool, frag_off = frags.arrays()
+    if scores is None:
+        scores = np.zeros(np.shape(confidences))
+    if blended_score is None:
+        blended_score = np.zeros(n)
 
     layer_off = np.zeros(L + 1, dtype=np.int64)
     np.cumsum([s.shape[1] for s in layer_scores], out=layer_off[1:])
@@ -222,7 +229,7 @@ def encode_batch(
                    _float_bits(S), layer_off, kept_all.astype(np.int64), kept_off, int(n_live),
                    np.ascontiguousarray(act_code, dtype=np.int64), _float_bits(confidences), _float_bits(weights),
                    blended_code.astype(np.int64), _float_bits(blended_confidence), flag_code.astype(np.int64),
-                   flag_off, _float_bits(embedding))
+                   flag_off, _float_bits(embedding), _float_bits(scores), _float_bits(blended_score))
 
 
 def _float_bits(a: np.ndarray) -> np.ndarray:
@@ -335,7 +342,7 @@ def _trace_size(t, program, aprog, aprog_len, name_frag, frag_off, fw_off, sym_c
                 size += _action_size(t, g, aprog, aprog_len, frag_off, act_code)
         elif op == OP_BLENDED:
             size += _frag_len(frag_off, blended_code[t])
-        elif op == OP_BCONF:
+        elif op == OP_BCONF or op == OP_BSCORE:
             size += 9
         elif op == OP_FLAGS:
             size += 9
@@ -361,7 +368,7 @@ def _action_size(t, g, aprog, aprog_len, frag_off, act_code):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _put_action(out, pos, t, g, aprog, aprog_len, pool, frag_off, act_code, conf, weights):
+def _put_action(out, pos, t, g, aprog, aprog_len, pool, frag_off, act_code, conf, weights, scores):
     for p in range(aprog_len[g]):
         op, arg = aprog[g, p, 0], aprog[g, p, 1]
         if op == AOP_CONST:
@@ -370,6 +377,8 @@ def _put_action(out, pos, t, g, aprog, aprog_len, pool, frag_off, act_code, conf
             pos = _put_frag(out, pos, pool, frag_off, act_code[t, g])
         elif op == AOP_WEIGHT:
             pos = _put_float(out, pos, weights[t, g])
+        elif op == AOP_SCORE:
+            pos = _put_float(out, pos, scores[t, g])
         else:
             pos = _put_float(out, pos, conf[t, g])
     return pos
@@ -378,7 +387,7 @@ def _put_action(out, pos, t, g, aprog, aprog_len, pool, frag_off, act_code, conf
 @njit(cache=True, nogil=True)
 def _encode(program, aprog, aprog_len, name_frag, pool, frag_off, fw_body, fw_off, sym_code, starts, ends, S,
             layer_off, kept_all, kept_off, n_live, act_code, conf, weights, blended_code, bconf, flag_code,
-            flag_off, emb):
+            flag_off, emb, scores, bscore):
     n = starts.shape[0]
     n_cols = act_code.shape[1]
     L = layer_off.shape[0] - 1
@@ -426,13 +435,16 @@ def _encode(program, aprog, aprog_len, name_frag, pool, frag_off, fw_body, fw_of
                 for l in range(L):
                     for q in range(kept_off[l, t], kept_off[l, t + 1]):
                         pos = _put_action(out, pos, t, kept_all[q], aprog, aprog_len, pool, frag_off, act_code,
-                                          conf, weights)
+                                          conf, weights, scores)
                 for g in range(n_live, n_cols):
-                    pos = _put_action(out, pos, t, g, aprog, aprog_len, pool, frag_off, act_code, conf, weights)
+                    pos = _put_action(out, pos, t, g, aprog, aprog_len, pool, frag_off, act_code, conf, weights,
+                                      scores)
             elif op == OP_BLENDED:
                 pos = _put_frag(out, pos, pool, frag_off, blended_code[t])
             elif op == OP_BCONF:
                 pos = _put_float(out, pos, bconf[t])
+            elif op == OP_BSCORE:
+                pos = _put_float(out, pos, bscore[t])
             elif op == OP_FLAGS:
                 pos = _put_header(out, pos, 108, flag_off[t + 1] - flag_off[t])
                 for q in range(flag_off[t], flag_off[t + 1]):

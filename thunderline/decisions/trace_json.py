@@ -82,7 +82,7 @@ def json_columns(batch: "DecisionBatch") -> dict[str, list[str]]:
     elements = pc.binary_join_element_wise(
         pa.array(head, pa.string()).take(idx) if head else pa.array([], pa.string()),
         quoted(batch.actions[rows, cols]), ',"confidence":', numbers(batch.confidences[rows, cols]),
-        ',"weight":', numbers(batch.weights[rows, cols]), "}", "")
+        ',"weight":', numbers(batch.weights[rows, cols]), ',"score":', numbers(batch.scores[rows, cols]), "}", "")
     counts = np.bincount(rows, minlength=n) if rows.size else np.zeros(n, np.int64)
     actions = arrays(elements, np.concatenate([[0], np.cumsum(counts)]))
 

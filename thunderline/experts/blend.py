@@ -138,3 +138,57 @@ def blend_codes(codes: Any, confidences: Any, weights: Any, shadow_mask: Any = N
     out_action[none_live] = ABSTAIN
     out_conf = np.where(none_live, 0.0, np.clip(out_conf, 0.0, 1.0))
     return out_action, out_conf
+
+
+# --------------------------------------------------------------------------- continuous decision
+#: Action thresholds used when a router version carries none fitted (versions from before fitted
+#: thresholds existed): |score| above this is directional. Bootstrap and gate retraining always fit them.
+UNFITTED_THRESHOLD = 0.2
+
+
+def blend_scores(codes: Any, scores: Any, weights: Any, scale: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The blend's signed conviction per window: ``(score, Z)``.
+
+    Over the *live* entries of each window (action not ``abstain``, weight > 0):
+    ``score = Σ w·α·s / Σ w`` where ``s`` is the expert's signed score in [−1, 1] and
+    ``α`` (``scale``, one per column, in [0, 1]; default 1) how much of its score the
+    router trusts — fitted on training data from how well each expert's score predicted
+    the realised move. ``score`` is therefore in [−1, 1]; it is 0 where ``Z = Σ w = 0``
+    (no live expert). ``codes`` as in :func:`action_codes`.
+    """
+    acts = _as_2d("actions", codes, dtype=np.int8)
+    shape = acts.shape
+    s = _as_2d("scores", scores, shape, dtype=np.float64)
+    w = _as_2d("weights", weights, shape, dtype=np.float64)
+    a = np.ones(shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
+    if a.shape != (shape[1],) or not (np.isfinite(a) & (a >= 0) & (a <= 1)).all():
+        raise ValueError(f"scale: expected {shape[1]} finite values in [0, 1], got {a!r}")
+    live = (acts != ABSTAIN) & (acts >= 0) & (w > 0)
+    w_live = np.where(live, w, 0.0)
+    Z = w_live.sum(axis=1)
+    num = (w_live * np.where(live, np.clip(np.nan_to_num(s), -1.0, 1.0), 0.0) * a).sum(axis=1)
+    out = np.where(Z > 0, num / np.where(Z > 0, Z, 1.0), 0.0)
+    return np.clip(out, -1.0, 1.0), Z
+
+
+def score_actions(score: Any, Z: Any, thresholds: tuple[float, float] = (UNFITTED_THRESHOLD, UNFITTED_THRESHOLD),
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Discrete actions from the blended score: ``buy`` when ``score > buy_threshold``, ``sell`` when
+    ``score < −sell_threshold``, else ``hold``; ``abstain`` where no expert was live (``Z = 0``).
+
+    Returns (codes, confidence): the confidence of a directional action is ``|score|``, of a hold
+    ``1 − |score|``, of an abstention 0 — all in [0, 1].
+    """
+    z = np.asarray(score, dtype=np.float64)
+    tb, ts = (float(thresholds[0]), float(thresholds[1]))
+    if not (0.0 <= tb <= 1.0 and 0.0 <= ts <= 1.0):
+        raise ValueError(f"thresholds {thresholds!r} must be in [0, 1]")
+    codes = np.full(z.shape, HOLD, dtype=np.int8)
+    codes[z > tb] = BUY
+    codes[z < -ts] = SELL
+    directional = codes != HOLD
+    conf = np.where(directional, np.abs(z), 1.0 - np.abs(z))
+    none_live = np.asarray(Z, dtype=np.float64) <= 0
+    codes[none_live] = ABSTAIN
+    conf = np.where(none_live, 0.0, np.clip(conf, 0.0, 1.0))
+    return codes, conf

@@ -14,6 +14,8 @@ Guarantees of :func:`predict_frame`:
 * ``confidence`` is the model's probability of the action it chose, in [0, 1];
   ``prob_buy``/``prob_hold``/``prob_sell`` are the class probabilities (0 for a
   class never seen in training); ties between classes resolve to ``hold``;
+* ``score`` is the signed conviction ``prob_buy − prob_sell`` in [−1, 1] (positive: the mid
+  is expected to rise over the expert's horizon), NaN where the expert abstains;
 * the output has the input's index and the columns of :data:`OUTPUT_COLUMNS`.
 """
 
@@ -30,7 +32,7 @@ from thunderline.experts._threads import single_threaded
 BUY, SELL, HOLD, ABSTAIN = "buy", "sell", "hold", "abstain"
 #: Class order used for argmax: ties go to the first, so to ``hold``.
 CLASS_ORDER: tuple[str, ...] = (HOLD, SELL, BUY)
-OUTPUT_COLUMNS: tuple[str, ...] = ("action", "confidence", "prob_buy", "prob_hold", "prob_sell")
+OUTPUT_COLUMNS: tuple[str, ...] = ("action", "confidence", "prob_buy", "prob_hold", "prob_sell", "score")
 
 
 class ExpertInputError(ValueError):
@@ -113,6 +115,7 @@ def probabilities_to_frame(proba: np.ndarray, classes: Sequence[str], finite: np
             "prob_buy": by_class[:, 2],
             "prob_hold": by_class[:, 0],
             "prob_sell": by_class[:, 1],
+            "score": by_class[:, 2] - by_class[:, 1],
         },
         index=index,
     )

@@ -86,6 +86,13 @@ class ExpertResult:
     flags: tuple[str, ...] = ()
     error: str | None = None
     output: pd.DataFrame | None = field(default=None, repr=False)  # the expert's full output when ok
+    #: signed scores in [-1, 1] (0 where abstaining); None means all zero
+    scores: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def signed_scores(self) -> np.ndarray:
+        """Per window the expert's signed score in [-1, 1] (0 where it abstained or failed)."""
+        return self.scores if self.scores is not None else np.zeros(self.n)
 
     @property
     def n(self) -> int:
@@ -112,8 +119,10 @@ class ExpertResult:
         lat = self.latency_per_window_ms
         return [
             ExpertAction(layer=layer, expert=self.expert, model_version=self.version, alias=self.alias,
-                         action=str(a), confidence=float(c), latency_ms=lat, weight=float(wi), flags=self.flags)
-            for a, c, wi in zip(self.actions.tolist(), self.confidences.tolist(), w.tolist())
+                         action=str(a), confidence=float(c), latency_ms=lat, weight=float(wi), flags=self.flags,
+                         score=float(s))
+            for a, c, wi, s in zip(self.actions.tolist(), self.confidences.tolist(), w.tolist(),
+                                   self.signed_scores.tolist())
         ]
 
 
@@ -260,14 +269,14 @@ class ExpertRunner:
             return self._abstain(expert, n, STATUS_ERROR, flag_error(name), call.elapsed_ms, budget,
                                  f"{type(call.exc).__name__}: {call.exc}")
         try:
-            actions, confidences = _check_output(call.output, n)
+            actions, confidences, scores = _check_output(call.output, n)
         except ValueError as exc:
             log.warning("expert %s returned an invalid output: %s", name, exc)
             return self._abstain(expert, n, STATUS_ERROR, flag_error(name), call.elapsed_ms, budget, str(exc))
         result = ExpertResult(
             expert=name, version=str(getattr(expert, "version", "")), alias=str(getattr(expert, "alias", "")),
             status=STATUS_OK, actions=actions, confidences=confidences, latency_ms=call.elapsed_ms,
-            budget_ms=budget, output=call.output,
+            budget_ms=budget, output=call.output, scores=scores,
         )
         log.debug("expert %s%s: %d windows in %.2f ms", name, " (shadow)" if result.is_shadow else "", n,
                   call.elapsed_ms)
@@ -290,8 +299,13 @@ def _rows(df: Any) -> int:
         return 0
 
 
-def _check_output(out: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(actions, confidences) from an expert's output; ValueError naming what breaks the contract."""
+def _check_output(out: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(actions, confidences, scores) from an expert's output; ValueError naming what breaks the contract.
+
+    ``scores`` come from the output's ``score`` column; an expert without one is scored
+    ``prob_buy - prob_sell`` when it gives those, else ±confidence of a buy/sell action.
+    Abstentions score 0.
+    """
     if not isinstance(out, pd.DataFrame):
         raise ValueError(f"expected a DataFrame, got {type(out).__name__}")
     for col in ("action", "confidence"):
@@ -310,7 +324,19 @@ def _check_output(out: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(~(np.isfinite(conf) & (conf >= 0) & (conf <= 1)))[0])
         raw = out["confidence"].iloc[i]
         raise ValueError(f"confidence {getattr(raw, 'item', lambda: raw)()!r} at window {i} is not in [0, 1]")
-    return actions, conf
+    if "score" in out.columns:
+        score = pd.to_numeric(out["score"], errors="coerce").to_numpy(dtype=np.float64)
+    elif "prob_buy" in out.columns and "prob_sell" in out.columns:
+        score = (pd.to_numeric(out["prob_buy"], errors="coerce").to_numpy(dtype=np.float64)
+                 - pd.to_numeric(out["prob_sell"], errors="coerce").to_numpy(dtype=np.float64))
+    else:
+        score = np.where(actions == "buy", conf, np.where(actions == "sell", -conf, 0.0))
+    score = np.where(abstain, 0.0, score)
+    bad = ~(np.isfinite(score) & (np.abs(score) <= 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"score {float(score[i])!r} at window {i} is not in [-1, 1]")
+    return actions, conf, score
 
 
 def window_risk_flags(

@@ -56,7 +56,8 @@ def trace_row(tr) -> dict:
     return dict(id=tr.id, feature_window_id=tr.feature_window_id, symbol=tr.symbol, window_start=tr.window_start_us,
                 window_end=tr.window_end_us, router_version=tr.router_version, gate_scores=tr.gate_scores,
                 selected_experts=tr.selected_experts, expert_actions=acts, blended_action=tr.blended_action,
-                blended_confidence=tr.blended_confidence, risk_flags=tr.risk_flags, embedding=tr.embedding,
+                blended_confidence=tr.blended_confidence, blended_score=tr.blended_score, risk_flags=tr.risk_flags,
+                embedding=tr.embedding,
                 content_hash=tr.content_hash)
 
 
@@ -70,6 +71,7 @@ def batch_columns(batch: DecisionBatch) -> dict[str, list]:
     documents are assembled by :mod:`thunderline.decisions.trace_json` (Arrow, no per-row Python).
     """
     floats = [batch.confidences, batch.weights, batch.latency_ms, batch.embedding, batch.blended_confidence,
+              batch.scores, batch.blended_score,
               *(a.scores for a in batch.assignments)]
     if not all(np.isfinite(np.asarray(x, dtype=np.float64)).all() for x in floats):
         rows = [trace_row(t) for t in batch.traces]  # the rare slow path: the per-trace definition
@@ -82,7 +84,7 @@ def batch_columns(batch: DecisionBatch) -> dict[str, list]:
         "window_start": batch.window_start_us.tolist(), "window_end": batch.window_end_us.tolist(),
         "router_version": [batch.router_version] * len(batch),
         "blended_action": batch.blended_actions.tolist(), "blended_confidence": batch.blended_confidence.tolist(),
-        "content_hash": batch.content_hashes, **trace_json.json_columns(batch),
+        "blended_score": batch.blended_score.tolist(), "content_hash": batch.content_hashes, **trace_json.json_columns(batch),
     }
 
 

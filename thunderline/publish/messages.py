@@ -87,6 +87,7 @@ def decision_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "expert_actions": row["expert_actions"],
         "blended_action": row["blended_action"],
         "blended_confidence": float(row["blended_confidence"]),
+        "blended_score": float(row.get("blended_score") or 0.0),
         "risk_flags": row["risk_flags"],
         "embedding": row["embedding"],
         "content_hash": row["content_hash"],

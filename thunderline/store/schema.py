@@ -126,6 +126,8 @@ decision_traces = sa.Table(
     sa.Column("expert_actions", JSONType, nullable=False),
     sa.Column("blended_action", sa.String(16), nullable=False),
     sa.Column("blended_confidence", sa.Float, nullable=False),
+    # the blend's signed conviction in [-1, 1]; blended_action is derived from it (see DecisionTrace)
+    sa.Column("blended_score", sa.Float, nullable=False, server_default=sa.text("0")),
     sa.Column("risk_flags", JSONType, nullable=False),
     sa.Column("embedding", JSONType, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
