@@ -203,7 +203,7 @@ def free_port() -> int:
 def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "thunderline.ingress", "serve", "--port", str(port), "--no-relay",
+    proc = subprocess.Popen([sys.executable, "-m", "thunderline_cli.ingress_main", "serve", "--port", str(port), "--no-relay",
                              "--workers", str(workers), "--log-level", "warning", "--requests-per-s", "1000000",
                              "--ticks-per-s", "1e12"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -98,7 +98,7 @@ def _stream(fmt: str, n: int, seed: int, symbol: str, start_us: int):
 
 def live_bursts(settings, sizes: list[int], max_batch: int, fmt: str) -> dict:
     from thunderline.flow.live import percentiles_ms
-    from thunderline_assets.live_command import LiveRunner, run_stdin
+    from thunderline_cli.live_service import LiveRunner, run_stdin
 
     runner = LiveRunner(settings, instance=None, interval_s=1.0, keep_latencies=True)
     assert runner.decisions is not None, "no router version"

@@ -16,7 +16,7 @@ import datetime as dt
 
 import dagster as dg
 
-from jobs.schedules import last_complete_month
+from thunderline.partitioning import last_complete_month
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from jobs.keys import (
     GATE_RETRAINING_JOB,
@@ -71,11 +71,9 @@ class GateConfig(dg.Config):
 @dg.op(description="Fit each layer's W_g from realised outcomes and publish a new router version (parent = active).")
 def retrain_gates(context: dg.OpExecutionContext, config: GateConfig, warehouse: WarehouseResource,
                   mlflow: MlflowResource, ticker_map: TickerMapResource):
-    from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
 
-    with ExpertRegistry(tracking_uri=mlflow.tracking_uri, artifact_location=mlflow.artifact_location,
-                        warehouse=warehouse.get(), tenant_id=warehouse.tenant_id) as registry:
+    with mlflow.registry(warehouse) as registry:
         try:
             report = retrain_router_gates(warehouse.get(), warehouse.tenant_id, registry,
                                           lookback_days=config.lookback_days, C=config.C, margin=config.margin,

@@ -15,13 +15,8 @@ import datetime as dt
 import dagster as dg
 
 from jobs.partition_jobs import edgar_partition_job, market_partition_job
+from thunderline.partitioning import last_complete_month
 from jobs.keys import MONTHLY_TAG, PARTITION_TAG, month_symbol_key, months, symbols
-
-
-def last_complete_month(t: dt.datetime) -> str:
-    """``YYYY-MM-01`` of the month before the one ``t`` falls in (UTC)."""
-    first = t.astimezone(dt.timezone.utc).date().replace(day=1)
-    return (first - dt.timedelta(days=1)).replace(day=1).isoformat()
 
 
 @dg.schedule(name="monthly_market_backfill", job=market_partition_job, cron_schedule="0 2 1 * *",

@@ -3,6 +3,9 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import PrivateAttr
 
+from resources.warehouse import WarehouseResource
+from thunderline.stores import registry_for
+
 
 class MlflowResource(dg.ConfigurableResource):
     """MLflow tracking + registry through ``MlflowClient`` (not dagster-mlflow, see DAGSTER_NOTES).
@@ -24,8 +27,7 @@ class MlflowResource(dg.ConfigurableResource):
             self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
         return self._client
 
-    def set_alias(self, model_name: str, alias: str, version: str | int) -> None:
-        self.client().set_registered_model_alias(model_name, alias, str(version))
-
-    def version_by_alias(self, model_name: str, alias: str):
-        return self.client().get_model_version_by_alias(model_name, alias)
+    def registry(self, warehouse: WarehouseResource):
+        """The expert registry on ``warehouse``'s tenant, opened as every command opens it (use it as a context)."""
+        return registry_for(warehouse.get(), warehouse.tenant_id, self.tracking_uri, self.artifact_location,
+                            registry_uri=self.registry_uri)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from functools import cached_property
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from thunderline.store import Warehouse
+from thunderline.stores import open_warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -18,8 +18,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url)
+            self._warehouse = open_warehouse(self.url)
         return self._warehouse
+
+    def teardown_after_execution(self, context) -> None:
+        """Dagster calls this when a run or sensor evaluation ends: the engine's connections are released."""
+        if self._warehouse is not None:
+            self._warehouse.dispose()
 
     def session(self):
         """A transaction scoped to this resource's tenant."""

@@ -29,13 +29,6 @@ class DecisionConfig(dg.Config):
     abstain_experts: list[str] = []  # "force abstain": these experts are not run
 
 
-def open_registry(mlflow: MlflowResource, warehouse: WarehouseResource):
-    from thunderline.experts.registry import ExpertRegistry
-
-    return ExpertRegistry(tracking_uri=mlflow.tracking_uri, artifact_location=mlflow.artifact_location,
-                          warehouse=warehouse.get(), tenant_id=warehouse.tenant_id)
-
-
 @dg.asset(
     partitions_def=month_symbol,
     deps=[market_feature_windows,
@@ -62,7 +55,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
         yield dg.AssetCheckResult(check_name="undercovered", passed=True, severity=dg.AssetCheckSeverity.WARN)
         return
     t0 = time.perf_counter()
-    with open_registry(mlflow, warehouse) as registry:
+    with mlflow.registry(warehouse) as registry:
         experts, shadows = load_pool(registry, state)
         with warehouse.session() as s:
             summary = decide_partition(s, month, symbol, state, experts, shadows=shadows,

@@ -25,7 +25,7 @@ from jobs.learning_jobs import JOBS as LEARNING_JOBS
 from jobs.learning_jobs import SCHEDULES as LEARNING_SCHEDULES
 from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.config import Settings
-from thunderline_assets.decisions import decision_traces, open_registry
+from thunderline_assets.decisions import decision_traces
 from thunderline_assets.market import market_feature_windows
 from jobs.keys import complete_months, month_symbol, months, split_key
 
@@ -182,7 +182,7 @@ def nas_candidates(context: dg.AssetExecutionContext, config: NasConfig, warehou
     else:
         runner = OptunaNasRunner(n_trials=config.n_trials, seed=config.seed, max_trees=config.max_trees)
     t0 = time.perf_counter()
-    with open_registry(mlflow, warehouse) as registry:
+    with mlflow.registry(warehouse) as registry:
         tracker = NasTracker(registry.client, artifact_location=registry.artifact_location)
         outcomes = search_and_register(registry, warehouse.get(), warehouse.tenant_id, data, targets, runner,
                                        top_k=config.top_k, tracker=tracker,
@@ -221,7 +221,7 @@ def promotion(context: dg.AssetExecutionContext, config: PromotionConfig, wareho
 
     policy = GatePolicy(config.min_count, config.shadow_min_ic, config.ic_margin, config.pnl_margin,
                         config.lookback_days, CostModel(config.fee_bps, config.spread_share))
-    with open_registry(mlflow, warehouse) as registry:
+    with mlflow.registry(warehouse) as registry:
         promoter = Promoter(registry, warehouse.get(), warehouse.tenant_id, policy=policy,
                             actor=f"dagster:{context.run.run_id}", ticker_map=ticker_map.rows())
         transitions = promoter.step_all()

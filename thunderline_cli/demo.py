@@ -57,7 +57,7 @@ def generate_demo_data(settings: Settings) -> list[Path]:
 
 
 def run_demo(args) -> int:
-    from thunderline_assets.ingest_command import run_ingest
+    from thunderline_cli.ingest import run_ingest
 
     t0 = time.perf_counter()
     settings = load_settings()
@@ -74,7 +74,7 @@ def run_demo(args) -> int:
     if report.runs_failed:
         print("demo: some runs failed; see the Dagster UI for their logs")
         return 1
-    from thunderline_assets.experts_command import run_bootstrap
+    from thunderline_cli.experts import run_bootstrap
 
     boot = run_bootstrap(settings, [TRAIN_MONTH])
     print(f"[3] experts trained on {boot['train_windows']:,} windows of {TRAIN_MONTH}, registered in MLflow as "
@@ -91,19 +91,19 @@ def run_demo(args) -> int:
     if report.runs_failed:
         print("demo: some runs failed; see the Dagster UI for their logs")
         return 1
-    from thunderline_assets.observability import run_drift_reports, worst_features
+    from thunderline_cli.drift import month_worst_features, run_drift_reports
 
     drift_months = [TRAIN_MONTH, LIVE_MONTH]
     print(f"[drift] drift_reports for {', '.join(drift_months)} against the {TRAIN_MONTH} baseline (PSI, KS):")
     drift_runs = run_drift_reports(settings, drift_months, baseline_month=TRAIN_MONTH)
     for month, ok in drift_runs:
         worst = ", ".join(f"{w['kind']}.{w['feature']} {'–' if w['psi'] is None else format(w['psi'], '.3f')} "
-                          f"({w['status']})" for w in worst_features(settings, month)) if ok else "run FAILED"
+                          f"({w['status']})" for w in month_worst_features(settings, month)) if ok else "run FAILED"
         print(f"    {month}: worst {worst}")
     if not all(ok for _, ok in drift_runs):
         print("demo: a drift_reports run failed; see the Dagster UI for its logs")
         return 1
-    from thunderline_assets.learning_command import run_learning_loop
+    from thunderline_cli.learn import run_learning_loop
 
     t_learn = time.perf_counter()
     print(f"[learn] labels → paper PnL → training slice of {TRAIN_MONTH} → NAS → shadow → evaluation on "
@@ -123,15 +123,11 @@ def run_demo(args) -> int:
 
 def _a_trace_id(settings: Settings) -> str:
     """One real decision trace id of the demo, for the lineage example."""
-    from thunderline.store import Warehouse
+    from thunderline.stores import open_stores
 
-    wh = Warehouse(settings.warehouse_url)
-    try:
-        with wh.session(settings.tenant_id) as s:
-            t = s.table("decision_traces")
-            rows = s.select("decision_traces", columns=["id"], order_by=[t.c.window_start, t.c.id], limit=1)
-    finally:
-        wh.dispose()
+    with open_stores(settings) as stores, stores.session() as s:
+        t = s.table("decision_traces")
+        rows = s.select("decision_traces", columns=["id"], order_by=[t.c.window_start, t.c.id], limit=1)
     return rows[0]["id"] if rows else "<decision trace id>"
 
 

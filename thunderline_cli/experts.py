@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from thunderline.config import load_settings
-from thunderline.store import Warehouse
+from thunderline.stores import Stores, open_stores
 
 
 def run_bootstrap(settings, months: list[str], *, seed: int = 0) -> dict:
     """Train the default experts on the market windows of ``months`` (all symbols), register them as
     champions in MLflow and publish the first router version. Returns the report as a dict."""
     from resources.ticker_map import TickerMapResource
+
+    tmap = TickerMapResource(path=str(settings.ticker_map)).rows()
+    with open_stores(settings, init_schema=True) as stores:
+        return _bootstrap(stores, months, tmap, seed)
+
+
+def _bootstrap(stores: Stores, months: list[str], tmap: list[dict], seed: int) -> dict:
     from thunderline.decisions.bootstrap import bootstrap_from_windows
     from thunderline.decisions.router_state import publish_router_version
-    from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.edgar_partition import load_edgar_windows
     from thunderline.flow.market_partition import row_to_window
-    from thunderline.store.postgres import month_bounds_us
+    from thunderline.partitioning import month_bounds_us
 
-    wh = Warehouse(settings.warehouse_url)
-    wh.init_schema()
-    tmap = TickerMapResource(path=str(settings.ticker_map)).rows()
-    with wh.session(settings.tenant_id) as s:
+    with stores.session() as s:
         fw = s.table("feature_windows")
         windows = []
         for m in months:
@@ -31,12 +34,9 @@ def run_bootstrap(settings, months: list[str], *, seed: int = 0) -> dict:
             raise ValueError(f"no market windows in {months}: ingest those months first")
         until = max(w.available_at_us for w in windows)
         edgar = load_edgar_windows(s, None, until)
-    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, artifact_location=settings.mlflow_artifacts,
-                        warehouse=wh, tenant_id=settings.tenant_id) as reg:
-        state, report = bootstrap_from_windows(reg, windows, edgar_windows=edgar, ticker_map=tmap, seed=seed)
-    with wh.session(settings.tenant_id) as s:
+    state, report = bootstrap_from_windows(stores.registry, windows, edgar_windows=edgar, ticker_map=tmap, seed=seed)
+    with stores.session() as s:
         version = publish_router_version(s, state, reason=f"bootstrap on {','.join(months)} (seed {seed})")
-    wh.dispose()
     return {"router_version": version, "train_windows": report.train_windows, "experts": report.trained,
             "skipped": report.skipped}
 
@@ -55,9 +55,7 @@ def cmd_bootstrap(args) -> int:
 def cmd_routers(args) -> int:
     from thunderline.decisions.router_state import router_history
 
-    s = load_settings()
-    wh = Warehouse(s.warehouse_url)
-    with wh.session(s.tenant_id) as sess:
+    with open_stores(load_settings()) as stores, stores.session() as sess:
         for r in router_history(sess):
             print(f"{'*' if r['is_active'] else ' '} {r['version']}  parent={r['parent_version']}  {r['reason']}")
     return 0

@@ -9,7 +9,6 @@ reason), windows and traces written, elapsed time.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from thunderline.config import ConfigError, Settings, load_settings
 from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.edgar_partition import landing_classifier, submissions_first
 from thunderline.flow.market_partition import classify_tick_file
-from thunderline.store import Warehouse
+from thunderline.stores import open_stores
+from thunderline_cli.dagster_instance import QUIET_CONSOLE, instance_for
 
 
 @dataclass
@@ -57,20 +57,6 @@ class IngestReport:
         return out
 
 
-# Runs keep every event in the instance (the UI shows them); the terminal gets INFO and above.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-
-
-def instance_for(settings: Settings) -> dg.DagsterInstance:
-    """The instance at DAGSTER_HOME; a new home gets a minimal dagster.yaml (SQLite storage, no telemetry)."""
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    cfg = settings.dagster_home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text("# written by thunderline: SQLite storage under this directory (see the repo's dagster.yaml\n"
-                       "# for PostgreSQL)\ntelemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.get()
-
-
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None) -> IngestReport:
     from jobs.keys import EDGAR_JOB, MARKET_JOB
@@ -91,14 +77,11 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     plans = []
     for tenant in tenants:
         ts = settings.model_copy(update={"tenant_id": tenant})
-        wh = Warehouse(ts.warehouse_url)
-        wh.init_schema()
-        with wh.session(tenant) as s:
+        with open_stores(ts, init_schema=True) as stores, stores.session() as s:
             ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file,
                                 default_tenant=settings.tenant_id)
             edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")),
                                 landing_classifier(s), default_tenant=settings.tenant_id)
-        wh.dispose()
         report.tick_files_new += sum(f.is_new for f in ticks)
         report.edgar_files_new += sum(f.is_new for f in edgar)
         report.files_rejected += [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected"]

@@ -1,16 +1,18 @@
-"""``python -m thunderline.ingress [serve|keys …]``: the same commands without loading Dagster."""
+"""``python -m thunderline_cli.ingress_main [serve|keys …]``: the ingress commands without loading Dagster."""
 
 import argparse
 import sys
 
 from thunderline.config import ConfigError
-from thunderline.ingress.cli import register
+from thunderline_cli import ingress_server, keys
 from thunderline.store import WarehouseError
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m thunderline.ingress")
-    register(p.add_subparsers(dest="command", required=True))
+    p = argparse.ArgumentParser(prog="python -m thunderline_cli.ingress_main")
+    sub = p.add_subparsers(dest="command", required=True)
+    ingress_server.register(sub)
+    keys.register(sub)
     args = p.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,7 +1,7 @@
-"""``thunderline serve`` and ``thunderline keys create|revoke|list``.
+"""``thunderline serve``: the long-running HTTP ingress server (tenant API, dashboard, publication relay).
 
-Registered by ``thunderline_assets.commands.register``; no Dagster here. Configuration
-and warehouse failures propagate to the CLI's one-line error handling.
+No Dagster here (``python -m thunderline_cli.ingress_main`` starts it without loading Dagster).
+Configuration and warehouse failures propagate to the CLI's one-line error handling.
 """
 
 from __future__ import annotations
@@ -27,81 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "per-tenant rate limits are one budget across them")
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=_serve)
-
-    k = sub.add_parser("keys", help="per-tenant API keys").add_subparsers(dest="keys_command", required=True)
-    c = k.add_parser("create", help="create a key (printed once; only its salted hash is stored)")
-    c.add_argument("--tenant", required=True)
-    c.add_argument("--label", default=None, help="a note saying who or what uses the key")
-    c.set_defaults(func=_keys_create)
-    r = k.add_parser("revoke", help="revoke a key by its id (the third dot-separated part of the key)")
-    r.add_argument("--tenant", required=True)
-    r.add_argument("key_id")
-    r.set_defaults(func=_keys_revoke)
-    ls = k.add_parser("list", help="list a tenant's keys (ids, labels, state; never secrets)")
-    ls.add_argument("--tenant", required=True)
-    ls.set_defaults(func=_keys_list)
-
-
-def _warehouse():
-    from thunderline.config import load_settings
-    from thunderline.store import Warehouse
-
-    wh = Warehouse(load_settings().warehouse_url)
-    wh.init_schema()
-    return wh
-
-
-def _keys_error(exc: Exception) -> int:
-    print(f"thunderline: error: {exc}", file=sys.stderr)
-    return 2
-
-
-def _keys_create(args) -> int:
-    from thunderline.ingress.keys import ApiKeyError, create_key
-
-    wh = _warehouse()
-    try:
-        key, info = create_key(wh, args.tenant, args.label)
-    except ApiKeyError as exc:
-        return _keys_error(exc)
-    finally:
-        wh.dispose()
-    print(key)
-    print(f"key id {info.key_id} for tenant {info.tenant_id}: store the key now, it is not shown again", file=sys.stderr)
-    return 0
-
-
-def _keys_revoke(args) -> int:
-    from thunderline.ingress.keys import ApiKeyError, revoke_key
-
-    wh = _warehouse()
-    try:
-        ok = revoke_key(wh, args.tenant, args.key_id)
-    except ApiKeyError as exc:
-        return _keys_error(exc)
-    finally:
-        wh.dispose()
-    if not ok:
-        print(f"thunderline: no active key {args.key_id!r} for tenant {args.tenant!r}", file=sys.stderr)
-        return 1
-    print(f"revoked {args.key_id} ({args.tenant})")
-    return 0
-
-
-def _keys_list(args) -> int:
-    from thunderline.ingress.keys import ApiKeyError, list_keys
-
-    wh = _warehouse()
-    try:
-        keys = list_keys(wh, args.tenant)
-    except ApiKeyError as exc:
-        return _keys_error(exc)
-    finally:
-        wh.dispose()
-    for info in keys:
-        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
-        print(f"{info.key_id}  {info.created_at:%Y-%m-%d %H:%M}  {state:24}  {info.label or ''}")
-    return 0
 
 
 def _serve(args) -> int:

@@ -15,7 +15,7 @@ import time
 from typing import Callable, Sequence
 
 from thunderline.config import load_settings
-from thunderline.store import Warehouse
+from thunderline.stores import Stores, open_stores
 
 DEMO_TARGETS = ("momentum_gbm_h1",)
 
@@ -23,12 +23,19 @@ DEMO_TARGETS = ("momentum_gbm_h1",)
 def run_learning_loop(settings, *, history_months: Sequence[str], targets: Sequence[str] = DEMO_TARGETS,
                       n_trials: int = 8, seed: int = 0, min_count: int = 200, retrain_gates: bool = True,
                       actor: str = "thunderline learn", show: Callable[[str], None] = print) -> dict:
+    """Labels → PnL → evaluation → rolling slice → NAS → promotion → gates, on the stores of ``settings``."""
+    with open_stores(settings, init_schema=True) as stores:
+        return _learning_loop(stores, history_months=history_months, targets=targets, n_trials=n_trials, seed=seed,
+                              min_count=min_count, retrain_gates=retrain_gates, actor=actor, show=show)
+
+
+def _learning_loop(stores: Stores, *, history_months: Sequence[str], targets: Sequence[str], n_trials: int,
+                   seed: int, min_count: int, retrain_gates: bool, actor: str, show: Callable[[str], None]) -> dict:
     from resources.ticker_map import TickerMapResource
     from thunderline.evaluation import CostModel
     from thunderline.evaluation.harness import evaluate_month
     from thunderline.evaluation.promotion import GatePolicy, Promoter, publish_router_for_champions
     from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
-    from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
     from thunderline.flow.learning_loop import build_rolling_slice, search_and_register
     from thunderline.flow.learning_partition import months_with_windows, pnl_partition, realise_label_partition
@@ -42,9 +49,7 @@ def run_learning_loop(settings, *, history_months: Sequence[str], targets: Seque
         out["timings_s"][name] = now - clock[0]
         clock[0] = now
 
-    wh = Warehouse(settings.warehouse_url)
-    wh.init_schema()
-    tenant = settings.tenant_id
+    settings, wh, tenant = stores.settings, stores.warehouse, stores.tenant_id
     tmap = TickerMapResource(path=str(settings.ticker_map)).rows()
     cost = CostModel()
     with wh.session(tenant) as s:
@@ -85,52 +90,50 @@ def run_learning_loop(settings, *, history_months: Sequence[str], targets: Seque
     show(f"    training slice {sl.slice_id[:8]}: {sl.rows:,} rows of {', '.join(sl.manifest['spec']['months'])} "
          f"in {len(sl.manifest['files'])} Parquet files, manifest {sl.manifest_sha256[:12]}; train/validation {folds}")
     out["slice"] = {"id": sl.slice_id, "rows": sl.rows, "path": str(sl.path), "manifest_sha256": sl.manifest_sha256}
-    with ExpertRegistry(tracking_uri=settings.mlflow_tracking_uri, artifact_location=settings.mlflow_artifacts,
-                        warehouse=wh, tenant_id=tenant) as reg:
-        tracker = NasTracker(reg.client, artifact_location=reg.artifact_location)
-        runner = OptunaNasRunner(n_trials=n_trials, seed=seed, max_trees=100, max_epochs=20)
-        nas_targets = [NasTarget.from_spec(DEFAULT_SPECS_BY_NAME[t]) for t in targets]
-        outcomes = search_and_register(reg, wh, tenant, data, nas_targets, runner, top_k=1, tracker=tracker,
-                                       actor=actor)
-        lap("nas")
-        for o in outcomes:
-            if o.error:
-                show(f"    NAS {o.target}: failed: {o.error}")
-                continue
-            r = o.registered[0] if o.registered else None
-            show(f"    NAS {o.target}: {o.trials_tried} Optuna trials ({o.pruned} pruned) in MLflow 'thunderline-nas'; "
-                 f"best {o.best_architecture.get('kind')} val IC {o.best_val_ic:+.3f}"
-                 + (f" → thunderline.expert.{o.target} v{r.version} @shadow" if r else ""))
-        out["nas"] = [{"target": o.target, "trials": o.trials_tried, "best_val_ic": o.best_val_ic,
-                       "registered": [r.version for r in o.registered], "error": o.error} for o in outcomes]
-        promoter = Promoter(reg, wh, tenant, policy=GatePolicy(min_count=min_count, cost=cost), actor=actor,
-                            ticker_map=tmap)
-        transitions = [t for t in (promoter.step(o.target) for o in outcomes if o.registered) if t is not None]
-        lap("promotion")
-        for t in transitions:
-            ev = t.metrics or {}
-            c, k = ev.get("candidate") or {}, ev.get("champion") or {}
-            show(f"    promotion {t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}) on "
-                 f"{c.get('n', 0):,} realised trades: IC {_f(c.get('ic'), sign=True)} vs champion "
-                 f"{_f(k.get('ic'), sign=True)}, net {_f(c.get('net'), 5, True)} vs {_f(k.get('net'), 5, True)}")
-        out["promotion"] = [{"expert": t.expert, "version": t.version, "decision": t.decision, "to": t.to_state}
-                            for t in transitions]
-        if retrain_gates:
-            try:
-                g = retrain_router_gates(wh, tenant, reg, ticker_map=tmap, actor=actor)
-                learned = sum(x["learned"] for x in g.layers)
-                show(f"    gates: {learned}/{len(g.layers)} layers learned from {g.windows:,} decided windows → "
-                     f"router {g.version} (parent {g.previous_version})")
-                out["router_version"] = g.version
-            except GateRetrainError as exc:
-                show(f"    gates: not retrained ({exc})")
-            lap("gates")
-        if any(t.moved_champion for t in transitions):
-            with wh.session(tenant) as s:
-                p = publish_router_for_champions(reg.client, s)
-            show(f"    champion moved → router {p.version} (what model_promotion_sensor publishes under the daemon)")
-            out["router_version"] = p.version or out.get("router_version")
-    wh.dispose()
+    reg = stores.registry
+    tracker = NasTracker(reg.client, artifact_location=reg.artifact_location)
+    runner = OptunaNasRunner(n_trials=n_trials, seed=seed, max_trees=100, max_epochs=20)
+    nas_targets = [NasTarget.from_spec(DEFAULT_SPECS_BY_NAME[t]) for t in targets]
+    outcomes = search_and_register(reg, wh, tenant, data, nas_targets, runner, top_k=1, tracker=tracker,
+                                   actor=actor)
+    lap("nas")
+    for o in outcomes:
+        if o.error:
+            show(f"    NAS {o.target}: failed: {o.error}")
+            continue
+        r = o.registered[0] if o.registered else None
+        show(f"    NAS {o.target}: {o.trials_tried} Optuna trials ({o.pruned} pruned) in MLflow 'thunderline-nas'; "
+             f"best {o.best_architecture.get('kind')} val IC {o.best_val_ic:+.3f}"
+             + (f" → thunderline.expert.{o.target} v{r.version} @shadow" if r else ""))
+    out["nas"] = [{"target": o.target, "trials": o.trials_tried, "best_val_ic": o.best_val_ic,
+                   "registered": [r.version for r in o.registered], "error": o.error} for o in outcomes]
+    promoter = Promoter(reg, wh, tenant, policy=GatePolicy(min_count=min_count, cost=cost), actor=actor,
+                        ticker_map=tmap)
+    transitions = [t for t in (promoter.step(o.target) for o in outcomes if o.registered) if t is not None]
+    lap("promotion")
+    for t in transitions:
+        ev = t.metrics or {}
+        c, k = ev.get("candidate") or {}, ev.get("champion") or {}
+        show(f"    promotion {t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}) on "
+             f"{c.get('n', 0):,} realised trades: IC {_f(c.get('ic'), sign=True)} vs champion "
+             f"{_f(k.get('ic'), sign=True)}, net {_f(c.get('net'), 5, True)} vs {_f(k.get('net'), 5, True)}")
+    out["promotion"] = [{"expert": t.expert, "version": t.version, "decision": t.decision, "to": t.to_state}
+                        for t in transitions]
+    if retrain_gates:
+        try:
+            g = retrain_router_gates(wh, tenant, reg, ticker_map=tmap, actor=actor)
+            learned = sum(x["learned"] for x in g.layers)
+            show(f"    gates: {learned}/{len(g.layers)} layers learned from {g.windows:,} decided windows → "
+                 f"router {g.version} (parent {g.previous_version})")
+            out["router_version"] = g.version
+        except GateRetrainError as exc:
+            show(f"    gates: not retrained ({exc})")
+        lap("gates")
+    if any(t.moved_champion for t in transitions):
+        with wh.session(tenant) as s:
+            p = publish_router_for_champions(reg.client, s)
+        show(f"    champion moved → router {p.version} (what model_promotion_sensor publishes under the daemon)")
+        out["router_version"] = p.version or out.get("router_version")
     return out
 
 
@@ -151,13 +154,9 @@ def cmd_loop(args) -> int:
 
 def cmd_promote(args) -> int:
     from thunderline.evaluation.promotion import GatePolicy, Promoter
-    from thunderline.experts.registry import ExpertRegistry
 
-    s = load_settings()
-    wh = Warehouse(s.warehouse_url)
-    with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_location=s.mlflow_artifacts, warehouse=wh,
-                        tenant_id=s.tenant_id) as reg:
-        p = Promoter(reg, wh, s.tenant_id, policy=GatePolicy(min_count=args.min_count), actor=args.actor)
+    with open_stores(load_settings()) as stores:
+        p = Promoter(stores.registry, stores.warehouse, stores.tenant_id, policy=GatePolicy(min_count=args.min_count), actor=args.actor)
         if args.rollback:
             t = p.rollback(args.expert, reason=args.reason or "manual rollback", actor=args.actor)
         else:

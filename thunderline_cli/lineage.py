@@ -1,7 +1,6 @@
 """``thunderline lineage ID [--up|--down] [--depth N]``: print a node's lineage as a tree.
 
-Registered by ``thunderline_assets.commands.register``; lives here because it
-needs nothing from Dagster. Configuration and warehouse failures propagate to
+Needs nothing from Dagster. Configuration and warehouse failures propagate to
 the CLI's one-line error handling; a node without edges exits 1 with a message.
 """
 
@@ -36,16 +35,11 @@ def _depth(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from thunderline.config import load_settings
     from thunderline.lineage import describe
-    from thunderline.store import Warehouse
+    from thunderline.stores import open_stores
 
     settings = load_settings()
-    wh = Warehouse(settings.warehouse_url)
-    try:
-        wh.check()
-        with wh.session(settings.tenant_id) as s:
-            text = describe(s, args.node_id, args.direction, args.depth)
-    finally:
-        wh.dispose()
+    with open_stores(settings, check=True) as stores, stores.session() as s:
+        text = describe(s, args.node_id, args.direction, args.depth)
     if text is None:
         print(f"thunderline: no lineage edges touch {args.node_id!r} for tenant {settings.tenant_id!r}", file=sys.stderr)
         return 1

@@ -1,7 +1,5 @@
 """``thunderline`` — the command line.
 
-Why it lives beside the assets: commands such as ``ingest`` and ``demo`` drive a
-real Dagster instance, and the core library must stay free of Dagster.
 Every command validates configuration first and turns known failures (bad
 settings, unreachable database, bad input) into one clear line on stderr and
 exit status 2 — never a traceback.
@@ -13,7 +11,12 @@ import argparse
 import sys
 
 from thunderline.config import ConfigError, load_settings
-from thunderline.store import Warehouse, WarehouseError
+from thunderline.store import WarehouseError
+from thunderline.stores import open_stores
+from thunderline_cli import demo, experts, ingest, ingress_server, keys, learn, lineage, live_service
+
+#: Each module registers its subcommands: ingest, demo, experts, lineage, serve, keys, live, learn/promote.
+_COMMANDS = (ingest, demo, experts, lineage, ingress_server, keys, live_service, learn)
 
 
 class CliError(RuntimeError):
@@ -29,12 +32,12 @@ def _cmd_config(args) -> int:
 
 def _cmd_db_init(args) -> int:
     s = load_settings()
-    wh = Warehouse(s.warehouse_url)
-    notes = wh.init_schema()
-    print(f"warehouse ready: {s.warehouse_url if not s.is_postgres else 'postgresql (' + wh.engine.url.render_as_string(hide_password=True) + ')'}")
+    with open_stores(s) as stores:
+        notes = stores.warehouse.init_schema()
+        url = stores.warehouse.engine.url.render_as_string(hide_password=True)
+    print(f"warehouse ready: {s.warehouse_url if not s.is_postgres else 'postgresql (' + url + ')'}")
     for n in notes:
         print(f"note: {n}")
-    wh.dispose()
     return 0
 
 
@@ -44,9 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the validated configuration").set_defaults(func=_cmd_config)
     db = sub.add_parser("db", help="warehouse administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("init", help="create tables, indexes, partitions and RLS (idempotent)").set_defaults(func=_cmd_db_init)
-    from thunderline_assets import commands
-
-    commands.register(sub)
+    for command in _COMMANDS:
+        command.register(sub)
     return p
 
 

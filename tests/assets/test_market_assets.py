@@ -109,7 +109,7 @@ def test_ingest_keeps_each_tenants_landing_files_to_that_tenant(settings_env, tm
     """Files under ticks/tenant=<t>/ (written by the ingress from the API key) belong to t alone."""
     from thunderline.market import write_canonical_parquet
     from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
-    from thunderline_assets.ingest_command import run_ingest
+    from thunderline_cli.ingest import run_ingest
 
     settings = settings_env
     acme = settings.ticks_landing / "tenant=acme"

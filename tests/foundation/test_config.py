@@ -32,7 +32,7 @@ def test_bad_settings_name_the_variable(tmp_path, env, needle):
 
 
 def test_unreachable_database_is_one_clear_line(tmp_path, capsys, monkeypatch):
-    from thunderline_assets.cli import main
+    from thunderline_cli.main import main
 
     monkeypatch.setenv("THUNDERLINE_HOME", str(tmp_path))
     monkeypatch.setenv("THUNDERLINE_WAREHOUSE_URL", "postgresql+psycopg2://nobody@127.0.0.1:1/none")

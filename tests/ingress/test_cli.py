@@ -1,8 +1,8 @@
-"""``thunderline keys create|list|revoke`` end to end (through ``python -m thunderline.ingress``, no Dagster)."""
+"""``thunderline keys create|list|revoke`` end to end (through ``python -m thunderline_cli.ingress_main``, no Dagster)."""
 
 from __future__ import annotations
 
-from thunderline.ingress.__main__ import main
+from thunderline_cli.ingress_main import main
 from thunderline.ingress.keys import KeyStore, parse_key
 from thunderline.store import Warehouse
 

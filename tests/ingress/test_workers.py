@@ -1,6 +1,6 @@
 """``thunderline serve --workers N``: several processes on one port, one rate-limit budget per tenant.
 
-Real processes through the CLI (``python -m thunderline.ingress serve``): a 2-worker server and
+Real processes through the CLI (``python -m thunderline_cli.ingress_main serve``): a 2-worker server and
 a separate 1-worker server on the same home. Both workers answer; POSTs spread over both
 servers (and over the workers, on fresh connections) spend one shared budget — exactly
 ``--request-burst`` are accepted, the rest get 429 with Retry-After; exactly one worker holds
@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 
 def _serve(env: dict, port: int, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "thunderline.ingress", "serve", "--port", str(port),
+    return subprocess.Popen([sys.executable, "-m", "thunderline_cli.ingress_main", "serve", "--port", str(port),
                              "--log-level", "warning", "--requests-per-s", "0.001", "--request-burst", "5", *extra],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -123,7 +123,7 @@ def test_two_workers_serve_and_share_one_rate_limit_budget(home):
 
 
 def test_serve_refuses_bad_worker_counts_and_redis_urls(home, monkeypatch, capsys):
-    from thunderline.ingress.__main__ import main
+    from thunderline_cli.ingress_main import main
 
     tmp, env, _ = home
     monkeypatch.setenv("THUNDERLINE_HOME", env["THUNDERLINE_HOME"])

@@ -170,7 +170,7 @@ def test_openlineage_events_follow_commits(warehouse, tmp_path, monkeypatch):
 def _run_cli(argv):
     import argparse
 
-    from thunderline.lineage.cli import register
+    from thunderline_cli.lineage import register
 
     parser = argparse.ArgumentParser(prog="thunderline")
     register(parser.add_subparsers(dest="command", required=True))
@@ -199,7 +199,7 @@ def test_cli_prints_the_tree(settings_env, capsys):
 
 
 def test_cli_registers_the_lineage_command():
-    from thunderline_assets.cli import build_parser
+    from thunderline_cli.main import build_parser
 
     args = build_parser().parse_args(["lineage", TRACE, "--down", "--depth", "3"])
     assert (args.node_id, args.direction, args.depth) == (TRACE, "down", 3)

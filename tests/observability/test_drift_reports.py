@@ -16,10 +16,11 @@ from resources import WarehouseResource
 from thunderline.drift import load_profile
 from thunderline.edgar.features import RECIPE_VERSION as EDGAR_RECIPE
 from thunderline.market.features import FULL_RECIPE
-from thunderline.store.postgres import month_bounds_us
+from thunderline.partitioning import month_bounds_us
 from thunderline.telemetry import read_events
-from thunderline_assets import observability
-from thunderline_assets.observability import CHECK_NAME, DriftConfig, DriftSource, drift_reports, month_columns
+from thunderline.drift import monthly
+from thunderline.drift.monthly import DriftPolicy, DriftSource, month_columns
+from thunderline_assets.observability import CHECK_NAME, drift_reports
 
 N = 600
 TENANT = "default"
@@ -124,8 +125,8 @@ def test_the_stored_baseline_is_reused_never_recomputed(warehouse, monkeypatch):
             # January grows (late data): the baseline must not follow it
             s.upsert("feature_windows", rows("2024-01", market_features("2024-02", seed=9), tag="late"))
         built = []
-        real_build = observability.build_profile
-        monkeypatch.setattr(observability, "build_profile", lambda *a, **k: built.append(1) or real_build(*a, **k))
+        real_build = monthly.build_profile
+        monkeypatch.setattr(monthly, "build_profile", lambda *a, **k: built.append(1) or real_build(*a, **k))
         meta, _ = materialize(warehouse, instance, "2024-01")
         meta_other, _ = materialize(warehouse, instance, "2024-02", baseline_month="2024-02")  # no rebase: ignored
     assert built == []
@@ -220,14 +221,14 @@ def test_two_runs_racing_for_the_first_baseline_keep_the_one_stored_first(wareho
     seed(warehouse, "2024-01", "2024-02")
     with dg.instance_for_test() as instance:
         materialize(warehouse, instance, "2024-01")  # the winner: January's baseline is stored
-        real_load = observability.load_profile
+        real_load = monthly.load_profile
         calls = []
 
         def load_late(session, name, fsv):
             calls.append(name)
             return None if len(calls) == 1 else real_load(session, name, fsv)  # the loser looked too early
 
-        monkeypatch.setattr(observability, "load_profile", load_late)
+        monkeypatch.setattr(monthly, "load_profile", load_late)
         meta, check = materialize(warehouse, instance, "2024-02")
     assert meta["baseline/market"].value == "2024-01"
     assert "baseline built" not in meta["report"].value
@@ -237,15 +238,15 @@ def test_two_runs_racing_for_the_first_baseline_keep_the_one_stored_first(wareho
 
 
 def test_drift_config_defaults_pick_the_current_recipes():
-    src = observability.sources(DriftConfig())
+    src = monthly.sources(DriftPolicy())
     assert [(s.kind, s.recipe_version, s.time_column) for s in src] == [
         ("market", FULL_RECIPE.recipe_version, "window_start"), ("edgar", EDGAR_RECIPE, "available_at")]
 
 
 @pytest.mark.parametrize("config, message", [
-    (DriftConfig(baseline_month="2024-1"), "baseline_month='2024-1': expected YYYY-MM"),
-    (DriftConfig(batch_rows=0), "must be at least 1"),
+    (DriftPolicy(baseline_month="2024-1"), "baseline_month='2024-1': expected YYYY-MM"),
+    (DriftPolicy(batch_rows=0), "must be at least 1"),
 ])
 def test_bad_config_is_refused_naming_the_setting(config, message):
-    with pytest.raises(observability.DriftError, match=re.escape(message)):
-        observability.measure_month(None, TENANT, "2024-01", config)
+    with pytest.raises(monthly.DriftError, match=re.escape(message)):
+        monthly.measure_month(None, TENANT, "2024-01", config)

@@ -12,7 +12,7 @@ from orch_helpers import write_ticks
 from thunderline.decisions.router_state import publish_router_version
 from thunderline.store import Warehouse
 from thunderline.telemetry import MetricsRegistry, read_events
-from thunderline_assets.live_command import LiveRunner, run_stdin, serve_metrics
+from thunderline_cli.live_service import LiveRunner, run_stdin, serve_metrics
 
 
 def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_env, ephemeral_instance, trained,

@@ -65,7 +65,7 @@ def ui_instance(tmp_path_factory):
     import dagster as dg
 
     from thunderline.config import load_settings
-    from thunderline_assets.ingest_command import run_ingest
+    from thunderline_cli.ingest import run_ingest
 
     home = tmp_path_factory.mktemp("ui") / "home"
     settings = load_settings({"THUNDERLINE_HOME": str(home)})

@@ -26,7 +26,7 @@ import pandas as pd
 from thunderline.evaluation.metrics import Performance, jsonable, performance
 from thunderline.evaluation.pnl import CostModel, paper_trades, positions
 from thunderline.hashing import content_id
-from thunderline.store.postgres import month_bounds_us
+from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession
 
 

@@ -195,7 +195,7 @@ def slice_frame(session, spec: SliceSpec, *, ticker_map: Sequence[dict] = ()) ->
     from thunderline.flow.edgar_partition import load_edgar_windows
     from thunderline.flow.learning_partition import load_labels
     from thunderline.flow.market_partition import row_to_window
-    from thunderline.store.postgres import month_bounds_us
+    from thunderline.partitioning import month_bounds_us
 
     fw = session.table("feature_windows")
     rows = []

@@ -24,7 +24,7 @@ from thunderline.flow.edgar_partition import load_edgar_windows
 from thunderline.flow.market_partition import row_to_window
 from thunderline.lineage import expert_version_node, record_edge_columns
 from thunderline.lineage.edges import column_edges, concat_columns
-from thunderline.store.postgres import month_bounds_us
+from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession, TenantViolation, json_dumps
 
 BATCH_WINDOWS = 4096

@@ -27,8 +27,9 @@ from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_js
 from thunderline.flow.landing import Classification, files_for_partition, mark_processed
 from thunderline.flow.market_partition import window_row
 from thunderline.hashing import content_id, file_sha256
-from thunderline.store.postgres import month_bounds_us
-from thunderline.store.warehouse import TenantSession, month_of_us
+from thunderline.partitioning import month_bounds_us
+from thunderline.partitioning import month_of_us
+from thunderline.store.warehouse import TenantSession
 
 
 #: Landing-index format of filing metadata beside a document (``thunderline.edgar.sidecar``).

@@ -34,7 +34,7 @@ def build_rolling_slice(session, root: str | Path, month: str, *, prefix: str = 
     """The slice of the ``lookback_months`` ending with ``month`` (only months that have windows)."""
     import sqlalchemy as sa
 
-    from thunderline.store.postgres import month_bounds_us
+    from thunderline.partitioning import month_bounds_us
 
     wanted = months_back(month, lookback_months)
     fw = session.table("feature_windows")

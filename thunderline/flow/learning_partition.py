@@ -34,9 +34,10 @@ from thunderline.labels.realise import (
     realise_labels,
     specs_of,
 )
-from thunderline.store.postgres import month_bounds_us
+from thunderline.partitioning import month_bounds_us
 from thunderline.store.schema import utcnow
-from thunderline.store.warehouse import TenantSession, month_of_us
+from thunderline.partitioning import month_of_us
+from thunderline.store.warehouse import TenantSession
 
 
 def label_id(tenant_id: str, feature_window_id: str, spec_id: str) -> str:

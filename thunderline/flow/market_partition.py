@@ -13,7 +13,6 @@ rows. Guarantees:
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +31,10 @@ from thunderline.market.features import FULL_RECIPE, BatchRef, Recipe, WindowBui
 from thunderline.market.rejects import Reject
 from thunderline.market.validation import TickValidator, rule_summary
 from thunderline.store.lake import Lake
-from thunderline.store.postgres import month_bounds_us
+from thunderline.partitioning import month_bounds_us, months_of_us
 from thunderline.store.warehouse import TenantSession
 
 Progress = Callable[[int], None]
-
-
-def month_key(ts_us: np.ndarray) -> np.ndarray:
-    """'YYYY-MM' per µs timestamp (vectorised)."""
-    return np.datetime_as_string(ts_us.astype("datetime64[us]"), unit="M")
 
 
 def classify_tick_file(path: Path, chunk_rows: int = 1_000_000) -> Classification:
@@ -76,7 +70,7 @@ def _collect_parts(batch: pa.RecordBatch, parts: set[str]) -> None:
     if batch.num_rows == 0:
         return
     sym = batch.column("symbol").to_numpy(zero_copy_only=False)
-    mon = month_key(batch.column("ts").to_numpy())
+    mon = months_of_us(batch.column("ts").to_numpy())
     pairs = np.unique(np.char.add(np.char.add(mon.astype(str), "|"), sym.astype(str)))
     parts.update(pairs.tolist())
 
@@ -408,8 +402,3 @@ def row_to_window(r: dict):
     if r.get("id"):
         w.__dict__["id"] = r["id"]  # the stored id was derived from these same columns; re-deriving costs µs per window
     return w
-
-
-def utc_month_start(month: str) -> dt.date:
-    y, m = (int(x) for x in month.split("-"))
-    return dt.date(y, m, 1)

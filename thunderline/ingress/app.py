@@ -49,6 +49,7 @@ from thunderline.ingress.ratelimit import Limit, RateLimiter, RedisRateLimiter, 
 from thunderline.ingress.stats import IngressStats
 from thunderline.publish import OutboxRelay, Publisher, decision_payload, feature_payload, publisher_from_env
 from thunderline.store import Warehouse
+from thunderline.stores import open_warehouse
 from thunderline.store.schema import decision_traces, feature_windows
 
 log = logging.getLogger(__name__)
@@ -458,7 +459,7 @@ def build_app(settings: Settings, config: ServeConfig = ServeConfig(), *, wareho
 
     from thunderline.dashboard.routes import routes as dashboard_routes
 
-    wh = warehouse or Warehouse(settings.warehouse_url)
+    wh = warehouse or open_warehouse(settings.warehouse_url)
     limiter = limiter_for({"requests": Limit(config.requests_per_s, config.request_burst),
                            "ticks": Limit(config.ticks_per_s, config.tick_burst)},
                           shared_path=config.ratelimit_file, redis_url=config.redis_url, clock=clock)

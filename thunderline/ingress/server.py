@@ -49,13 +49,10 @@ def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level:
     from uvicorn.supervisors import Multiprocess
 
     from thunderline.ingress.landing import DurableLanding
-    from thunderline.store import Warehouse
+    from thunderline.stores import open_stores
 
-    wh = Warehouse(settings.warehouse_url)
-    try:
-        wh.init_schema()
-    finally:
-        wh.dispose()
+    with open_stores(settings, init_schema=True):
+        pass  # the schema, once, before any worker starts
     DurableLanding(settings.landing_dir).sweep()  # once, before any worker can have a write in flight
     state = settings.home / "ingress"
     stats = state / f"workers-{config.port}"

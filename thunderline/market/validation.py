@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from thunderline.contracts import EVENT_TRADE
 from thunderline.market.rejects import Reject
+from thunderline.partitioning import month_bounds_us  # noqa: F401  (the partition bounds ticks are checked against)
 
 RULES = ("size_non_negative", "price_positive_finite", "trade_has_price", "duplicate_seq",
          "seq_not_increasing", "ts_in_partition")
@@ -272,18 +273,6 @@ _REASON = {
     "seq_not_increasing": "seq_not_increasing: seq must increase strictly per (venue, symbol)",
     "ts_in_partition": "ts_in_partition: ts outside the partition [start, end)",
 }
-
-
-def month_bounds_us(month: str) -> tuple[int, int]:
-    """``"2024-01"`` (or ``"2024-01-01"``, a Dagster month key) → [start, end) in UTC µs."""
-    import datetime as dt
-
-    y, m = (int(x) for x in month.split("-")[:2])
-    start = dt.datetime(y, m, 1, tzinfo=dt.timezone.utc)
-    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    us = dt.timedelta(microseconds=1)
-    return (start - epoch) // us, (end - epoch) // us
 
 
 def validate_ticks(batch: pa.RecordBatch | pa.Table, start_us: int, end_us: int) -> TickValidation:

@@ -9,9 +9,10 @@ superusers (and BYPASSRLS roles) skip it, so the app must never connect as one.
 
 from __future__ import annotations
 
-import datetime as dt
 
 import sqlalchemy as sa
+
+from thunderline.partitioning import month_bounds_us
 from sqlalchemy.engine import make_url
 
 POLICY = "tenant_isolation"
@@ -45,14 +46,6 @@ def create_schema(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
             "connection; point THUNDERLINE_WAREHOUSE_URL at a plain application role"
         )
     return notes
-
-
-def month_bounds_us(month: str) -> tuple[int, int]:
-    """[start, end) of a YYYY-MM month in µs since the epoch, UTC."""
-    y, m = (int(x) for x in month.split("-"))
-    start = dt.datetime(y, m, 1, tzinfo=dt.timezone.utc)
-    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc)
-    return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
 
 
 def ensure_month_partition(conn: sa.Connection, table: str, month: str) -> None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 
 import contextlib
-import datetime as dt
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import orjson
 import sqlalchemy as sa
+
+from thunderline.partitioning import month_of_us
 from sqlalchemy.engine import Engine, make_url
 
 from thunderline.store import postgres as pg
@@ -39,10 +40,6 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparsable url>"
-
-
-def month_of_us(ts_us: int) -> str:
-    return dt.datetime.fromtimestamp(ts_us / 1e6, tz=dt.timezone.utc).strftime("%Y-%m")
 
 
 class Warehouse:
