@@ -71,6 +71,16 @@ class Settings(BaseModel):
     mlflow_artifacts: str | None = None  # where new MLflow experiments keep model files
     sensor_interval_s: int = 10
     tenant_id: str = "default"
+    # sources (thunderline/sources): SEC EDGAR poller and the Binance WebSocket adapter
+    sec_user_agent: str | None = None  # "Name contact@example.com": SEC fair access; fetch refuses without it
+    sec_data_url: str = "https://data.sec.gov"
+    sec_archives_url: str = "https://www.sec.gov"
+    sec_max_rps: float = 9.0  # one budget for every process on this home; SEC's ceiling is 10
+    sec_watch: tuple[int, ...] = ()  # CIKs the edgar_poll_sensor polls
+    sec_forms: tuple[str, ...] = ("10-K", "10-Q", "8-K", "20-F")
+    sec_since: str | None = None  # filing date on or after (ISO); None = everything listed
+    binance_rest_url: str = "https://fapi.binance.com"
+    binance_ws_url: str = "wss://fstream.binance.com"
 
     @field_validator("tenant_id")
     @classmethod
@@ -142,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
     if not interval_raw.isdigit() or not 1 <= int(interval_raw) <= 86_400:
         raise ConfigError(f"THUNDERLINE_SENSOR_INTERVAL_S={interval_raw!r}: expected whole seconds in 1..86400")
     tenant = env.get("THUNDERLINE_TENANT", "").strip() or "default"
+    sources = _source_settings(env)
     try:
         settings = Settings(
             home=home,
@@ -154,7 +165,51 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             mlflow_artifacts=artifacts,
             sensor_interval_s=int(interval_raw),
             tenant_id=tenant,
+            **sources,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
     return settings.ensure_dirs() if create_dirs else settings
+
+
+_CONTACT_RE = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+
+
+def _base_url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip() or default
+    if not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", raw):
+        raise ConfigError(f"{name}={raw!r}: expected {' or '.join(s + '://host[:port]' for s in schemes)}")
+    return raw.rstrip("/")
+
+
+def _source_settings(env: Mapping[str, str]) -> dict:
+    """The sources' settings: SEC (User-Agent with a contact, base URLs, request rate) and Binance URLs."""
+    ua = env.get("THUNDERLINE_SEC_USER_AGENT", "").strip() or None
+    if ua is not None and not _CONTACT_RE.search(ua):
+        raise ConfigError(f"THUNDERLINE_SEC_USER_AGENT={ua!r}: SEC fair access needs a contact e-mail, "
+                          "e.g. 'Example Research ops@example.com'")
+    rps_raw = env.get("THUNDERLINE_SEC_MAX_RPS", "").strip() or "9"
+    try:
+        rps = float(rps_raw)
+    except ValueError:
+        rps = -1.0
+    if not 0 < rps <= 10:
+        raise ConfigError(f"THUNDERLINE_SEC_MAX_RPS={rps_raw!r}: expected requests per second in (0, 10] (SEC fair access)")
+    watch_raw = env.get("THUNDERLINE_SEC_WATCH", "").strip()
+    watch = tuple(int(c) for c in re.split(r"[,\s]+", watch_raw) if c) if re.fullmatch(r"[\d,\s]*", watch_raw) else None
+    if watch is None or any(not 0 < c < 10**10 for c in watch):
+        raise ConfigError(f"THUNDERLINE_SEC_WATCH={watch_raw!r}: expected comma-separated CIKs (1-10 digits)")
+    forms_raw = env.get("THUNDERLINE_SEC_FORMS", "").strip() or "10-K,10-Q,8-K,20-F"
+    forms = tuple(f.strip().upper() for f in forms_raw.split(",") if f.strip())
+    since = env.get("THUNDERLINE_SEC_SINCE", "").strip() or None
+    if since is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
+        raise ConfigError(f"THUNDERLINE_SEC_SINCE={since!r}: expected YYYY-MM-DD")
+    return dict(
+        sec_watch=watch, sec_forms=forms, sec_since=since,
+        sec_user_agent=ua,
+        sec_data_url=_base_url(env, "THUNDERLINE_SEC_DATA_URL", "https://data.sec.gov", ("https", "http")),
+        sec_archives_url=_base_url(env, "THUNDERLINE_SEC_ARCHIVES_URL", "https://www.sec.gov", ("https", "http")),
+        sec_max_rps=rps,
+        binance_rest_url=_base_url(env, "THUNDERLINE_BINANCE_REST_URL", "https://fapi.binance.com", ("https", "http")),
+        binance_ws_url=_base_url(env, "THUNDERLINE_BINANCE_WS_URL", "wss://fstream.binance.com", ("wss", "ws")),
+    )

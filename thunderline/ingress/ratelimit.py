@@ -168,9 +168,15 @@ class SharedRateLimiter:
 
     def take(self, tenant_id: str, name: str, n: float = 1.0) -> int:
         """0 when allowed; else the Retry-After in whole seconds (>= 1) — one budget for all processes."""
+        return _retry_after(self.take_wait(tenant_id, name, n))
+
+    def take_wait(self, tenant_id: str, name: str, n: float = 1.0) -> float:
+        """0.0 when taken; else the exact seconds until ``n`` tokens would be there (nothing taken).
+
+        For clients that pace themselves (the SEC poller) rather than answer 429."""
         limit = self.limits.get(name)
         if limit is None:
-            return 0
+            return 0.0
         key = self.key_of(tenant_id, name)
         start = int.from_bytes(key[:8], "little") % self.slots
         mm, slot, head = self._mm, self.SLOT, self.HEADER.size
@@ -195,7 +201,7 @@ class SharedRateLimiter:
                 stamp = now
             tokens, wait = _take(limit, tokens, stamp, n, now)
             slot.pack_into(mm, off, key, tokens, now)
-        return _retry_after(wait)
+        return wait
 
     def close(self) -> None:
         try:

@@ -78,9 +78,17 @@ class Warehouse:
         notes: list[str] = []
         if self.is_postgres:
             with self.engine.begin() as conn:
+                # one creator at a time: concurrent CREATE ... IF NOT EXISTS collide in pg_type
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7405335102)"))
                 notes += pg.create_schema(conn, metadata)
         else:
-            metadata.create_all(self.engine)
+            for attempt in range(5):  # processes starting together race between "exists?" and CREATE
+                try:
+                    metadata.create_all(self.engine)
+                    break
+                except sa.exc.OperationalError as exc:
+                    if "already exists" not in str(exc) or attempt == 4:
+                        raise
         return notes
 
     def dispose(self) -> None:
