@@ -12,6 +12,7 @@ from jobs.partition_jobs import edgar_partition_job
 from jobs.schedules import monthly_edgar_backfill
 from resources import WarehouseResource
 from sensors.edgar_fill import build_edgar_sensors
+from sensors.edgar_poll import build_edgar_poll_sensor
 from thunderline.config import Settings
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
 from jobs.keys import months
@@ -76,6 +77,7 @@ ASSETS = [raw_filings, edgar_feature_windows]
 
 
 def defs(settings: Settings) -> dg.Definitions:
-    """The EDGAR domain: filings → windows, its partition job, monthly backfill and fill sensors."""
+    """The EDGAR domain: filings → windows, its partition job, monthly backfill, fill and poll sensors."""
     return dg.Definitions(assets=ASSETS, jobs=[edgar_partition_job], schedules=[monthly_edgar_backfill],
-                          sensors=build_edgar_sensors(settings.sensor_interval_s))
+                          sensors=[*build_edgar_sensors(settings.sensor_interval_s),
+                                   build_edgar_poll_sensor(settings.sensor_interval_s)])

@@ -51,7 +51,7 @@ def _ingest(settings):
     from resources import build_resources
     from thunderline.flow.edgar_partition import landing_classifier, submissions_first
     from thunderline.flow.landing import candidate_files, index_files
-    from thunderline_assets.catalog import definitions
+    from thunderline_assets.definitions import build_definitions
 
     wh = Warehouse(settings.warehouse_url)
     wh.init_schema()
@@ -59,7 +59,7 @@ def _ingest(settings):
         landed = index_files(s, "edgar", submissions_first(candidate_files(settings.edgar_landing)), landing_classifier(s))
     wh.dispose()
     resources = build_resources(settings)
-    job = definitions(resources).resolve_job_def("edgar_partition_job")
+    job = build_definitions(resources=resources).resolve_job_def("edgar_partition_job")
     with dg.instance_for_test() as instance:
         for m in sorted({p for f in landed for p in f.partitions}):
             assert job.execute_in_process(partition_key=f"{m}-01", instance=instance, resources=resources).success
