@@ -5,6 +5,11 @@ keeps them columnar and compressed, and one immutable file per ingested batch
 (named by the batch's content id) makes re-ingestion a replace, not an append.
 Writes go to a temporary name and are renamed into place, so a reader never sees
 half a file.
+
+Every path is built by :meth:`Lake.partition_dir`, which accepts only a valid tenant,
+``YYYY-MM`` month and symbol (``thunderline.identifiers``) and refuses a result that resolves
+outside the lake root — so neither a write nor :meth:`Lake.clear_partition` can reach a file
+that is not one of the partition's own batches.
 """
 
 from __future__ import annotations
@@ -16,19 +21,25 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thunderline.identifiers import check_month, check_symbol, check_tenant, safe_join
+
 
 class Lake:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
     def partition_dir(self, tenant_id: str, month: str, symbol: str) -> Path:
-        return self.root / f"tenant={tenant_id}" / "ticks" / f"month={month}" / f"symbol={symbol}"
+        """``root/tenant=T/ticks/month=M/symbol=S``; raises InvalidIdentifier / UnsafePath otherwise."""
+        check_tenant(tenant_id)
+        check_month(month)
+        check_symbol(symbol)
+        return safe_join(self.root, f"tenant={tenant_id}", "ticks", f"month={month}", f"symbol={symbol}")
 
     def write_batch(self, tenant_id: str, month: str, symbol: str, batch_id: str, table: pa.Table) -> Path:
         d = self.partition_dir(tenant_id, month, symbol)
         d.mkdir(parents=True, exist_ok=True)
-        final = d / f"{batch_id}.parquet"
-        tmp = d / f".{batch_id}.parquet.tmp"
+        final = safe_join(d, f"{batch_id}.parquet")
+        tmp = safe_join(d, f".{batch_id}.parquet.tmp")
         pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
