@@ -294,7 +294,8 @@ def test_chunks_are_bounded_and_carry_their_rejects(tmp_path):
     p = tmp_path / "q_quotes.csv"
     rows = ["exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount"]
     for i in range(100):
-        rows.append(f"x,Y,{1000 + i},{1000 + i},5,10.{i % 10 + 1},10.0,{'bad' if i % 10 == 0 else 3}")
+        ts = 1_704_067_200_000_000 + i  # 2024-01-01: times before 2010 have no partition and are rejects
+        rows.append(f"x,Y,{ts},{ts},5,10.{i % 10 + 1},10.0,{'bad' if i % 10 == 0 else 3}")
     p.write_text("\n".join(rows) + "\n")
     chunks = list(iter_tick_chunks(p, "t", 16))
     assert all(c.batch.num_rows <= 16 and len(c.rejects) <= 16 for c in chunks)

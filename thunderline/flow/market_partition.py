@@ -29,7 +29,7 @@ from thunderline.hashing import content_id
 from thunderline.market import detect_format, iter_tick_chunks
 from thunderline.market.features import FULL_RECIPE, BatchRef, Recipe, WindowBuilder, to_feature_windows
 from thunderline.market.rejects import Reject
-from thunderline.market.validation import TickValidator, rule_summary
+from thunderline.market.validation import TickValidator, admissible_mask, rule_summary
 from thunderline.store.lake import Lake
 from thunderline.partitioning import month_bounds_us, months_of_us
 from thunderline.store.warehouse import TenantSession
@@ -52,9 +52,17 @@ def classify_tick_file(path: Path, chunk_rows: int = 1_000_000) -> Classificatio
     parts: set[str] = set()
     first_reject: list[Reject] = []
     if fmt == "canonical_parquet":
-        pf = pq.ParquetFile(path)
+        try:
+            pf = pq.ParquetFile(path)
+            names = set(pf.schema_arrow.names)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        if not {"symbol", "ts"} <= names:
+            raise ValueError(f"{path}: not a canonical tick Parquet file: needs columns symbol and ts")
         for b in pf.iter_batches(batch_size=chunk_rows, columns=["symbol", "ts"]):
-            _collect_parts(b, parts)
+            if not (pa.types.is_string(b.schema.field("symbol").type) and pa.types.is_integer(b.schema.field("ts").type)):
+                raise ValueError(f"{path}: not a canonical tick Parquet file: symbol must be string, ts integer")
+            _collect_parts(b.filter(pa.array(admissible_mask(b.column("symbol"), b.column("ts")))), parts)
     else:
         for chunk in iter_tick_chunks(path, "classify", chunk_rows=chunk_rows):
             _collect_parts(chunk.batch, parts)

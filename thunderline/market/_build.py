@@ -35,10 +35,20 @@ class RowError(ValueError):
         self.reason = reason
 
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def parse_int(text: str, field: str) -> int:
-    """A strict base-10 integer (no spaces, underscores or decimals)."""
+    """A strict base-10 integer (no spaces, underscores or decimals) that fits int64."""
     if not _INT_RE.match(text):
-        raise RowError(field, f"not an integer: {text!r}")
+        raise RowError(field, f"not an integer: {text[:40]!r}")
+    if len(text) > 18:  # 19+ digits may not fit int64: check exactly, and bound the work on huge text
+        if len(text.lstrip("+-").lstrip("0")) > 19:
+            raise RowError(field, f"integer out of int64 range: {text[:40]!r}")
+        v = int(text)
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise RowError(field, f"integer out of int64 range: {text!r}")
+        return v
     return int(text)
 
 
@@ -81,10 +91,14 @@ def parse_size(text: str, field: str, *, allow_empty: bool = False) -> float:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file (``.gz`` transparently), keeping line endings for exact raw lines."""
+    """Open a text file (``.gz`` transparently), keeping line endings for exact raw lines.
+
+    A leading UTF-8 byte-order mark (some Windows tools write one) is dropped, so the header
+    is recognised; undecodable bytes become U+FFFD and fail the field they are in, naming the
+    row, instead of aborting the file."""
     if str(path).endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def strip_eol(line: str) -> str:

@@ -21,8 +21,9 @@ from typing import Iterator
 import pyarrow as pa
 
 from thunderline.market import canonical, crypto, lobster
-from thunderline.market._build import DEFAULT_CHUNK_ROWS, TickChunk, open_text, strip_eol
+from thunderline.market._build import DEFAULT_CHUNK_ROWS, TickChunk, empty_batch, open_text, strip_eol
 from thunderline.market.rejects import Reject, RejectSink
+from thunderline.market.validation import screen_chunk
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,29 @@ def iter_tick_chunks(
 ) -> Iterator[TickChunk]:
     """Stream ``path`` as TickChunks. ``depth`` = book levels kept for incremental feeds
     (default ``contracts.DEFAULT_BOOK_DEPTH``); ``venue`` overrides the venue where the file
-    does not name one (LOBSTER, Binance)."""
+    does not name one (LOBSTER, Binance).
+
+    Every chunk passes :func:`~thunderline.market.validation.screen_chunk`: a row whose
+    venue/symbol is not a valid identifier or whose time has no partition is a reject,
+    never a tick."""
+    for chunk in _format_chunks(path, tenant_id, chunk_rows, fmt=fmt, depth=depth, venue=venue):
+        chunk = screen_chunk(chunk)
+        rejects = chunk.rejects
+        while len(rejects) > chunk_rows:  # screening moved rows to rejects: keep "at most chunk_rows" of each
+            yield TickChunk(empty_batch(), rejects[:chunk_rows])
+            rejects = rejects[chunk_rows:]
+        yield chunk if rejects is chunk.rejects else TickChunk(chunk.batch, rejects)
+
+
+def _format_chunks(
+    path: str | Path,
+    tenant_id: str,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    *,
+    fmt: str | None = None,
+    depth: int | None = None,
+    venue: str | None = None,
+) -> Iterator[TickChunk]:
     p = Path(path)
     fmt = fmt or detect_format(p)
     if fmt == "lobster":

@@ -8,7 +8,18 @@ Rules (a row breaking any is rejected, with the first rule it breaks as the reas
 * ``duplicate_seq``          — (venue, symbol, seq) was already seen (earlier in the batch or as the
   last seq of an earlier batch);
 * ``seq_not_increasing``     — seq is not above the running max of earlier rows of its (venue, symbol);
-* ``ts_in_partition``        — ``ts`` lies in the partition's [start, end) (UTC µs).
+* ``ts_in_partition``        — ``ts`` lies in the partition's [start, end) (UTC µs);
+* ``ts_not_decreasing``      — ``ts`` is not below the running max of the earlier rows of its (venue, symbol)
+  that every other rule keeps: time never runs backwards while ``seq`` rises, so the kept stream is
+  time-ordered. (Not in the GX suite: GX has no "running max over kept rows".) A single row whose
+  time jumps ahead inside the partition makes the rows after it, until time catches up, rejects —
+  the rule cannot tell which side is wrong, and the kept stream stays ordered either way.
+
+Before any of these, :func:`screen_chunk` (called by every reader through
+``thunderline.market.iter_tick_chunks``) moves rows whose venue/symbol is not a valid
+identifier (``thunderline.identifiers``) or whose ``ts`` has no partition
+(``thunderline.timebounds``) to the chunk's rejects: such a value never becomes a partition
+key or a lake path.
 
 Flags (counted and reported, the rows are kept): ``crossed`` (bid > ask) and ``locked`` (bid == ask),
 counted over kept rows. (The GX-comparable ``bid_le_ask`` column count covers every row, as GX does.)
@@ -37,7 +48,7 @@ from thunderline.market.rejects import Reject
 from thunderline.partitioning import month_bounds_us  # noqa: F401  (the partition bounds ticks are checked against)
 
 RULES = ("size_non_negative", "price_positive_finite", "trade_has_price", "duplicate_seq",
-         "seq_not_increasing", "ts_in_partition")
+         "seq_not_increasing", "ts_in_partition", "ts_not_decreasing")
 FLAGS = ("crossed", "locked")
 FLOAT_MAX = sys.float_info.max
 _SIZES = ("bid_sz", "ask_sz", "trade_sz")
@@ -137,6 +148,7 @@ class TickValidator:
         self.start_us = int(start_us)
         self.end_us = int(end_us)
         self.last_seq: dict[str, int] = {}
+        self.last_ts: dict[str, int] = {}
         self.totals: dict[str, int] = {k: 0 for k in (*RULES, *FLAGS, "rows", "kept", "rejected")}
 
     def validate(self, batch: pa.RecordBatch | pa.Table) -> TickValidation:
@@ -187,9 +199,11 @@ class TickValidator:
         rule_masks["trade_has_price"] = no_px | no_sz
 
         seq = _i64(batch, "seq")
+        ts = _i64(batch, "ts")
         codes, names = stream_keys(batch)
         dup = np.zeros(n, bool)
         not_inc = np.zeros(n, bool)
+        back = np.zeros(n, bool)
         dup_group_rows = 0
         for g, name in enumerate(names):
             idx = np.flatnonzero(codes == g)
@@ -218,11 +232,23 @@ class TickValidator:
         colc["seq_increasing[seq]"] = int((dup | not_inc).sum())
         colc["unique[venue,symbol,seq]"] = dup_group_rows
 
-        ts = _i64(batch, "ts")
         out_ts = (ts < self.start_us) | (ts >= self.end_us)
         rule_masks["ts_in_partition"] = out_ts
         field_of["ts_in_partition"].append((out_ts, "ts"))
         colc["ts_in_partition[ts]"] = int(out_ts.sum())
+        # time order over the rows every other rule keeps: a row already rejected (say, a ts beyond the
+        # partition) neither raises the running max nor is counted twice
+        other = np.zeros(n, bool)
+        for r in RULES[:-1]:
+            other |= rule_masks[r]
+        for g, name in enumerate(names):
+            idx = np.flatnonzero((codes == g) & ~other)
+            if idx.size:
+                back[idx] = _below_running_max(ts[idx], self.last_ts.get(name))
+                t_top = int(ts[idx].max())
+                self.last_ts[name] = max(t_top, self.last_ts.get(name, t_top))
+        rule_masks["ts_not_decreasing"] = back
+        field_of["ts_not_decreasing"].append((back, "ts"))
 
         bid, ask = px["bid_px"], px["ask_px"]
         with np.errstate(invalid="ignore"):
@@ -272,7 +298,19 @@ _REASON = {
     "duplicate_seq": "duplicate_seq: (venue, symbol, seq) already seen",
     "seq_not_increasing": "seq_not_increasing: seq must increase strictly per (venue, symbol)",
     "ts_in_partition": "ts_in_partition: ts outside the partition [start, end)",
+    "ts_not_decreasing": "ts_not_decreasing: ts went backwards while seq rose (per venue, symbol)",
 }
+
+
+def _below_running_max(ts: np.ndarray, carry: int | None) -> np.ndarray:
+    """Rows whose ts is below the max ts of the earlier rows of the same stream (seeded by ``carry``)."""
+    prev = np.empty_like(ts)
+    prev[0] = np.iinfo(np.int64).min if carry is None else carry
+    if ts.shape[0] > 1:
+        prev[1:] = np.maximum.accumulate(ts[:-1])
+        if carry is not None:
+            prev[1:] = np.maximum(prev[1:], carry)
+    return ts < prev
 
 
 def validate_ticks(batch: pa.RecordBatch | pa.Table, start_us: int, end_us: int) -> TickValidation:
@@ -374,3 +412,58 @@ def gx_validate(batch: pa.RecordBatch | pa.Table, start_us: int, end_us: int,
     """Run the tick expectations through GX on one batch; see :class:`GxTickSuite`."""
     suite = suite or GxTickSuite(start_us, end_us)
     return suite.validate(gx_frame(batch, prev_seq))
+
+
+# --------------------------------------------------------------------------- admission (every reader)
+def screen_chunk(chunk, now_s: float | None = None):
+    """The chunk with rows that must never reach a partition moved to its rejects.
+
+    A row is screened out when its venue or symbol is not a valid identifier
+    (:mod:`thunderline.identifiers`: no path separators, ``|``, control bytes …) or its ``ts``
+    lies outside the times that have a partition (:mod:`thunderline.timebounds`). The
+    reject names the file, the row (``source_row``), the field and the rule. Vectorised:
+    distinct names are checked once, times as one comparison.
+    """
+    from thunderline.identifiers import invalid_mask, rule_of
+    from thunderline.market._build import TickChunk
+    from thunderline.timebounds import out_of_range_reason, supported_range_us
+
+    b = chunk.batch
+    n = b.num_rows
+    if n == 0:
+        return chunk
+    bad_venue = invalid_mask(b.column("venue"), "venue")
+    bad_symbol = invalid_mask(b.column("symbol"), "symbol")
+    lo, hi = supported_range_us(now_s)
+    ts = _i64(b, "ts")
+    bad_ts = (ts < lo) | (ts >= hi)
+    bad = bad_venue | bad_symbol | bad_ts
+    if not bad.any():
+        return chunk
+    idx = np.flatnonzero(bad)
+    rows = b.take(pa.array(idx)).to_pylist()
+    ts_reason = out_of_range_reason(lo, hi)
+    extra = []
+    for i, r in zip(idx, rows):
+        if bad_venue[i]:
+            f, why = "venue", f"identifier: {rule_of('venue')}"
+        elif bad_symbol[i]:
+            f, why = "symbol", f"identifier: {rule_of('symbol')}"
+        else:
+            f, why = "ts", ts_reason
+        extra.append(Reject(str(r.get("source", "")), int(r.get("source_row") or 0), f, why,
+                            json.dumps(r, default=str, allow_nan=True), stage="parse"))
+    return TickChunk(b.filter(pa.array(~bad)), tuple(chunk.rejects) + tuple(extra))
+
+
+def admissible_mask(symbol, ts, now_s: float | None = None) -> np.ndarray:
+    """Rows whose symbol is a valid identifier and whose ts (nulls excluded) has a partition."""
+    from thunderline.identifiers import invalid_mask
+    from thunderline.timebounds import supported_range_us
+
+    lo, hi = supported_range_us(now_s)
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks()
+    valid = ts.is_valid().to_numpy(zero_copy_only=False)
+    t = ts.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return valid & (t >= lo) & (t < hi) & ~invalid_mask(symbol, "symbol")
