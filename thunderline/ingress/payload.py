@@ -45,14 +45,13 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pj
 
 from thunderline.contracts import TICK_SCHEMA
+from thunderline.identifiers import SYMBOL_RE, SYMBOL_RULE, VENUE_RE, VENUE_RULE, invalid_mask  # noqa: F401 (re-exported)
 from thunderline.market.canonical import CANONICAL_COLUMNS, REQUIRED_CSV_COLUMNS, is_canonical_header
 from thunderline.market.validation import validate_ticks
 
 MAX_PROBLEMS = 20
 TS_MIN_US = 631_152_000_000_000  # 1990-01-01T00:00:00Z
 TS_MAX_US = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
-VENUE_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
-SYMBOL_RE = r"^[A-Za-z0-9^][A-Za-z0-9._:^=+-]{0,63}$"
 
 JSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines",
               "application/json")
@@ -490,14 +489,11 @@ def _floats(col) -> pa.Array:
     return col if col.null_count == 0 else col.fill_null(float("nan"))
 
 
-def _bad_names(col, pattern: str) -> np.ndarray:
-    """Rows whose (non-null) name does not match ``pattern``: checked once per distinct value."""
+def _bad_names(col, kind: str) -> np.ndarray:
+    """Rows whose (non-null) name breaks the ``kind`` identifier rule (``thunderline.identifiers``)."""
     col = _arr(col)
-    rx = re.compile(pattern)
-    bad = [v for v in pc.unique(col).to_pylist() if v is not None and not rx.match(v)]
-    if not bad:
-        return np.zeros(len(col), dtype=bool)
-    return pc.fill_null(pc.is_in(col, pa.array(bad, pa.string())), False).to_numpy(zero_copy_only=False)
+    bad = invalid_mask(col, kind)
+    return bad & col.is_valid().to_numpy(zero_copy_only=False) if col.null_count else bad
 
 
 def _stamp(t: pa.Table, tenant_id: str) -> pa.Table:
@@ -533,7 +529,7 @@ def _stamp(t: pa.Table, tenant_id: str) -> pa.Table:
     return pa.Table.from_arrays([arrays[f.name] for f in TICK_SCHEMA], schema=TICK_SCHEMA)
 
 
-_VENUE_RX, _SYMBOL_RX = re.compile(VENUE_RE), re.compile(SYMBOL_RE)
+_VENUE_RX, _SYMBOL_RX = re.compile(VENUE_RE.strip("^$")), re.compile(SYMBOL_RE.strip("^$"))
 _BOOK_SIZES, _BOOK_PRICES = ("book_bid_sz", "book_ask_sz"), ("book_bid_px", "book_ask_px")
 
 
@@ -563,7 +559,7 @@ def _all_valid(wire: pa.Table, t: pa.Table) -> list[str] | None:
         return None
     venues = pc.unique(_arr(t.column("venue"))).to_pylist()
     symbols = pc.unique(_arr(t.column("symbol"))).to_pylist()
-    if not all(_VENUE_RX.match(v) for v in venues) or not all(_SYMBOL_RX.match(v) for v in symbols):
+    if not all(_VENUE_RX.fullmatch(v) for v in venues) or not all(_SYMBOL_RX.fullmatch(v) for v in symbols):
         return None
     ts = _arr(t.column("ts")).to_numpy()
     if ts.min() < TS_MIN_US or ts.max() >= TS_MAX_US:
@@ -593,16 +589,18 @@ def _all_valid(wire: pa.Table, t: pa.Table) -> list[str] | None:
             if (_bad_sizes if name in _BOOK_SIZES else _bad_prices)(vals):
                 return None
     seq = _arr(t.column("seq")).to_numpy()
+    # seq strictly rising per stream makes "ts never below an earlier row's" the same as "ts never below the row before"
     if len(venues) == 1 and len(symbols) == 1:
-        if n > 1 and not (seq[1:] > seq[:-1]).all():
+        if n > 1 and not ((seq[1:] > seq[:-1]).all() and (ts[1:] >= ts[:-1]).all()):
             return None
     else:  # per (venue, symbol) stream: a stable sort keeps each stream's rows in order
         v = pc.dictionary_encode(_arr(t.column("venue"))).indices.to_numpy().astype(np.int64)
         sy = pc.dictionary_encode(_arr(t.column("symbol"))).indices.to_numpy().astype(np.int64)
         code = v * len(symbols) + sy
         order = np.argsort(code, kind="stable")
-        c, sq = code[order], seq[order]
-        if ((c[1:] == c[:-1]) & (sq[1:] <= sq[:-1])).any():
+        c, sq, tt = code[order], seq[order], ts[order]
+        same = c[1:] == c[:-1]
+        if (same & (sq[1:] <= sq[:-1])).any() or (same & (tt[1:] < tt[:-1])).any():
             return None
     return sorted(symbols)
 
@@ -622,10 +620,8 @@ def _check(wire: pa.Table, t: pa.Table, rows) -> list[Problem]:
         c = wire.column(name)
         if c.null_count:
             mark(_arr(c).is_null().to_numpy(zero_copy_only=False), name, "required value is missing")
-    mark(_bad_names(wire.column("venue"), VENUE_RE), "venue", "venue must be 1-32 chars of A-Z a-z 0-9 . _ -",
-         wire.column("venue"))
-    mark(_bad_names(wire.column("symbol"), SYMBOL_RE), "symbol",
-         "symbol must be 1-64 chars of A-Z a-z 0-9 . _ : ^ = + - (no '/' or spaces)", wire.column("symbol"))
+    mark(_bad_names(wire.column("venue"), "venue"), "venue", VENUE_RULE, wire.column("venue"))
+    mark(_bad_names(wire.column("symbol"), "symbol"), "symbol", SYMBOL_RULE, wire.column("symbol"))
     ts, ts_null = _ints(wire.column("ts"))
     bad_ts = (ts < TS_MIN_US) | (ts >= TS_MAX_US)
     mark(bad_ts if ts_null is None else bad_ts & ~ts_null, "ts",
