@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from thunderline.edgar.errors import EdgarMissingFieldError, EdgarParseError
+from thunderline.identifiers import InvalidIdentifier, check_cik
 from thunderline.edgar.times import parse_submissions_acceptance
 
 _COLUMNS = ("accessionNumber", "filingDate", "form")
@@ -61,6 +62,27 @@ class SubmissionsIndex:
         return hits[0] if len(hits) == 1 else None
 
 
+_OPTIONAL_STR = ("acceptanceDateTime", "reportDate", "primaryDocument", "items")
+
+
+def _json_kind(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(v), type(v).__name__)
+
+
+def _str_or(v, default):
+    return v if isinstance(v, str) else default
+
+
+def _strs(v) -> list[str]:
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
 def parse_submissions_json(data: bytes | str | dict, source: str = "<submissions>") -> SubmissionsIndex:
     if isinstance(data, dict):
         payload = data
@@ -72,17 +94,37 @@ def parse_submissions_json(data: bytes | str | dict, source: str = "<submissions
     if not isinstance(payload, dict) or "filings" not in payload:
         raise EdgarParseError(source, "not a submissions JSON: no 'filings' key")
     cik_raw = payload.get("cik")
-    if cik_raw is None or not str(cik_raw).strip().isdigit():
-        raise EdgarMissingFieldError(source, f"submissions JSON has no numeric 'cik' (got {cik_raw!r})")
-    cik = int(str(cik_raw).strip())
-    recent = payload["filings"].get("recent") or {}
+    if cik_raw is None or isinstance(cik_raw, bool) or not str(cik_raw).strip().isdigit():
+        raise EdgarMissingFieldError(source, f"submissions JSON has no numeric 'cik' (got {str(cik_raw)[:40]!r})")
+    try:
+        cik = check_cik(str(cik_raw).strip())
+    except InvalidIdentifier as exc:
+        raise EdgarParseError(source, f"cik: {exc.rule} (got {str(cik_raw)[:40]!r})") from None
+    filings_obj = payload["filings"]
+    if not isinstance(filings_obj, dict):
+        raise EdgarParseError(source, f"filings: expected an object, got {_json_kind(filings_obj)}")
+    recent = filings_obj.get("recent") or {}
+    if not isinstance(recent, dict):
+        raise EdgarParseError(source, f"filings.recent: expected an object of arrays, got {_json_kind(recent)}")
     missing = [c for c in _COLUMNS if c not in recent]
     if missing:
         raise EdgarParseError(source, f"filings.recent lacks columns {missing}")
+    not_arrays = [k for k in (*_COLUMNS, *_OPTIONAL_STR) if k in recent and not isinstance(recent[k], list)]
+    if not_arrays:
+        raise EdgarParseError(source, f"filings.recent.{not_arrays[0]}: expected an array, got {_json_kind(recent[not_arrays[0]])}")
     n = len(recent["accessionNumber"])
     bad = [k for k, v in recent.items() if isinstance(v, list) and len(v) != n]
     if bad:
         raise EdgarParseError(source, f"filings.recent arrays have unequal lengths ({bad} != {n}): truncated payload?")
+    for name in (*_COLUMNS, *_OPTIONAL_STR):
+        values = recent.get(name)
+        if values is None:
+            continue
+        required = name in _COLUMNS
+        for i, v in enumerate(values):
+            if not (isinstance(v, str) or (v is None and not required)):
+                raise EdgarParseError(source, f"filings.recent.{name}[{i}]: expected a string, got {_json_kind(v)} "
+                                              f"({str(v)[:40]!r})")
 
     def col(name: str, i: int, default=None):
         v = recent.get(name)
@@ -103,7 +145,8 @@ def parse_submissions_json(data: bytes | str | dict, source: str = "<submissions
             size=col("size", i),
         ))
     return SubmissionsIndex(
-        cik=cik, name=payload.get("name", ""), tickers=list(payload.get("tickers") or []),
-        exchanges=list(payload.get("exchanges") or []), fiscal_year_end=payload.get("fiscalYearEnd"),
-        filings=filings, older_files=[f.get("name", "") for f in payload["filings"].get("files", [])],
+        cik=cik, name=_str_or(payload.get("name"), ""), tickers=_strs(payload.get("tickers")),
+        exchanges=_strs(payload.get("exchanges")), fiscal_year_end=_str_or(payload.get("fiscalYearEnd"), None),
+        filings=filings, older_files=[f.get("name", "") for f in (filings_obj.get("files") or [])
+                                      if isinstance(f, dict) and isinstance(f.get("name", ""), str)],
     )

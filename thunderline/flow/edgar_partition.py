@@ -30,6 +30,7 @@ from thunderline.hashing import content_id, file_sha256
 from thunderline.partitioning import month_bounds_us
 from thunderline.partitioning import month_of_us
 from thunderline.store.warehouse import TenantSession
+from thunderline.timebounds import out_of_range_reason, supported_range_us
 
 
 #: Landing-index format of filing metadata beside a document (``thunderline.edgar.sidecar``).
@@ -51,8 +52,27 @@ def classify_edgar_file(path: Path, indexes: dict[int, SubmissionsIndex] | None 
     f = {"path": str(path), "id": file_sha256(path)}
     docs = _parse_landing_file(f, "classify", indexes or {})
     kinds = sorted({d.doc_kind for d in docs}) or ["empty"]
-    months = sorted({month_of_us(d.accepted_at_us) for d in docs if d.doc_kind != "submissions_json"})
+    dated = [d for d in docs if d.doc_kind != "submissions_json"]
+    months = sorted({month_of_us(d.accepted_at_us) for d in dated if _in_range(d)})
+    if dated and not months:  # no document has a partition: say why, instead of a key Dagster cannot run
+        raise EdgarParseError(str(path), f"accepted_at: {_range_reason()} (first document accepted "
+                                         f"{_iso(dated[0].accepted_at_us)})")
     return Classification("+".join(kinds), months)
+
+
+def _in_range(d: EDGARDoc) -> bool:
+    lo, hi = supported_range_us()
+    return lo <= d.accepted_at_us < hi
+
+
+def _range_reason() -> str:
+    return out_of_range_reason(*supported_range_us()).replace("ts_supported_range: time", "accepted_at_supported_range: acceptance time")
+
+
+def _iso(us: int) -> str:
+    import numpy as np
+
+    return np.datetime_as_string(np.datetime64(int(us), "us"), unit="s") + "Z"
 
 
 @dataclass
@@ -173,7 +193,15 @@ def ingest_filing_partition(session: TenantSession, month: str) -> FilingPartiti
                                    reason=str(exc), raw=None, partition_key=month))
             continue
         for d in docs:
-            if d.doc_kind == "submissions_json" or month_of_us(d.accepted_at_us) != month:
+            if d.doc_kind == "submissions_json":
+                continue
+            if not _in_range(d):  # a document of the file with no partition: quarantined, never a month key
+                reason = f"{_range_reason()} (accepted {_iso(d.accepted_at_us)}, accession {d.accession})"
+                quarantine.append(dict(id=content_id("quarantine", ["raw_filings", f["id"], d.id, "accepted_at"]),
+                                       stage="raw_filings.validate", source=f["path"], row_number=None,
+                                       field="accepted_at", reason=reason, raw=None, partition_key=None))
+                continue
+            if month_of_us(d.accepted_at_us) != month:
                 continue
             rows.append(doc_row(d))
             summary.by_kind[d.doc_kind] = summary.by_kind.get(d.doc_kind, 0) + 1

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import logging
+
 import sqlalchemy as sa
 
 from thunderline.hashing import content_id, file_sha256
@@ -39,6 +41,7 @@ class LandedFile:
 
 
 Classifier = Callable[[Path], Classification]
+log = logging.getLogger(__name__)
 
 _SKIP_SUFFIXES = (".tmp", ".part", ".partial")
 
@@ -89,7 +92,7 @@ def index_files(
             c = classify(path)
             status, detail, fmt, parts = "indexed", None, c.format, sorted(set(c.partitions))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded with its reason
-            status, detail, fmt, parts = "rejected", f"{type(exc).__name__}: {exc}", "unknown", []
+            status, detail, fmt, parts = "rejected", file_reject_reason(path, kind, exc), "unknown", []
         session.insert("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=path.stat().st_size,
                                               partitions=parts, status=status, detail=detail)])
         if status == "rejected":
@@ -99,6 +102,27 @@ def index_files(
                                                field="*", reason=detail, raw=None, partition_key=None)])
         out.append(LandedFile(sha, str(path), kind, fmt, parts, status, detail, True))
     return out
+
+
+def file_reject_reason(path: Path, kind: str, exc: BaseException) -> str:
+    """Why a whole landing file was refused, in our words: the file, and the rule or field it broke.
+
+    Errors our readers raise already say that (they name the file, and the line, field and rule
+    where there is one) and are kept as they are. Anything else is a reader that met input it
+    did not expect: the reason says so without the internal exception text (which is logged).
+    """
+    from thunderline.edgar.errors import EdgarParseError
+    from thunderline.identifiers import InvalidIdentifier, UnsafePath
+
+    if isinstance(exc, (EdgarParseError, InvalidIdentifier, UnsafePath)):
+        return str(exc)
+    if type(exc) in (ValueError, FileNotFoundError) and str(path) in str(exc):
+        return str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+        return f"{path}: could not be read ({exc.strerror or 'I/O error'})"
+    log.warning("landing file %s: %s reader failed", path, kind, exc_info=exc)
+    return (f"{path}: unreadable {kind} file: its content breaks the format's structure in a way the reader "
+            f"does not name (internal {type(exc).__name__}, logged)")
 
 
 def files_for_partition(session: TenantSession, kind: str, partition: str) -> list[dict]:
