@@ -25,6 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--workers", type=int, default=1,
                    help="server processes sharing the port (default 1); each uses about one core, and the "
                         "per-tenant rate limits are one budget across them")
+    s.add_argument("--max-header-kb", type=float, default=32.0,
+                   help="largest request line + headers; 431 beyond (default 32 KiB)")
+    s.add_argument("--header-timeout-s", type=float, default=10.0,
+                   help="time for a client to send the whole header block; 408 and close after (default 10)")
+    s.add_argument("--body-timeout-s", type=float, default=30.0,
+                   help="longest pause while a request body is read; 408 after (default 30)")
+    s.add_argument("--min-free-mb", type=float, default=256.0,
+                   help="/healthz answers 503 degraded when the landing area or lake has less free (default 256)")
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=_serve)
 
@@ -55,7 +63,9 @@ def _serve(args) -> int:
                       request_burst=args.request_burst or 2 * args.requests_per_s,
                       ticks_per_s=args.ticks_per_s, tick_burst=args.tick_burst or 2 * args.ticks_per_s, tenants=tenants,
                       relay=not args.no_relay, ratelimit_file=str(state / "ratelimit.buckets"),
-                      redis_url=redis_url)
+                      redis_url=redis_url, max_header_bytes=int(args.max_header_kb * 1024),
+                      header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
+                      min_free_bytes=int(args.min_free_mb * (1 << 20)))
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"thunderline serve: http://{args.host}:{args.port}/dashboard  (tenant API at /v1/…{workers})",
           file=sys.stderr)

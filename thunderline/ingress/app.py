@@ -11,7 +11,7 @@ except ``/healthz``, ``/metrics`` and the dashboard's static page):
 | GET /v1/features | feature windows; ``kind``, ``key`` (or ``symbol``), ``from``/``to``, ``limit``, ``cursor`` |
 | GET /v1/dashboard/snapshot, /v1/dashboard/stream | the tenant's live numbers (JSON; server-sent events) |
 | GET /dashboard | the live page (offline: its JavaScript is served from the package) |
-| GET /healthz, /metrics | liveness + warehouse check; Prometheus text |
+| GET /healthz, /metrics | liveness + warehouse + free-space check (503 "degraded" below ``min_free_bytes``); Prometheus text |
 
 Order of checks on a write: key (401) → request rate (429) → body size (413) → content
 (415/422/403) → tick rate (429) → durable landing → 202. Nothing is written unless every
@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -53,8 +54,10 @@ from thunderline.stores import open_warehouse
 from thunderline.store.schema import decision_traces, feature_windows
 
 log = logging.getLogger(__name__)
-_SYMBOL = re.compile(SYMBOL_RE)
-_KEY = re.compile(r"^[A-Za-z0-9._:^=+-]{1,64}$")
+_SYMBOL = re.compile(SYMBOL_RE.strip("^$"))
+_KEY = re.compile(r"[A-Za-z0-9._:^=+-]{1,64}")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,14 @@ class ServeConfig:
     relay_lock_file: str | None = None
     sweep: bool = True
     stats_dir: str | None = None  # workers share their ingress counters here (see IngressStats)
+    # slow or oversized clients: request line + headers at most this many bytes (431 beyond), the whole
+    # header block within header_timeout_s of the connection (or the previous response), and no gap
+    # longer than body_timeout_s while a body is read (408 either way; see ingress.protocol)
+    max_header_bytes: int = 32 << 10
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    # /healthz answers 503 "degraded" when the landing area or the lake has less free space than this
+    min_free_bytes: int = 256 << 20
 
 
 @dataclass
@@ -170,7 +181,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise HttpError(413, "body_too_large", f"body of {n} bytes exceeds the limit of {limit} bytes",
                             extra={"limit_bytes": limit})
     chunks, size = [], 0
-    async for chunk in request.stream():
+    timeout = request.app.state.svc.config.body_timeout_s
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise HttpError(408, "body_timeout", f"no body bytes for {timeout:g} s; send the body without pauses",
+                            {"Connection": "close"}) from None
         size += len(chunk)
         if size > limit:
             raise HttpError(413, "body_too_large", f"body exceeds the limit of {limit} bytes", extra={"limit_bytes": limit})
@@ -278,15 +298,19 @@ def _time_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if re.fullmatch(r"-?[0-9]{1,19}", raw):
-        return int(raw)
+    if re.fullmatch(r"[+-]?[0-9]+", raw):
+        v = int(raw[:40])
+        if len(raw) > 21 or not INT64_MIN <= v <= INT64_MAX:
+            raise HttpError(400, "bad_parameter", f"{name}={raw[:40]!r}: µs since the epoch must fit a signed "
+                                                  f"64-bit integer ({INT64_MIN}..{INT64_MAX})")
+        return v
     try:
         t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise HttpError(400, "bad_parameter", f"{name}={raw!r}: expected µs since the epoch or an ISO 8601 time") from None
+        raise HttpError(400, "bad_parameter", f"{name}={raw[:64]!r}: expected µs since the epoch or an ISO 8601 time") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
-    return int(t.timestamp() * 1_000_000)
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def _page_params(svc: Services, request: Request) -> tuple[int, tuple[int, str] | None]:
@@ -296,12 +320,27 @@ def _page_params(svc: Services, request: Request) -> tuple[int, tuple[int, str] 
     cur = request.query_params.get("cursor")
     after = None
     if cur:
-        try:
-            ws, rid = json.loads(base64.urlsafe_b64decode(cur + "=" * (-len(cur) % 4)))
-            after = (int(ws), str(rid))
-        except Exception:  # noqa: BLE001
-            raise HttpError(400, "bad_parameter", "cursor: not a cursor returned by this endpoint") from None
+        after = _parse_cursor(cur)
     return int(raw), after
+
+
+def _parse_cursor(cur: str) -> tuple[int, str]:
+    """A cursor this endpoint issued: ``[window_start (int64), id (string ≤ 128 chars)]``; anything else is 400."""
+    bad = HttpError(400, "bad_parameter", "cursor: not a cursor returned by this endpoint")
+    if len(cur) > 512:
+        raise bad
+    try:
+        obj = json.loads(base64.urlsafe_b64decode(cur + "=" * (-len(cur) % 4)))
+    except (ValueError, TypeError, RecursionError):
+        raise bad from None
+    if not (isinstance(obj, list) and len(obj) == 2):
+        raise bad
+    ws, rid = obj
+    if isinstance(ws, bool) or not isinstance(ws, int) or not INT64_MIN <= ws <= INT64_MAX:
+        raise bad
+    if not isinstance(rid, str) or len(rid) > 128:
+        raise bad
+    return ws, rid
 
 
 def _cursor(ws: int, rid: str) -> str:
@@ -335,7 +374,7 @@ async def get_decisions(svc: Services, request: Request) -> Response:
     where = []
     sym = request.query_params.get("symbol")
     if sym is not None:
-        if not _SYMBOL.match(sym):
+        if not _SYMBOL.fullmatch(sym):
             raise HttpError(400, "bad_parameter", f"symbol={sym!r}: not a valid symbol")
         where.append(t.c.symbol == sym)
     where += _time_range(request, t)
@@ -358,7 +397,7 @@ async def get_features(svc: Services, request: Request) -> Response:
         where.append(t.c.kind == kind)
     key = request.query_params.get("key") or request.query_params.get("symbol")
     if key is not None:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise HttpError(400, "bad_parameter", f"key={key!r}: not a valid symbol or CIK")
         where.append(t.c.key == key)
     where += _time_range(request, t)
@@ -376,9 +415,32 @@ async def healthz(request: Request) -> Response:
         return {"status": "ok", "publisher": svc.publisher.name, "worker": os.getpid()}
 
     try:
-        return JSONResponse(await run_in_threadpool(check))
+        body = await run_in_threadpool(check)
     except Exception as exc:  # noqa: BLE001
         return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+    short = storage_shortfall(svc.settings, svc.config.min_free_bytes)
+    if short:
+        return JSONResponse({**body, "status": "degraded", "reason": short}, 503)
+    return JSONResponse(body)
+
+
+def storage_shortfall(settings: Settings, min_free_bytes: int) -> str | None:
+    """Which of the landing area and the lake has less than ``min_free_bytes`` free, in words; None if neither."""
+    import shutil
+
+    short = []
+    for name, path in (("landing", settings.landing_dir), ("lake", settings.lake_dir)):
+        p = Path(path)
+        while not p.exists() and p != p.parent:  # a directory not made yet: its nearest existing parent's disk
+            p = p.parent
+        try:
+            free = shutil.disk_usage(p).free
+        except OSError as exc:
+            short.append(f"{name} ({path}): free space unknown ({exc.strerror})")
+            continue
+        if free < min_free_bytes:
+            short.append(f"{name} ({path}): {free / 2**20:,.0f} MiB free, below the {min_free_bytes / 2**20:,.0f} MiB minimum")
+    return "; ".join(short) or None
 
 
 async def metrics(request: Request) -> Response:

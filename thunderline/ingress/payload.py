@@ -204,10 +204,11 @@ def _from_json_lines(body: bytes) -> pa.Table:
     try:
         t = pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1)),
                          parse_options=pj.ParseOptions(explicit_schema=_WIRE, unexpected_field_behavior="error"))
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
         problems = _diagnose_json_lines(body)
         if not problems:
-            problems = [Problem(None, "*", f"not valid canonical JSON lines: {exc}")]
+            problems = [Problem(None, "*", "not valid canonical JSON lines (the body as a whole was refused and "
+                                           "no single line is at fault: check the encoding is UTF-8 and lines end in \\n)")]
         raise PayloadError(422, "invalid_ticks", problems) from None
     nan_problems = []
     for name in _FLOAT_FIELDS:
@@ -244,11 +245,28 @@ def _json_type_ok(kind: str, v: Any) -> bool:
     return isinstance(v, list) and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in v)
 
 
+_MAX_JSON_DEPTH = 8
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """Deepest ``[``/``{`` nesting of one line, counted without parsing (vectorised; brackets inside
+    strings count too, which can only over-estimate — enough to refuse before a recursive parser runs)."""
+    b = np.frombuffer(raw, dtype=np.uint8)
+    step = (b == 0x5B).astype(np.int32) + (b == 0x7B) - (b == 0x5D) - (b == 0x7D)
+    return int(np.cumsum(step).max(initial=0))
+
+
 def _diagnose_json_lines(body: bytes) -> list[Problem]:
     """The slow, exact path: find the lines and fields the fast parser refused."""
     out: list[Problem] = []
     for n, raw in enumerate(body.split(b"\n"), start=1):
         if not raw.strip():
+            continue
+        depth = _nesting_depth(raw)
+        if depth > _MAX_JSON_DEPTH:
+            out.append(Problem(n, "*", f"JSON nested {depth} levels deep; a tick line is an object of scalars and "
+                                       f"arrays of numbers (at most {_MAX_JSON_DEPTH} levels)",
+                               raw[:80].decode("utf-8", "replace")))
             continue
         try:
             obj = json.loads(raw, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not a JSON number")))

@@ -26,11 +26,14 @@ import uvicorn
 
 from thunderline.config import Settings
 from thunderline.ingress.app import ServeConfig, build_app
+from thunderline.ingress.protocol import limited_config
 
 
 def _uvicorn_config(app, config: ServeConfig, **kw) -> uvicorn.Config:
-    return uvicorn.Config(app, host=config.host, port=config.port, log_level=kw.pop("log_level", "warning"),
-                          access_log=False, timeout_graceful_shutdown=3, lifespan="on", **kw)
+    """uvicorn's Config with our header size and header time limits (see ``ingress.protocol``)."""
+    return limited_config(app, config.max_header_bytes, config.header_timeout_s, host=config.host, port=config.port,
+                          log_level=kw.pop("log_level", "warning"), access_log=False, timeout_graceful_shutdown=3,
+                          lifespan="on", **kw)
 
 
 _CONFIG_ENV = "THUNDERLINE_SERVE_CONFIG"
@@ -63,9 +66,8 @@ def serve(settings: Settings, config: ServeConfig = ServeConfig(), *, log_level:
                                      ratelimit_file=config.ratelimit_file or str(state / "ratelimit.buckets"),
                                      stats_dir=str(stats))
     os.environ[_CONFIG_ENV] = json.dumps(dataclasses.asdict(worker_cfg))
-    ucfg = uvicorn.Config("thunderline.ingress.server:worker_app", factory=True, workers=workers,
-                          host=config.host, port=config.port, log_level=log_level, access_log=False,
-                          timeout_graceful_shutdown=3, lifespan="on")
+    ucfg = _uvicorn_config("thunderline.ingress.server:worker_app", config, factory=True, workers=workers,
+                           log_level=log_level)
     sock = bind(config.host, config.port)
     try:
         Multiprocess(ucfg, sockets=[sock]).run()
@@ -97,12 +99,13 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 class ServerThread:
     """The app on 127.0.0.1:<free port> in a daemon thread; ``with ServerThread(app) as s: s.url``."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, config: ServeConfig | None = None) -> None:
         self.sock = bind(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
-        cfg = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-                             lifespan="on")
+        config = config or ServeConfig()
+        cfg = limited_config(app, config.max_header_bytes, config.header_timeout_s, log_level="warning",
+                             access_log=False, timeout_graceful_shutdown=2, lifespan="on")
         self.server = uvicorn.Server(cfg)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self._run, name=f"thunderline-serve-{self.port}", daemon=True)
