@@ -21,7 +21,9 @@ The checks are the canonical reader's (types, decimals, book shape, event and si
 domains) plus the market validation rules within the request
 (:func:`thunderline.market.validation.validate_ticks`: sizes, prices, trades, strictly
 increasing ``seq`` per (venue, symbol)), plus what the ingress itself needs: ``ts``
-within 1990…2100 (µs — catching seconds and milliseconds), and venue/symbol names
+within the months that have partitions, 2010-01 to the current month (``thunderline.timebounds``:
+a tick accepted here is never quarantined at ingest for its time; µs — catching seconds and
+milliseconds), and venue/symbol names
 that are safe as path components and broker subject tokens. ``tenant_id`` is never
 read from the payload: a payload that names another tenant is refused (403), one that
 names the caller's own tenant is accepted, and every row is stamped with the key's
@@ -45,13 +47,13 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pj
 
 from thunderline.contracts import TICK_SCHEMA
+from thunderline.timebounds import SUPPORTED_START_US, supported_end_us
 from thunderline.identifiers import SYMBOL_RE, SYMBOL_RULE, VENUE_RE, VENUE_RULE, invalid_mask  # noqa: F401 (re-exported)
 from thunderline.market.canonical import CANONICAL_COLUMNS, REQUIRED_CSV_COLUMNS, is_canonical_header
 from thunderline.market.validation import validate_ticks
 
 MAX_PROBLEMS = 20
-TS_MIN_US = 631_152_000_000_000  # 1990-01-01T00:00:00Z
-TS_MAX_US = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
+TS_MIN_US = SUPPORTED_START_US  # 2010-01-01T00:00:00Z; the end moves with the clock: supported_end_us()
 
 JSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines",
               "application/json")
@@ -580,7 +582,7 @@ def _all_valid(wire: pa.Table, t: pa.Table) -> list[str] | None:
     if not all(_VENUE_RX.fullmatch(v) for v in venues) or not all(_SYMBOL_RX.fullmatch(v) for v in symbols):
         return None
     ts = _arr(t.column("ts")).to_numpy()
-    if ts.min() < TS_MIN_US or ts.max() >= TS_MAX_US:
+    if ts.min() < TS_MIN_US or ts.max() >= supported_end_us():
         return None
     et = _arr(t.column("event_type")).to_numpy()
     side = _arr(t.column("trade_side")).to_numpy()
@@ -641,9 +643,11 @@ def _check(wire: pa.Table, t: pa.Table, rows) -> list[Problem]:
     mark(_bad_names(wire.column("venue"), "venue"), "venue", VENUE_RULE, wire.column("venue"))
     mark(_bad_names(wire.column("symbol"), "symbol"), "symbol", SYMBOL_RULE, wire.column("symbol"))
     ts, ts_null = _ints(wire.column("ts"))
-    bad_ts = (ts < TS_MIN_US) | (ts >= TS_MAX_US)
+    ts_max = supported_end_us()
+    bad_ts = (ts < TS_MIN_US) | (ts >= ts_max)
     mark(bad_ts if ts_null is None else bad_ts & ~ts_null, "ts",
-         "ts must be µs since the Unix epoch, UTC, within 1990..2100 (seconds or ms given?)", ts)
+         f"ts must be µs since the Unix epoch, UTC, from 2010-01-01 to the end of the current month "
+         f"(< {ts_max}; the months that have partitions — seconds or ms given?)", ts)
     et, et_null = _ints(wire.column("event_type"))
     bad_et = (et < 0) | (et > 2)
     mark(bad_et if et_null is None else bad_et & ~et_null, "event_type", "expected 0 (quote), 1 (trade) or 2 (status)", et)
@@ -657,7 +661,7 @@ def _check(wire: pa.Table, t: pa.Table, rows) -> list[Problem]:
         lens = [pc.fill_null(pc.list_value_length(b), -1).to_numpy(zero_copy_only=False) for b in books]
         mark(~some & ((lens[0] != lens[1]) | (lens[0] != lens[2]) | (lens[0] != lens[3])), "book",
              "book_* lists differ in length")
-    v = validate_ticks(t, TS_MIN_US, TS_MAX_US)  # the market rules; rows already at fault are not repeated
+    v = validate_ticks(t, TS_MIN_US, ts_max)  # the market rules; rows already at fault are not repeated
     if v.n_rejected:
         structural = {i for i, *_ in found}
         for i, f, why in [x for x in zip(v.reject_index.tolist(), v.reject_field, v.reject_reason)

@@ -175,21 +175,42 @@ def _parquet_row_checks(t: pa.Table) -> tuple[np.ndarray, list[tuple[str, str]]]
     return bad, why
 
 
+def _batches(pf: pq.ParquetFile, path: Path, chunk_rows: int, cols: list[str]) -> Iterator[pa.RecordBatch]:
+    """Row groups as batches; a damaged page or a column of the wrong type refuses the file, naming it."""
+    it = pf.iter_batches(batch_size=chunk_rows, columns=cols)
+    while True:
+        try:
+            rb = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError):
+            raise ValueError(f"{path}: Parquet data damaged after {pf.metadata.num_rows} rows were announced "
+                             f"(a page or column chunk cannot be decoded)") from None
+        yield rb
+
+
 def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
     src = str(path)
     # pre_buffer=False: with pre-buffering, iter_batches keeps read-ahead buffers for every row
     # group it has visited, so memory grows with the file (measured); without it, memory stays flat.
-    pf = pq.ParquetFile(path, pre_buffer=False)
-    names = set(pf.schema_arrow.names)
+    try:
+        pf = pq.ParquetFile(path, pre_buffer=False)
+        names = set(pf.schema_arrow.names)
+    except (pa.ArrowException, OSError):  # damaged footer/metadata: the file as a whole, in our words
+        raise ValueError(f"{path}: not a readable Parquet file (footer or metadata damaged, or not Parquet)") from None
     missing = [c for c in REQUIRED_CSV_COLUMNS if c not in names]
     if missing:
         raise ValueError(f"{path}: not a canonical Thunderline tick Parquet file: missing columns {missing}")
     cols = [c for c in REQUIRED_CSV_COLUMNS]
     offset = 0
-    for rb in pf.iter_batches(batch_size=chunk_rows, columns=cols):
+    for rb in _batches(pf, path, chunk_rows, cols):
         n = rb.num_rows
         t = pa.Table.from_batches([rb])
-        t = t.cast(pa.schema([TICK_SCHEMA.field(c).with_nullable(True) for c in cols]))
+        try:
+            t = t.cast(pa.schema([TICK_SCHEMA.field(c).with_nullable(True) for c in cols]))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise ValueError(f"{path}: columns do not have the canonical tick types "
+                             f"({', '.join(f'{f.name}: {f.type}' for f in rb.schema)})") from None
         rows = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
         offset += n
         bad, why = _parquet_row_checks(t)
