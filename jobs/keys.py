@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-PARTITIONS_START = "2010-01-01"
+from thunderline.timebounds import SUPPORTED_START
+
+#: the first month; readers quarantine times before it (and after the current month), see thunderline.timebounds
+PARTITIONS_START = SUPPORTED_START
 
 # Job names (sensors and the CLI launch jobs by name; the job modules define them).
 MARKET_JOB = "market_partition_job"
