@@ -47,3 +47,26 @@ def _iso(us: int) -> str:
 def in_range(ts_us: np.ndarray, now_s: float | None = None) -> np.ndarray:
     lo, hi = supported_range_us(now_s)
     return (ts_us >= lo) & (ts_us < hi)
+
+
+def partition_problem(label: str, now_s: float | None = None) -> str | None:
+    """Why ``"YYYY-MM"`` or ``"YYYY-MM|SYMBOL"`` cannot be a partition (None when it can).
+
+    The readers never produce such a label; this guards the step that turns landing-index
+    entries into runs, so an entry written before these rules existed cannot block ingest.
+    """
+    from thunderline.identifiers import InvalidIdentifier, check_month, check_symbol
+
+    month, sep, symbol = str(label).partition("|")
+    try:
+        check_month(month)
+        if sep:
+            check_symbol(symbol)
+    except InvalidIdentifier as exc:
+        return f"partition {label!r}: {exc.rule}"
+    y, m = int(month[:4]), int(month[5:7])
+    start = (dt.datetime(y, m, 1, tzinfo=dt.timezone.utc) - _EPOCH) // dt.timedelta(microseconds=1)
+    lo, hi = supported_range_us(now_s)
+    if not lo <= start < hi:
+        return f"partition {label!r}: {out_of_range_reason(lo, hi)}"
+    return None

@@ -86,8 +86,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
         report.edgar_files_new += sum(f.is_new for f in edgar)
         report.files_rejected += [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected"]
         res = resources if (resources is not None and tenant == settings.tenant_id) else build_resources(ts)
-        edgar_months = sorted({p for f in edgar if f.status == "indexed" for p in f.partitions})
-        tick_parts = sorted({p for f in ticks if f.status == "indexed" for p in f.partitions})
+        edgar_months = _plannable(report, {p for f in edgar if f.status == "indexed" for p in f.partitions})
+        tick_parts = _plannable(report, {p for f in ticks if f.status == "indexed" for p in f.partitions})
         symbols = sorted({p.split("|")[1] for p in tick_parts})
         known = set(instance.get_dynamic_partitions("symbols"))
         new_symbols = [sym for sym in symbols if sym not in known]
@@ -114,6 +114,21 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     bar.close()
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _plannable(report: IngestReport, labels: set[str]) -> list[str]:
+    """The labels that are partitions; any other (an index entry from before the readers screened
+    symbols and times) is reported, never run — a run for it would fail, and every run after it."""
+    from thunderline.timebounds import partition_problem
+
+    out = []
+    for label in sorted(labels):
+        problem = partition_problem(label)
+        if problem:
+            report.files_rejected.append((label, problem))
+        else:
+            out.append(label)
+    return out
 
 
 _TOTALS = {

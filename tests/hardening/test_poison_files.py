@@ -47,7 +47,7 @@ def _tree(root) -> dict[str, int]:
 
 
 def test_hostile_rows_are_quarantined_and_good_rows_ingested(settings_env, tmp_path):
-    from thunderline_assets.ingest_command import run_ingest
+    from thunderline_cli.ingest import run_ingest
 
     settings = settings_env
     land = settings.ticks_landing
@@ -114,3 +114,23 @@ def test_hostile_rows_are_quarantined_and_good_rows_ingested(settings_env, tmp_p
         assert r["field"] == field, r
         assert "Error" not in r["reason"] and r["reason"], r
     assert len(q) == len(expect), sorted(q)
+
+
+def test_an_index_entry_written_before_the_rules_cannot_block_ingest(settings_env):
+    """A landing-index entry naming partition 1969-12|TSLO (as the old classifier wrote) is reported, not run."""
+    from thunderline.flow.landing import Classification, index_files
+    from thunderline_cli.ingest import run_ingest
+
+    settings = settings_env
+    old = settings.ticks_landing / "old.csv"
+    _write(old, _good("TSLO", 3))
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    with wh.session(settings.tenant_id) as s:
+        index_files(s, "ticks", [old], lambda p: Classification("canonical_csv", ["1969-12|TSLO", "2024-01|A|B"]))
+    wh.dispose()
+    _write(settings.ticks_landing / "new.csv", _good("NEWS", 5))
+    with dg.instance_for_test() as instance:
+        report = run_ingest(settings, show_progress=False, instance=instance)
+    assert not report.runs_failed and report.partitions == ["2024-01|NEWS"], report.lines()
+    assert {label for label, _ in report.files_rejected} == {"1969-12|TSLO", "2024-01|A|B"}

@@ -20,7 +20,7 @@ WORLDS = "edgar/worlds_inc/0001264931-{}.txt"
 
 
 def test_filing_before_2010_is_quarantined_and_others_ingest(settings_env, datasets):
-    from thunderline_assets.ingest_command import run_ingest
+    from thunderline_cli.ingest import run_ingest
 
     settings = settings_env
     land = settings.edgar_landing
