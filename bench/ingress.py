@@ -225,7 +225,9 @@ def end_to_end(settings, tenant: str, decider=None) -> tuple[int, int, int]:
     and — with ``decider`` = (router state, experts) — decide every window into persisted traces."""
     from thunderline.flow.decision_partition import decide_partition
     from thunderline.flow.landing import candidate_files, index_files
-    from thunderline.flow.market_partition import build_window_partition, classify_tick_file, ingest_tick_partition
+    from thunderline.flow.market_windows import build_window_partition
+    from thunderline.flow.tick_files import classify_tick_file
+    from thunderline.flow.tick_ingest import ingest_tick_partition
     from thunderline.ingress import files_of_tenant
     from thunderline.store import Warehouse
     from thunderline.store.lake import Lake

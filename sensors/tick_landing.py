@@ -28,7 +28,7 @@ from resources.landing import LandingResource
 from sensors._common import dump_cursor, load_cursor, ready_warehouse
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, LadderState, effective_settings
 from thunderline.flow.landing_scan import PartitionWork, backlog, scan_landing
-from thunderline.flow.market_partition import classify_tick_file
+from thunderline.flow.tick_files import classify_tick_file
 from thunderline.telemetry import emit, now_us
 
 LANDED_TAG = "thunderline/landed_at_us"

@@ -237,6 +237,13 @@ class FeatureWindow:
              self.recipe_version, self.feature_schema_version],
         )
 
+    def with_stored_id(self, stored_id: str) -> "FeatureWindow":
+        """This window with ``id`` taken from storage, where it was derived from these same columns.
+
+        Seeds the cached property instead of re-deriving it (a uuid5 per window, on every load)."""
+        self.__dict__["id"] = stored_id
+        return self
+
 
 FEATURE_WINDOW_SCHEMA = pa.schema(
     [

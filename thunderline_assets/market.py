@@ -1,7 +1,7 @@
 """Market assets: raw_ticks (lake + quarantine + checks) and market_feature_windows (numba windows).
 
 Thin by design: each asset opens one warehouse transaction, calls one function
-of :mod:`thunderline.flow.market_partition` and turns its summary into
+of :mod:`thunderline.flow.tick_ingest` and :mod:`thunderline.flow.market_windows` and turns its summary into
 metadata and check results a person reads in the UI.
 """
 
@@ -15,7 +15,8 @@ from jobs.schedules import monthly_market_backfill
 from resources import LakeResource, WarehouseResource
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.config import Settings
-from thunderline.flow.market_partition import build_window_partition, finalize_lake, ingest_tick_partition
+from thunderline.flow.market_windows import build_window_partition
+from thunderline.flow.tick_ingest import finalize_lake, ingest_tick_partition
 from jobs.keys import month_symbol, split_key
 
 OWNERS = ["team:market-data"]

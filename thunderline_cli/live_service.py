@@ -172,7 +172,7 @@ def tail_landing(runner: LiveRunner, root: Path, *, once: bool = False, poll_s: 
                  settle_s: float = 0.0, stop: threading.Event | None = None) -> None:
     """Process files landing under ``root`` in path order until ``stop`` (or one pass with ``once``)."""
     from thunderline.flow.landing_scan import scan_landing
-    from thunderline.flow.market_partition import classify_tick_file
+    from thunderline.flow.tick_files import classify_tick_file
 
     cursor: dict | None = None
     while True:

@@ -34,7 +34,7 @@ def spool_csv(settings: Settings, header: str, lines: list[str]) -> tuple[Path, 
     """Keep the micro-batch's bytes as received (``raw/``, for audit), parse them once with the canonical
     reader and spool the ticks as canonical Parquet (the file that is indexed, processed and replayable).
     Returns the Parquet path and quarantine rows for unparsable lines."""
-    from thunderline.flow.market_partition import quarantine_rows
+    from thunderline.flow.tick_files import quarantine_rows
     from thunderline.market import iter_tick_chunks
 
     root = settings.landing_dir / "live" / settings.tenant_id

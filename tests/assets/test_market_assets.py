@@ -15,7 +15,7 @@ import pytest
 
 from resources import build_resources
 from thunderline.flow.landing import candidate_files, index_files
-from thunderline.flow.market_partition import classify_tick_file
+from thunderline.flow.tick_files import classify_tick_file
 from thunderline.store import Warehouse
 from thunderline_assets.definitions import build_definitions
 

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from thunderline.flow.landing import candidate_files, index_files
-from thunderline.flow.market_partition import classify_tick_file, ingest_tick_partition
+from thunderline.flow.tick_files import classify_tick_file
+from thunderline.flow.tick_ingest import ingest_tick_partition
 from thunderline.ingress import create_key, files_of_tenant, landing_tenants, tenant_of_landing_path
 from thunderline.ingress.landing import DurableLanding
 from thunderline.store import Warehouse

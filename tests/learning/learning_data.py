@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from thunderline.contracts import FeatureWindow
-from thunderline.flow.market_partition import window_row
+from thunderline.store.window_rows import window_row
 
 TENANT = "default"
 WIDTH, STEP = 250_000, 125_000

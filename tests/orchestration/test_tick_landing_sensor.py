@@ -124,7 +124,7 @@ def test_a_file_still_being_written_waits_for_the_next_tick(settings_env, epheme
 def test_lobster_message_file_waits_for_its_orderbook_partner(tmp_path, datasets):
     """The scan alone (backend-agnostic): a rejected file is retried when its partner lands."""
     from thunderline.flow.landing_scan import scan_landing
-    from thunderline.flow.market_partition import classify_tick_file
+    from thunderline.flow.tick_files import classify_tick_file
 
     src = datasets / "market" / "lobster"
     name = "AMZN_2012-06-21_34200000_57600000_{}_1.csv"

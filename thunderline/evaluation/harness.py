@@ -28,6 +28,7 @@ from thunderline.evaluation.pnl import CostModel, paper_trades, positions
 from thunderline.hashing import content_id
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession
+from thunderline.store.window_rows import row_to_window
 
 
 def metric_row(tenant_id: str, scope: str, actor: str, version: str, basis: str, cost: CostModel,
@@ -177,7 +178,6 @@ def load_evidence(session: TenantSession, start_us: int, end_us: int, horizons: 
     from thunderline.decisions.pipeline import feature_frame
     from thunderline.flow.edgar_partition import load_edgar_windows
     from thunderline.flow.learning_partition import load_labels
-    from thunderline.flow.market_partition import row_to_window
 
     fw = session.table("feature_windows")
     where = [fw.c.kind == "market", fw.c.window_start >= start_us, fw.c.window_start < end_us,

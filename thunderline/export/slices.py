@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.hashing import content_hash, content_id
+from thunderline.store.window_rows import row_to_window
 
 SLICE_SCHEMA_VERSION = "slice-1"
 MANIFEST = "manifest.json"
@@ -194,7 +195,6 @@ def slice_frame(session, spec: SliceSpec, *, ticker_map: Sequence[dict] = ()) ->
     from thunderline.decisions.pipeline import feature_frame
     from thunderline.flow.edgar_partition import load_edgar_windows
     from thunderline.flow.learning_partition import load_labels
-    from thunderline.flow.market_partition import row_to_window
     from thunderline.partitioning import month_bounds_us
 
     fw = session.table("feature_windows")

@@ -25,7 +25,7 @@ from thunderline.edgar.errors import EdgarMissingFieldError
 from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
 from thunderline.flow.landing import Classification, files_for_partition, mark_processed
-from thunderline.flow.market_partition import window_row
+from thunderline.store.window_rows import row_to_window, window_row
 from thunderline.hashing import content_id, file_sha256
 from thunderline.partitioning import month_bounds_us
 from thunderline.partitioning import month_of_us
@@ -263,7 +263,6 @@ def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWin
 
 def load_edgar_windows(session: TenantSession, ciks: list[int] | None = None, until_us: int | None = None):
     """EDGAR windows from the warehouse as FeatureWindows (for the point-in-time join)."""
-    from thunderline.flow.market_partition import row_to_window
 
     fw = session.table("feature_windows")
     where = [fw.c.kind == "edgar"]

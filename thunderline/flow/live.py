@@ -3,8 +3,8 @@
 Why not a Dagster run per micro-batch: a run costs seconds to launch; a tick burst
 must become DecisionTraces in well under a second. :class:`LiveProcessor` keeps
 each touched month × symbol partition's stream state in memory
-(:class:`~thunderline.flow.market_partition.PartitionIngest` and
-:class:`~thunderline.flow.market_partition.PartitionWindows`) and, per file, in
+(:class:`~thunderline.flow.tick_ingest.PartitionIngest` and
+:class:`~thunderline.flow.market_windows.PartitionWindows`) and, per file, in
 one warehouse transaction:
 
 1. indexes the file in ``landing_files`` (sha256: a file is processed once);
@@ -33,12 +33,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from thunderline.flow.landing import LandedFile, files_for_partition, index_files, mark_processed
-from thunderline.flow.market_partition import (
-    PartitionIngest,
-    PartitionWindows,
-    classify_tick_file,
-    persist_windows,
-)
+from thunderline.flow.market_windows import PartitionWindows, persist_windows
+from thunderline.flow.tick_files import classify_tick_file
+from thunderline.flow.tick_ingest import PartitionIngest
 from thunderline.market.features import FULL_RECIPE, Recipe
 from thunderline.store.lake import Lake
 from thunderline.store.warehouse import TenantSession, Warehouse

@@ -1,8 +1,8 @@
-"""One month × symbol partition of the market path: landing files → lake batches → feature windows.
+"""The tick ingest of one month × symbol partition: landing files → validated lake batches + quarantine.
 
-Why here and not in the assets: the same two functions run under Dagster
-(assets), under ``thunderline live`` and in tests, and must produce identical
-rows. Guarantees:
+Why here and not in the assets: the same code runs under Dagster (assets), under
+``thunderline live`` and in tests, and must produce identical rows (the windows are
+built by :mod:`thunderline.flow.market_windows`). Guarantees:
 
 * re-running a partition *replaces* it: batch and window ids are content-derived,
   stale lake files are removed only after the new state is committed;
@@ -16,82 +16,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-import sqlalchemy as sa
 
-from thunderline.flow.landing import Classification, files_for_partition, mark_processed
+from thunderline.flow.landing import files_for_partition, mark_processed
+from thunderline.flow.tick_files import quarantine_rows
 from thunderline.hashing import content_id
-from thunderline.market import detect_format, iter_tick_chunks
-from thunderline.market.features import FULL_RECIPE, BatchRef, Recipe, WindowBuilder, to_feature_windows
-from thunderline.market.rejects import Reject
-from thunderline.market.validation import TickValidator, admissible_mask, rule_summary
+from thunderline.market import iter_tick_chunks
+from thunderline.market.validation import TickValidator, rule_summary
+from thunderline.partitioning import month_bounds_us
 from thunderline.store.lake import Lake
-from thunderline.partitioning import month_bounds_us, months_of_us
 from thunderline.store.warehouse import TenantSession
 
 Progress = Callable[[int], None]
-
-
-def classify_tick_file(path: Path, chunk_rows: int = 1_000_000) -> Classification:
-    """Format and the month|symbol partitions a tick file touches (reads only symbol and ts where it can)."""
-    fmt = detect_format(path)
-    if fmt == "lobster":
-        from thunderline.market.lobster import lobster_pair, parse_lobster_name
-
-        if parse_lobster_name(path)["kind"] == "orderbook":
-            # read together with its message file; feeds no partition by itself
-            return Classification("lobster_orderbook", [])
-        message, orderbook = lobster_pair(path)
-        if not orderbook.exists():
-            raise FileNotFoundError(f"{path}: LOBSTER orderbook partner {orderbook.name} has not arrived")
-    parts: set[str] = set()
-    first_reject: list[Reject] = []
-    if fmt == "canonical_parquet":
-        try:
-            pf = pq.ParquetFile(path)
-            names = set(pf.schema_arrow.names)
-        except (pa.ArrowException, OSError) as exc:
-            raise ValueError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-        if not {"symbol", "ts"} <= names:
-            raise ValueError(f"{path}: not a canonical tick Parquet file: needs columns symbol and ts")
-        for b in pf.iter_batches(batch_size=chunk_rows, columns=["symbol", "ts"]):
-            if not (pa.types.is_string(b.schema.field("symbol").type) and pa.types.is_integer(b.schema.field("ts").type)):
-                raise ValueError(f"{path}: not a canonical tick Parquet file: symbol must be string, ts integer")
-            _collect_parts(b.filter(pa.array(admissible_mask(b.column("symbol"), b.column("ts")))), parts)
-    else:
-        for chunk in iter_tick_chunks(path, "classify", chunk_rows=chunk_rows):
-            _collect_parts(chunk.batch, parts)
-            if chunk.rejects and not first_reject:
-                first_reject.append(chunk.rejects[0])
-    if not parts:
-        first = f"; first problem: {first_reject[0]}" if first_reject else ""
-        raise ValueError(f"{path}: no parsable ticks ({fmt}){first}")
-    return Classification(fmt, sorted(parts))
-
-
-def _collect_parts(batch: pa.RecordBatch, parts: set[str]) -> None:
-    if batch.num_rows == 0:
-        return
-    sym = batch.column("symbol").to_numpy(zero_copy_only=False)
-    mon = months_of_us(batch.column("ts").to_numpy())
-    pairs = np.unique(np.char.add(np.char.add(mon.astype(str), "|"), sym.astype(str)))
-    parts.update(pairs.tolist())
-
-
-def quarantine_rows(rejects: Iterable[Reject], stage: str, partition_key: str | None) -> list[dict]:
-    """Quarantine rows with content-derived ids: re-ingesting the same bad row does not duplicate it."""
-    out = []
-    for r in rejects:
-        body = [r.stage, r.source, r.source_row, r.field, r.reason]
-        out.append(dict(id=content_id("quarantine", body), stage=f"{stage}.{r.stage}", source=r.source,
-                        row_number=r.source_row, field=r.field, reason=r.reason, raw=r.raw[:2000],
-                        partition_key=partition_key))
-    return out
 
 
 @dataclass
@@ -109,6 +48,8 @@ class TickPartitionSummary:
     numpy_rules: dict[str, dict] = field(default_factory=dict)
     ts_min: int | None = None
     ts_max: int | None = None
+    #: lake files the new state references; the others are removed after commit (see finalize_lake)
+    keep_files: set[str] = field(default_factory=set, repr=False)
 
 
 class PartitionIngest:
@@ -207,7 +148,7 @@ def ingest_tick_partition(
         session.upsert("quarantine", quarantine)
     mark_processed(session, [f["id"] for f in files])
     # the new state is in the transaction; stale files go after commit (see finalize_lake)
-    summary._keep_files = ingest.written  # type: ignore[attr-defined]
+    summary.keep_files = set(ingest.written)
     return summary
 
 
@@ -249,7 +190,7 @@ def _merge_counts(acc: dict, new: dict) -> dict:
 
 def finalize_lake(lake: Lake, tenant: str, month: str, symbol: str, summary: TickPartitionSummary) -> int:
     """After commit: remove lake files of the partition that the new state no longer references."""
-    return lake.clear_partition(tenant, month, symbol, keep=getattr(summary, "_keep_files", set()))
+    return lake.clear_partition(tenant, month, symbol, keep=summary.keep_files)
 
 
 def _dedupe(rows: list[dict]) -> list[dict]:
@@ -268,145 +209,3 @@ def _write_batch(lake: Lake, tenant: str, month: str, symbol: str, f: dict, chun
     return dict(id=batch_id, venue=venue, symbol=symbol, month=month, source=f["format"], source_file=f["path"],
                 path=str(path), seq_min=int(seq.min()), seq_max=int(seq.max()), ts_min=int(ts.min()),
                 ts_max=int(ts.max()), rows=kept.num_rows, sha256=sha)
-
-
-@dataclass
-class WindowPartitionSummary:
-    partition: str
-    recipe_version: str
-    ticks: int = 0
-    windows: int = 0
-    lineage_edges: int = 0
-    hash_of_hashes: str = ""
-
-
-class PartitionWindows:
-    """The market windows of one month × symbol, fed lake batches in stream order.
-
-    :meth:`feed` returns the windows that became final; :meth:`peek` returns the still-open
-    windows as a flush would emit them *without* closing the stream, so a caller that
-    stops after any batch can persist exactly what :func:`build_window_partition` would
-    have persisted for the batches fed so far, then continue.
-    """
-
-    def __init__(self, tenant: str, symbol: str, recipe: Recipe = FULL_RECIPE, *, batch_rows: int = 262_144,
-                 progress: Progress | None = None) -> None:
-        self.tenant, self.symbol, self.recipe = tenant, symbol, recipe
-        self.batch_rows, self.progress = batch_rows, progress
-        self.builder = WindowBuilder(recipe)
-        self.refs: list[BatchRef] = []
-        self.venue: str | None = None
-        self.ticks = 0
-
-    def add_refs(self, batches: Iterable[dict]) -> None:
-        """Declare batches whose seq ranges a window's provenance may cite (all known ones, in any order)."""
-        known = {r.batch_id for r in self.refs}
-        for b in batches:
-            if self.venue is None:
-                self.venue = b["venue"]
-            if b["id"] not in known:
-                self.refs.append(BatchRef(b["id"], b["seq_min"], b["seq_max"]))
-                known.add(b["id"])
-
-    def feed(self, batch: dict) -> list:
-        """Stream one ``raw_tick_batches`` row's Parquet file; returns the FeatureWindows that became final."""
-        self.add_refs([batch])
-        out: list = []
-        for rb in pq.ParquetFile(batch["path"]).iter_batches(batch_size=self.batch_rows):
-            self.ticks += rb.num_rows
-            out += self._windows(self.builder.update(rb))
-            if self.progress:
-                self.progress(rb.num_rows)
-        return out
-
-    def flush(self) -> list:
-        return self._windows(self.builder.flush())
-
-    def peek(self) -> list:
-        import copy
-
-        return self._windows(copy.deepcopy(self.builder).flush())
-
-    def _windows(self, result) -> list:
-        return to_feature_windows(result, tenant_id=self.tenant, symbol=self.symbol, batches=self.refs,
-                                  venue=self.venue)
-
-
-def persist_windows(session: TenantSession, windows: list) -> int:
-    """Upsert FeatureWindows and their tick-batch lineage; returns the lineage edges recorded."""
-    from thunderline.lineage import Edge, record_edges
-
-    if not windows:
-        return 0
-    session.upsert("feature_windows", [window_row(w) for w in windows])
-    edges = [Edge("tick_batch", b["batch_id"], "feature_window", w.id, "feature_input")
-             for w in windows for b in w.provenance["batches"]]
-    return record_edges(session, edges)
-
-
-def build_window_partition(
-    session: TenantSession,
-    month: str,
-    symbol: str,
-    *,
-    recipe: Recipe = FULL_RECIPE,
-    batch_rows: int = 262_144,
-    progress: Progress | None = None,
-    on_windows: Callable[[list], None] | None = None,
-) -> WindowPartitionSummary:
-    """Stream the partition's lake batches (time order) through the numba window builder into feature_windows."""
-    t = session.table("raw_tick_batches")
-    batches = session.select("raw_tick_batches", t.c.month == month, t.c.symbol == symbol,
-                             order_by=[t.c.ts_min, t.c.seq_min, t.c.id])
-    summary = WindowPartitionSummary(f"{month}|{symbol}", recipe.recipe_version)
-    lo, hi = month_bounds_us(month)
-    fw = session.table("feature_windows")
-    session.delete("feature_windows", fw.c.kind == "market", fw.c.key == symbol, fw.c.window_start >= lo,
-                   fw.c.window_start < hi, fw.c.recipe_version == recipe.recipe_version)
-    stream = PartitionWindows(session.tenant_id, symbol, recipe, batch_rows=batch_rows, progress=progress)
-    stream.add_refs(batches)
-    digest = hashlib.sha256()
-
-    def emit(windows: list) -> None:
-        if not windows:
-            return
-        summary.lineage_edges += persist_windows(session, windows)
-        for w in windows:
-            digest.update(w.content_hash.encode())
-        summary.windows += len(windows)
-        if on_windows:
-            on_windows(windows)
-
-    for b in batches:
-        emit(stream.feed(b))
-    emit(stream.flush())
-    summary.ticks = stream.ticks
-    summary.hash_of_hashes = digest.hexdigest()
-    return summary
-
-
-def window_row(w) -> dict:
-    """A FeatureWindow as a feature_windows row. JSON has no NaN (jsonb refuses it): NaN is stored as null."""
-    feats = {k: (None if v != v else v) for k, v in w.features.items()}
-    return dict(id=w.id, tenant_id=w.tenant_id, kind=w.kind, key=w.key, window_start=w.window_start_us,
-                window_end=w.window_end_us, available_at=w.available_at_us,
-                feature_schema_version=w.feature_schema_version, recipe_version=w.recipe_version, status=w.status,
-                features=feats, provenance=w.provenance, label_spec=w.label_spec or None,
-                content_hash=w.content_hash)
-
-
-def row_to_window(r: dict):
-    """The inverse of :func:`window_row` (null features back to NaN), so hashes survive a round trip."""
-    from thunderline.contracts import FeatureWindow
-
-    w = FeatureWindow(
-        tenant_id=r["tenant_id"], kind=r["kind"], key=r["key"], window_start_us=int(r["window_start"]),
-        window_end_us=int(r["window_end"]), available_at_us=int(r["available_at"]),
-        recipe_version=r["recipe_version"],
-        features={k: (float("nan") if v is None else float(v)) for k, v in r["features"].items()},
-        provenance=r["provenance"], status=r["status"], feature_schema_version=r["feature_schema_version"],
-        label_spec=r["label_spec"] or {},
-    )
-    if r.get("id"):
-        w.__dict__["id"] = r["id"]  # the stored id was derived from these same columns; re-deriving costs µs per window
-    return w
