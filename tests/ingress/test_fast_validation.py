@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from thunderline.ingress import decode_arrow, decode_csv, payload_checks
 from thunderline.ingress import payload as P
 
 from .ticks import arrow, ticks
@@ -33,9 +34,9 @@ def _set(t: pa.Table, name: str, i: int, value) -> pa.Table:
 
 
 def _both(t: pa.Table) -> tuple[bool, list]:
-    wire = P._from_arrow(arrow(t), stream=True)
-    stamped = P._stamp(wire, "acme")
-    return P._all_valid(wire, stamped) is not None, P._check(wire, stamped, lambda i: i + 1)
+    wire = decode_arrow._from_arrow(arrow(t), stream=True)
+    stamped = payload_checks._stamp(wire, "acme")
+    return payload_checks._all_valid(wire, stamped) is not None, payload_checks._check(wire, stamped, lambda i: i + 1)
 
 
 def _base(depth: int, streams: int, n: int = 24) -> pa.Table:
@@ -139,11 +140,11 @@ def _decode_csv(body: bytes, *, exact: bool, monkeypatch):
     from thunderline.ingress.landing import parquet_bytes
 
     if exact:
-        monkeypatch.setattr(P, "_csv_typed", lambda *a: None)
+        monkeypatch.setattr(decode_csv, "_csv_typed", lambda *a: None)
     try:
         return "ok", parquet_bytes(P.decode_ticks(body, "text/csv", "acme", max_rows=100).table).to_pybytes()
     except P.PayloadError as e:
-        return "refused", e.status, [p.as_dict() for p in e.problems]
+        return "refused", e.code, [p.as_dict() for p in e.problems]
     finally:
         monkeypatch.undo()
 
@@ -166,4 +167,4 @@ def test_a_plain_csv_body_takes_the_typed_path_crlf_too():
 
     for body in (csv(rows_of(ticks(20, depth=3))), csv(rows_of(ticks(20))).replace(b"\n", b"\r\n")):
         header = body.split(b"\n", 1)[0].rstrip(b"\r").decode().split(",")
-        assert P._csv_typed(body, header) is not None
+        assert decode_csv._csv_typed(body, header) is not None

@@ -10,6 +10,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from thunderline.contracts import TICK_SCHEMA
+from thunderline.ingress.app import PAYLOAD_STATUS
 from thunderline.ingress.payload import PayloadError, decode_ticks, inflate
 
 from .ticks import ARROW, CSV, JSONL, arrow, body, csv, jsonl, rows_of, ticks
@@ -50,7 +51,7 @@ def test_json_lines_problems_name_line_and_field():
     rows[2]["bid_px"] = -1.0
     rows[4]["symbol"] = "../../etc"
     e = refused(jsonl(rows), JSONL)
-    assert e.status == 422
+    assert PAYLOAD_STATUS[e.code] == 422
     assert [(p.row, p.field) for p in e.problems] == [(3, "bid_px"), (5, "symbol")]
     assert "price" in e.problems[0].reason
 
@@ -125,7 +126,7 @@ def test_arrow_problems_name_column_and_row():
     e = refused(arrow(t.set_column(t.schema.get_field_index("ts"), "ts", pa.array(["soon"] * 6))), ARROW)
     assert e.problems[0].field == "ts" and "cast" in e.problems[0].reason
     e = refused(b"not arrow", ARROW)
-    assert e.status == 422
+    assert PAYLOAD_STATUS[e.code] == 422
     sink = io.BytesIO()
     with ipc.new_file(sink, t.schema) as w:
         w.write_table(t)
@@ -134,14 +135,14 @@ def test_arrow_problems_name_column_and_row():
 
 def test_media_types_sizes_and_encodings():
     data, _ = body("jsonl", ticks(20))
-    assert refused(data, "application/xml").status == 415
-    assert refused(data, JSONL, max_rows=10).status == 413
-    assert refused(b"", JSONL).status == 422
+    assert PAYLOAD_STATUS[refused(data, "application/xml").code] == 415
+    assert PAYLOAD_STATUS[refused(data, JSONL, max_rows=10).code] == 413
+    assert PAYLOAD_STATUS[refused(b"", JSONL).code] == 422
     assert decode(inflate(gzip.compress(data), "gzip", 1 << 20), JSONL).table.num_rows == 20
     bomb = gzip.compress(b" " * (4 << 20))
     with pytest.raises(PayloadError) as e:
         inflate(bomb, "gzip", 1 << 20)
-    assert e.value.status == 413
+    assert PAYLOAD_STATUS[e.value.code] == 413
     with pytest.raises(PayloadError) as e:
         inflate(data, "br", 1 << 20)
-    assert e.value.status == 415
+    assert PAYLOAD_STATUS[e.value.code] == 415

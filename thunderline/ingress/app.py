@@ -45,7 +45,8 @@ from starlette.routing import Route
 from thunderline.config import Settings
 from thunderline.ingress.keys import KeyStore, Principal
 from thunderline.ingress.landing import DurableLanding, landing_tenants, parquet_bytes
-from thunderline.ingress.payload import SYMBOL_RE, PayloadError, Problem, decode_ticks, inflate
+from thunderline.ingress.payload import PayloadError, Problem, decode_ticks, inflate
+from thunderline.identifiers import SYMBOL_RE
 from thunderline.ingress.ratelimit import Limit, RateLimiter, RedisRateLimiter, SharedRateLimiter, limiter_for
 from thunderline.ingress.stats import IngressStats
 from thunderline.publish import OutboxRelay, Publisher, decision_payload, feature_payload, publisher_from_env
@@ -124,6 +125,14 @@ class Services:
         """Tenants the relay serves: configured, seen on a key, or with a landing directory."""
         return sorted({self.settings.tenant_id, *self.config.tenants, *self.seen_tenants,
                        *landing_tenants(self.settings.landing_dir)})
+
+
+#: The HTTP status of each refused-payload code (the decoders know codes, not HTTP).
+PAYLOAD_STATUS = {
+    "bad_encoding": 400, "tenant_mismatch": 403, "body_too_large": 413, "too_many_rows": 413,
+    "unsupported_encoding": 415, "unsupported_media_type": 415,
+    "empty": 422, "invalid_ticks": 422, "invalid_filing": 422,
+}
 
 
 class HttpError(Exception):
@@ -211,7 +220,7 @@ def _endpoint(fn: Callable) -> Callable:
         except HttpError as exc:
             resp = exc.response()
         except PayloadError as exc:
-            resp = JSONResponse(exc.body(), exc.status)
+            resp = JSONResponse(exc.body(), PAYLOAD_STATUS[exc.code])
         except Exception:  # noqa: BLE001 - never a traceback to the client; logged with it here
             log.exception("%s failed", name)
             resp = JSONResponse({"error": "internal", "message": "internal error; nothing was acknowledged"}, 500)
@@ -283,7 +292,7 @@ async def post_filings(svc: Services, request: Request) -> Response:
         try:
             kind = detect_kind(raw, source)
         except EdgarParseError as exc:
-            raise PayloadError(422, "invalid_filing", [Problem(exc.line, "file", exc.reason)]) from None
+            raise PayloadError("invalid_filing", [Problem(exc.line, "file", exc.reason)]) from None
         landed = svc.landing.write_filing(p.tenant_id, raw, kind)
         if not landed.duplicate:
             svc.stats.filing(p.tenant_id)
