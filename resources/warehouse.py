@@ -21,11 +21,6 @@ class WarehouseResource(dg.ConfigurableResource):
             self._warehouse = open_warehouse(self.url)
         return self._warehouse
 
-    def teardown_after_execution(self, context) -> None:
-        """Dagster calls this when a run or sensor evaluation ends: the engine's connections are released."""
-        if self._warehouse is not None:
-            self._warehouse.dispose()
-
     def session(self):
         """A transaction scoped to this resource's tenant."""
         return self.get().session(self.tenant_id)
