@@ -34,7 +34,8 @@ def _learning_loop(stores: Stores, *, history_months: Sequence[str], targets: Se
     from resources.ticker_map import TickerMapResource
     from thunderline.evaluation import CostModel
     from thunderline.evaluation.harness import evaluate_month
-    from thunderline.evaluation.promotion import GatePolicy, Promoter, publish_router_for_champions
+    from thunderline.evaluation.promotion import GatePolicy, Promoter
+    from thunderline.flow.promotion import publish_router_for_champions
     from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
     from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
     from thunderline.flow.learning_loop import build_rolling_slice, search_and_register

@@ -28,7 +28,8 @@ from thunderline.evaluation.pnl import CostModel, paper_trades, positions
 from thunderline.hashing import content_id
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession
-from thunderline.store.window_rows import row_to_window
+from thunderline.store.label_rows import load_labels
+from thunderline.store.window_rows import load_edgar_windows, row_to_window
 
 
 def metric_row(tenant_id: str, scope: str, actor: str, version: str, basis: str, cost: CostModel,
@@ -102,7 +103,6 @@ def _attributed(tenant_id: str, month: str, pnl: pd.DataFrame, cost: CostModel) 
 
 
 def _standalone(session: TenantSession, month: str, cost: CostModel) -> list[dict]:
-    from thunderline.flow.learning_partition import load_labels
 
     lo, hi = month_bounds_us(month)
     dt_ = session.table("decision_traces")
@@ -176,8 +176,6 @@ def load_evidence(session: TenantSession, start_us: int, end_us: int, horizons: 
     import sqlalchemy as sa
 
     from thunderline.decisions.pipeline import feature_frame
-    from thunderline.flow.edgar_partition import load_edgar_windows
-    from thunderline.flow.learning_partition import load_labels
 
     fw = session.table("feature_windows")
     where = [fw.c.kind == "market", fw.c.window_start >= start_us, fw.c.window_start < end_us,

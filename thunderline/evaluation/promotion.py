@@ -321,10 +321,3 @@ def alias_snapshot(client) -> dict[str, dict[str, str]]:
 
     models = client.search_registered_models(filter_string=f"name LIKE '{EXPERT_MODEL_PREFIX}%'")
     return {m.name: {a: str(v) for a, v in (m.aliases or {}).items()} for m in models}
-
-
-def publish_router_for_champions(client, session):
-    """What the model promotion sensor's job does, in-process: route to the current MLflow champions."""
-    from thunderline.flow.promotion import champion_versions, promote_champions
-
-    return promote_champions(session, champion_versions(alias_snapshot(client)))

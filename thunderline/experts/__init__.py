@@ -67,30 +67,28 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = sorted(
-    [
-        "DEFAULT_EXPERT_SPECS",
-        "DEFAULT_LATENCY_BUDGET_MS",
-        "EXPERT_MODEL_PREFIX",
-        "FAMILY_FEATURES",
-        "FILING_FEATURES",
-        "MOMENTUM_FEATURES",
-        "ORDER_FLOW_FEATURES",
-        "ExpertInputError",
-        "ExpertMetrics",
-        "ExpertResult",
-        "ExpertRunner",
-        "ExpertSpec",
-        "FeatureTypeError",
-        "FittedExpert",
-        "MissingFeatureError",
-        "blend",
-        "evaluate_expert",
-        "predict_frame",
-        "registered_model_name",
-        "train_default_experts",
-        "train_expert",
-        "window_risk_flags",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "DEFAULT_EXPERT_SPECS",
+    "DEFAULT_LATENCY_BUDGET_MS",
+    "EXPERT_MODEL_PREFIX",
+    "FAMILY_FEATURES",
+    "FILING_FEATURES",
+    "MOMENTUM_FEATURES",
+    "ORDER_FLOW_FEATURES",
+    "ExpertInputError",
+    "ExpertMetrics",
+    "ExpertResult",
+    "ExpertRunner",
+    "ExpertSpec",
+    "FeatureTypeError",
+    "FittedExpert",
+    "MissingFeatureError",
+    "blend",
+    "evaluate_expert",
+    "predict_frame",
+    "registered_model_name",
+    "train_default_experts",
+    "train_expert",
+    "window_risk_flags",
+]
+__all__ += sorted(_LAZY)  # the lazily imported names

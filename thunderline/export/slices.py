@@ -51,7 +51,8 @@ import pyarrow.parquet as pq
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.hashing import content_hash, content_id
-from thunderline.store.window_rows import row_to_window
+from thunderline.store.label_rows import load_labels
+from thunderline.store.window_rows import load_edgar_windows, row_to_window
 
 SLICE_SCHEMA_VERSION = "slice-1"
 MANIFEST = "manifest.json"
@@ -193,8 +194,6 @@ def build_slice(session, spec: SliceSpec, root: str | Path, *, ticker_map: Seque
 def slice_frame(session, spec: SliceSpec, *, ticker_map: Sequence[dict] = ()) -> pd.DataFrame:
     """Features, provenance and realised forward returns (not yet split or classed) of ``spec``'s windows."""
     from thunderline.decisions.pipeline import feature_frame
-    from thunderline.flow.edgar_partition import load_edgar_windows
-    from thunderline.flow.learning_partition import load_labels
     from thunderline.partitioning import month_bounds_us
 
     fw = session.table("feature_windows")

@@ -25,7 +25,7 @@ from thunderline.edgar.errors import EdgarMissingFieldError
 from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
 from thunderline.flow.landing import Classification, files_for_partition, mark_processed
-from thunderline.store.window_rows import row_to_window, window_row
+from thunderline.store.window_rows import window_row
 from thunderline.hashing import content_id, file_sha256
 from thunderline.partitioning import month_bounds_us
 from thunderline.partitioning import month_of_us
@@ -259,16 +259,3 @@ def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWin
     summary.by_status = dict(by_status)
     summary.windows = sum(1 for w in windows if lo <= w.available_at_us < hi)
     return summary
-
-
-def load_edgar_windows(session: TenantSession, ciks: list[int] | None = None, until_us: int | None = None):
-    """EDGAR windows from the warehouse as FeatureWindows (for the point-in-time join)."""
-
-    fw = session.table("feature_windows")
-    where = [fw.c.kind == "edgar"]
-    if ciks is not None:
-        where.append(fw.c.key.in_([str(c) for c in ciks]))
-    if until_us is not None:
-        where.append(fw.c.available_at <= until_us)
-    return [row_to_window(r) for r in session.select("feature_windows", *where, order_by=[fw.c.available_at, fw.c.id])]
-

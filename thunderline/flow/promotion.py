@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Mapping
 
+from thunderline.evaluation.promotion import alias_snapshot
 from thunderline.decisions.router_state import RouterState, active_router, publish_router_version
 from thunderline.experts.catalog import EXPERT_MODEL_PREFIX
 from thunderline.store.warehouse import TenantSession
@@ -57,3 +58,8 @@ def promote_champions(session: TenantSession, champions: Mapping[str, str]) -> P
     reason = "champion moved: " + ", ".join(f"{n} v{old}→v{new}" for n, (old, new) in sorted(changes.items()))
     version = publish_router_version(session, new_state, reason=reason, parent=state.version)
     return Promotion(state.version, version, changes, missing)
+
+
+def publish_router_for_champions(client, session):
+    """What the model promotion sensor's job does, in-process: route to the current MLflow champions."""
+    return promote_champions(session, champion_versions(alias_snapshot(client)))

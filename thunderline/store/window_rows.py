@@ -26,3 +26,14 @@ def row_to_window(r: dict):
         label_spec=r["label_spec"] or {},
     )
     return w.with_stored_id(r["id"]) if r.get("id") else w
+
+
+def load_edgar_windows(session, ciks: list[int] | None = None, until_us: int | None = None):
+    """EDGAR windows from the warehouse as FeatureWindows (for the point-in-time join), oldest first."""
+    fw = session.table("feature_windows")
+    where = [fw.c.kind == "edgar"]
+    if ciks is not None:
+        where.append(fw.c.key.in_([str(c) for c in ciks]))
+    if until_us is not None:
+        where.append(fw.c.available_at <= until_us)
+    return [row_to_window(r) for r in session.select("feature_windows", *where, order_by=[fw.c.available_at, fw.c.id])]

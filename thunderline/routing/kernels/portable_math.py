@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from llvmlite import ir
 from numba import njit
 from numba.core import types
