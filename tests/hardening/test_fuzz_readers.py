@@ -200,7 +200,8 @@ def test_canonical_parquet_mutations(tmp_path_factory, t, byte_damage, where, va
 @FUZZ
 @given(data=canonical_csv())
 def test_partition_ingest_writes_only_inside_the_lake(tmp_path_factory, data):
-    from thunderline.flow.market_partition import PartitionIngest, classify_tick_file
+    from thunderline.flow.tick_files import classify_tick_file
+    from thunderline.flow.tick_ingest import PartitionIngest
     from thunderline.store.lake import Lake
 
     home = tmp_path_factory.mktemp("home")
