@@ -10,14 +10,16 @@ baseline policy and the measurement. What this module adds:
   per measured feature.
 """
 
+import dataclasses
+import typing
 from typing import Any
 
 import dagster as dg
+import pydantic
 
 from jobs.keys import months
 from resources import WarehouseResource
 from thunderline.config import Settings
-from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.drift import FAIL_PSI, WARN_PSI
 from thunderline.drift.monthly import DriftPolicy, MonthDrift, kind_markdown, measure_month
 from thunderline_assets.edgar import edgar_feature_windows
@@ -27,15 +29,11 @@ OWNERS = ["team:data-platform"]
 CHECK_NAME = "psi_within_thresholds"
 
 
-class DriftConfig(dg.Config):
-    baseline_month: str = ""  # YYYY-MM; "" = the first month materialized. Used only when no profile is stored.
-    rebase: bool = False  # rebuild and replace the stored baselines from baseline_month (or this month)
-    min_windows: int = 30  # a kind with fewer windows in the month (or in its baseline) is skipped, with the reason
-    batch_rows: int = 5_000  # feature rows fetched per round trip
-    n_bins: int = 10
-    market_recipe_version: str = ""  # "" = the full market recipe
-    edgar_recipe_version: str = ""  # "" = the current EDGAR recipe
-    feature_schema_version: str = FEATURE_SCHEMA_VERSION
+#: The asset's run config: the fields of the core's DriftPolicy (names, types, defaults), one definition.
+DriftConfig = pydantic.create_model(
+    "DriftConfig", __base__=dg.Config,
+    **{f.name: (hints[f.name], f.default) for hints in [typing.get_type_hints(DriftPolicy)]
+       for f in dataclasses.fields(DriftPolicy)})
 
 
 def drift_metadata(md: MonthDrift) -> dict[str, Any]:

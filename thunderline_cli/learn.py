@@ -31,111 +31,152 @@ def run_learning_loop(settings, *, history_months: Sequence[str], targets: Seque
 
 def _learning_loop(stores: Stores, *, history_months: Sequence[str], targets: Sequence[str], n_trials: int,
                    seed: int, min_count: int, retrain_gates: bool, actor: str, show: Callable[[str], None]) -> dict:
-    from resources.ticker_map import TickerMapResource
-    from thunderline.evaluation import CostModel
-    from thunderline.evaluation.harness import evaluate_month
-    from thunderline.evaluation.promotion import GatePolicy, Promoter
-    from thunderline.flow.promotion import publish_router_for_champions
-    from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
-    from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
-    from thunderline.flow.learning_loop import build_rolling_slice, search_and_register
-    from thunderline.flow.learning_partition import months_with_windows, pnl_partition, realise_label_partition
-    from thunderline.nas import NasTarget, NasTracker, OptunaNasRunner
-
-    out: dict = {"timings_s": {}}
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        out["timings_s"][name] = now - clock[0]
-        clock[0] = now
-
-    settings, wh, tenant = stores.settings, stores.warehouse, stores.tenant_id
-    tmap = TickerMapResource(path=str(settings.ticker_map)).rows()
-    cost = CostModel()
-    with wh.session(tenant) as s:
-        parts = months_with_windows(s)
-        status: dict[str, int] = {}
-        lat = []
-        for month, sym in parts:
-            ls = realise_label_partition(s, month, sym)
-            for k, v in ls.status.items():
-                status[k] = status.get(k, 0) + v
-            if ls.latency_ms_p50 is not None:
-                lat.append(ls.latency_ms_p50)
-    lap("labels")
-    show(f"    labels: {sum(status.values()):,} (window × spec: horizons 1, 4, 10 windows) over {len(parts)} "
-         f"partitions: {status}" + (f"; median realisation latency {sorted(lat)[len(lat) // 2]:.0f} ms" if lat else ""))
-    decided = sorted({m for m, _ in parts} - set(history_months))
-    with wh.session(tenant) as s:
-        priced = sum(pnl_partition(s, m, sym, cost).priced for m, sym in parts if m in decided)
-        evals = [evaluate_month(s, m, cost) for m in decided]
-    lap("pnl")
-    show(f"    paper PnL ({cost.id}): {priced:,} decisions priced in {', '.join(decided) or '-'}")
-    for ev in evals:
-        b = ev.get("blend", "blend")
-        if b:
-            show(f"      {ev.month} blend: n {b['n']:,}, hit rate {_f(b['hit_rate'])}, IC {_f(b['ic'], sign=True)}, "
-                 f"turnover {_f(b['turnover'])}, max drawdown {_f(b['max_drawdown'], 5)}, net {b['net']:+.5f}")
-    lake_root = settings.lake_dir
-    with wh.session(tenant) as s:
-        sl = build_rolling_slice(s, lake_root, history_months[-1], prefix="demo", lookback_months=len(history_months),
-                                 ticker_map=tmap)
-    from thunderline.export import open_slice
-
-    data = open_slice(sl.path)
-    lap("slice")
-    folds = ", ".join(f"f{f['fold']}: {f['counts']['train']}/{f['counts']['validation']} "
-                      f"(purged {f['counts']['purged']}, embargoed {f['counts']['embargoed']})"
-                      for f in sl.manifest["folds"])
-    show(f"    training slice {sl.slice_id[:8]}: {sl.rows:,} rows of {', '.join(sl.manifest['spec']['months'])} "
-         f"in {len(sl.manifest['files'])} Parquet files, manifest {sl.manifest_sha256[:12]}; train/validation {folds}")
-    out["slice"] = {"id": sl.slice_id, "rows": sl.rows, "path": str(sl.path), "manifest_sha256": sl.manifest_sha256}
-    reg = stores.registry
-    tracker = NasTracker(reg.client, artifact_location=reg.artifact_location)
-    runner = OptunaNasRunner(n_trials=n_trials, seed=seed, max_trees=100, max_epochs=20)
-    nas_targets = [NasTarget.from_spec(DEFAULT_SPECS_BY_NAME[t]) for t in targets]
-    outcomes = search_and_register(reg, wh, tenant, data, nas_targets, runner, top_k=1, tracker=tracker,
-                                   actor=actor)
-    lap("nas")
-    for o in outcomes:
-        if o.error:
-            show(f"    NAS {o.target}: failed: {o.error}")
-            continue
-        r = o.registered[0] if o.registered else None
-        show(f"    NAS {o.target}: {o.trials_tried} Optuna trials ({o.pruned} pruned) in MLflow 'thunderline-nas'; "
-             f"best {o.best_architecture.get('kind')} val IC {o.best_val_ic:+.3f}"
-             + (f" → thunderline.expert.{o.target} v{r.version} @shadow" if r else ""))
-    out["nas"] = [{"target": o.target, "trials": o.trials_tried, "best_val_ic": o.best_val_ic,
-                   "registered": [r.version for r in o.registered], "error": o.error} for o in outcomes]
-    promoter = Promoter(reg, wh, tenant, policy=GatePolicy(min_count=min_count, cost=cost), actor=actor,
-                        ticker_map=tmap)
-    transitions = [t for t in (promoter.step(o.target) for o in outcomes if o.registered) if t is not None]
-    lap("promotion")
-    for t in transitions:
-        ev = t.metrics or {}
-        c, k = ev.get("candidate") or {}, ev.get("champion") or {}
-        show(f"    promotion {t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}) on "
-             f"{c.get('n', 0):,} realised trades: IC {_f(c.get('ic'), sign=True)} vs champion "
-             f"{_f(k.get('ic'), sign=True)}, net {_f(c.get('net'), 5, True)} vs {_f(k.get('net'), 5, True)}")
-    out["promotion"] = [{"expert": t.expert, "version": t.version, "decision": t.decision, "to": t.to_state}
-                        for t in transitions]
+    loop = _Loop(stores, actor=actor, show=show)
+    loop.labels_and_pnl(history_months)
+    data = loop.training_slice(history_months)
+    outcomes = loop.nas(data, targets, n_trials=n_trials, seed=seed)
+    transitions = loop.promotion(outcomes, min_count=min_count)
     if retrain_gates:
+        loop.gates()
+    loop.follow_champions(transitions)
+    return loop.out
+
+
+class _Loop:
+    """The learning loop's phases over one set of stores; ``out`` collects what each phase reports."""
+
+    def __init__(self, stores: Stores, *, actor: str, show: Callable[[str], None]) -> None:
+        from resources.ticker_map import TickerMapResource
+        from thunderline.evaluation import CostModel
+
+        self.stores, self.actor, self.show = stores, actor, show
+        self.tmap = TickerMapResource(path=str(stores.settings.ticker_map)).rows()
+        self.cost = CostModel()
+        self.out: dict = {"timings_s": {}}
+        self._clock = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.out["timings_s"][name] = now - self._clock
+        self._clock = now
+
+    def labels_and_pnl(self, history_months: Sequence[str]) -> list[str]:
+        from thunderline.evaluation.harness import evaluate_month
+        from thunderline.flow.learning_partition import months_with_windows, pnl_partition, realise_label_partition
+
+        show, cost = self.show, self.cost
+        with self.stores.session() as s:
+            parts = months_with_windows(s)
+            status: dict[str, int] = {}
+            lat = []
+            for month, sym in parts:
+                ls = realise_label_partition(s, month, sym)
+                for k, v in ls.status.items():
+                    status[k] = status.get(k, 0) + v
+                if ls.latency_ms_p50 is not None:
+                    lat.append(ls.latency_ms_p50)
+        self.lap("labels")
+        show(f"    labels: {sum(status.values()):,} (window × spec: horizons 1, 4, 10 windows) over {len(parts)} "
+             f"partitions: {status}"
+             + (f"; median realisation latency {sorted(lat)[len(lat) // 2]:.0f} ms" if lat else ""))
+        decided = sorted({m for m, _ in parts} - set(history_months))
+        with self.stores.session() as s:
+            priced = sum(pnl_partition(s, m, sym, cost).priced for m, sym in parts if m in decided)
+            evals = [evaluate_month(s, m, cost) for m in decided]
+        self.lap("pnl")
+        show(f"    paper PnL ({cost.id}): {priced:,} decisions priced in {', '.join(decided) or '-'}")
+        for ev in evals:
+            b = ev.get("blend", "blend")
+            if b:
+                show(f"      {ev.month} blend: n {b['n']:,}, hit rate {_f(b['hit_rate'])}, "
+                     f"IC {_f(b['ic'], sign=True)}, turnover {_f(b['turnover'])}, "
+                     f"max drawdown {_f(b['max_drawdown'], 5)}, net {b['net']:+.5f}")
+        return decided
+
+    def training_slice(self, history_months: Sequence[str]):
+        from thunderline.export import open_slice
+        from thunderline.flow.learning_loop import build_rolling_slice
+
+        with self.stores.session() as s:
+            sl = build_rolling_slice(s, self.stores.settings.lake_dir, history_months[-1], prefix="demo",
+                                     lookback_months=len(history_months), ticker_map=self.tmap)
+        data = open_slice(sl.path)
+        self.lap("slice")
+        folds = ", ".join(f"f{f['fold']}: {f['counts']['train']}/{f['counts']['validation']} "
+                          f"(purged {f['counts']['purged']}, embargoed {f['counts']['embargoed']})"
+                          for f in sl.manifest["folds"])
+        self.show(f"    training slice {sl.slice_id[:8]}: {sl.rows:,} rows of "
+                  f"{', '.join(sl.manifest['spec']['months'])} in {len(sl.manifest['files'])} Parquet files, "
+                  f"manifest {sl.manifest_sha256[:12]}; train/validation {folds}")
+        self.out["slice"] = {"id": sl.slice_id, "rows": sl.rows, "path": str(sl.path),
+                             "manifest_sha256": sl.manifest_sha256}
+        return data
+
+    def nas(self, data, targets: Sequence[str], *, n_trials: int, seed: int) -> list:
+        from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
+        from thunderline.flow.learning_loop import search_and_register
+        from thunderline.nas import NasTarget, NasTracker, OptunaNasRunner
+
+        reg = self.stores.registry
+        tracker = NasTracker(reg.client, artifact_location=reg.artifact_location)
+        runner = OptunaNasRunner(n_trials=n_trials, seed=seed, max_trees=100, max_epochs=20)
+        nas_targets = [NasTarget.from_spec(DEFAULT_SPECS_BY_NAME[t]) for t in targets]
+        outcomes = search_and_register(reg, self.stores.warehouse, self.stores.tenant_id, data, nas_targets, runner,
+                                       top_k=1, tracker=tracker, actor=self.actor)
+        self.lap("nas")
+        for o in outcomes:
+            if o.error:
+                self.show(f"    NAS {o.target}: failed: {o.error}")
+                continue
+            r = o.registered[0] if o.registered else None
+            self.show(f"    NAS {o.target}: {o.trials_tried} Optuna trials ({o.pruned} pruned) in MLflow "
+                      f"'thunderline-nas'; best {o.best_architecture.get('kind')} val IC {o.best_val_ic:+.3f}"
+                      + (f" → thunderline.expert.{o.target} v{r.version} @shadow" if r else ""))
+        self.out["nas"] = [{"target": o.target, "trials": o.trials_tried, "best_val_ic": o.best_val_ic,
+                            "registered": [r.version for r in o.registered], "error": o.error} for o in outcomes]
+        return outcomes
+
+    def promotion(self, outcomes: list, *, min_count: int) -> list:
+        from thunderline.evaluation.promotion import GatePolicy, Promoter
+
+        promoter = Promoter(self.stores.registry, self.stores.warehouse, self.stores.tenant_id,
+                            policy=GatePolicy(min_count=min_count, cost=self.cost), actor=self.actor,
+                            ticker_map=self.tmap)
+        transitions = [t for t in (promoter.step(o.target) for o in outcomes if o.registered) if t is not None]
+        self.lap("promotion")
+        for t in transitions:
+            ev = t.metrics or {}
+            c, k = ev.get("candidate") or {}, ev.get("champion") or {}
+            self.show(f"    promotion {t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}) on "
+                      f"{c.get('n', 0):,} realised trades: IC {_f(c.get('ic'), sign=True)} vs champion "
+                      f"{_f(k.get('ic'), sign=True)}, net {_f(c.get('net'), 5, True)} vs {_f(k.get('net'), 5, True)}")
+        self.out["promotion"] = [{"expert": t.expert, "version": t.version, "decision": t.decision, "to": t.to_state}
+                                 for t in transitions]
+        return transitions
+
+    def gates(self) -> None:
+        from thunderline.flow.gate_retraining import GateRetrainError, retrain_router_gates
+
         try:
-            g = retrain_router_gates(wh, tenant, reg, ticker_map=tmap, actor=actor)
+            g = retrain_router_gates(self.stores.warehouse, self.stores.tenant_id, self.stores.registry,
+                                     ticker_map=self.tmap, actor=self.actor)
             learned = sum(x["learned"] for x in g.layers)
-            show(f"    gates: {learned}/{len(g.layers)} layers learned from {g.windows:,} decided windows → "
-                 f"router {g.version} (parent {g.previous_version})")
-            out["router_version"] = g.version
+            self.show(f"    gates: {learned}/{len(g.layers)} layers learned from {g.windows:,} decided windows → "
+                      f"router {g.version} (parent {g.previous_version})")
+            self.out["router_version"] = g.version
         except GateRetrainError as exc:
-            show(f"    gates: not retrained ({exc})")
-        lap("gates")
-    if any(t.moved_champion for t in transitions):
-        with wh.session(tenant) as s:
-            p = publish_router_for_champions(reg.client, s)
-        show(f"    champion moved → router {p.version} (what model_promotion_sensor publishes under the daemon)")
-        out["router_version"] = p.version or out.get("router_version")
-    return out
+            self.show(f"    gates: not retrained ({exc})")
+        self.lap("gates")
+
+    def follow_champions(self, transitions: list) -> None:
+        from thunderline.flow.promotion import publish_router_for_champions
+
+        if any(t.moved_champion for t in transitions):
+            with self.stores.session() as s:
+                p = publish_router_for_champions(self.stores.registry.client, s)
+            self.show(f"    champion moved → router {p.version} (what model_promotion_sensor publishes under "
+                      "the daemon)")
+            self.out["router_version"] = p.version or self.out.get("router_version")
 
 
 def _f(x, digits: int = 3, sign: bool = False) -> str:
