@@ -11,7 +11,6 @@ import shutil
 
 import dagster as dg
 import pyarrow.parquet as pq
-import pytest
 
 from resources import build_resources
 from thunderline.flow.landing import candidate_files, index_files
