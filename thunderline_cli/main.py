@@ -13,10 +13,12 @@ import sys
 from thunderline.config import ConfigError, load_settings
 from thunderline.store import WarehouseError
 from thunderline.stores import open_stores
-from thunderline_cli import demo, edgar, experts, ingest, ingress_server, keys, learn, lineage, live_service
+from thunderline_cli import (demo, edgar, evaluate, experts, ingest, ingress_server, keys, learn, lineage,
+                             live_service)
 
-#: Each module registers its subcommands: ingest, demo, experts, lineage, serve, keys, live, learn/promote, edgar.
-_COMMANDS = (ingest, demo, experts, lineage, ingress_server, keys, live_service, learn, edgar)
+#: Each module registers its subcommands: ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
+#: learn/promote, edgar.
+_COMMANDS = (ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, edgar)
 
 
 class CliError(RuntimeError):

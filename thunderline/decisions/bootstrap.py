@@ -25,8 +25,8 @@ from thunderline.routing import RouterConfig, RouterLayerConfig, init_gates
 #: Layer pools by expert family: a fast market layer, an all-experts layer, a slow fundamentals layer.
 #: Each layer keeps the spec's capacity factor and p for its position (2.0/0.65, 1.8/0.6, 1.6/0.55);
 #: its expert count is the size of its pool (16/12/8 when that many experts are registered).
-LAYER_FAMILIES = (("layer_market", ("order_flow", "momentum"), 2.0, 0.65),
-                  ("layer_all", ("order_flow", "momentum", "filing"), 1.8, 0.6),
+LAYER_FAMILIES = (("layer_market", ("order_flow", "ofi_top", "momentum"), 2.0, 0.65),
+                  ("layer_all", ("order_flow", "ofi_top", "momentum", "filing"), 1.8, 0.6),
                   ("layer_fundamental", ("momentum", "filing"), 1.6, 0.55))
 EMBEDDING_FEATURES = tuple(dict.fromkeys(f for fam in ("order_flow", "momentum", "filing")
                                          for f in FAMILY_FEATURES[fam]))
@@ -46,6 +46,15 @@ def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10), 
     label never includes the window's own span; the dead band is fitted on ``fit_mask`` rows only.
     """
     windows = sorted(windows, key=lambda w: (w.key, w.window_start_us))
+    df = training_frame(windows, edgar_windows, ticker_map)
+    mask = None if fit_mask is None else np.asarray(fit_mask(df), dtype=bool)
+    labels = balanced_forward_labels(df, horizons, fit_mask=mask, end_col="window_end_us")
+    return TrainingSet(df, labels, len(windows))
+
+
+def training_frame(windows, edgar_windows=(), ticker_map=()) -> pd.DataFrame:
+    """Features (market + as-of EDGAR, every embedding feature present) with ``symbol``,
+    ``window_start_us`` and ``window_end_us``, one row per window in the given order."""
     df = feature_frame(windows, edgar_windows, ticker_map)
     for col in EMBEDDING_FEATURES:
         if col not in df:
@@ -53,9 +62,7 @@ def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10), 
     df["symbol"] = [w.key for w in windows]
     df["window_start_us"] = [w.window_start_us for w in windows]
     df["window_end_us"] = [w.window_end_us for w in windows]
-    mask = None if fit_mask is None else np.asarray(fit_mask(df), dtype=bool)
-    labels = balanced_forward_labels(df, horizons, fit_mask=mask, end_col="window_end_us")
-    return TrainingSet(df, labels, len(windows))
+    return df
 
 
 def pools_for(expert_families: dict[str, str]) -> list[tuple[str, tuple[str, ...], float, float]]:
@@ -146,3 +153,30 @@ def bootstrap_from_windows(registry, windows, *, edgar_windows=(), ticker_map=()
         families[name] = fx.family
     state = initial_router_state(families, versions, ts.features, d=d, seed=seed)
     return state, BootstrapReport(trained, state.version, ts.windows, skipped)
+
+
+def bootstrap_on_clock(registry, windows, mids, *, known_until_us: int | None = None, seed: int = 0, specs=None,
+                       horizon_ms: int | None = None, edgar_windows=(), ticker_map=(), tenant_id: str = "default",
+                       d: int = 32) -> tuple[RouterState, BootstrapReport, dict]:
+    """Train the default experts on clock labels realised from ``mids`` (symbol → QuoteMids), fit their
+    blend (scales, gates, routing, thresholds: :mod:`thunderline.decisions.fitting`) on ``windows`` only,
+    register the experts as champions and return the router state to publish, the report, and the
+    fit's record. ``known_until_us``: the end of the training period (labels reaching past it are purged)."""
+    import dataclasses
+
+    from thunderline.decisions.fitting import DEFAULT_BLEND_HORIZON_MS, fit_decision_stack
+
+    fit = fit_decision_stack(windows, mids, seed=seed, specs=specs, tenant_id=tenant_id,
+                             horizon_ms=horizon_ms or DEFAULT_BLEND_HORIZON_MS, edgar_windows=edgar_windows,
+                             ticker_map=ticker_map, known_until_us=known_until_us, d=d)
+    trained, versions = {}, {}
+    for name, fx in sorted(fit.experts.items()):
+        st = fit.report["calibrate_stats"].get(name, {})
+        metrics = {"calibrate_rank_ic": float(st.get("rank_ic", float("nan"))),
+                   "blend_scale": float(fit.state.scale_of(name))}
+        v = registry.register(fx, alias="champion", metrics=metrics)
+        versions[name] = str(v.version)
+        trained[name] = {"version": v.version, "rank_ic": metrics["calibrate_rank_ic"], "alpha": metrics["blend_scale"],
+                         "horizon_ms": fx.horizon_ms}
+    state = dataclasses.replace(fit.state, expert_versions=versions)
+    return state, BootstrapReport(trained, state.version, len(windows), fit.skipped), fit.report

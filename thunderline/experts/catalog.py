@@ -60,6 +60,9 @@ MOMENTUM_FEATURES: tuple[str, ...] = (
     "volume",
     "microburst",
 )
+#: Cont–Kukanov–Stoikov order-flow imbalance at the best level alone: the linear OFI model of
+#: price impact (Cont, Kukanov & Stoikov 2014), the honest floor every blend must clear.
+OFI_TOP_FEATURES: tuple[str, ...] = ("ofi_1",)
 FILING_FEATURES: tuple[str, ...] = (
     "fund_revenue_yoy_pct",
     "fund_net_income_yoy_pct",
@@ -73,7 +76,12 @@ FAMILY_FEATURES: Mapping[str, tuple[str, ...]] = {
     "order_flow": ORDER_FLOW_FEATURES,
     "momentum": MOMENTUM_FEATURES,
     "filing": FILING_FEATURES,
+    "ofi_top": OFI_TOP_FEATURES,
 }
+
+#: Clock horizon (ms) of an expert whose spec gives only a horizon in windows: 1 window → 250 ms,
+#: 4 → 1 s, 10 → 5 s (the default clock label horizons); otherwise 250 ms per window.
+WINDOW_HORIZON_MS: Mapping[int, int] = {1: 250, 4: 1000, 10: 5000}
 
 #: Default per-batch latency budget of an expert, milliseconds.
 DEFAULT_LATENCY_BUDGET_MS = 50.0
@@ -86,7 +94,9 @@ class ExpertSpec:
     ``estimator`` is ``"logit"`` (standardise + multinomial logistic regression,
     ``params``: ``C``) or ``"gbm"`` (histogram gradient boosting, ``params``:
     ``max_iter``, ``max_depth``, ``learning_rate``, ``l2_regularization``).
-    ``horizon`` is in (non-overlapping) windows and picks the label column ``label_h{horizon}``.
+    ``horizon`` is in (non-overlapping) windows and picks the label column ``label_h{horizon}``;
+    ``horizon_ms`` is the clock horizon the expert predicts when trained on clock labels
+    (:mod:`thunderline.labels.clock`), by default :data:`WINDOW_HORIZON_MS` of ``horizon``.
     """
 
     name: str
@@ -97,6 +107,7 @@ class ExpertSpec:
     latency_budget_ms: float = DEFAULT_LATENCY_BUDGET_MS
     feature_schema_version: str = FEATURE_SCHEMA_VERSION
     description: str = ""
+    horizon_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILY_FEATURES:
@@ -112,8 +123,19 @@ class ExpertSpec:
         return FAMILY_FEATURES[self.family]
 
     @property
+    def clock_horizon_ms(self) -> int:
+        return clock_horizon_ms(self.horizon, self.horizon_ms)
+
+    @property
     def registered_model(self) -> str:
         return registered_model_name(self.name)
+
+
+def clock_horizon_ms(horizon: int, horizon_ms: int | None = None) -> int:
+    """The clock horizon of an expert: ``horizon_ms`` when given, else :data:`WINDOW_HORIZON_MS`."""
+    if horizon_ms is not None:
+        return int(horizon_ms)
+    return int(WINDOW_HORIZON_MS.get(int(horizon), 250 * int(horizon)))
 
 
 def check_expert_name(name: str) -> str:
@@ -136,6 +158,11 @@ DEFAULT_EXPERT_SPECS: tuple[ExpertSpec, ...] = (
                description="order-flow imbalance → next-window direction, strongly L2-regularised"),
     ExpertSpec("order_flow_logit_h4", "order_flow", 4, "logit", {"C": 1.0},
                description="order-flow imbalance → direction over the next 4 windows"),
+    ExpertSpec("order_flow_gbm_h1", "order_flow", 1, "gbm",
+               {"max_iter": 60, "max_depth": 3, "learning_rate": 0.1, "l2_regularization": 1.0,
+                "min_samples_leaf": 100},
+               description="order-flow imbalance → next 250 ms direction with boosted trees (the nonlinear "
+                           "response to book imbalance a logistic index cannot bend to)"),
     ExpertSpec("momentum_gbm_h1", "momentum", 1, "gbm",
                {"max_iter": 60, "max_depth": 3, "learning_rate": 0.1, "l2_regularization": 1.0},
                description="return/vol/tick-rate → next-window direction (momentum and reversal)"),
@@ -145,6 +172,11 @@ DEFAULT_EXPERT_SPECS: tuple[ExpertSpec, ...] = (
     ExpertSpec("momentum_gbm_h4", "momentum", 4, "gbm",
                {"max_iter": 60, "max_depth": 3, "learning_rate": 0.1, "l2_regularization": 1.0},
                description="return/vol/tick-rate → direction over the next 4 windows"),
+    ExpertSpec("ofi_linear_h1", "ofi_top", 1, "logit", {"C": 1.0},
+               description="linear Cont–Kukanov–Stoikov model: top-of-book OFI alone, one linear index "
+                           "(logistic link) → next 250 ms direction; the floor the blend must beat"),
+    ExpertSpec("ofi_linear_h4", "ofi_top", 4, "logit", {"C": 1.0},
+               description="as ofi_linear_h1 over the next second"),
     ExpertSpec("filing_logit_h10", "filing", 10, "logit", {"C": 0.5},
                description="EDGAR fundamental deltas and text change → post-filing drift over 10 windows"),
     ExpertSpec("filing_gbm_h10", "filing", 10, "gbm",

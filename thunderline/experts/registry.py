@@ -147,6 +147,13 @@ class LoadedExpert:
     def is_shadow(self) -> bool:
         return self.alias == "shadow"
 
+    @property
+    def horizon_ms(self) -> int:
+        """The clock horizon the expert was trained for (ms); older models: from ``horizon`` in windows."""
+        from thunderline.experts.catalog import clock_horizon_ms
+
+        return clock_horizon_ms(self.horizon, self.meta.get("horizon_ms"))
+
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Check the frame (missing / non-numeric feature → error naming the column), then predict.
 

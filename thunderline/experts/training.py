@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from thunderline.experts._threads import single_threaded
-from thunderline.experts.catalog import DEFAULT_EXPERT_SPECS, ExpertSpec, registered_model_name
+from thunderline.experts.catalog import DEFAULT_EXPERT_SPECS, ExpertSpec, clock_horizon_ms, registered_model_name
 from thunderline.experts.predict import CLASS_ORDER, ExpertInputError, feature_matrix, predict_frame
 from thunderline.labels.forward import label_column
 
@@ -50,6 +50,8 @@ class FittedExpert:
     description: str = ""
     #: a few training rows (features only, finite): the input example stored with the model
     example: pd.DataFrame | None = None
+    #: the clock horizon its labels were realised over (ms)
+    horizon_ms: int | None = None
 
     @property
     def registered_model(self) -> str:
@@ -69,6 +71,7 @@ class FittedExpert:
             "name": self.name,
             "family": self.family,
             "horizon": int(self.horizon),
+            "horizon_ms": clock_horizon_ms(self.horizon, self.horizon_ms),
             "features": list(self.features),
             "feature_schema_version": self.feature_schema_version,
             "estimator": self.estimator_kind,
@@ -185,6 +188,7 @@ def train_expert(spec: ExpertSpec, features_df: pd.DataFrame, labels: Any, seed:
         train_info=info,
         description=spec.description,
         example=features_df.loc[use, list(spec.features)].head(3).astype(np.float64).reset_index(drop=True),
+        horizon_ms=spec.clock_horizon_ms,
     )
 
 

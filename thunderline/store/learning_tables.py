@@ -139,3 +139,34 @@ promotion_events = sa.Table(
 )
 
 LEARNING_TABLES = ("labels", "pnl", "evaluation_metrics", "promotion_events")
+
+#: One row per (evaluation run, fold, model, clock horizon): the signal quality of an expert, the
+#: blend or a baseline out of sample (``thunderline evaluate``; :mod:`thunderline.evaluation.walkforward`).
+signal_evaluations = sa.Table(
+    "signal_evaluations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # content_id(tenant, run, fold, model, horizon)
+    _pk_tenant(),
+    sa.Column("run_id", sa.String(64), nullable=False),  # content_id of the evaluation spec
+    sa.Column("fold", sa.Integer, nullable=False),
+    sa.Column("train_start", sa.BigInteger, nullable=False),
+    sa.Column("train_end", sa.BigInteger, nullable=False),
+    sa.Column("test_start", sa.BigInteger, nullable=False),
+    sa.Column("test_end", sa.BigInteger, nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),  # "blend", an expert name, or "baseline:linear_ofi"
+    sa.Column("horizon_ms", sa.Integer, nullable=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("rank_ic", sa.Float),
+    sa.Column("rank_ic_lo", sa.Float),
+    sa.Column("rank_ic_hi", sa.Float),
+    sa.Column("ic", sa.Float),
+    sa.Column("ic_lo", sa.Float),
+    sa.Column("ic_hi", sa.Float),
+    sa.Column("hit_rate", sa.Float),
+    sa.Column("turnover", sa.Float),
+    sa.Column("net_bps", sa.Float),
+    sa.Column("null_band", sa.Float),
+    sa.Column("detail", JSONType),
+    _inserted(),
+    sa.Index("ix_signal_evaluations_run", "tenant_id", "run_id"),
+)

@@ -1,0 +1,151 @@
+"""``thunderline evaluate`` and ``thunderline decide``: judge decisions out of sample; decide stored windows.
+
+Thin: parsing and printing only; the work is :mod:`thunderline.evaluation.report` (walk-forward,
+storage, MLflow) and :func:`thunderline.flow.decision_partition.decide_partition`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from thunderline.config import load_settings
+from thunderline.store import Warehouse
+
+
+def parse_time_us(text: str, tz: str = "UTC") -> int:
+    """ISO date/time → µs since the epoch; a time without offset is read in ``tz``."""
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError as exc:
+        from thunderline_cli.main import CliError
+
+        raise CliError(f"cannot read time {text!r}: {exc}") from None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    return int(ts.tz_convert("UTC").value // 1000)
+
+
+def _folds(args):
+    from thunderline.evaluation.report import single_fold, walk_forward_folds
+    from thunderline.partitioning import month_bounds_us
+
+    embargo = int(args.embargo_ms * 1000)
+    if args.train_from:
+        if not (args.train_to and args.start and args.end):
+            from thunderline_cli.main import CliError
+
+            raise CliError("--train-from needs --train-to, --from and --to")
+        return [single_fold(parse_time_us(args.train_from, args.tz), parse_time_us(args.train_to, args.tz),
+                            parse_time_us(args.start, args.tz), parse_time_us(args.end, args.tz), embargo_us=embargo)]
+    if args.months:
+        lo = min(month_bounds_us(m)[0] for m in args.months)
+        hi = max(month_bounds_us(m)[1] for m in args.months)
+    else:
+        from thunderline_cli.main import CliError
+
+        if not (args.start and args.end):
+            raise CliError("give --train-from/--train-to/--from/--to, or --months, or --from/--to")
+        lo, hi = parse_time_us(args.start, args.tz), parse_time_us(args.end, args.tz)
+    return walk_forward_folds(lo, hi, args.folds, embargo_us=embargo, train_fraction=args.train_fraction)
+
+
+def cmd_evaluate(args) -> int:
+    from resources.ticker_map import TickerMapResource
+    from thunderline.evaluation.report import evaluate_period, log_mlflow, store_run
+    from thunderline.store.lake import Lake
+
+    s = load_settings()
+    wh = Warehouse(s.warehouse_url)
+    wh.init_schema()
+    tmap = TickerMapResource(path=str(s.ticker_map)).rows()
+    folds = _folds(args)
+    with wh.session(s.tenant_id) as sess:
+        run = evaluate_period(sess, Lake(s.lake_dir), s.tenant_id, symbols=args.symbols, folds=folds, seed=args.seed,
+                              shuffle_train=args.shuffle_train, n_boot=args.bootstrap, n_perm=args.permutations,
+                              ticker_map=tmap)
+    with wh.session(s.tenant_id) as sess:
+        n = store_run(sess, run)
+    wh.dispose()
+    mlflow_id = log_mlflow(s.mlflow_tracking_uri, run, artifact_location=s.mlflow_artifacts)
+    print(run.tables())
+    for v in run.verdicts():
+        for h, c in v.items():
+            print(f"{h}: blend rank IC {c['blend_rank_ic']:+.4f} vs best expert {c['best_expert']} "
+                  f"{c['best_expert_rank_ic']:+.4f} ({'≥' if c['beats_best_expert'] else '<'}), linear OFI "
+                  f"{c['linear_ofi_rank_ic']:+.4f} ({'≥' if c['beats_linear_ofi'] else '<'}); hit rate on moved "
+                  f"windows {c['blend_hit_rate']:.3f}; shuffled labels inside the null band: "
+                  f"{c['shuffled_inside_band']}")
+    print(f"stored {n} rows in signal_evaluations (run {run.run_id}); MLflow run {mlflow_id} "
+          f"in experiment thunderline-evaluation")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"run_id": run.run_id, "verdicts": run.verdicts(),
+                       "rows": [r for res in run.results for r in res.rows]}, fh, indent=1, default=str)
+    return 0
+
+
+def cmd_decide(args) -> int:
+    from thunderline.decisions.bootstrap import load_pool
+    from thunderline.decisions.router_state import active_router
+    from thunderline.experts.registry import ExpertRegistry
+    from thunderline.flow.decision_partition import decide_partition
+    from thunderline.partitioning import month_bounds_us
+    from resources.ticker_map import TickerMapResource
+
+    s = load_settings()
+    wh = Warehouse(s.warehouse_url)
+    wh.init_schema()
+    tmap = TickerMapResource(path=str(s.ticker_map)).rows()
+    with wh.session(s.tenant_id) as sess:
+        state = active_router(sess)
+        fw = sess.table("feature_windows")
+        keys = set()
+        for m in args.months:
+            lo, hi = month_bounds_us(m)
+            for r in sess.select("feature_windows", fw.c.kind == "market", fw.c.window_start >= lo,
+                                 fw.c.window_start < hi, columns=["key"]):
+                if not args.symbols or r["key"] in args.symbols:
+                    keys.add((m, r["key"]))
+    if state is None:
+        from thunderline_cli.main import CliError
+
+        raise CliError("no active router version: run `thunderline experts bootstrap` first")
+    with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_location=s.mlflow_artifacts,
+                        warehouse=wh, tenant_id=s.tenant_id) as reg:
+        experts, shadows = load_pool(reg, state)
+        for m, sym in sorted(keys):
+            with wh.session(s.tenant_id) as sess:
+                summary = decide_partition(sess, m, sym, state, experts, shadows=shadows, ticker_map=tmap)
+            print(f"{m}|{sym}: {summary.traces:,} traces with router {state.version} "
+                  f"({summary.skipped_existing:,} already decided); actions {summary.actions}")
+    wh.dispose()
+    return 0
+
+
+def register(sub) -> None:
+    e = sub.add_parser("evaluate", help="walk-forward evaluation: rank IC/IC with CIs, hit rate, turnover, net PnL, "
+                                        "permutation null, per expert, blend and linear OFI baseline")
+    e.add_argument("--symbols", nargs="+", required=True)
+    e.add_argument("--train-from", help="start of the training period (ISO time; with --train-to, --from, --to)")
+    e.add_argument("--train-to", help="end of the training period")
+    e.add_argument("--from", dest="start", help="start of the test period (or of the walk-forward range)")
+    e.add_argument("--to", dest="end", help="end of the test period (or of the walk-forward range)")
+    e.add_argument("--months", nargs="+", help="walk forward over these YYYY-MM months instead")
+    e.add_argument("--folds", type=int, default=2, help="walk-forward test periods (not with --train-from)")
+    e.add_argument("--train-fraction", type=float, default=0.5, help="share of the range the first fold trains on")
+    e.add_argument("--embargo-ms", type=float, default=5000.0, help="gap between training end and test start")
+    e.add_argument("--tz", default="UTC", help="time zone of times given without an offset (e.g. America/New_York)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--bootstrap", type=int, default=400, help="bootstrap resamples for the confidence intervals")
+    e.add_argument("--permutations", type=int, default=200, help="label shuffles for the null band")
+    e.add_argument("--shuffle-train", action="store_true",
+                   help="negative control: permute the training labels (nothing should be learned)")
+    e.add_argument("--json", help="also write verdicts and rows to this JSON file")
+    e.set_defaults(func=cmd_evaluate)
+    d = sub.add_parser("decide", help="decide stored market windows with the active router (e.g. windows that "
+                                      "arrived before the experts were bootstrapped)")
+    d.add_argument("--months", nargs="+", required=True)
+    d.add_argument("--symbols", nargs="*")
+    d.set_defaults(func=cmd_decide)
