@@ -104,6 +104,63 @@ def learning_evaluation(context: dg.AssetExecutionContext, config: PnlConfig,
         "blend_hit_rate": dg.MetadataValue.float(float(blend.get("hit_rate") or 0.0))})
 
 
+class SignalEvaluationConfig(dg.Config):
+    folds: int = 2
+    train_fraction: float = 0.5
+    embargo_ms: float = 5000.0
+    seed: int = 0
+    bootstrap: int = 200
+    permutations: int = 100
+
+
+@dg.asset(partitions_def=months, deps=[dg.AssetDep(market_feature_windows,
+          partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="month"))],
+          group_name=GROUP, kinds={"sql", "mlflow"},
+          owners=OWNERS,
+          description="Walk-forward out-of-sample judgement of the decision stack over the month: per expert, the "
+                      "blend and the linear OFI line, rank IC and IC with bootstrap CIs, hit rate on moved windows, "
+                      "turnover, net PnL, permutation-null band (clock labels, purge and embargo).")
+def signal_evaluation(context: dg.AssetExecutionContext, config: SignalEvaluationConfig,
+                      warehouse: WarehouseResource, lake: LakeResource, mlflow: MlflowResource,
+                      ticker_map: TickerMapResource) -> dg.MaterializeResult:
+    from thunderline.evaluation.report import evaluate_period, log_mlflow, store_run, walk_forward_folds
+    from thunderline.partitioning import month_bounds_us
+
+    month = context.partition_key[:7]
+    lo, hi = month_bounds_us(month)
+    from thunderline.evaluation.report import window_span
+
+    with warehouse.session() as s:
+        fw = s.table("feature_windows")
+        span = window_span(s, None, lo, hi)
+        if span is None:
+            return dg.MaterializeResult(metadata={"folds": 0, "note": f"no market windows in {month}"})
+        symbols = sorted({r["key"] for r in s.select("feature_windows", fw.c.kind == "market",
+                                                     fw.c.window_start >= lo, fw.c.window_start < hi,
+                                                     columns=["key"])})
+        folds = walk_forward_folds(int(span[0]), int(span[1]), config.folds, embargo_us=int(config.embargo_ms * 1e3),
+                                   train_fraction=config.train_fraction)
+        run = evaluate_period(s, lake.get(), s.tenant_id, symbols=symbols, folds=folds, seed=config.seed,
+                              n_boot=config.bootstrap, n_perm=config.permutations, ticker_map=ticker_map.rows())
+    with warehouse.session() as s:
+        stored = store_run(s, run)
+    run_id = log_mlflow(mlflow.tracking_uri, run, artifact_location=mlflow.artifact_location)
+    table = ["| fold | model | horizon | rank IC [95% CI] | IC | hit rate | turnover | net bps | null band |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for res in run.results:
+        for r in sorted(res.rows, key=lambda r: (r["horizon_ms"], -(r["rank_ic"] or 0))):
+            table.append(f"| {res.fold.index} | {r['model']} | {r['horizon_ms']} ms | {r['rank_ic']:+.4f} "
+                         f"[{r['rank_ic_lo']:+.3f}, {r['rank_ic_hi']:+.3f}] | {r['ic']:+.4f} | {_f(r['hit_rate'])} | "
+                         f"{_f(r['turnover'])} | {r['net_bps']:.1f} | {_f(r.get('null_band'), 4)} |")
+    blend = {f"f{res.fold.index}_{r['horizon_ms']}ms": r["rank_ic"] for res in run.results for r in res.rows
+             if r["model"] == "blend"}
+    return dg.MaterializeResult(metadata={
+        "folds": len(run.results), "rows": stored, "run_id": run.run_id, "mlflow_run_id": run_id,
+        "symbols": ", ".join(symbols), "metrics": dg.MetadataValue.md("\n".join(table)),
+        "verdicts": dg.MetadataValue.json(run.verdicts()), "blend_rank_ic": dg.MetadataValue.json(blend),
+        "report": dg.MetadataValue.text(run.tables())})
+
+
 def _f(x, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -234,7 +291,7 @@ def promotion(context: dg.AssetExecutionContext, config: PromotionConfig, wareho
         "champions_moved": sum(t.moved_champion for t in transitions)})
 
 
-ASSETS = [labels, pnl, learning_evaluation, training_slices, nas_candidates, promotion]
+ASSETS = [labels, pnl, learning_evaluation, signal_evaluation, training_slices, nas_candidates, promotion]
 
 
 def defs(settings: Settings) -> dg.Definitions:

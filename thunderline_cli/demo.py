@@ -22,6 +22,9 @@ DEMO_SYMBOLS = ("TLDM", "TLDX")
 TRAIN_MONTH, TRAIN_START_US = "2025-03", 1_742_304_600_000_000  # 2025-03-18 13:30 UTC (09:30 New York, EDT)
 LIVE_MONTH, LIVE_START_US = "2025-04", 1_744_723_800_000_000  # 2025-04-15 13:30 UTC
 DEMO_TICKS_PER_SYMBOL = 240_000
+#: Planted structure: mid moves follow book imbalance in the calm regime and a latent trend in the
+#: volatile one, so the experts have something to learn (thunderline.market.synthetic).
+DEMO_OFI_IMPACT = 0.3
 
 
 def write_demo_ticks(settings: Settings, month: str, start_us: int, *,
@@ -35,7 +38,8 @@ def write_demo_ticks(settings: Settings, month: str, start_us: int, *,
         path = settings.ticks_landing / f"synthetic_{sym}_{month}.parquet"
         if not path.exists():
             spec = SyntheticSpec(n_ticks=ticks_per_symbol, seed=100 + i + 10 * int(month[-2:]), symbol=sym,
-                                 venue="DEMO", start_us=start_us, start_price_ticks=10_000 + 2_500 * i)
+                                 venue="DEMO", start_us=start_us, start_price_ticks=10_000 + 2_500 * i,
+                                 ofi_impact=DEMO_OFI_IMPACT)
             write_canonical_parquet(synthetic_ticks(spec, settings.tenant_id), path)
         written.append(path)
     return written
@@ -74,13 +78,18 @@ def run_demo(args) -> int:
     if report.runs_failed:
         print("demo: some runs failed; see the Dagster UI for their logs")
         return 1
-    from thunderline_cli.experts import run_bootstrap
+    from thunderline.partitioning import month_bounds_us
+    from thunderline_cli.experts import run_clock_bootstrap
 
-    boot = run_bootstrap(settings, [TRAIN_MONTH])
-    print(f"[3] experts trained on {boot['train_windows']:,} windows of {TRAIN_MONTH}, registered in MLflow as "
-          f"champions; router {boot['router_version']} published")
+    boot = run_clock_bootstrap(settings, symbols=None, lo_us=month_bounds_us(TRAIN_MONTH)[0],
+                               hi_us=month_bounds_us(TRAIN_MONTH)[1])
+    fit = boot["fit"]
+    print(f"[3] experts trained on clock labels of {boot['train_windows']:,} windows of {TRAIN_MONTH}, registered in "
+          f"MLflow as champions; blend {fit['chosen']}, thresholds ±{fit['blend']['thresholds'][0]:.3f}; "
+          f"router {boot['router_version']} published")
     for name, m in boot["experts"].items():
-        print(f"    {name:28} v{m['version']}  hold-out accuracy {m['accuracy']:.3f}  IC {m['ic']:+.3f}")
+        print(f"    {name:28} v{m['version']}  {m['horizon_ms']:>5} ms  calibration rank IC {m['rank_ic']:+.3f}  "
+              f"blend scale {m['alpha']:.2f}")
     for name, why in boot["skipped"].items():
         print(f"    {name:28} not trained: {why}")
     files = write_demo_ticks(settings, LIVE_MONTH, LIVE_START_US)
@@ -108,8 +117,11 @@ def run_demo(args) -> int:
     t_learn = time.perf_counter()
     print(f"[learn] labels → paper PnL → training slice of {TRAIN_MONTH} → NAS → shadow → evaluation on "
           f"{LIVE_MONTH}'s realised labels → promotion → learned gates:")
-    run_learning_loop(settings, history_months=[TRAIN_MONTH])
+    run_learning_loop(settings, history_months=[TRAIN_MONTH], promotion_rounds=2,
+                      poor_candidate="order_flow_logit_h1")
     print(f"    learning loop: {time.perf_counter() - t_learn:.1f}s")
+    print(f"[evaluate] walk-forward over {LIVE_MONTH} (train on its first half, decide the second, 5 s embargo):")
+    _print_evaluation(settings, LIVE_MONTH)
     print(f"\nDone in {time.perf_counter() - t0:.1f}s. What it produced and how to look at it:")
     print(f"  warehouse        {settings.warehouse_url}")
     print(f"  lake (Parquet)   {settings.lake_dir}")
@@ -119,6 +131,18 @@ def run_demo(args) -> int:
           "   → http://127.0.0.1:5000")
     print(f"  lineage          .venv/bin/thunderline lineage {_a_trace_id(settings)} --up --depth 3")
     return 0
+
+
+def _print_evaluation(settings: Settings, month: str) -> None:
+    """``thunderline evaluate --months <month> --folds 1``: the table, stored and logged to MLflow."""
+    import argparse
+
+    from thunderline_cli.evaluate import cmd_evaluate
+
+    args = argparse.Namespace(symbols=list(DEMO_SYMBOLS), train_from=None, train_to=None, start=None, end=None,
+                              months=[month], folds=1, train_fraction=0.5, embargo_ms=5000.0, tz="UTC", seed=0,
+                              bootstrap=200, permutations=100, shuffle_train=False, json=None)
+    cmd_evaluate(args)
 
 
 def _a_trace_id(settings: Settings) -> str:

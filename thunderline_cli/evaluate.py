@@ -27,7 +27,7 @@ def parse_time_us(text: str, tz: str = "UTC") -> int:
     return int(ts.tz_convert("UTC").value // 1000)
 
 
-def _folds(args):
+def _folds(args, session=None):
     from thunderline.evaluation.report import single_fold, walk_forward_folds
     from thunderline.partitioning import month_bounds_us
 
@@ -40,8 +40,16 @@ def _folds(args):
         return [single_fold(parse_time_us(args.train_from, args.tz), parse_time_us(args.train_to, args.tz),
                             parse_time_us(args.start, args.tz), parse_time_us(args.end, args.tz), embargo_us=embargo)]
     if args.months:
+        from thunderline.evaluation.report import window_span
+
         lo = min(month_bounds_us(m)[0] for m in args.months)
         hi = max(month_bounds_us(m)[1] for m in args.months)
+        span = window_span(session, args.symbols, lo, hi) if session is not None else None
+        if span is None:
+            from thunderline_cli.main import CliError
+
+            raise CliError(f"no market windows of {args.symbols} in {args.months}: ingest them first")
+        lo, hi = span[0], span[1] + 1
     else:
         from thunderline_cli.main import CliError
 
@@ -60,8 +68,8 @@ def cmd_evaluate(args) -> int:
     wh = Warehouse(s.warehouse_url)
     wh.init_schema()
     tmap = TickerMapResource(path=str(s.ticker_map)).rows()
-    folds = _folds(args)
     with wh.session(s.tenant_id) as sess:
+        folds = _folds(args, sess)
         run = evaluate_period(sess, Lake(s.lake_dir), s.tenant_id, symbols=args.symbols, folds=folds, seed=args.seed,
                               shuffle_train=args.shuffle_train, n_boot=args.bootstrap, n_perm=args.permutations,
                               ticker_map=tmap)

@@ -22,20 +22,24 @@ DEMO_TARGETS = ("momentum_gbm_h1",)
 
 def run_learning_loop(settings, *, history_months: Sequence[str], targets: Sequence[str] = DEMO_TARGETS,
                       n_trials: int = 8, seed: int = 0, min_count: int = 200, retrain_gates: bool = True,
+                      promotion_rounds: int = 1, poor_candidate: str | None = None,
                       actor: str = "thunderline learn", show: Callable[[str], None] = print) -> dict:
     """Labels → PnL → evaluation → rolling slice → NAS → promotion → gates, on the stores of ``settings``."""
     with open_stores(settings, init_schema=True) as stores:
         return _learning_loop(stores, history_months=history_months, targets=targets, n_trials=n_trials, seed=seed,
-                              min_count=min_count, retrain_gates=retrain_gates, actor=actor, show=show)
+                              min_count=min_count, retrain_gates=retrain_gates, actor=actor, show=show,
+                              promotion_rounds=promotion_rounds, poor_candidate=poor_candidate)
 
 
 def _learning_loop(stores: Stores, *, history_months: Sequence[str], targets: Sequence[str], n_trials: int,
-                   seed: int, min_count: int, retrain_gates: bool, actor: str, show: Callable[[str], None]) -> dict:
+                   seed: int, min_count: int, retrain_gates: bool, actor: str, show: Callable[[str], None],
+                   promotion_rounds: int = 1, poor_candidate: str | None = None) -> dict:
     loop = _Loop(stores, actor=actor, show=show)
     loop.labels_and_pnl(history_months)
     data = loop.training_slice(history_months)
     outcomes = loop.nas(data, targets, n_trials=n_trials, seed=seed)
-    transitions = loop.promotion(outcomes, min_count=min_count)
+    transitions = loop.promotion(outcomes, min_count=min_count, rounds=promotion_rounds,
+                                 poor_candidate=poor_candidate, history_months=history_months, seed=seed)
     if retrain_gates:
         loop.gates()
     loop.follow_champions(transitions)
@@ -136,13 +140,37 @@ class _Loop:
                             "registered": [r.version for r in o.registered], "error": o.error} for o in outcomes]
         return outcomes
 
-    def promotion(self, outcomes: list, *, min_count: int) -> list:
+    def promotion(self, outcomes: list, *, min_count: int, rounds: int = 1, poor_candidate: str | None = None,
+                  history_months: Sequence[str] = (), seed: int = 0) -> list:
+        """Up to ``rounds`` steps per NAS shadow (shadow → challenger → champion while the evidence holds);
+        with ``poor_candidate``, that expert trained on inverted labels enters as shadow and is judged too."""
         from thunderline.evaluation.promotion import GatePolicy, Promoter
+        from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
 
         promoter = Promoter(self.stores.registry, self.stores.warehouse, self.stores.tenant_id,
                             policy=GatePolicy(min_count=min_count, cost=self.cost), actor=self.actor,
                             ticker_map=self.tmap)
-        transitions = [t for t in (promoter.step(o.target) for o in outcomes if o.registered) if t is not None]
+        names = [o.target for o in outcomes if o.registered]
+        if poor_candidate:
+            from thunderline.flow.learning_loop import register_inverted_candidate
+
+            with self.stores.session() as s:
+                pv, _ = register_inverted_candidate(self.stores.registry, s, DEFAULT_SPECS_BY_NAME[poor_candidate],
+                                                    history_months, seed=seed, actor=self.actor)
+            promoter.register_shadow(poor_candidate, pv, reason="deliberately poor candidate: trained on inverted "
+                                                                "labels", actor=self.actor)
+            self.show(f"    deliberately poor candidate: thunderline.expert.{poor_candidate} v{pv} (inverted labels) "
+                      f"@shadow")
+            names.append(poor_candidate)
+        transitions = []
+        for name in names:
+            for _ in range(max(1, rounds)):
+                t = promoter.step(name)
+                if t is None:
+                    break
+                transitions.append(t)
+                if t.decision != "promoted" or t.to_state == "champion":
+                    break
         self.lap("promotion")
         for t in transitions:
             ev = t.metrics or {}

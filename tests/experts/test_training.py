@@ -25,7 +25,7 @@ def test_pool_has_several_variants_per_family(pool):
     for e in pool.values():
         families.setdefault(e.family, []).append(e.name)
         assert e.features == FAMILY_FEATURES[e.family]
-    assert set(families) == {"order_flow", "momentum", "filing"}
+    assert set(families) == {"order_flow", "momentum", "filing", "ofi_top"}
     assert all(len(v) >= 2 for v in families.values())
 
 
@@ -56,10 +56,15 @@ def test_every_expert_beats_a_shuffled_label_baseline_on_held_out_windows(plante
             base.append(evaluate_expert(train_expert(spec, x_train, shuffled, SEED), x_test, y_test))
         b_acc = float(np.mean([b.accuracy for b in base]))
         b_ic = float(np.mean([b.ic for b in base]))
-        report.append((spec.name, m.accuracy, b_acc, m.ic, b_ic))
+        # a one-feature linear index (ofi_linear_*) ranks windows by that feature whatever it was fitted on:
+        # a shuffled fit can at best hit the same sign, so its IC ties instead of falling below
+        single = len(spec.features) == 1
+        report.append((spec.name, m.accuracy, b_acc, m.ic, b_ic, single))
         assert m.coverage == 1.0
-    failures = [r for r in report if not (r[1] - r[2] >= 0.02 and r[3] >= 0.08 and r[3] > r[4])]
-    assert not failures, "\n".join(f"{n}: acc {a:.3f} vs {ba:.3f}, ic {i:.3f} vs {bi:.3f}" for n, a, ba, i, bi in report)
+    failures = [r for r in report if not (r[1] - r[2] >= 0.02 and r[3] >= 0.08
+                                          and (r[3] > r[4] or (r[5] and r[3] >= r[4])))]
+    assert not failures, "\n".join(f"{n}: acc {a:.3f} vs {ba:.3f}, ic {i:.3f} vs {bi:.3f}"
+                                   for n, a, ba, i, bi, _ in report)
 
 
 def test_market_experts_learn_from_the_market_helpers_synthetic_ticks():

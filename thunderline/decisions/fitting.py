@@ -41,6 +41,9 @@ from thunderline.routing import RouterConfig, RouterLayerConfig
 #: Share of the training period per stage (fit, calibrate, select).
 STAGES = (0.6, 0.24, 0.16)
 DEFAULT_BLEND_HORIZON_MS = 1000
+#: Standard errors by which a more complex candidate must beat the current choice on the select stage
+#: (two: with four candidates tried in turn, a spurious switch has a few per cent chance, not a third).
+SELECT_Z = 2.0
 #: Ridge penalty of the stacking regression, per window (standardised units).
 RIDGE = 0.1
 #: Exchange/broker fee per side, basis points of notional, charged by threshold fitting and paper PnL.
@@ -226,9 +229,10 @@ def fit_blend(state: RouterState, experts: Mapping[str, Any], windows_cal: Seque
     calibrate windows (``y_cal``: realised log return at ``horizon_ms``) and chosen on the select windows
     (``y_sel``: horizon ms → realised log returns there; a candidate's merit is its mean rank IC over them).
 
-    A candidate replaces the best calibrated expert alone only if its select-stage merit exceeds that
-    expert's by more than one standard error of the difference (``sqrt(2·(1 − ρ)/n)``, ρ the rank
-    correlation of the two blended scores): routing and stacking must earn their place on evidence."""
+    Starting from the best calibrated expert alone, the stacked blend and then each routing replace the
+    current choice only if their select-stage merit exceeds its merit by more than ``SELECT_Z`` standard errors of
+    the difference (``sqrt(2·(1 − ρ)/n)``, ρ the rank correlation of the two blended scores): stacking
+    and routing must earn their place on evidence."""
     from scipy.stats import spearmanr
 
     from thunderline.decisions.pipeline import decide, joined_feature_frame
@@ -271,14 +275,16 @@ def fit_blend(state: RouterState, experts: Mapping[str, Any], windows_cal: Seque
             ic = spearmanr(z[ok], y[ok]).statistic if ok.sum() > 2 and np.ptp(z[ok]) > 0 else 0.0
             per_h.append(float(ic) if np.isfinite(ic) else 0.0)
         ics[key] = float(np.mean(per_h))
+    # simplest first: the best expert alone, then the stacked blend, then each routing; a candidate
+    # replaces the current choice only when it beats it by more than SELECT_Z standard errors of the difference
     chosen = "best_expert"
-    top = max(candidates, key=lambda k: (ics[k], -list(candidates).index(k)))
-    if top != chosen:
-        n = max(len(zs[top]), 3)
-        rho = spearmanr(zs[top], zs[chosen]).statistic if np.ptp(zs[top]) > 0 and np.ptp(zs[chosen]) > 0 else 0.0
+    for key in ("stacked", "gated_soft", "gated_sparse", "gated_expert_choice"):
+        n = max(len(zs[key]), 3)
+        both = np.ptp(zs[key]) > 0 and np.ptp(zs[chosen]) > 0
+        rho = spearmanr(zs[key], zs[chosen]).statistic if both else 0.0
         rho = float(rho) if np.isfinite(rho) else 0.0
-        if ics[top] - ics[chosen] > np.sqrt(2.0 * max(1.0 - rho, 0.0) / n):
-            chosen = top
+        if ics[key] - ics[chosen] > SELECT_Z * np.sqrt(2.0 * max(1.0 - rho, 0.0) / n):
+            chosen = key
     y_h = y_sel.get(int(horizon_ms), next(iter(y_sel.values())))
     thresholds, th_info = fit_thresholds(zs[chosen], y_h * 1e4, spread_sel, fee_bps)
     final_blend = BlendSpec(thresholds, candidates[chosen].blend.scale, horizon_ms, {

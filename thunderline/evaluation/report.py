@@ -41,6 +41,19 @@ def load_market_windows(session, symbols: Sequence[str] | None, lo_us: int, hi_u
     return [row_to_window(r) for r in rows]
 
 
+def window_span(session, symbols: Sequence[str] | None, lo_us: int, hi_us: int) -> tuple[int, int] | None:
+    """(first window start, last window end) of the market windows of ``symbols`` starting in [lo, hi)."""
+    import sqlalchemy as sa
+
+    fw = session.table("feature_windows")
+    where = [fw.c.tenant_id == session.tenant_id, fw.c.kind == "market", fw.c.window_start >= lo_us,
+             fw.c.window_start < hi_us]
+    if symbols:
+        where.append(fw.c.key.in_(list(symbols)))
+    row = session.execute(sa.select(sa.func.min(fw.c.window_start), sa.func.max(fw.c.window_end)).where(*where)).one()
+    return None if row[0] is None else (int(row[0]), int(row[1]))
+
+
 def load_mids(lake, tenant_id: str, symbols: Sequence[str], lo_us: int, hi_us: int) -> dict:
     """symbol → QuoteMids from the lake over [lo, hi] (months it touches)."""
     months = months_between(lo_us, hi_us + 1)

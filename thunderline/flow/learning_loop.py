@@ -93,3 +93,33 @@ def search_and_register(registry, warehouse, tenant_id: str, data: TrainingSlice
         out.append(NasOutcome(target.name, result.runner, result.study, result.trials_tried, result.pruned,
                               best.metrics.get("val_ic") if best else None, best.architecture if best else {}, reg))
     return out
+
+
+def register_inverted_candidate(registry, session, spec, history_months: Sequence[str], *, seed: int = 0,
+                                actor: str = "thunderline.learn") -> tuple[str, int]:
+    """A deliberately poor candidate for ``spec``: the same model trained on the history months with buy and
+    sell swapped in its labels, registered as ``shadow`` (tagged with its training data's end, so the
+    promotion gate judges it only on later windows). The promotion gate must reject it; returns
+    (version, training windows)."""
+    from thunderline.decisions.bootstrap import training_set
+    from thunderline.evaluation.promotion import TRAIN_END_TAG
+    from thunderline.experts.training import train_expert
+    from thunderline.flow.market_partition import row_to_window
+    from thunderline.labels.forward import label_column
+    from thunderline.partitioning import month_bounds_us
+
+    fw = session.table("feature_windows")
+    windows = []
+    for m in history_months:
+        lo, hi = month_bounds_us(m)
+        windows += [row_to_window(r) for r in session.select("feature_windows", fw.c.kind == "market",
+                                                             fw.c.window_start >= lo, fw.c.window_start < hi)]
+    ts = training_set(windows, horizons=(spec.horizon,))
+    col = label_column(spec.horizon)
+    flipped = ts.labels.copy()
+    flipped[col] = flipped[col].map({"buy": "sell", "sell": "buy", "hold": "hold"})
+    fx = train_expert(spec, ts.features, flipped, seed)
+    end = max(w.window_end_us for w in windows)
+    v = registry.register(fx, alias="shadow", metrics={"inverted_labels": 1.0},
+                          tags={TRAIN_END_TAG: str(end), "thunderline.candidate": "inverted-labels (deliberately poor)"})
+    return str(v.version), len(windows)

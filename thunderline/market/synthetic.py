@@ -13,6 +13,13 @@ Guarantees:
 
 The stream has two regimes (calm / volatile: more and larger price moves, wider spreads,
 1.5× rate), short microbursts (≈50 ticks at 20× rate) and longer 10× rate spikes.
+
+With ``ofi_impact`` > 0 the stream also has something to learn, the structure real books have:
+in the calm regime the direction of a mid move follows a persistent top-of-book imbalance
+(an AR(1) per tick, φ = 0.999, shown in the best-level sizes; ``P(up | move) = ½ + ofi_impact ·
+imbalance``: order-flow experts are right there); in the volatile regime it follows a latent
+trend of the same persistence that the book does not show (momentum experts are right there). ``ofi_impact = 0`` (the default) gives the original
+driftless stream, byte for byte.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class SyntheticSpec:
     microburst_len: int = 50
     spike_prob: float = 2e-5  # per tick; lasts spike_len ticks at 10× rate
     spike_len: int = 5_000
+    ofi_impact: float = 0.0  # planted structure (see the module docstring); 0 = driftless random walk
 
 
 def _active(starts: np.ndarray, length: int, carry: int) -> tuple[np.ndarray, int]:
@@ -72,6 +80,8 @@ class _State:
         self.burst_left = 0
         self.spike_left = 0
         self.row = 0
+        self.trend = 0.0
+        self.last_imbalance = 0.0
 
 
 def _block(spec: SyntheticSpec, st: _State, b: int, n: int) -> dict[str, np.ndarray]:
@@ -89,7 +99,11 @@ def _block(spec: SyntheticSpec, st: _State, b: int, n: int) -> dict[str, np.ndar
     move_p = np.where(regime == 1, 0.12, 0.04)
     u = rng.random(n)
     size = np.where(regime == 1, rng.integers(1, 4, n), 1)
-    step = np.where(u < move_p / 2, -size, np.where(u < move_p, size, 0))
+    if spec.ofi_impact > 0:
+        step, planted_sizes = _planted_steps(spec, st, b, n, regime, u, move_p, size)
+    else:
+        step = np.where(u < move_p / 2, -size, np.where(u < move_p, size, 0))
+        planted_sizes = None
     bid = st.bid + np.cumsum(step)
     bid = np.maximum(bid, 100)  # keep the price positive (floor at 1.00)
     st.bid = int(bid[-1])
@@ -99,8 +113,11 @@ def _block(spec: SyntheticSpec, st: _State, b: int, n: int) -> dict[str, np.ndar
     scale = float(spec.price_scale)
     bpx = (bid[:, None] - lv[None, :]) / scale
     apx = (ask[:, None] + lv[None, :]) / scale
-    bsz = rng.integers(1, 50, (n, D)).astype(np.float64) * 100.0
-    asz = rng.integers(1, 50, (n, D)).astype(np.float64) * 100.0
+    if planted_sizes is None:
+        bsz = rng.integers(1, 50, (n, D)).astype(np.float64) * 100.0
+        asz = rng.integers(1, 50, (n, D)).astype(np.float64) * 100.0
+    else:
+        bsz, asz = planted_sizes
     is_trade = rng.random(n) < spec.trade_prob
     side = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
     tpx = np.where(is_trade, np.where(side == 1, apx[:, 0], bpx[:, 0]), np.nan)
@@ -112,6 +129,30 @@ def _block(spec: SyntheticSpec, st: _State, b: int, n: int) -> dict[str, np.ndar
         "ts": ts, "seq": seq, "event_type": np.where(is_trade, EVENT_TRADE, EVENT_QUOTE).astype(np.int8),
         "bpx": bpx, "bsz": bsz, "apx": apx, "asz": asz, "trade_px": tpx, "trade_sz": tsz, "trade_side": side,
     }
+
+
+def _planted_steps(spec: SyntheticSpec, st: _State, b: int, n: int, regime, u, move_p, size):
+    """Price steps whose direction a persistent book imbalance (calm regime) or a latent trend (volatile
+    regime) predicts, and the book sizes that show the imbalance (drawn from their own stream)."""
+    from scipy.signal import lfilter
+
+    rng2 = np.random.default_rng([spec.seed, b, 0x0F1])
+    D = spec.depth
+    phi = 0.999  # per tick: persists over seconds, so window features can see it
+    lat, _ = lfilter([1.0], [1.0, -phi], rng2.standard_normal(n) * 0.06, zi=[phi * st.last_imbalance])
+    st.last_imbalance = float(lat[-1])
+    trend, _ = lfilter([1.0], [1.0, -phi], rng2.standard_normal(n) * 0.06, zi=[phi * st.trend])
+    st.trend = float(trend[-1])
+    imb = np.tanh(lat)
+    bsz = rng2.integers(1, 50, (n, D)).astype(np.float64)
+    asz = rng2.integers(1, 50, (n, D)).astype(np.float64)
+    bsz[:, 0] = np.maximum(1.0, np.round(bsz[:, 0] * (1.0 + 0.8 * imb)))
+    asz[:, 0] = np.maximum(1.0, np.round(asz[:, 0] * (1.0 - 0.8 * imb)))
+    bias = np.where(regime == 1, np.tanh(trend), imb)
+    p_up = np.clip(0.5 + spec.ofi_impact * bias, 0.02, 0.98)
+    up = rng2.random(n) < p_up
+    step = np.where(u < move_p, np.where(up, size, -size), 0)
+    return step, (bsz * 100.0, asz * 100.0)
 
 
 def _to_batch(spec: SyntheticSpec, c: dict[str, np.ndarray], tenant_id: str) -> pa.RecordBatch:

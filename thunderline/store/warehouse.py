@@ -89,6 +89,8 @@ class Warehouse:
                 except sa.exc.OperationalError as exc:
                     if "already exists" not in str(exc) or attempt == 4:
                         raise
+        with self.engine.begin() as conn:
+            notes += add_missing_columns(conn, metadata)
         return notes
 
     def dispose(self) -> None:
@@ -113,6 +115,29 @@ class Warehouse:
                 continue
             pg.ensure_month_partition(conn, table, month)
             self._known_partitions.add(name)
+
+
+def add_missing_columns(conn: sa.Connection, md: sa.MetaData) -> list[str]:
+    """Add columns a newer schema declares to tables an older release created (``CREATE TABLE`` does
+    not change an existing table). Only columns that can be added in place — nullable, or with a server
+    default — are; anything else is reported. Idempotent. Returns notes."""
+    insp = sa.inspect(conn)
+    existing_tables = set(insp.get_table_names())
+    notes = []
+    for table in md.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in have:
+                continue
+            if not col.nullable and col.server_default is None:
+                notes.append(f"{table.name}.{col.name} is missing and cannot be added in place (no default)")
+                continue
+            ddl = sa.schema.CreateColumn(col).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(table.name)} ADD COLUMN {ddl}"))
+            notes.append(f"added column {table.name}.{col.name}")
+    return notes
 
 
 class TenantSession:
