@@ -106,11 +106,16 @@ class LiveRunner:
         self._next_step = time.monotonic() + interval_s
         self.backlog = 0
 
+    def record(self, events: list[Event]) -> None:
+        """Telemetry of a source (written with the next interval's batch, and on /metrics now)."""
+        self._events.extend(events)
+        self.metrics.observe_all(events)
+
     def handle(self, path: Path, arrivals_us: np.ndarray | None = None,
-               quarantine: list[dict] = ()) -> MicroBatch | None:
+               quarantine: list[dict] = (), also=None) -> MicroBatch | None:
         arrived = int(arrivals_us.min()) if arrivals_us is not None and len(arrivals_us) else None
         try:
-            mb = self.processor.process_path(path, arrived, quarantine)
+            mb = self.processor.process_path(path, arrived, quarantine, also)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the live loop; it stays unprocessed
             self.stats.errors += 1
             print(f"thunderline live: {path}: {type(exc).__name__}: {exc} (left unprocessed; a Dagster run of "
@@ -209,6 +214,49 @@ def run_stdin(runner: LiveRunner, stream, *, fmt: str = "csv", **kw) -> None:
         runner.handle(path, arrivals, quarantine)
 
 
+def run_binance_ws(runner: LiveRunner, uri: str, *, stop=None, journal: bool = True, **cfg) -> None:
+    """``--source binance-ws://SYMBOL``: the adapter's micro-batches through the same spool → process path."""
+    import asyncio
+
+    from thunderline.sources import binance_ws as bws
+    from thunderline.store.flow_tables import load_flow_state, save_flow_state
+
+    spec = bws.BinanceWsSpec.parse(uri)
+    st = runner.settings
+    with runner.warehouse.session(st.tenant_id) as s:
+        cursor = load_flow_state(s, bws.cursor_name(spec))
+
+    def sink(table, arrivals, gaps, cur, events) -> None:
+        rows = bws.gap_quarantine_rows(spec.uri, gaps)
+        runner.record(events)
+        if table is None:  # gaps or telemetry only: commit them with the offsets
+            with runner.warehouse.session(st.tenant_id) as s:
+                if rows:
+                    s.upsert("quarantine", rows)
+                save_flow_state(s, bws.cursor_name(spec), cur)
+            runner.tick()
+            return
+        runner.handle(spool_table(runner.settings, table), arrivals, rows,
+                      also=lambda s: save_flow_state(s, bws.cursor_name(spec), cur))
+
+    src = bws.BinanceWsSource(spec, bws.WsConfig(ws_url=st.binance_ws_url, rest_url=st.binance_rest_url, **cfg),
+                              st.tenant_id, sink, cursor=cursor,
+                              journal=bws.journal_path(st.landing_dir, spec) if journal else None)
+
+    async def main() -> None:
+        ev = asyncio.Event()
+        if stop is not None:  # a threading.Event from the caller (tests, benches)
+            async def watch() -> None:
+                while not stop.is_set():
+                    await asyncio.sleep(0.02)
+                ev.set()
+            asyncio.get_running_loop().create_task(watch())
+        await src.run(ev)
+
+    runner.source = src  # for callers that watch it (tests, benches)
+    asyncio.run(main())
+
+
 def instance_or_none(settings: Settings, enabled: bool):
     if not enabled:
         return None
@@ -228,7 +276,9 @@ def cmd_live(args) -> int:
         print("thunderline live: no active router version yet — windows only "
               "(run `thunderline experts bootstrap` to decide)", file=sys.stderr)
     try:
-        if args.stdin:
+        if args.source:
+            run_binance_ws(runner, args.source, linger_s=args.linger_ms / 1000.0, max_batch=args.max_batch)
+        elif args.stdin:
             stream = sys.stdin.buffer
             run_stdin(runner, stream, fmt=args.format, max_batch=args.max_batch, linger_s=args.linger_ms / 1000.0)
         else:
@@ -248,6 +298,9 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--tail", type=Path, default=None, help="landing directory to tail (default: landing/ticks)")
     src.add_argument("--stdin", action="store_true", help="read canonical CSV ticks (header first) from stdin")
+    src.add_argument("--source", default=None, metavar="binance-ws://SYMBOL",
+                     help="stream a market WebSocket: Binance USD-M depth diffs + aggregate trades "
+                          "(THUNDERLINE_BINANCE_WS_URL / _REST_URL), resynced on gaps, reconnecting")
     p.add_argument("--format", choices=("csv", "arrow"), default="csv",
                    help="stdin: canonical CSV (header first) or an Arrow IPC stream of TICK_SCHEMA batches")
     p.add_argument("--once", action="store_true", help="tail: process what is there, then exit")

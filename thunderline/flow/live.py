@@ -136,11 +136,13 @@ class LiveProcessor:
         self._parts: dict[tuple[str, str], _Partition] = {}
 
     def process_path(self, path: Path, arrived_at_us: int | None = None,
-                     quarantine: Sequence[dict] = ()) -> MicroBatch | None:
+                     quarantine: Sequence[dict] = (), also: Callable[[TenantSession], None] | None = None
+                     ) -> MicroBatch | None:
         """Index and process one file in its own transaction; None if it was known or unreadable.
 
-        ``quarantine``: rows rejected before the file was written (e.g. unparsable stdin lines),
-        recorded in the same transaction.
+        ``quarantine``: rows rejected before the file was written (e.g. unparsable stdin lines, a
+        stream's gap records), recorded in the same transaction. ``also(session)`` runs in it too
+        (a source's offsets commit with the ticks they describe).
         """
         arrived = arrived_at_us or now_us()
         touched: list[str] = []
@@ -151,6 +153,8 @@ class LiveProcessor:
                 [landed] = index_files(s, "ticks", [Path(path)], classify_tick_file)
                 touched = list(landed.partitions)
                 mb = self.process_landed(s, landed, arrived)
+                if also is not None:
+                    also(s)
         except Exception:
             # the transaction rolled back: forget the stream state it advanced (the next file re-warms it)
             for key in [k for k in self._parts if k[0] in touched]:
