@@ -66,3 +66,30 @@ def test_stream_sends_snapshots_over_sse(http_api_factory):
     assert "http" not in page.text.replace("http-equiv", "")  # no CDN: nothing loads from elsewhere
     js = httpx.get(api.url + "/dashboard/static/dashboard.js")
     assert js.status_code == 200 and "EventSource" not in js.text and "fetch(" in js.text
+
+
+def test_sources_panel_shows_each_stream_latest_figures(warehouse):
+    """The EDGAR poller's and the WebSocket adapter's telemetry, one row per CIK / symbol, newest value wins."""
+    from thunderline.telemetry import emit
+
+    now = now_us()
+    with warehouse.session("acme") as s:
+        emit(s, "source.edgar.lag_s", 99.0, {"source": "edgar", "cik": 1961}, ts=now - 5_000_000)
+        emit(s, "source.edgar.lag_s", 12.5, {"source": "edgar", "cik": 1961}, ts=now - 1_000_000)
+        emit(s, "source.edgar.throttled", 7, {"source": "edgar", "cik": 1961}, ts=now - 1_000_000)
+        emit(s, "source.binance.gaps", 3, {"source": "binance-ws", "symbol": "BTCUSDT"}, ts=now - 2_000_000)
+        emit(s, "source.binance.lag_ms", 41.0, {"source": "binance-ws", "symbol": "BTCUSDT"}, ts=now - 2_000_000)
+    with warehouse.session("acme") as s:
+        snap = tenant_snapshot(s, now_us=now)
+    rows = {(r["source"], r["key"]): r for r in snap["sources"]}
+    assert rows[("edgar", "1961")]["lag_s"] == 12.5 and rows[("edgar", "1961")]["throttled"] == 7
+    assert rows[("edgar", "1961")]["age_s"] == 1.0
+    assert rows[("binance-ws", "BTCUSDT")]["gaps"] == 3 and rows[("binance-ws", "BTCUSDT")]["lag_ms"] == 41.0
+    with warehouse.session("beta") as s:
+        assert tenant_snapshot(s, now_us=now)["sources"] == []
+    from thunderline.dashboard.snapshot import sources_prometheus
+
+    text = sources_prometheus({"acme": snap["sources"]})
+    assert 'thunderline_source_gaps{tenant="acme",source="binance-ws",stream="BTCUSDT"} 3.0' in text
+    assert 'thunderline_source_lag_s{tenant="acme",source="edgar",stream="1961"} 12.5' in text
+    assert "# TYPE thunderline_source_throttled gauge" in text

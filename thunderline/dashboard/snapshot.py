@@ -10,6 +10,7 @@ What is shown and where it comes from (telemetry names from ``thunderline.teleme
 | drift | latest ``drift_reports`` row per feature (PSI, KS, status) |
 | paper PnL | latest ``expert.paper_pnl`` per ``expert`` tag |
 | publication | outbox pending / failing / oldest pending |
+| sources | latest ``source.edgar.*`` per CIK (lag, throughput, throttled, errors, queue depth) and ``source.binance.*`` per symbol (lag, throughput, gaps, reconnects, errors) |
 
 Every query is scoped to the session's tenant. Missing sources give ``null``, never an error.
 """
@@ -185,4 +186,47 @@ def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10
     st = outbox_stats(session)
     out["publish"] = {"backend": publisher, "pending": st.pending, "failing": st.failing, "sent": st.sent,
                       "lag_s": 0.0 if st.oldest_pending_us is None else max(0.0, (now_us - st.oldest_pending_us) / 1e6)}
+    out["sources"] = sources_snapshot(session, now_us=now_us)
     return out
+
+
+#: The tag that names a source's stream, per source family.
+SOURCE_KEYS = {"edgar": "cik", "binance-ws": "symbol"}
+
+
+def sources_snapshot(session: TenantSession, *, now_us: int, limit: int = 2000) -> list[dict[str, Any]]:
+    """One row per source stream (an EDGAR CIK, a WebSocket symbol): its latest ``source.*`` figures."""
+    t = telemetry_events
+    rows = session.conn.execute(sa.select(t.c.name, t.c.value, t.c.ts, t.c.tags)
+                                .where(t.c.tenant_id == session.tenant_id, t.c.name.like("source.%"))
+                                .order_by(t.c.ts.desc()).limit(limit)).all()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        tags = r.tags or {}
+        src = str(tags.get("source", r.name.split(".")[1]))
+        key = str(tags.get(SOURCE_KEYS.get(src, "key"), ""))
+        d = out.setdefault((src, key), {"source": src, "key": key, "age_s": max(0.0, (now_us - int(r.ts)) / 1e6)})
+        metric = r.name.split(".", 2)[2]
+        if metric not in d:
+            d[metric] = _finite(float(r.value))
+    return [out[k] for k in sorted(out)]
+
+
+def sources_prometheus(rows_by_tenant: dict[str, list[dict[str, Any]]]) -> str:
+    """The sources' latest figures as Prometheus gauges ``thunderline_source_<metric>{tenant,source,stream}``."""
+    from thunderline.telemetry.prometheus import metric_name
+
+    fams: dict[str, list[str]] = {}
+    for tenant, rows in sorted(rows_by_tenant.items()):
+        for r in rows:
+            for k, v in sorted(r.items()):
+                if k in ("source", "key") or not isinstance(v, (int, float)):
+                    continue
+                name = metric_name(f"source.{k}")
+                lab = f'tenant="{tenant}",source="{r["source"]}",stream="{r["key"]}"'
+                fams.setdefault(name, []).append(f"{name}{{{lab}}} {float(v)!r}")
+    out = []
+    for name in sorted(fams):
+        out += [f"# HELP {name} latest value reported by a source (EDGAR poller, market WebSocket)",
+                f"# TYPE {name} gauge", *fams[name]]
+    return "\n".join(out) + ("\n" if out else "")

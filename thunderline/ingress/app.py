@@ -470,9 +470,26 @@ async def metrics(request: Request) -> Response:
                  "# HELP thunderline_publish_failed_total publish attempts that will be retried\n"
                  "# TYPE thunderline_publish_failed_total counter\n"
                  f"thunderline_publish_failed_total {r.failed}\n")
+    text += await run_in_threadpool(_source_metrics, svc)
     from thunderline.telemetry import CONTENT_TYPE
 
     return PlainTextResponse(text, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _source_metrics(svc: Services) -> str:
+    """The EDGAR poller's and WebSocket sources' latest telemetry (they run in other processes)."""
+    from thunderline.dashboard.snapshot import sources_prometheus, sources_snapshot
+    from thunderline.telemetry import now_us
+
+    rows = {}
+    try:
+        for tenant in svc.tenants():
+            with svc.warehouse.session(tenant) as s:
+                rows[tenant] = sources_snapshot(s, now_us=now_us())
+    except Exception as exc:  # noqa: BLE001 - metrics must answer even when the warehouse does not
+        log.warning("source metrics unavailable: %s", exc)
+        return ""
+    return sources_prometheus(rows)
 
 
 async def root(request: Request) -> Response:

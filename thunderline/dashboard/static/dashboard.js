@@ -65,6 +65,25 @@
     });
   }
 
+  function sources(rows) {
+    const body = document.querySelector("#sources tbody");
+    const num = (v, f) => (typeof v === "number" ? fmt(v, f) : "—");
+    body.replaceChildren(...rows.map((r) => {
+      const tr = document.createElement("tr");
+      const edgar = r.source === "edgar";
+      const cells = [r.source, r.key,
+        edgar ? num(r.lag_s, "s") : num(r.lag_ms, "ms"),
+        num(r.throughput, "rate") + (edgar ? " filings/s" : " frames/s"),
+        num(r.errors, "int"),
+        edgar ? num(r.throttled, "int") : num(r.gaps, "int"),
+        edgar ? num(r.queue_depth, "int") : num(r.reconnects, "int"),
+        num(r.age_s, "s") + " ago"];
+      cells.forEach((c) => { const td = document.createElement("td"); td.textContent = c; tr.append(td); });
+      return tr;
+    }));
+    document.getElementById("sources-empty").hidden = rows.length > 0;
+  }
+
   function render(snap) {
     events += 1;
     document.getElementById("tenant").textContent = "tenant " + snap.tenant;
@@ -83,6 +102,7 @@
       (d) => d.feature, (d) => d.psi, (d) => (d.status === "fail" ? "fail" : d.status === "warn" ? "warn" : "pos"));
     bars(document.getElementById("pnl"), document.getElementById("pnl-empty"), snap.pnl || [],
       (d) => d.expert, (d) => d.pnl, (d, v) => (v < 0 ? "neg" : "pos"));
+    sources(snap.sources || []);
     document.getElementById("updated").textContent = new Date(snap.ts_us / 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
     document.getElementById("events").textContent = String(events);
     document.body.dataset.events = String(events);
