@@ -191,3 +191,24 @@ def test_live_stream_lands_once_and_matches_a_replay_of_its_frames(settings_env,
         assert window_hashes_of(s, SYMBOL) == live_w
         assert trace_hashes_of(s, SYMBOL) == live_t
     wh.dispose()
+
+
+def test_restart_from_a_cursor_records_what_it_missed_and_lands_nothing_twice(stream):
+    depth = [e for k, e in stream.frames if k == "depth"]
+    first = bws.BookSync(SYMBOL, "default")
+    first.on_frame(_frame("depth", depth[0]), 1)
+    first.on_snapshot(stream.snapshot, 1)
+    for e in depth[1:20]:
+        first.on_frame(_frame("depth", e), 2)
+    first.take()
+    again = bws.BookSync(SYMBOL, "default", cursor=first.cursor())  # a restarted process
+    for e in depth[15:30]:  # the exchange resends some it already had, then new ones
+        again.on_frame(_frame("depth", e), 3)
+    snap = {"lastUpdateId": depth[24]["u"], "E": depth[24]["E"],
+            "bids": [[p, q] for p, q in _book_levels(stream.snapshot, depth[:25], "b")],
+            "asks": [[p, q] for p, q in _book_levels(stream.snapshot, depth[:25], "a")]}
+    again.on_snapshot(snap, 4)
+    table, _, gaps = again.take()
+    assert [g["reason"].split(":")[0] for g in gaps] == ["reconnect"] and gaps[0]["U"] == depth[19]["u"] + 1
+    assert min(table.column("source_row").to_pylist()) > depth[19]["u"]  # nothing before the cursor again
+    assert table.column("seq").to_pylist()[0] > first.cursor()["ts"] * 1000

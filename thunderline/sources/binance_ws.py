@@ -111,6 +111,8 @@ class BookSync:
         self.emitted_trade = int(c.get("a", -1))
         self.last_ts = int(c.get("ts", 0))
         self.k = int(c.get("k", -1))
+        if self.emitted_u >= 0:  # a restart: what the first snapshot covers beyond the cursor was not seen
+            self.missed_from = self.emitted_u
         self.builder = TickBuilder(tenant_id, f"binance-ws:{symbol}")
         self.arrivals: list[int] = []
         self.gaps: list[dict] = []  # records not yet taken
@@ -459,11 +461,15 @@ class BinanceWsSource:
             last_frame = time.monotonic()
             while not stop.is_set():
                 if self.sync.snapshot_wanted and self.sync.buffered:
+                    stale = self.sync.stats.stale_snapshots
+                    if stale:  # REST lagging the stream: do not hammer it
+                        await asyncio.sleep(min(1.0, 0.05 * stale))
                     snap = await asyncio.to_thread(self.fetch_snapshot)
                     t = now_us()
                     self.journal.snapshot(snap, t)
                     self.sync.on_snapshot(snap, t)
-                    self._attempt = 0
+                    if self.sync.synced:
+                        self._attempt = 0
                 timeout = self.cfg.linger_s if self.sync.pending or self.sync.gaps else min(0.25, self.cfg.stall_s)
                 try:
                     text = await asyncio.wait_for(ws.recv(), timeout)
