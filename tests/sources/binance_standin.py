@@ -97,6 +97,8 @@ class BinanceStandIn:
         self.stream = stream
         self.scripts = scripts
         self.burst, self.pause_s = burst, pause_s
+        self.messages = [json.dumps({"stream": f"{SYMBOL.lower()}@{'depth@100ms' if k == 'depth' else 'aggTrade'}",
+                                     "data": obj}, separators=(",", ":")) for k, obj in stream.frames]
         self.pos = 0  # next frame to send
         self.sent_frames = 0
         self.connections = 0
@@ -175,8 +177,7 @@ class BinanceStandIn:
                 self.pos += 1
             if i in script.drop:
                 continue
-            msg = json.dumps({"stream": f"{SYMBOL.lower()}@{'depth@100ms' if kind == 'depth' else 'aggTrade'}",
-                              "data": obj}, separators=(",", ":"))
+            msg = self.messages[i]
             if i in script.swap:
                 held = msg
                 continue

@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
 from thunderline.contracts import DEFAULT_BOOK_DEPTH, EVENT_QUOTE, EVENT_TRADE, TICK_SCHEMA
@@ -127,10 +128,10 @@ class BookSync:
     def on_frame(self, text: str | bytes, recv_us: int) -> None:
         self.stats.frames += 1
         try:
-            msg = json.loads(text)
+            msg = orjson.loads(text)
             data = msg.get("data", msg) if isinstance(msg, dict) else None
             kind = data.get("e") if isinstance(data, dict) else None
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, orjson.JSONDecodeError):
             kind, data = None, None
         if kind == "depthUpdate" and data.get("s", self.symbol).upper() == self.symbol:
             self._on_depth(data, recv_us)

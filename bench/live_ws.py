@@ -1,0 +1,143 @@
+"""WebSocket source latency: 1 k-message bursts of Binance frames → persisted decision traces.
+
+    python bench/live_ws.py [--bursts 6] [--burst 1000] [--max-batch 5000] [--linger-ms 5]
+
+A local stand-in of Binance USD-M (WebSocket + REST, 127.0.0.1; frames built from the real rows in
+``../shared/datasets/market/crypto/binance``, see ``tests/sources/binance_standin.py``) sends bursts
+of ``--burst`` frames (depth diffs + aggregate trades) with a pause between them. ``thunderline live
+--source binance-ws://BTCUSDT``'s code consumes them (sync, canonical ticks, spool + fsync, ingest,
+windows, decisions, commit) with two market experts trained on synthetic history and a published
+router version. Per tick: commit time of its micro-batch − arrival time of the frame that made it.
+
+Baseline in the same run: the same micro-batches (replayed from the session's journal, so the same
+ticks cut in the same places) through the stdin Arrow path's code (spool → process), timed from
+just before the spool: what the WebSocket adapter adds is the difference.
+A warm-up batch of another symbol is processed first, so numba compiles outside the measurement.
+Figures only: nothing here passes or fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests" / "sources"))
+
+from thunderline.config import load_settings  # noqa: E402
+
+
+def _pct(a: np.ndarray) -> str:
+    return f"p50 {np.percentile(a, 50) / 1000:.1f} ms, p99 {np.percentile(a, 99) / 1000:.1f} ms, max {a.max() / 1000:.1f} ms"
+
+
+def _warm(runner) -> None:
+    """One small batch of another symbol first: numba compiles its kernels outside the measurement."""
+    import pyarrow as pa
+
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+    from thunderline_cli.spool import spool_table
+
+    t = pa.Table.from_batches(list(synthetic_ticks(SyntheticSpec(n_ticks=3000, seed=5, symbol="WARM"),
+                                                   runner.settings.tenant_id)))
+    runner.handle(spool_table(runner.settings, t), np.full(t.num_rows, time.time_ns() // 1000, np.int64))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bursts", type=int, default=6)
+    ap.add_argument("--burst", type=int, default=1000, help="frames per burst")
+    ap.add_argument("--pause-s", type=float, default=1.0, help="quiet time between bursts")
+    ap.add_argument("--max-batch", type=int, default=5000)
+    ap.add_argument("--linger-ms", type=float, default=5.0)
+    args = ap.parse_args()
+
+    from binance_standin import BinanceStandIn, Script, build_stream
+    from live_latency import _seed_router
+    from thunderline.sources import binance_ws as bws
+    from thunderline_cli.live_service import LiveRunner, run_binance_ws
+    from thunderline_cli.spool import spool_table
+
+    datasets = REPO.parent / "shared" / "datasets" / "market" / "crypto" / "binance"
+    n_frames = args.bursts * args.burst
+    stream = build_stream(datasets, n_events=int(n_frames * 0.75) + 10)
+    stream.frames = stream.frames[:n_frames]
+    home = Path(tempfile.mkdtemp(prefix="tl-live-ws-"))
+    try:
+        settings = load_settings({"THUNDERLINE_HOME": str(home)})
+        version = _seed_router(settings)
+        print(f"router {version}; {n_frames} frames in {args.bursts} bursts of {args.burst}, "
+              f"pause {args.pause_s}s; max batch {args.max_batch}, linger {args.linger_ms} ms")
+        with BinanceStandIn(stream, [Script()], burst=args.burst, pause_s=args.pause_s) as server:
+            st = settings.model_copy(update={"binance_ws_url": server.ws_url, "binance_rest_url": server.rest_url})
+            runner = LiveRunner(st, instance=None, keep_latencies=True, interval_s=3600)
+            _warm(runner)
+            per_batch: list[tuple[int, float]] = []
+            orig = runner.handle
+
+            def timed(path, arrivals=None, quarantine=(), also=None):
+                t0 = time.perf_counter()
+                mb = orig(path, arrivals, quarantine, also)
+                per_batch.append((len(arrivals) if arrivals is not None else 0, (time.perf_counter() - t0) * 1e3))
+                return mb
+
+            runner.handle = timed
+            stop = threading.Event()
+            th = threading.Thread(target=run_binance_ws, args=(runner, "binance-ws://BTCUSDT"),
+                                  kwargs=dict(stop=stop, linger_s=args.linger_ms / 1000, max_batch=args.max_batch,
+                                              stall_s=3600), daemon=True)
+            t_start = time.perf_counter()
+            th.start()
+            while not (server.done.is_set() and getattr(runner, "source", None) is not None
+                       and runner.source.sync.stats.frames >= server.sent_frames and runner.source.sync.pending == 0):
+                time.sleep(0.02)
+            time.sleep(0.3)
+            stop.set()
+            th.join(120)
+            elapsed = time.perf_counter() - t_start
+        lat = runner.stats.tick_latency_us[1:]  # [0] is the warm-up batch
+        s = runner.stats
+        print(f"live ws: {s.batches} micro-batches, {s.ticks:,} ticks, {s.windows:,} windows, {s.traces:,} traces "
+              f"in {elapsed:.1f}s (gaps {runner.source.sync.stats.gaps})")
+        rest = np.concatenate(lat)
+        print(f"  frame arrival → persisted trace, per tick: {_pct(rest)}")
+        print(f"  per micro-batch p99: " + ", ".join(f"{np.percentile(x, 99) / 1000:.0f}" for x in lat) + " ms")
+        sizes = [n for n, _ in per_batch]
+        times = [t for _, t in per_batch]
+        if times:
+            print(f"  micro-batch: {np.mean(sizes):.0f} ticks, process {np.median(times):.1f} ms median")
+        runner.close()
+
+        # baseline: the same micro-batches through spool → process, in a fresh warehouse
+        [journal] = list((settings.landing_dir / "live" / "journal").glob("*.jsonl"))
+        batches, _ = bws.replay_journal(journal, "BTCUSDT", settings.tenant_id)
+        home2 = Path(tempfile.mkdtemp(prefix="tl-live-ws-base-"))
+        try:
+            s2 = load_settings({"THUNDERLINE_HOME": str(home2), "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri})
+            _seed_router(s2)
+            r2 = LiveRunner(s2, instance=None, keep_latencies=True, interval_s=3600)
+            _warm(r2)
+            for b in batches:
+                t0 = time.time_ns() // 1000
+                r2.handle(spool_table(s2, b), np.full(b.num_rows, t0, np.int64))
+            base_rest = np.concatenate(r2.stats.tick_latency_us[1:])
+            print(f"baseline (same batches, spool → persisted trace, no network/JSON/book): {_pct(base_rest)}")
+            r2.close()
+            print(f"ratio p99 ws / baseline: {np.percentile(rest, 99) / max(1.0, np.percentile(base_rest, 99)):.2f}x")
+        finally:
+            shutil.rmtree(home2, ignore_errors=True)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
