@@ -221,7 +221,12 @@ def run_binance_ws(runner: LiveRunner, uri: str, *, stop=None, journal: bool = T
     from thunderline.sources import binance_ws as bws
     from thunderline.store.flow_tables import load_flow_state, save_flow_state
 
-    spec = bws.BinanceWsSpec.parse(uri)
+    try:
+        spec = bws.BinanceWsSpec.parse(uri)
+    except ValueError as exc:
+        from thunderline.config import ConfigError
+
+        raise ConfigError(str(exc)) from None
     st = runner.settings
     with runner.warehouse.session(st.tenant_id) as s:
         cursor = load_flow_state(s, bws.cursor_name(spec))

@@ -10,12 +10,13 @@ a session is one transaction, rolled back on any error.
 
 from __future__ import annotations
 
-import json
-
 import contextlib
+import json
+import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import orjson
+
 import sqlalchemy as sa
 
 from thunderline.partitioning import month_of_us
@@ -82,13 +83,16 @@ class Warehouse:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7405335102)"))
                 notes += pg.create_schema(conn, metadata)
         else:
-            for attempt in range(5):  # processes starting together race between "exists?" and CREATE
+            for attempt in range(8):  # processes starting together race between "exists?" and CREATE
                 try:
                     metadata.create_all(self.engine)
                     break
                 except sa.exc.OperationalError as exc:
-                    if "already exists" not in str(exc) or attempt == 4:
+                    # another process created it first, or holds the write lock while this one upgrades
+                    # a read to a write (SQLite answers that at once, without waiting out busy_timeout)
+                    if not ("already exists" in str(exc) or "locked" in str(exc)) or attempt == 7:
                         raise
+                    time.sleep(0.05 * (attempt + 1))
         with self.engine.begin() as conn:
             notes += add_missing_columns(conn, metadata)
         return notes
