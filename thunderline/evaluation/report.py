@@ -31,7 +31,7 @@ def months_between(lo_us: int, hi_us: int) -> list[str]:
 
 def load_market_windows(session, symbols: Sequence[str] | None, lo_us: int, hi_us: int) -> list:
     """Market feature windows starting in [lo, hi) of ``symbols`` (None: all), in time order per symbol."""
-    from thunderline.flow.market_partition import row_to_window
+    from thunderline.store.window_rows import row_to_window
 
     fw = session.table("feature_windows")
     where = [fw.c.kind == "market", fw.c.window_start >= lo_us, fw.c.window_start < hi_us]
@@ -78,7 +78,7 @@ def evaluate_period(session, lake, tenant_id: str, *, symbols: Sequence[str], fo
                     horizons_ms: Sequence[int] = DEFAULT_CLOCK_HORIZONS_MS, shuffle_train: bool = False,
                     n_boot: int = 400, n_perm: int = 200, ticker_map=(), specs=None) -> EvaluationRun:
     """Run every fold on the windows and quotes of ``symbols`` (see :mod:`~thunderline.evaluation.walkforward`)."""
-    from thunderline.flow.edgar_partition import load_edgar_windows
+    from thunderline.store.window_rows import load_edgar_windows
 
     lo = min(f.train_start_us for f in folds)
     hi = max(f.test_end_us for f in folds)

@@ -104,7 +104,7 @@ def register_inverted_candidate(registry, session, spec, history_months: Sequenc
     from thunderline.decisions.bootstrap import training_set
     from thunderline.evaluation.promotion import TRAIN_END_TAG
     from thunderline.experts.training import train_expert
-    from thunderline.flow.market_partition import row_to_window
+    from thunderline.store.window_rows import row_to_window
     from thunderline.labels.forward import label_column
     from thunderline.partitioning import month_bounds_us
 
