@@ -4,21 +4,38 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench validate clean ui mlflow-ui
+.PHONY: install lock lint demo test bench validate clean ui mlflow-ui
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+
+# Dependencies come from the lock (exact versions, sha256 hashes); the project itself is installed without
+# resolving anything. After adding or changing a dependency in pyproject.toml: `make lock`, then commit both.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Re-resolve pyproject.toml (with the dev extra) into the lock, keeping every pin that still fits;
+# `make lock UPGRADE=1` moves everything to the newest versions the ranges allow.
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python $(BIN)/python --python-platform linux \
+	  --no-strip-extras --no-emit-index-url $(if $(UPGRADE),--upgrade,) -o $(LOCK)
+
+# ruff (lint + import order; never `ruff format`) and the import contracts in .importlinter.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
 demo: install
 	$(BIN)/thunderline demo
 
-test: install
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 validate: install
