@@ -19,7 +19,7 @@ def parse_time_us(text: str, tz: str = "UTC") -> int:
     try:
         ts = pd.Timestamp(text)
     except ValueError as exc:
-        from thunderline_cli.main import CliError
+        from thunderline_cli.errors import CliError
 
         raise CliError(f"cannot read time {text!r}: {exc}") from None
     if ts.tzinfo is None:
@@ -34,7 +34,7 @@ def _folds(args, session=None):
     embargo = int(args.embargo_ms * 1000)
     if args.train_from:
         if not (args.train_to and args.start and args.end):
-            from thunderline_cli.main import CliError
+            from thunderline_cli.errors import CliError
 
             raise CliError("--train-from needs --train-to, --from and --to")
         return [single_fold(parse_time_us(args.train_from, args.tz), parse_time_us(args.train_to, args.tz),
@@ -46,12 +46,12 @@ def _folds(args, session=None):
         hi = max(month_bounds_us(m)[1] for m in args.months)
         span = window_span(session, args.symbols, lo, hi) if session is not None else None
         if span is None:
-            from thunderline_cli.main import CliError
+            from thunderline_cli.errors import CliError
 
             raise CliError(f"no market windows of {args.symbols} in {args.months}: ingest them first")
         lo, hi = span[0], span[1] + 1
     else:
-        from thunderline_cli.main import CliError
+        from thunderline_cli.errors import CliError
 
         if not (args.start and args.end):
             raise CliError("give --train-from/--train-to/--from/--to, or --months, or --from/--to")
@@ -117,7 +117,7 @@ def cmd_decide(args) -> int:
                 if not args.symbols or r["key"] in args.symbols:
                     keys.add((m, r["key"]))
     if state is None:
-        from thunderline_cli.main import CliError
+        from thunderline_cli.errors import CliError
 
         raise CliError("no active router version: run `thunderline experts bootstrap` first")
     with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_location=s.mlflow_artifacts,

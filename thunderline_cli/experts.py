@@ -80,7 +80,7 @@ def cmd_bootstrap(args) -> int:
             lo = min(month_bounds_us(m)[0] for m in args.months)
             hi = max(month_bounds_us(m)[1] for m in args.months)
         else:
-            from thunderline_cli.main import CliError
+            from thunderline_cli.errors import CliError
 
             raise CliError("give --from and --to (or --months) with --symbols")
         out = run_clock_bootstrap(settings, symbols=args.symbols, lo_us=lo, hi_us=hi, seed=args.seed)
@@ -93,7 +93,7 @@ def cmd_bootstrap(args) -> int:
                   f"blend scale {m['alpha']:.2f}")
     else:
         if not args.months:
-            from thunderline_cli.main import CliError
+            from thunderline_cli.errors import CliError
 
             raise CliError("give --months, or --symbols with --from/--to")
         out = run_bootstrap(settings, args.months, seed=args.seed)

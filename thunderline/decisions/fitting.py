@@ -326,7 +326,7 @@ def fit_decision_stack(windows: Sequence, mids: Mapping[str, QuoteMids], *, seed
     registers each expert (MLflow) and returns its version. ``shuffle_labels_seed``: permute the
     realised moves across training windows first (the negative control: nothing should be learned).
     """
-    from thunderline.decisions.bootstrap import initial_router_state, training_frame
+    from thunderline.decisions.seeding import initial_router_state, training_frame
     from thunderline.experts import DEFAULT_EXPERT_SPECS, ExpertInputError
     from thunderline.experts.training import train_expert
 
