@@ -110,7 +110,7 @@ def main() -> None:
               f"in {elapsed:.1f}s (gaps {runner.source.sync.stats.gaps})")
         rest = np.concatenate(lat)
         print(f"  frame arrival → persisted trace, per tick: {_pct(rest)}")
-        print(f"  per micro-batch p99: " + ", ".join(f"{np.percentile(x, 99) / 1000:.0f}" for x in lat) + " ms")
+        print("  per micro-batch p99: " + ", ".join(f"{np.percentile(x, 99) / 1000:.0f}" for x in lat) + " ms")
         sizes = [n for n, _ in per_batch]
         times = [t for _, t in per_batch]
         if times:

@@ -11,7 +11,6 @@ import json
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
