@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lock lint demo test bench validate clean ui mlflow-ui
+.PHONY: install lock lint demo test fuzz bench validate clean ui mlflow-ui
 
 LOCK := requirements.lock
 
@@ -37,6 +37,12 @@ demo: install
 
 test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The fuzz tests of tests/hardening with a larger budget and fresh randomness (make test runs them with a
+# fixed seed and THUNDERLINE_FUZZ_EXAMPLES=40). FUZZ_EXAMPLES=5000 make fuzz for a long session.
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	THUNDERLINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) THUNDERLINE_FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m fuzz tests/hardening
 
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml

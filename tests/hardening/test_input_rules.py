@@ -92,3 +92,26 @@ def test_time_running_backwards_while_seq_rises_is_rejected(tmp_path):
     v = validate_ticks(batch, JAN - 10**9, JAN + 10**9)
     assert v.keep.tolist() == [True, True, False, True, True]
     assert v.reject_reason[0].startswith("ts_not_decreasing") and v.reject_field == ["ts"]
+
+
+def test_parquet_with_null_times_and_symbols_classifies_and_quarantines(tmp_path):
+    """A canonical Parquet file with a null ts was refused whole as 'ArrowInvalid … zero_copy_only'."""
+    import pyarrow.parquet as pq
+
+    from thunderline.flow.tick_files import classify_tick_file
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    import pyarrow as pa
+
+    from thunderline.contracts import TICK_SCHEMA
+
+    t = pa.Table.from_batches(list(synthetic_ticks(SyntheticSpec(n_ticks=6, seed=3, symbol="PQT"), "x", 6)))
+    cols = {n: t.column(n).to_pylist() for n in t.column_names}
+    cols["ts"][2] = None
+    cols["symbol"][4] = None
+    p = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({k: pa.array(v, TICK_SCHEMA.field(k).type) for k, v in cols.items()}), p)
+    assert classify_tick_file(p).partitions == ["2024-01|PQT"]
+    kept, rejects = _read(p)
+    assert len(kept) == 4 and sorted(rejects) == [3, 5]
+    assert {r.field for r in rejects.values()} == {"ts", "symbol"}

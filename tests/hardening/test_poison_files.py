@@ -70,6 +70,7 @@ def test_hostile_rows_are_quarantined_and_good_rows_ingested(settings_env, tmp_p
             _row("DIGS", JAN + 90_000, "98765432109876543210"),
         ],
         "control.csv": _good("CTRL", 5) + [_row("CTRL", JAN + 70_000, 6, venue="XN\x00AS")],
+        "onlypipe.csv": [_row("X|Y", JAN, 1)],  # nothing to ingest: refused whole, not left indexed
     }
     for name, rows in files.items():
         _write(land / name, rows)
@@ -78,7 +79,8 @@ def test_hostile_rows_are_quarantined_and_good_rows_ingested(settings_env, tmp_p
     with dg.instance_for_test() as instance:
         report = run_ingest(settings, show_progress=False, instance=instance)
         assert not report.runs_failed, report.lines()
-        assert not report.files_rejected, report.files_rejected
+        assert [(os.path.basename(p), "symbol must be" in why) for p, why in report.files_rejected] == \
+            [("onlypipe.csv", True)], report.files_rejected
         assert sorted(report.partitions) == ["2024-01|CTRL", "2024-01|DIGS", "2024-01|GOOD", "2024-01|PIPE",
                                              "2024-01|TIME"]
         again = run_ingest(settings, show_progress=False, instance=instance)
@@ -97,6 +99,7 @@ def test_hostile_rows_are_quarantined_and_good_rows_ingested(settings_env, tmp_p
         status = {os.path.basename(f["path"]): f["status"] for f in s.select("landing_files")}
     wh.dispose()
     assert kept == {"GOOD": 20, "PIPE": 10, "TIME": 10, "DIGS": 10, "CTRL": 5}
+    assert status.pop("onlypipe.csv") == "rejected"
     assert set(status.values()) == {"processed"}, status
     expect = {
         ("traversal.csv", 22): "symbol",
@@ -107,6 +110,7 @@ def test_hostile_rows_are_quarantined_and_good_rows_ingested(settings_env, tmp_p
         ("digits.csv", 12): "ts",
         ("digits.csv", 13): "seq",
         ("control.csv", 7): "venue",
+        ("onlypipe.csv", None): "*",
     }
     for key, field in expect.items():
         assert key in q, (key, sorted(q))

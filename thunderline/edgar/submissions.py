@@ -128,7 +128,7 @@ def parse_submissions_json(data: bytes | str | dict, source: str = "<submissions
 
     def col(name: str, i: int, default=None):
         v = recent.get(name)
-        return v[i] if v is not None else default
+        return v[i] if isinstance(v, list) and i < len(v) else default
 
     filings = []
     for i in range(n):

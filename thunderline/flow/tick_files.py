@@ -35,8 +35,8 @@ def classify_tick_file(path: Path, chunk_rows: int = 1_000_000) -> Classificatio
         try:
             pf = pq.ParquetFile(path)
             names = set(pf.schema_arrow.names)
-        except (pa.ArrowException, OSError) as exc:
-            raise ValueError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        except (pa.ArrowException, OSError, UnicodeDecodeError):
+            raise ValueError(f"{path}: not a readable Parquet file (footer or metadata damaged, or not Parquet)") from None
         if not {"symbol", "ts"} <= names:
             raise ValueError(f"{path}: not a canonical tick Parquet file: needs columns symbol and ts")
         for b in pf.iter_batches(batch_size=chunk_rows, columns=["symbol", "ts"]):

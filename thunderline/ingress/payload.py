@@ -98,6 +98,7 @@ def decode_ticks(body: bytes, content_type: str | None, tenant_id: str, *, max_r
         raise PayloadError("empty", [Problem(None, "*", "the body holds no ticks")])
     if table.num_rows > max_rows:
         raise PayloadError("too_many_rows", [Problem(None, "*", f"{table.num_rows} rows exceed the limit of {max_rows} per request")])
+    _check_utf8(table, rows)
     _check_tenant(table, tenant_id, rows)
     out = _stamp(table, tenant_id)
     symbols = _all_valid(table, out)
@@ -107,3 +108,27 @@ def decode_ticks(body: bytes, content_type: str | None, tenant_id: str, *, max_r
             raise PayloadError("invalid_ticks", problems)
         symbols = sorted(pc.unique(out.column("symbol")).to_pylist())
     return Decoded(out, fmt, symbols)
+
+
+def _check_utf8(table: pa.Table, rows) -> None:
+    """Text columns must be valid UTF-8: the JSON and Arrow readers pass bytes through unchecked, and an
+    invalid string would fail later, far from the row (full validation only costs a scan of the text)."""
+    for name in table.column_names:
+        col = table.column(name)
+        if not pa.types.is_string(col.type):
+            continue
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        problems = []
+        start = 0
+        for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
+            for i, v in enumerate(chunk.cast(pa.binary()).to_pylist()):  # the slow path names the rows
+                try:
+                    None if v is None else v.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems.append(Problem(rows(start + i), name, "text is not valid UTF-8"))
+            start += len(chunk)
+        raise PayloadError("invalid_ticks", problems or [Problem(None, name, "text is not valid UTF-8")])

@@ -183,7 +183,7 @@ def _batches(pf: pq.ParquetFile, path: Path, chunk_rows: int, cols: list[str]) -
             rb = next(it)
         except StopIteration:
             return
-        except (pa.ArrowException, OSError):
+        except (pa.ArrowException, OSError, UnicodeDecodeError):
             raise ValueError(f"{path}: Parquet data damaged after {pf.metadata.num_rows} rows were announced "
                              f"(a page or column chunk cannot be decoded)") from None
         yield rb
@@ -196,7 +196,7 @@ def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Itera
     try:
         pf = pq.ParquetFile(path, pre_buffer=False)
         names = set(pf.schema_arrow.names)
-    except (pa.ArrowException, OSError):  # damaged footer/metadata: the file as a whole, in our words
+    except (pa.ArrowException, OSError, UnicodeDecodeError):  # damaged footer/metadata: the file as a whole
         raise ValueError(f"{path}: not a readable Parquet file (footer or metadata damaged, or not Parquet)") from None
     missing = [c for c in REQUIRED_CSV_COLUMNS if c not in names]
     if missing:
@@ -211,6 +211,11 @@ def iter_canonical_parquet(path: Path, tenant_id: str, chunk_rows: int) -> Itera
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             raise ValueError(f"{path}: columns do not have the canonical tick types "
                              f"({', '.join(f'{f.name}: {f.type}' for f in rb.schema)})") from None
+        for c in ("venue", "symbol"):
+            try:
+                t.column(c).validate(full=True)  # Parquet readers pass string bytes through unchecked
+            except pa.ArrowInvalid:
+                raise ValueError(f"{path}: column {c} holds text that is not valid UTF-8 (damaged file)") from None
         rows = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
         offset += n
         bad, why = _parquet_row_checks(t)

@@ -176,6 +176,10 @@ def iter_tardis_incremental(path: Path, tenant_id: str, chunk_rows: int,
     return _drive(path, tenant_id, chunk_rows, len(TARDIS_INCREMENTAL), handle)
 
 
+_MS_LIMIT = ((1 << 63) - 1) // 1000  # ts = ms * 1000 must fit int64
+_LUID_LIMIT = ((1 << 63) - 1) // BINANCE_SEQ_FACTOR - 1  # seq = luid * factor + k must fit int64
+
+
 def iter_binance_depth(path: Path, tenant_id: str, chunk_rows: int, depth: int = DEFAULT_BOOK_DEPTH,
                        venue: str = "binance-futures") -> Iterator[TickChunk]:
     books: dict[str, L2Book] = {}
@@ -183,10 +187,14 @@ def iter_binance_depth(path: Path, tenant_id: str, chunk_rows: int, depth: int =
 
     def handle(b: TickBuilder, row: int, f: list[str]) -> None:
         ms = parse_int(f[1], "timestamp")
+        if not -_MS_LIMIT <= ms <= _MS_LIMIT:
+            raise RowError("timestamp", f"milliseconds beyond what µs int64 holds: {f[1]!r}")
         parse_int(f[2], "first_update_id")
         luid = parse_int(f[3], "last_update_id")
         if luid < 0:
             raise RowError("last_update_id", f"must be >= 0: {luid}")
+        if luid > _LUID_LIMIT:
+            raise RowError("last_update_id", f"too large to order rows by (max {_LUID_LIMIT}): {luid}")
         if f[4] not in ("b", "a"):
             raise RowError("side", f"expected b/a: {f[4]!r}")
         if f[5] not in ("snap", "set"):

@@ -51,6 +51,7 @@ _NAME_RE = re.compile(
     r"(?P<symbol>[A-Za-z0-9.\-]+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
     r"(?P<kind>message|orderbook)_(?P<level>\d+)\.csv(?:\.gz)?\Z"
 )
+_DAY_S = 86_400
 _TIME_RE = re.compile(r"([0-9]+)(?:\.([0-9]{1,9}))?\Z")
 _EVENT_OF_TYPE = {1: EVENT_QUOTE, 2: EVENT_QUOTE, 3: EVENT_QUOTE, 4: EVENT_TRADE, 5: EVENT_TRADE, 7: EVENT_STATUS}
 
@@ -87,6 +88,8 @@ def parse_time_ns(text: str) -> int:
     if not m:
         raise RowError("time", f"not seconds-after-midnight with <= 9 decimals: {text!r}")
     frac = m[2] or ""
+    if len(m[1]) > 6 or int(m[1]) >= _DAY_S:  # a day file: seconds after its local midnight
+        raise RowError("time", f"seconds after midnight must be below {_DAY_S}: {text[:40]!r}")
     return int(m[1]) * 1_000_000_000 + int(frac.ljust(9, "0") or "0")
 
 
