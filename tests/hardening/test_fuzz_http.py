@@ -36,7 +36,9 @@ def _decode(body: bytes, ctype: str) -> None:
     try:
         d = decode_ticks(body, ctype, "acme", max_rows=500)
     except PayloadError as exc:
-        assert 400 <= exc.status < 500, exc.status
+        from thunderline.ingress.app import PAYLOAD_STATUS
+
+        assert 400 <= PAYLOAD_STATUS[exc.code] < 500, exc.code
         b = exc.body()
         assert b["problems"], b
         for p in b["problems"]:
