@@ -473,8 +473,9 @@ class BinanceWsSource:
                         self._attempt = 0
                 timeout = self.cfg.linger_s if self.sync.pending or self.sync.gaps else min(0.25, self.cfg.stall_s)
                 try:
-                    text = await asyncio.wait_for(ws.recv(), timeout)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(timeout):  # no task per frame, unlike wait_for
+                        text = await ws.recv()
+                except TimeoutError:
                     if self.sync.pending or self.sync.gaps:
                         self._cut()
                     if time.monotonic() - last_frame > self.cfg.stall_s:
