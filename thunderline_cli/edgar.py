@@ -25,10 +25,12 @@ def _date(text: str) -> str:
 
 
 def _cik(text: str) -> int:
-    s = text.strip()
-    if not s.isdigit() or not 0 < int(s) < 10**10:
-        raise argparse.ArgumentTypeError(f"{text!r}: a CIK is 1-10 digits")
-    return int(s)
+    from thunderline.identifiers import InvalidIdentifier, check_cik
+
+    try:
+        return check_cik(text.strip())
+    except InvalidIdentifier as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:

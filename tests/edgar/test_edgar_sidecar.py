@@ -59,6 +59,8 @@ def test_meta_json_rules():
         parse_meta_json(b'{"filed": "2024-11-01"}', "x.meta.json")
     with pytest.raises(EdgarParseError, match="neither 'filed_date' nor 'acceptance_time'"):
         parse_meta_json(b'{"form": "10-K"}', "x.meta.json")
+    with pytest.raises(EdgarParseError, match="field 'cik': cik: CIK must be an integer"):
+        parse_meta_json(b'{"cik": "12345678901", "filed_date": "2024-11-01"}', "x.meta.json")
     with pytest.raises(EdgarParseError, match="'filed_date'"):
         parse_meta_json(b'{"filed_date": "2024-13-01"}', "x.meta.json")
 

@@ -79,10 +79,12 @@ def _accession(value, source: str) -> str:
 
 
 def _cik(value, source: str) -> int:
-    s = str(value).strip()
-    if not s.isdigit() or len(s) > 10 or int(s) == 0:
-        raise EdgarParseError(source, f"field 'cik': {value!r} is not a CIK (1-10 digits)")
-    return int(s)
+    from thunderline.identifiers import InvalidIdentifier, check_cik
+
+    try:
+        return check_cik(value if isinstance(value, int) else str(value).strip())
+    except InvalidIdentifier as exc:
+        raise EdgarParseError(source, f"field 'cik': {exc}") from None
 
 
 def _date(value, source: str, name: str) -> str:

@@ -52,6 +52,7 @@ import pyarrow as pa
 
 from thunderline.contracts import DEFAULT_BOOK_DEPTH, EVENT_QUOTE, EVENT_TRADE, TICK_SCHEMA
 from thunderline.hashing import content_id
+from thunderline.identifiers import check_symbol
 from thunderline.market._build import TickBuilder
 from thunderline.market.book import L2Book
 
@@ -76,7 +77,7 @@ class BinanceWsSpec:
         m = re.match(r"^binance-ws://([A-Za-z0-9]+)/?$", url.strip())
         if not m or not _SYMBOL.match(m.group(1).upper()):
             raise ValueError(f"--source {url!r}: expected binance-ws://SYMBOL (e.g. binance-ws://BTCUSDT)")
-        return cls(m.group(1).upper())
+        return cls(check_symbol(m.group(1).upper()))  # Binance's rule is stricter than the platform's
 
     @property
     def uri(self) -> str:

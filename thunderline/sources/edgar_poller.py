@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from thunderline.edgar.errors import EdgarParseError
 from thunderline.edgar.submissions import FilingRecord, parse_submissions_json
+from thunderline.identifiers import check_cik
 from thunderline.sources.sec_http import SecClient, SecFetchError, file_sha
 from thunderline.store import Warehouse
 from thunderline.store.source_tables import edgar_downloads
@@ -94,8 +95,7 @@ class PollRequest:
     documents: str = "full"
 
     def __post_init__(self) -> None:
-        if not 0 < int(self.cik) < 10**10:
-            raise ValueError(f"CIK {self.cik!r}: expected 1-10 digits")
+        object.__setattr__(self, "cik", check_cik(self.cik))
         if self.documents not in DOCUMENT_MODES:
             raise ValueError(f"documents={self.documents!r}: expected one of {DOCUMENT_MODES}")
         if self.since is not None:
