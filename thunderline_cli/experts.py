@@ -48,7 +48,7 @@ def run_clock_bootstrap(settings, *, symbols: list[str] | None, lo_us: int, hi_u
     from thunderline.decisions.bootstrap import bootstrap_on_clock
     from thunderline.decisions.router_state import publish_router_version
     from thunderline.evaluation.report import load_market_windows, load_mids
-    from thunderline.flow.edgar_partition import load_edgar_windows
+    from thunderline.store.window_rows import load_edgar_windows
 
     tmap = TickerMapResource(path=str(settings.ticker_map)).rows()
     with open_stores(settings, init_schema=True) as stores:
