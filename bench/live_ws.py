@@ -63,6 +63,7 @@ def main() -> None:
 
     from binance_standin import BinanceStandIn, Script, build_stream
     from live_latency import _seed_router
+
     from thunderline.sources import binance_ws as bws
     from thunderline_cli.live_service import LiveRunner, run_binance_ws
     from thunderline_cli.spool import spool_table

@@ -16,8 +16,6 @@ import datetime as dt
 
 import dagster as dg
 
-from thunderline.partitioning import last_complete_month
-from resources import MlflowResource, TickerMapResource, WarehouseResource
 from jobs.keys import (
     GATE_RETRAINING_JOB,
     LEARNING_LABELS_JOB,
@@ -26,6 +24,8 @@ from jobs.keys import (
     month_symbol_key,
     symbols,
 )
+from resources import MlflowResource, TickerMapResource, WarehouseResource
+from thunderline.partitioning import last_complete_month
 
 learning_labels_job = dg.define_asset_job(
     LEARNING_LABELS_JOB, selection=dg.AssetSelection.assets("labels", "pnl"),

@@ -14,9 +14,9 @@ import datetime as dt
 
 import dagster as dg
 
+from jobs.keys import MONTHLY_TAG, PARTITION_TAG, month_symbol_key, months, symbols
 from jobs.partition_jobs import edgar_partition_job, market_partition_job
 from thunderline.partitioning import last_complete_month
-from jobs.keys import MONTHLY_TAG, PARTITION_TAG, month_symbol_key, months, symbols
 
 
 @dg.schedule(name="monthly_market_backfill", job=market_partition_job, cron_schedule="0 2 1 * *",

@@ -6,13 +6,12 @@ Dagster code location build them from :func:`thunderline.config.load_settings`.
 
 from __future__ import annotations
 
-from thunderline.config import Settings, load_settings
-
 from resources.lake import LakeResource
 from resources.landing import LandingResource
 from resources.mlflow import MlflowResource
 from resources.ticker_map import TickerMapResource
 from resources.warehouse import WarehouseResource
+from thunderline.config import Settings, load_settings
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:

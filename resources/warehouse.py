@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import dagster as dg
 from pydantic import PrivateAttr
 

@@ -17,9 +17,9 @@ that handles millions). Conventions, guaranteed everywhere:
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np

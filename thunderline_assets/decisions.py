@@ -10,6 +10,7 @@ import time
 
 import dagster as dg
 
+from jobs.keys import month_symbol, split_key
 from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from sensors.model_promotion import build_model_promotion_sensor
@@ -19,7 +20,6 @@ from thunderline.decisions.router_state import active_router
 from thunderline.flow.decision_partition import decide_partition
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
-from jobs.keys import month_symbol, split_key
 
 
 class DecisionConfig(dg.Config):

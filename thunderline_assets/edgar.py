@@ -8,6 +8,7 @@ import time
 
 import dagster as dg
 
+from jobs.keys import months
 from jobs.partition_jobs import edgar_partition_job
 from jobs.schedules import monthly_edgar_backfill
 from resources import WarehouseResource
@@ -15,7 +16,6 @@ from sensors.edgar_fill import build_edgar_sensors
 from sensors.edgar_poll import build_edgar_poll_sensor
 from thunderline.config import Settings
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
-from jobs.keys import months
 
 OWNERS = ["team:fundamentals"]
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from jobs.keys import complete_months, month_symbol, months, split_key
 from jobs.learning_jobs import JOBS as LEARNING_JOBS
 from jobs.learning_jobs import SCHEDULES as LEARNING_SCHEDULES
 from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.config import Settings
 from thunderline_assets.decisions import decision_traces
 from thunderline_assets.market import market_feature_windows
-from jobs.keys import complete_months, month_symbol, months, split_key
 
 OWNERS = ["team:research"]
 GROUP = "learning"

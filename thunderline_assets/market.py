@@ -10,6 +10,7 @@ import time
 
 import dagster as dg
 
+from jobs.keys import month_symbol, split_key
 from jobs.partition_jobs import market_partition_job
 from jobs.schedules import monthly_market_backfill
 from resources import LakeResource, WarehouseResource
@@ -17,7 +18,6 @@ from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.config import Settings
 from thunderline.flow.market_windows import build_window_partition
 from thunderline.flow.tick_ingest import finalize_lake, ingest_tick_partition
-from jobs.keys import month_symbol, split_key
 
 OWNERS = ["team:market-data"]
 REJECT_RATE_WARN = 0.01

@@ -95,12 +95,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_decide(args) -> int:
+    from resources.ticker_map import TickerMapResource
     from thunderline.decisions.bootstrap import load_pool
     from thunderline.decisions.router_state import active_router
     from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.decision_partition import decide_partition
     from thunderline.partitioning import month_bounds_us
-    from resources.ticker_map import TickerMapResource
 
     s = load_settings()
     wh = Warehouse(s.warehouse_url)

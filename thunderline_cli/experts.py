@@ -19,8 +19,8 @@ def run_bootstrap(settings, months: list[str], *, seed: int = 0) -> dict:
 def _bootstrap(stores: Stores, months: list[str], tmap: list[dict], seed: int) -> dict:
     from thunderline.decisions.bootstrap import bootstrap_from_windows
     from thunderline.decisions.router_state import publish_router_version
-    from thunderline.store.window_rows import load_edgar_windows, row_to_window
     from thunderline.partitioning import month_bounds_us
+    from thunderline.store.window_rows import load_edgar_windows, row_to_window
 
     with stores.session() as s:
         fw = s.table("feature_windows")

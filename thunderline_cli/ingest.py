@@ -18,8 +18,8 @@ import dagster as dg
 from tqdm import tqdm
 
 from thunderline.config import ConfigError, Settings, load_settings
-from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.edgar_partition import landing_classifier, submissions_first
+from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.tick_files import classify_tick_file
 from thunderline.stores import open_stores
 from thunderline_cli.dagster_instance import QUIET_CONSOLE, instance_for

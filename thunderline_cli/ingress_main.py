@@ -4,8 +4,8 @@ import argparse
 import sys
 
 from thunderline.config import ConfigError
-from thunderline_cli import ingress_server, keys
 from thunderline.store import WarehouseError
+from thunderline_cli import ingress_server, keys
 
 
 def main(argv: list[str] | None = None) -> int:

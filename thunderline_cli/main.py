@@ -13,9 +13,8 @@ import sys
 from thunderline.config import ConfigError, load_settings
 from thunderline.store import WarehouseError
 from thunderline.stores import open_stores
+from thunderline_cli import demo, edgar, evaluate, experts, ingest, ingress_server, keys, learn, lineage, live_service
 from thunderline_cli.errors import CliError
-from thunderline_cli import (demo, edgar, evaluate, experts, ingest, ingress_server, keys, learn, lineage,
-                             live_service)
 
 #: Each module registers its subcommands: ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
 #: learn/promote, edgar.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from publish.rows import decision_row, seed
+
 from thunderline.hashing import content_id
 from thunderline.telemetry import emit, now_us
-
-from publish.rows import decision_row, seed
 
 
 def seed_pipeline(warehouse, tenant: str, *, entropy: float = 0.9, step: int = 2) -> None:

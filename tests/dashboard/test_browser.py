@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from ingress.ticks import JSONL, jsonl, rows_of, ticks
+
 from .seeding import seed_pipeline
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)

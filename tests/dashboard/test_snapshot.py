@@ -7,11 +7,11 @@ import math
 
 import httpx
 import pytest
+from publish.rows import decision_row, seed
 
 from thunderline.dashboard import router_from_traces, tenant_snapshot
 from thunderline.telemetry import now_us
 
-from publish.rows import decision_row, seed
 from .seeding import seed_pipeline
 
 

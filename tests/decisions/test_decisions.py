@@ -205,8 +205,8 @@ def test_a_decision_walks_back_to_its_tick_batch_and_the_filing_it_joined(traine
     res = build_windows(synthetic_ticks(spec, TENANT))
     market = to_feature_windows(res, tenant_id=TENANT, symbol="TLDM", batches=[BatchRef("batch-1", 1, 4_000)])
     with warehouse.session(TENANT) as s:
-        from thunderline.store.window_rows import window_row
         from thunderline.lineage import Edge, record_edges
+        from thunderline.store.window_rows import window_row
 
         s.upsert("feature_windows", [window_row(w) for w in market] + [window_row(w) for w in edgar])
         record_edges(s, [Edge("tick_batch", "batch-1", "feature_window", w.id, "feature_input") for w in market])

@@ -9,6 +9,7 @@ strictly above the buy threshold, ``sell`` strictly below minus the sell thresho
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,8 +17,6 @@ from hypothesis import strategies as st
 from thunderline.decisions.router_state import BlendSpec
 from thunderline.experts.blend import ABSTAIN, BUY, HOLD, SELL, blend_scores, score_actions
 from thunderline.experts.runner import _check_output
-
-import pandas as pd
 
 
 def test_blend_is_the_weighted_mean_of_live_scaled_scores():

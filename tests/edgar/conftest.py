@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from edgar_testdata import AAPL, AAPL_10K, AAPL_10Q, EDGAR, TENANT, WORLDS, WORLDS_FILES
 
 from thunderline.edgar import parse_path
 from thunderline.edgar.submissions import parse_submissions_json
-
-from edgar_testdata import AAPL, AAPL_10K, AAPL_10Q, EDGAR, TENANT, WORLDS, WORLDS_FILES
 
 
 @pytest.fixture(scope="session")

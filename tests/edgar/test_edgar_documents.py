@@ -7,6 +7,7 @@ import random
 import shutil
 
 import pytest
+from edgar_testdata import AAPL, SNOW, TENANT, WORLDS, WORLDS_FILES
 
 from thunderline.edgar import (
     EdgarEncodingError,
@@ -20,8 +21,6 @@ from thunderline.edgar import (
     parse_path,
 )
 from thunderline.edgar.times import from_us
-
-from edgar_testdata import AAPL, SNOW, TENANT, WORLDS, WORLDS_FILES
 
 UTC = dt.timezone.utc
 

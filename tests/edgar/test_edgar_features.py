@@ -7,13 +7,12 @@ import math
 import random
 
 import pytest
+from edgar_testdata import AAPL, TENANT
 
 from thunderline.edgar import FEATURE_NAMES, build_windows, load_lm_dictionary, parse_path
 from thunderline.edgar.features import pick_fundamentals
 from thunderline.edgar.lexicon import MODAL_WEAK, NEGATION, UNCERTAINTY
 from thunderline.edgar.text_features import cosine, syllables, text_stats, token_bucket
-
-from edgar_testdata import AAPL, TENANT
 
 
 def _by_accession(windows):

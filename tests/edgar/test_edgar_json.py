@@ -8,13 +8,12 @@ import json
 from decimal import Decimal
 
 import pytest
+from edgar_testdata import AAPL, SNOW, TENANT
 
 from thunderline.edgar import EdgarParseError, parse_path
 from thunderline.edgar.companyfacts import first_reported, parse_companyfacts, records_by_accession
 from thunderline.edgar.submissions import parse_submissions_json
 from thunderline.edgar.times import EASTERN, from_us, parse_submissions_acceptance
-
-from edgar_testdata import AAPL, SNOW, TENANT
 
 UTC = dt.timezone.utc
 

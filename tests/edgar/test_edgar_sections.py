@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from edgar_testdata import AAPL, AAPL_10K
 
 from thunderline.edgar.html_sections import LOW_CONFIDENCE, split_sections
 from thunderline.edgar.htmltext import html_lines, parse_html_document
-
-from edgar_testdata import AAPL, AAPL_10K
 
 
 def _first_words(text: str, n: int = 6) -> str:
@@ -106,10 +105,10 @@ def test_edgartools_cross_check_apple_agrees_worlds_disagrees(edgar_dir):
     Worlds FY2015 it returns Item 7 ('mda') of ~81k chars with confidence 0.7 and no Item 2 - the
     silent wrong boundary our splitter flags."""
     pytest.importorskip("edgar")
+    from edgar_testdata import WORLDS
+
     from thunderline.edgar.html_sections import edgartools_sections
     from thunderline.edgar.sgml import parse_submission
-
-    from edgar_testdata import WORLDS
 
     html = (AAPL / AAPL_10K[0][0]).read_text("ascii")
     theirs = edgartools_sections(html, "10-K")

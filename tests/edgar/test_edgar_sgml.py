@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from edgar_testdata import WORLDS, WORLDS_FILES
 
 from thunderline.edgar.sgml import parse_submission
 from thunderline.edgar.times import from_us
-
-from edgar_testdata import WORLDS, WORLDS_FILES
 
 EXPECTED = {
     # accession: (acceptance (US/Eastern, as in the header), filed, period, documents, primary, instance)

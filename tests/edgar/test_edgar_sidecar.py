@@ -6,14 +6,12 @@ import json
 import shutil
 
 import pytest
+from edgar_testdata import AAPL
 
-from thunderline.edgar import EdgarParseError
-from thunderline.edgar import times
+from thunderline.edgar import EdgarParseError, times
 from thunderline.edgar.sidecar import hints_for, is_sidecar, parse_index_headers, parse_meta_json
 from thunderline.flow.edgar_partition import SIDECAR_FORMAT, _parse_landing_file, classify_edgar_file
 from thunderline.hashing import file_sha256
-
-from edgar_testdata import AAPL
 
 # The header as EDGAR renders <accession>-index-headers.html (escaped SGML in a <pre>).
 HEADERS = """<html><head><title>0000320193-25-000057.hdr.sgml : 20250502</title></head>

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from edgar_testdata import AAPL, SNOW, TENANT
 
 from thunderline.edgar import build_windows, merge_accession, parse_path, supersede, window_status
 from thunderline.edgar.demo_filings import DEMO_CIK
 from thunderline.edgar.submissions import parse_submissions_json
 from thunderline.edgar.times import start_of_day_eastern_us
-
-from edgar_testdata import AAPL, SNOW, TENANT
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from edgar_testdata import AAPL, WORLDS, WORLDS_FILES
 
 from thunderline.edgar.htmltext import parse_html_document
 from thunderline.edgar.ixbrl import parse_inline_xbrl, transform_date, transform_number
 from thunderline.edgar.sgml import parse_submission
 from thunderline.edgar.xbrl_common import dedupe_facts, fact_key
 from thunderline.edgar.xbrl_instance import parse_instance_bytes
-
-from edgar_testdata import AAPL, WORLDS, WORLDS_FILES
 
 REV = "us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax"
 

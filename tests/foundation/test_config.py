@@ -1,4 +1,5 @@
 import re
+
 import pytest
 
 from thunderline.config import ConfigError, load_settings

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from thunderline.contracts import DecisionTrace, ExpertAction, FeatureWindow
 from thunderline.hashing import canonical_bytes, content_hash, content_id

@@ -25,11 +25,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .fuzzing import FUZZ, HI, LO, check_kept_rows, field_text, head_bytes, lines_of, mutated, tree
 from thunderline.contracts import TICK_SCHEMA
 from thunderline.flow.landing import file_reject_reason
 from thunderline.market import iter_tick_chunks
 from thunderline.market.canonical import CANONICAL_COLUMNS, REQUIRED_CSV_COLUMNS
+
+from .fuzzing import FUZZ, HI, LO, check_kept_rows, field_text, head_bytes, lines_of, mutated, tree
 
 pytestmark = pytest.mark.fuzz
 

@@ -96,14 +96,12 @@ def test_time_running_backwards_while_seq_rises_is_rejected(tmp_path):
 
 def test_parquet_with_null_times_and_symbols_classifies_and_quarantines(tmp_path):
     """A canonical Parquet file with a null ts was refused whole as 'ArrowInvalid … zero_copy_only'."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from thunderline.contracts import TICK_SCHEMA
     from thunderline.flow.tick_files import classify_tick_file
     from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
-
-    import pyarrow as pa
-
-    from thunderline.contracts import TICK_SCHEMA
 
     t = pa.Table.from_batches(list(synthetic_ticks(SyntheticSpec(n_ticks=6, seed=3, symbol="PQT"), "x", 6)))
     cols = {n: t.column(n).to_pylist() for n in t.column_names}

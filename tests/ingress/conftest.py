@@ -7,14 +7,13 @@ once per module and emptied (TRUNCATE) before each test, instead of created per 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import uuid
-
+import httpx
 import pytest
 import sqlalchemy as sa
-import httpx
 
 from thunderline.flow.landing import candidate_files
 from thunderline.ingress import ServeConfig, build_app, create_key
@@ -22,9 +21,11 @@ from thunderline.ingress.server import ServerThread
 from thunderline.publish import InProcessPublisher
 from thunderline.store import Warehouse
 
+
 @pytest.fixture(scope="module")
 def module_pg_url():
     from pg_support import APP_ROLE, require_pg
+
     from thunderline.store.postgres import drop_database, provision_database
 
     admin = require_pg()

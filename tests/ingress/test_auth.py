@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from publish.rows import decision_row, feature_row, seed
 
 from thunderline.ingress.keys import KeyStore, hash_secret, parse_key, revoke_key, verify_secret
 
-from publish.rows import decision_row, feature_row, seed
 from .ticks import body, ticks
 
 FILING = b"<SEC-DOCUMENT>0000320193-24-000001.txt : 20240102\n"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from thunderline_cli.ingress_main import main
 from thunderline.ingress.keys import KeyStore, parse_key
 from thunderline.store import Warehouse
+from thunderline_cli.ingress_main import main
 
 
 def test_keys_create_list_revoke(settings_env, capsys):

@@ -7,8 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thunderline.labels.clock import (STATUS_FILLED, STATUS_GAP, STATUS_PENDING, QuoteMids, clock_labels,
-                                      gap_rates, merge_mids, quote_mids)
+from thunderline.labels.clock import (
+    STATUS_FILLED,
+    STATUS_GAP,
+    STATUS_PENDING,
+    QuoteMids,
+    clock_labels,
+    gap_rates,
+    merge_mids,
+    quote_mids,
+)
 from thunderline.market.readers import read_ticks
 
 quotes = st.lists(st.tuples(st.integers(0, 5_000_000), st.integers(1, 50)), min_size=1, max_size=60)

@@ -4,18 +4,16 @@ the walk-forward never lets a training label see the test period, and the report
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thunderline.decisions.fitting import fit_thresholds, score_targets, stack_scales, stage_split
+from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, score_targets, stack_scales, stage_split
 from thunderline.decisions.gates import fit_gate
 from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
 from thunderline.evaluation.walkforward import Fold, FoldResult, report_rows, walk_forward_folds
 from thunderline.labels.clock import QuoteMids
-from thunderline.decisions.fitting import clock_returns_for
-
-import pandas as pd
 
 
 def _softmax(L):

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from market_reference import reference_windows
+
 from thunderline.contracts import EVENT_QUOTE, EVENT_STATUS, EVENT_TRADE, FeatureWindow
 from thunderline.market.features import (
     COARSE_RECIPE,

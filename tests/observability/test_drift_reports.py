@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 
 from resources import WarehouseResource
-from thunderline.drift import load_profile
+from thunderline.drift import load_profile, monthly
+from thunderline.drift.monthly import DriftPolicy, DriftSource, month_columns
 from thunderline.edgar.features import RECIPE_VERSION as EDGAR_RECIPE
 from thunderline.market.features import FULL_RECIPE
 from thunderline.partitioning import month_bounds_us
 from thunderline.telemetry import read_events
-from thunderline.drift import monthly
-from thunderline.drift.monthly import DriftPolicy, DriftSource, month_columns
 from thunderline_assets.observability import CHECK_NAME, drift_reports
 
 N = 600

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from orch_helpers import write_ticks
+
 from thunderline.store import Warehouse
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,8 +6,8 @@ import os
 import shutil
 
 import dagster as dg
-
 from orch_helpers import PAST, execute_request, resources_for, sensor_context
+
 from sensors.edgar_fill import accessions_named, build_edgar_sensors
 from thunderline.edgar.demo_filings import write_demo_filings
 from thunderline.store import Warehouse

@@ -7,8 +7,8 @@ import io
 import urllib.request
 
 import dagster as dg
-
 from orch_helpers import write_ticks
+
 from thunderline.decisions.router_state import publish_router_version
 from thunderline.store import Warehouse
 from thunderline.telemetry import MetricsRegistry, read_events

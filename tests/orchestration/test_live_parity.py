@@ -13,8 +13,8 @@ import shutil
 
 import dagster as dg
 import pyarrow as pa
-
 from orch_helpers import PAST, apply_sensor_result, execute_request, resources_for, sensor_context
+
 from resources import MlflowResource
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.decisions.router_state import publish_router_version

@@ -7,8 +7,8 @@ import uuid
 import dagster as dg
 import numpy as np
 import pytest
-
 from orch_helpers import execute_request, resources_for, sensor_context
+
 from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource
 from sensors.model_promotion import build_model_promotion_sensor

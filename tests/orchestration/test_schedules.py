@@ -7,14 +7,14 @@ import datetime as dt
 
 import dagster as dg
 import pytest
-
-from jobs.schedules import build_nightly, last_complete_month, monthly_edgar_backfill, monthly_market_backfill
 from orch_helpers import resources_for
+
+from jobs.keys import months
+from jobs.partition_jobs import JOBS as PARTITION_JOBS
+from jobs.schedules import build_nightly, last_complete_month, monthly_edgar_backfill, monthly_market_backfill
 from thunderline.store import Warehouse
 from thunderline.telemetry import EventBatch, now_us
-from jobs.partition_jobs import JOBS as PARTITION_JOBS
 from thunderline_assets.definitions import build_definitions
-from jobs.keys import months
 from thunderline_assets.telemetry import flow_telemetry
 
 catalog = build_definitions(resources={})  # every domain's assets, jobs, schedules and sensors

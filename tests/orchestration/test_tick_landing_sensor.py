@@ -13,8 +13,8 @@ import shutil
 
 import dagster as dg
 import pytest
-
 from orch_helpers import apply_sensor_result, resources_for, sensor_context, write_ticks
+
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.store import Warehouse
 from thunderline.telemetry import read_events

@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from binance_standin import SYMBOL, BinanceStandIn, Script, build_stream
+
 from thunderline.sources import binance_ws as bws
 
 

@@ -27,6 +27,7 @@ from thunderline.decisions.seeding import (  # noqa: F401  (the bootstrap's publ
 )
 from thunderline.experts import DEFAULT_EXPERT_SPECS
 
+
 def default_specs():
     return DEFAULT_EXPERT_SPECS
 

@@ -9,7 +9,6 @@ router version) and its ``version`` is the hash of all of it.
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import dataclass
 from functools import cached_property
 

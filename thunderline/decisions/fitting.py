@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from thunderline.decisions.gates import fit_gate, GateFitError
+from thunderline.decisions.gates import GateFitError, fit_gate
 from thunderline.decisions.router_state import BlendSpec, RouterState
 from thunderline.labels.clock import QuoteMids, clock_labels
 from thunderline.labels.forward import LABEL_BUY, LABEL_HOLD, LABEL_SELL, label_column

@@ -38,8 +38,8 @@ from thunderline.decisions import trace_codec
 from thunderline.decisions.router_state import RouterState
 from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import ExpertRunner, window_risk_flags
-from thunderline.experts.blend import ABSTAIN, action_codes, action_strings, blend_scores, score_actions
 from thunderline.experts._threads import single_threaded
+from thunderline.experts.blend import ABSTAIN, action_codes, action_strings, blend_scores, score_actions
 from thunderline.hashing import content_ids_of_lists
 from thunderline.risk import RiskConfig, apply_risk
 from thunderline.routing import Assignment, route

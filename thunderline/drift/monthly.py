@@ -24,7 +24,14 @@ import numpy as np
 import sqlalchemy as sa
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
-from thunderline.drift.profile import DriftError, DriftProfile, DriftReport, build_profile, columns_from_records, compare
+from thunderline.drift.profile import (
+    DriftError,
+    DriftProfile,
+    DriftReport,
+    build_profile,
+    columns_from_records,
+    compare,
+)
 from thunderline.drift.render import png_markdown, render_markdown, render_png
 from thunderline.drift.store import load_profile, save_profile, save_report
 from thunderline.partitioning import month_bounds_us

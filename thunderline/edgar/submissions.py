@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 
 from thunderline.edgar.errors import EdgarMissingFieldError, EdgarParseError
-from thunderline.identifiers import InvalidIdentifier, check_cik
 from thunderline.edgar.times import parse_submissions_acceptance
+from thunderline.identifiers import InvalidIdentifier, check_cik
 
 _COLUMNS = ("accessionNumber", "filingDate", "form")
 

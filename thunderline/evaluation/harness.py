@@ -27,8 +27,8 @@ from thunderline.evaluation.metrics import Performance, jsonable, performance
 from thunderline.evaluation.pnl import CostModel, paper_trades, positions
 from thunderline.hashing import content_id
 from thunderline.partitioning import month_bounds_us
-from thunderline.store.warehouse import TenantSession
 from thunderline.store.label_rows import load_labels
+from thunderline.store.warehouse import TenantSession
 from thunderline.store.window_rows import load_edgar_windows, row_to_window
 
 

@@ -15,8 +15,16 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from thunderline.evaluation.walkforward import (FoldResult, Fold, evaluate_fold, format_table, report_rows,
-                                                run_id_of, verdict, walk_forward_folds)
+from thunderline.evaluation.walkforward import (
+    Fold,
+    FoldResult,
+    evaluate_fold,
+    format_table,
+    report_rows,
+    run_id_of,
+    verdict,
+    walk_forward_folds,
+)
 from thunderline.labels.clock import DEFAULT_CLOCK_HORIZONS_MS, load_quote_mids
 
 EXPERIMENT = "thunderline-evaluation"
@@ -112,6 +120,7 @@ def log_mlflow(tracking_uri: str, run: EvaluationRun, *, artifact_location: str 
     rank IC, IC and hit rate, the text table and the full rows as artifacts. Returns the run id."""
     from thunderline.experts import _mlflow_env  # noqa: F401  (env before mlflow)
     from thunderline.experts._mlflow_env import quiet_mlflow_internals
+    # isort: split
     import mlflow
     from mlflow.tracking import MlflowClient
 

@@ -23,8 +23,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from thunderline.decisions.fitting import DEFAULT_BLEND_HORIZON_MS, DEFAULT_FEE_BPS, _scores, clock_returns_for, \
-    fit_decision_stack
+from thunderline.decisions.fitting import (
+    DEFAULT_BLEND_HORIZON_MS,
+    DEFAULT_FEE_BPS,
+    _scores,
+    clock_returns_for,
+    fit_decision_stack,
+)
 from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
 from thunderline.hashing import content_id
 from thunderline.labels.clock import DEFAULT_CLOCK_HORIZONS_MS, QuoteMids

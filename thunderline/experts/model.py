@@ -26,11 +26,13 @@ import pandas as pd
 
 from thunderline.experts import _mlflow_env  # noqa: F401  (env before mlflow)
 from thunderline.experts._mlflow_env import quiet_mlflow_internals
-from thunderline.experts.predict import OUTPUT_COLUMNS, predict_frame
 
+# isort: split
 import mlflow.pyfunc  # noqa: E402
 from mlflow.models import ModelSignature  # noqa: E402
 from mlflow.types import ColSpec, Schema  # noqa: E402
+
+from thunderline.experts.predict import OUTPUT_COLUMNS, predict_frame
 
 ENTRY_SCRIPT = Path(__file__).with_name("_pyfunc_entry.py")
 ESTIMATOR_ARTIFACT = "estimator"

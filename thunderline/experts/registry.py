@@ -48,6 +48,13 @@ import pandas as pd
 from thunderline.contracts import DEFAULT_TENANT
 from thunderline.experts import _mlflow_env  # noqa: F401  (env before mlflow)
 from thunderline.experts._mlflow_env import quiet_mlflow_internals
+
+# isort: split
+import mlflow.pyfunc  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
 from thunderline.experts.catalog import (
     DEFAULT_LATENCY_BUDGET_MS,
     EXPERT_MODEL_PREFIX,
@@ -57,11 +64,6 @@ from thunderline.experts.catalog import (
 from thunderline.experts.model import ExpertPyfunc, save_expert_model
 from thunderline.experts.predict import check_feature_frame
 from thunderline.hashing import content_id
-
-import mlflow.pyfunc  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ import numpy as np
 from thunderline.decisions import trace_json
 from thunderline.decisions.pipeline import DecisionBatch, decide
 from thunderline.decisions.router_state import RouterState
-from thunderline.store.window_rows import load_edgar_windows, row_to_window
 from thunderline.lineage import expert_version_node, record_edge_columns
 from thunderline.lineage.edges import column_edges, concat_columns
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession, TenantViolation, json_dumps
+from thunderline.store.window_rows import load_edgar_windows, row_to_window
 
 BATCH_WINDOWS = 4096
 WAIT = []

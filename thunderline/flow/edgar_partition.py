@@ -25,13 +25,11 @@ from thunderline.edgar.errors import EdgarMissingFieldError
 from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
 from thunderline.flow.landing import Classification, files_for_partition, mark_processed
-from thunderline.store.window_rows import window_row
 from thunderline.hashing import content_id, file_sha256
-from thunderline.partitioning import month_bounds_us
-from thunderline.partitioning import month_of_us
+from thunderline.partitioning import month_bounds_us, month_of_us
 from thunderline.store.warehouse import TenantSession
+from thunderline.store.window_rows import window_row
 from thunderline.timebounds import out_of_range_reason, supported_range_us
-
 
 #: Landing-index format of filing metadata beside a document (``thunderline.edgar.sidecar``).
 SIDECAR_FORMAT = "edgar_sidecar"

@@ -10,11 +10,10 @@ recorded as ``rejected`` with the reason, never silently skipped.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
-
-import logging
 
 import sqlalchemy as sa
 

@@ -104,9 +104,9 @@ def register_inverted_candidate(registry, session, spec, history_months: Sequenc
     from thunderline.decisions.bootstrap import training_set
     from thunderline.evaluation.promotion import TRAIN_END_TAG
     from thunderline.experts.training import train_expert
-    from thunderline.store.window_rows import row_to_window
     from thunderline.labels.forward import label_column
     from thunderline.partitioning import month_bounds_us
+    from thunderline.store.window_rows import row_to_window
 
     fw = session.table("feature_windows")
     windows = []

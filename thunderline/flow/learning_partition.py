@@ -34,10 +34,9 @@ from thunderline.labels.realise import (
     realise_labels,
     specs_of,
 )
-from thunderline.partitioning import month_bounds_us
-from thunderline.store.schema import utcnow
-from thunderline.partitioning import month_of_us
+from thunderline.partitioning import month_bounds_us, month_of_us
 from thunderline.store.label_rows import load_labels
+from thunderline.store.schema import utcnow
 from thunderline.store.warehouse import TenantSession
 
 

@@ -14,8 +14,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Mapping
 
-from thunderline.evaluation.promotion import alias_snapshot
 from thunderline.decisions.router_state import RouterState, active_router, publish_router_version
+from thunderline.evaluation.promotion import alias_snapshot
 from thunderline.experts.catalog import EXPERT_MODEL_PREFIX
 from thunderline.store.warehouse import TenantSession
 

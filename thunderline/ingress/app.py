@@ -30,9 +30,9 @@ import logging
 import os
 import re
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -43,16 +43,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from thunderline.config import Settings
+from thunderline.identifiers import SYMBOL_RE
 from thunderline.ingress.keys import KeyStore, Principal
 from thunderline.ingress.landing import DurableLanding, landing_tenants, parquet_bytes
 from thunderline.ingress.payload import PayloadError, Problem, decode_ticks, inflate
-from thunderline.identifiers import SYMBOL_RE
 from thunderline.ingress.ratelimit import Limit, RateLimiter, RedisRateLimiter, SharedRateLimiter, limiter_for
 from thunderline.ingress.stats import IngressStats
 from thunderline.publish import OutboxRelay, Publisher, decision_payload, feature_payload, publisher_from_env
 from thunderline.store import Warehouse
-from thunderline.stores import open_warehouse
 from thunderline.store.schema import decision_traces, feature_windows
+from thunderline.stores import open_warehouse
 
 log = logging.getLogger(__name__)
 _SYMBOL = re.compile(SYMBOL_RE.strip("^$"))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from thunderline.market.canonical import REQUIRED_CSV_COLUMNS
 from thunderline.ingress.problems import PayloadError, Problem
 from thunderline.ingress.wire import _ALLOWED, _WIRE, _arr
+from thunderline.market.canonical import REQUIRED_CSV_COLUMNS
 
 
 def _from_arrow(body: bytes, *, stream: bool) -> pa.Table:

@@ -9,9 +9,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from thunderline.market.canonical import REQUIRED_CSV_COLUMNS, is_canonical_header
 from thunderline.ingress.problems import MAX_PROBLEMS, PayloadError, Problem
-from thunderline.ingress.wire import _ALLOWED, _BOOK_FIELDS, _DEC_RE, _FLOAT_FIELDS, _INT_FIELDS, _INT_RE, _LF, _STR_FIELDS, _WIRE, _arr
+from thunderline.ingress.wire import (
+    _ALLOWED,
+    _BOOK_FIELDS,
+    _DEC_RE,
+    _FLOAT_FIELDS,
+    _INT_FIELDS,
+    _INT_RE,
+    _LF,
+    _STR_FIELDS,
+    _WIRE,
+    _arr,
+)
+from thunderline.market.canonical import REQUIRED_CSV_COLUMNS, is_canonical_header
 
 
 def _from_csv(body: bytes) -> pa.Table:

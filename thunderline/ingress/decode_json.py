@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from thunderline.market.canonical import CANONICAL_COLUMNS
 from thunderline.ingress.problems import MAX_PROBLEMS, PayloadError, Problem, line_numbers
 from thunderline.ingress.wire import _BOOK_FIELDS, _FLOAT_FIELDS, _INT_FIELDS, _STR_FIELDS, _WIRE
+from thunderline.market.canonical import CANONICAL_COLUMNS
 
 
 def _from_json_lines(body: bytes) -> pa.Table:

@@ -10,11 +10,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thunderline.contracts import TICK_SCHEMA
-from thunderline.timebounds import supported_end_us
 from thunderline.identifiers import SYMBOL_RE, SYMBOL_RULE, VENUE_RE, VENUE_RULE, invalid_mask
-from thunderline.market.validation import validate_ticks
 from thunderline.ingress.problems import MAX_PROBLEMS, PayloadError, Problem
-from thunderline.ingress.wire import TS_MIN_US, _BOOK_FIELDS, _FLOAT_FIELDS, _PRICE_FIELDS, _REQUIRED, _SIZE_FIELDS, _arr, const_strings
+from thunderline.ingress.wire import (
+    _BOOK_FIELDS,
+    _FLOAT_FIELDS,
+    _PRICE_FIELDS,
+    _REQUIRED,
+    _SIZE_FIELDS,
+    TS_MIN_US,
+    _arr,
+    const_strings,
+)
+from thunderline.market.validation import validate_ticks
+from thunderline.timebounds import supported_end_us
 
 
 def _check_tenant(t: pa.Table, tenant_id: str, rows) -> None:

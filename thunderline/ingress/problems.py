@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 
-
-
 MAX_PROBLEMS = 20
 
 

@@ -18,8 +18,8 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from thunderline.telemetry import MetricsRegistry

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pyarrow as pa
 
-from thunderline.timebounds import SUPPORTED_START_US
 from thunderline.market.canonical import CANONICAL_COLUMNS
-
+from thunderline.timebounds import SUPPORTED_START_US
 
 TS_MIN_US = SUPPORTED_START_US  # 2010-01-01T00:00:00Z; the end moves with the clock: supported_end_us()
 

@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 from thunderline.experts import _mlflow_env  # noqa: F401  (env before mlflow)
 
+# isort: split
+
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402

@@ -21,8 +21,8 @@ from thunderline.publish.outbox import capture, claim, compact_sent, enqueue, en
 from thunderline.publish.publisher import (
     InProcessPublisher,
     NatsJetStreamPublisher,
-    PublishError,
     Publisher,
+    PublishError,
     StreamSettings,
     nats_url_from_env,
     publisher_from_env,

@@ -8,7 +8,6 @@ Same inputs give a bitwise-identical Assignment.
 
 from __future__ import annotations
 
-
 from thunderline.routing.assignment import Assignment, routing_stats
 from thunderline.routing.inputs import (
     as_matrix,

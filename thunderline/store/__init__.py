@@ -1,12 +1,14 @@
 """Warehouse storage: schema, tenant-scoped sessions, PostgreSQL partitions and RLS."""
 
-from thunderline.store.schema import metadata
-from thunderline.store import drift_tables  # noqa: F401  (registers drift_profiles, drift_reports on metadata)
-from thunderline.store import flow_tables  # noqa: F401  (registers flow_state on metadata)
-from thunderline.store import ingress_tables  # noqa: F401  (registers api_keys, outbox on metadata)
-from thunderline.store import learning_tables  # noqa: F401  (labels, pnl, evaluation_metrics, promotion_events)
 from thunderline.partitioning import month_of_us
-from thunderline.store import source_tables  # noqa: F401  (edgar_downloads: the EDGAR poller's queue)
+from thunderline.store import (
+    drift_tables,  # noqa: F401  (registers drift_profiles, drift_reports on metadata)
+    flow_tables,  # noqa: F401  (registers flow_state on metadata)
+    ingress_tables,  # noqa: F401  (registers api_keys, outbox on metadata)
+    learning_tables,  # noqa: F401  (labels, pnl, evaluation_metrics, promotion_events)
+    source_tables,  # noqa: F401  (edgar_downloads: the EDGAR poller's queue)
+)
+from thunderline.store.schema import metadata
 from thunderline.store.warehouse import TenantSession, TenantViolation, Warehouse, WarehouseError
 
 __all__ = ["metadata", "Warehouse", "TenantSession", "TenantViolation", "WarehouseError", "month_of_us"]

@@ -9,11 +9,10 @@ superusers (and BYPASSRLS roles) skip it, so the app must never connect as one.
 
 from __future__ import annotations
 
-
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from thunderline.partitioning import month_bounds_us
-from sqlalchemy.engine import make_url
 
 POLICY = "tenant_isolation"
 _TENANT_EXPR = "tenant_id = current_setting('thunderline.tenant_id', true)"

@@ -16,12 +16,10 @@ import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import orjson
-
 import sqlalchemy as sa
-
-from thunderline.partitioning import month_of_us
 from sqlalchemy.engine import Engine, make_url
 
+from thunderline.partitioning import month_of_us
 from thunderline.store import postgres as pg
 from thunderline.store.schema import PARTITIONED_BY_MONTH, metadata, utcnow
 
