@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from thunderline.hashing import content_hash, content_id, content_ids_of_lists
+from thunderline.hashing import content_hash, content_id, content_ids_of_lists, time_ordered_id
 
 FEATURE_SCHEMA_VERSION = "fs-1"
 DEFAULT_BOOK_DEPTH = 10
@@ -335,7 +335,10 @@ class DecisionTrace:
 
     @property
     def id(self) -> str:
-        return content_id("decision_trace", [self.tenant_id, self.feature_window_id, self.router_version])
+        """Content-derived and time-ordered: the window's start (ms) leads, so traces written in time
+        order append to the primary-key index (see :func:`thunderline.hashing.time_ordered_id`)."""
+        return time_ordered_id("decision_trace", self.window_start_us,
+                               [self.tenant_id, self.feature_window_id, self.router_version])
 
 
 def feature_window_ids(windows) -> list[str]:

@@ -122,3 +122,24 @@ def test_bulk_float_list_path_equals_scalar_path(values):
         _enc_float(v, expected)
     assert canonical_bytes(values) == b"".join(expected)
     assert canonical_bytes(tuple(values)) == b"".join(expected)
+
+
+def test_trace_ids_are_deterministic_and_time_ordered():
+    """Trace ids lead with the window's start (UUIDv7 layout) and are still a pure function of identity."""
+    import uuid
+
+    from thunderline.hashing import time_ordered_id, time_ordered_ids_of_lists
+
+    t0 = 1_706_884_200_000_000  # 2024-02-02 14:30 UTC
+    a, again = trace(window_start_us=t0), trace(window_start_us=t0)
+    assert a.id == again.id and uuid.UUID(a.id).version == 7
+    assert uuid.UUID(a.id).bytes[:6] == (t0 // 1000).to_bytes(6, "big")
+    later = [trace(window_start_us=t0 + k * 250_000, feature_window_id=f"w{k}").id for k in range(1, 50)]
+    assert later == sorted(later) and a.id < later[0]  # later windows sort after (text and bytes alike)
+    assert trace(window_start_us=t0, router_version="v2").id != a.id  # identity still decides the rest
+    assert trace(window_start_us=t0, blended_action="sell").id == a.id  # content does not (replaced on re-run)
+    starts = [t0, t0 + 250_000, t0]
+    bulk = time_ordered_ids_of_lists("k", starts, ["t", ["a", "b", "c"], "v"])
+    assert bulk == [time_ordered_id("k", s, ["t", x, "v"]) for s, x in zip(starts, "abc")]
+    with pytest.raises(ValueError):
+        time_ordered_ids_of_lists("k", [-1], ["t", ["a"], "v"])

@@ -40,7 +40,7 @@ from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import ExpertRunner, window_risk_flags
 from thunderline.experts._threads import single_threaded
 from thunderline.experts.blend import ABSTAIN, action_codes, action_strings, blend_scores, score_actions
-from thunderline.hashing import content_ids_of_lists
+from thunderline.hashing import time_ordered_ids_of_lists
 from thunderline.risk import RiskConfig, apply_risk
 from thunderline.routing import Assignment, route
 
@@ -461,7 +461,7 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
         layer_kept=[(a.kept_experts, a.kept_offsets) for a in assignments], columns=columns, actions=acts,
         confidences=confs, weights=weights, n_live=n_live, blended_actions=final, blended_confidence=bconf,
         risk_flags=risk_flags, embedding=E, action_codes=codes, scores=scores, blended_score=blended_score)
-    ids = content_ids_of_lists("decision_trace", [tenant_id, fw_ids, state.version])
+    ids = time_ordered_ids_of_lists("decision_trace", starts, [tenant_id, fw_ids, state.version])
     return DecisionBatch(tenant_id, state.version, fw_ids, symbols, starts, ends, list(assignments), columns, n_live,
                          acts, confs, weights, np.array(latency, dtype=np.float64), final, bconf, risk_flags, E, ids,
                          trace_codec.hashes(buf, off), scores=scores, blended_score=np.asarray(blended_score),
