@@ -66,7 +66,7 @@ def test_every_model_compiles_line_for_line(project, dialect):
             assert c.sql.count(f"FROM {rel}") == c.sql.count(f"(SELECT * FROM {rel} WHERE tenant_id = {tenant})") > 0
     pg = project.compile("expert_stats", "postgresql", "a").sql
     lite = project.compile("expert_stats", "sqlite", "a").sql
-    assert "jsonb_array_elements(d.expert_actions) AS a(value)" in pg and "json_each(d.expert_actions) AS a" in lite
+    assert "jsonb_array_elements(to_jsonb(d.expert_actions)) AS a(value)" in pg and "json_each(d.expert_actions) AS a" in lite
     assert "(SELECT * FROM decision_traces WHERE tenant_id = 'a') AS d" in lite
     # for display the tenant is a placeholder; PostgreSQL views read the session's tenant setting
     assert "WHERE tenant_id = :tenant) AS d" in project.compile("expert_stats", "sqlite").sql

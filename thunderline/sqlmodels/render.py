@@ -116,7 +116,7 @@ def _json_each(call: Call, ctx: RenderContext) -> str:
     expr, alias = _one_line(expr, "json_each's first argument"), _alias(alias)
     if ctx.dialect == "sqlite":
         return f"json_each({expr}) AS {alias}"
-    return f"jsonb_array_elements({expr}) AS {alias}(value)"
+    return f"jsonb_array_elements(to_jsonb({expr})) AS {alias}(value)"  # json or jsonb columns alike
 
 
 def _json_each_text(call: Call, ctx: RenderContext) -> str:
@@ -124,7 +124,7 @@ def _json_each_text(call: Call, ctx: RenderContext) -> str:
     expr, key, alias = _one_line(expr, "json_each_text's first argument"), _key(key), _alias(alias)
     if ctx.dialect == "sqlite":
         return f"json_each({expr}, '$.\"{key}\"') AS {alias}"
-    return f"jsonb_array_elements_text({expr} -> '{key}') AS {alias}(value)"
+    return f"jsonb_array_elements_text(to_jsonb({expr}) -> '{key}') AS {alias}(value)"
 
 
 def _json_text(call: Call, ctx: RenderContext) -> str:

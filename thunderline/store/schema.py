@@ -14,11 +14,17 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+#: Decision traces' JSON documents on PostgreSQL are ``json`` (kept as written, validated on
+#: input) rather than ``jsonb`` (parsed into a binary tree on input): traces are written by the
+#: hundred thousand and read whole, and building jsonb was two thirds of the server's cost of
+#: writing one (bench/decisions.py). SQL that wants jsonb operators converts with ``to_jsonb``.
+TraceJSONType = sa.JSON().with_variant(PG_JSON(), "postgresql")
 
 #: Tables range-partitioned by month of ``window_start`` on PostgreSQL.
 PARTITIONED_BY_MONTH = {"feature_windows": "window_start", "decision_traces": "window_start"}
@@ -121,18 +127,27 @@ decision_traces = sa.Table(
     sa.Column("window_start", sa.BigInteger, primary_key=True),  # partition key on PostgreSQL
     sa.Column("window_end", sa.BigInteger, nullable=False),
     sa.Column("router_version", sa.String(64), nullable=False),
-    sa.Column("gate_scores", JSONType, nullable=False),
-    sa.Column("selected_experts", JSONType, nullable=False),
-    sa.Column("expert_actions", JSONType, nullable=False),
+    sa.Column("gate_scores", TraceJSONType, nullable=False),
+    sa.Column("selected_experts", TraceJSONType, nullable=False),
+    sa.Column("expert_actions", TraceJSONType, nullable=False),
     sa.Column("blended_action", sa.String(16), nullable=False),
     sa.Column("blended_confidence", sa.Float, nullable=False),
     # the blend's signed conviction in [-1, 1]; blended_action is derived from it (see DecisionTrace)
     sa.Column("blended_score", sa.Float, nullable=False, server_default=sa.text("0")),
-    sa.Column("risk_flags", JSONType, nullable=False),
-    sa.Column("embedding", JSONType, nullable=False),
+    sa.Column("risk_flags", TraceJSONType, nullable=False),
+    sa.Column("embedding", TraceJSONType, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
+    # lineage kept in the row (see thunderline.lineage.graph): the EDGAR window the as-of join
+    # took, the decision batch this trace was written in, and which of that batch's expert
+    # versions it lists (bit i = the batch's lineage_ranges row with bit i)
+    sa.Column("edgar_window_id", sa.String(64)),
+    sa.Column("lineage_batch", sa.String(64)),
+    sa.Column("experts_used", sa.BigInteger),
     _inserted(),
     sa.Index("ix_decision_traces_window", "feature_window_id"),
+    sa.Index("ix_decision_traces_edgar_window", "edgar_window_id",
+             sqlite_where=sa.text("edgar_window_id IS NOT NULL"),
+             postgresql_where=sa.text("edgar_window_id IS NOT NULL")),
     sa.Index("ix_decision_traces_recent", "tenant_id", sa.text("inserted_at DESC")),
     postgresql_partition_by="RANGE (window_start)",
 )
@@ -168,6 +183,30 @@ lineage_edges = sa.Table(
     _inserted(),
     sa.Index("ix_lineage_from", "from_id"),
     sa.Index("ix_lineage_to", "to_id"),
+)
+
+lineage_ranges = sa.Table(
+    # Lineage edges that are the same for a whole decision batch, recorded once per batch:
+    # router version → every trace of the batch ("routed"), and trace → expert version
+    # ("used") for the traces whose ``experts_used`` has ``bit`` set. The traces covered are
+    # those with ``lineage_batch = batch_id``, all with ids in [first_trace_id, last_trace_id]
+    # (trace ids are time-ordered, so that is a primary-key range scan).
+    "lineage_ranges",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("node_kind", sa.String(32), nullable=False),  # router_version | expert_version
+    sa.Column("node_id", sa.String(256), nullable=False),
+    sa.Column("node_end", sa.String(4), nullable=False),  # "from": node → traces; "to": traces → node
+    sa.Column("relation", sa.String(32), nullable=False),
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("bit", sa.Integer),  # None: every trace of the batch
+    sa.Column("first_trace_id", sa.String(64), nullable=False),
+    sa.Column("last_trace_id", sa.String(64), nullable=False),
+    sa.Column("traces", sa.BigInteger, nullable=False),
+    _inserted(),
+    sa.Index("ix_lineage_ranges_node", "tenant_id", "node_id"),
+    sa.Index("ix_lineage_ranges_batch", "tenant_id", "batch_id"),
 )
 
 export_jobs = sa.Table(
