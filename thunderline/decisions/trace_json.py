@@ -3,7 +3,7 @@
 Why: the warehouse row of a trace carries five JSON documents (gate scores, kept
 experts, every expert action, risk flags, embedding). Building them as Python
 dicts and lists and serialising each cost more per window than deciding it. Here
-every number is formatted once by Arrow's shortest-round-trip float formatter,
+every number is formatted once by orjson's shortest-round-trip (ryu) float formatter,
 and documents are assembled by element-wise and list joins in C++.
 
 The documents parse to exactly what ``trace_row`` writes (tests compare them):
@@ -24,13 +24,17 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from thunderline.decisions.pipeline import DecisionBatch
 
-_INTEGRAL = r"^-?[0-9]+$"
-
-
 def numbers(values: np.ndarray) -> pa.Array:
-    """JSON text of every float, shortest round-trip, with a ``.0`` on integral values so they read back as floats."""
-    s = pc.cast(pa.array(np.ascontiguousarray(values, dtype=np.float64).ravel()), pa.string())
-    return pc.if_else(pc.match_substring_regex(s, _INTEGRAL), pc.binary_join_element_wise(s, ".0", ""), s)
+    """JSON text of every float, shortest round-trip, integral values with a ``.0`` so they read back as floats.
+
+    orjson formats a float64 array (ryu) in one call; measured ~1.5x cheaper than Arrow's
+    cast to string plus the regex that found integral values.
+    """
+    v = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    if not v.size:
+        return pa.array([], pa.string())
+    text = orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY)
+    return pa.array(text[1:-1].split(b","), pa.binary()).cast(pa.string())
 
 
 def quoted(values) -> pa.Array:
@@ -50,13 +54,20 @@ def arrays(elements: pa.Array, offsets: np.ndarray) -> pa.Array:
 
 
 def _rows(values: np.ndarray) -> pa.Array:
-    """``[x,...]`` per row of an n × m float matrix."""
+    """``[x,...]`` per row of an n × m float matrix (one orjson call for the whole matrix)."""
     n, m = values.shape
-    return arrays(numbers(values), np.arange(0, n * m + 1, m) if m else np.zeros(n + 1, np.int64))
+    if n == 0:
+        return pa.array([], pa.string())
+    if m == 0:
+        return _empty(n)
+    text = orjson.dumps(np.ascontiguousarray(values, dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY)
+    body = pa.array(text[2:-2].split(b"],["), pa.binary()).cast(pa.string())
+    return pc.binary_join_element_wise("[", body, "]", "")
 
 
-def json_columns(batch: "DecisionBatch") -> dict[str, list[str]]:
-    """gate_scores, selected_experts, expert_actions, risk_flags and embedding as JSON text, one per trace."""
+def json_columns(batch: "DecisionBatch", arrow: bool = False) -> dict[str, list[str] | pa.Array]:
+    """gate_scores, selected_experts, expert_actions, risk_flags and embedding as JSON text, one per trace
+    (as Arrow string arrays with ``arrow=True``: the PostgreSQL COPY path serialises them without Python strings)."""
     n, L = len(batch), len(batch.assignments)
     layer_offsets = np.arange(0, n * L + 1, L) if L else np.zeros(n + 1, np.int64)
 
@@ -90,9 +101,9 @@ def json_columns(batch: "DecisionBatch") -> dict[str, list[str]]:
     flag_offsets = np.concatenate([[0], np.cumsum([len(fl) for fl in batch.risk_flags])])
     flags = arrays(quoted(flat_flags), flag_offsets)
 
-    return {"gate_scores": gates.to_pylist(), "selected_experts": selected.to_pylist(),
-            "expert_actions": actions.to_pylist(), "risk_flags": flags.to_pylist(),
-            "embedding": _rows(batch.embedding).to_pylist()}
+    out = {"gate_scores": gates, "selected_experts": selected, "expert_actions": actions, "risk_flags": flags,
+           "embedding": _rows(batch.embedding)}
+    return out if arrow else {k: v.to_pylist() for k, v in out.items()}
 
 
 def _pairs(batch: "DecisionBatch") -> tuple[np.ndarray, np.ndarray]:
