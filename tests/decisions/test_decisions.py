@@ -72,12 +72,20 @@ def test_same_windows_same_router_give_identical_traces(trained):
 
 def test_traces_persist_identically_on_both_backends(trained, warehouse):
     state, experts, live = trained["state"], trained["experts"], trained["live"]
+    from thunderline.lineage import walk
+
     with warehouse.session(TENANT) as s:
         first = decide_windows(s, live, state, experts, enforce_budgets=False)
         rows = s.select("decision_traces")
-        edges = s.count("lineage_edges")
+        up = {(x.node_id, x.relation) for x in walk(s, rows[0]["id"], "up", 1)}
+        down = {(x.node_id, x.relation) for x in walk(s, rows[0]["id"], "down", 1)}
+        ranges = s.count("lineage_ranges")
     assert first.traces == len(rows) == len(live)
-    assert edges >= 3 * len(live)  # window → trace, router → trace, trace → expert versions
+    # window → trace, router → trace, trace → expert versions: in the trace row and one range row per node
+    assert up == {(rows[0]["feature_window_id"], "decided"), (state.version, "routed")}
+    assert down == {(f"thunderline.expert.{a['expert']}/{a['model_version']}", "used")
+                    for a in rows[0]["expert_actions"]}
+    assert ranges == 1 + len({(a["expert"], a["model_version"]) for r in rows for a in r["expert_actions"]})
     stored = {r["id"]: r["content_hash"] for r in rows}
     with warehouse.session(TENANT) as s:
         s.delete("decision_traces")
@@ -217,3 +225,55 @@ def test_a_decision_walks_back_to_its_tick_batch_and_the_filing_it_joined(traine
     amendment = next(w for w in edgar if w.provenance["accession"] == "0000999001-25-000021")  # 10-K/A, 2025-03-14
     assert ("tick_batch", "batch-1") in up
     assert ("feature_window", amendment.id) in up  # the latest filled filing accepted before the window
+
+
+def test_lineage_walks_are_the_same_as_with_one_edge_row_per_trace(trained, warehouse, tmp_path, monkeypatch):
+    """Every walk, from every node of a decided partition (tick batch, market and filing windows,
+    traces, router version, expert versions), up and down, equals the walk over the per-trace edges
+    this layout replaced — written as lineage_edges rows for the same traces."""
+    from thunderline.edgar import build_windows as edgar_windows_of
+    from thunderline.edgar.demo_filings import demo_ticker_map, parse_demo
+    from thunderline.flow import decision_partition
+    from thunderline.flow.market_partition import window_row
+    from thunderline.lineage import Edge, describe, record_edge_columns, record_edges, walk
+    from thunderline.market.features import BatchRef
+
+    monkeypatch.setattr(decision_partition, "BATCH_WINDOWS", 8)  # several batches, several ranges
+    edgar = edgar_windows_of(parse_demo(tmp_path / "filings", TENANT))
+    spec = SyntheticSpec(n_ticks=12_000, seed=5, symbol="TLDM", start_us=1_742_304_600_000_000)  # 2025-03-18
+    market = to_feature_windows(build_windows(synthetic_ticks(spec, TENANT)), tenant_id=TENANT, symbol="TLDM",
+                                batches=[BatchRef("batch-1", 1, 12_000)])
+    state, experts = trained["state"], trained["experts"]
+
+    per_trace = []  # each batch's lineage one edge per row, as decide_windows prepares the batch
+    prepare = decision_partition.prepare_batch
+    monkeypatch.setattr(decision_partition, "prepare_batch",
+                        lambda b: per_trace.append(decision_partition.batch_edge_columns(b)) or prepare(b))
+
+    def walks(s, nodes):
+        return {(n, d): [tuple(vars(x).values()) for x in walk(s, n, d, 5)] for n in nodes for d in ("up", "down")}
+
+    with warehouse.session(TENANT) as s:
+        s.upsert("feature_windows", [window_row(w) for w in market] + [window_row(w) for w in edgar])
+        record_edges(s, [Edge("tick_batch", "batch-1", "feature_window", w.id, "feature_input") for w in market])
+        decide_windows(s, market, state, experts, ticker_map=demo_ticker_map(), enforce_budgets=False)
+        traces = s.select("decision_traces", columns=["id", "feature_window_id", "edgar_window_id", "expert_actions"])
+        nodes = sorted({"batch-1", state.version} | {t["id"] for t in traces} | {t["feature_window_id"] for t in traces}
+                       | {t["edgar_window_id"] for t in traces if t["edgar_window_id"]}
+                       | {f"thunderline.expert.{a['expert']}/{a['model_version']}" for t in traces
+                          for a in t["expert_actions"]})
+        assert any(t["edgar_window_id"] for t in traces)
+        assert s.count("lineage_edges") == len(market)  # only the tick batch's: decisions wrote none
+        now = walks(s, nodes)
+        printed = describe(s, traces[0]["id"], "up", 3)
+        # the per-trace layout: lineage detail out of the rows, one lineage_edges row per edge
+        s.delete("lineage_ranges")
+        s.execute("UPDATE decision_traces SET lineage_batch = NULL, experts_used = NULL")
+        assert len(per_trace) > 2
+        for columns in per_trace:
+            record_edge_columns(s, columns)
+        assert s.count("lineage_edges") > 3 * len(market)
+        before = walks(s, nodes)
+        assert describe(s, traces[0]["id"], "up", 3) == printed
+    assert now == before
+    assert sum(len(v) for v in now.values()) > 10 * len(nodes)  # the walks are not empty

@@ -239,9 +239,11 @@ def test_decide_windows_writes_behind_and_rolls_back_on_a_writer_error(real, war
         want.update(zip(b.ids, b.content_hashes))
     with warehouse.session(TENANT) as s:
         stored = {r["id"]: r["content_hash"] for r in s.select("decision_traces", columns=["id", "content_hash"])}
-        assert s.count("lineage_edges") > 2 * len(windows)
+        batches = -(-len(windows) // 50)
+        assert s.count("lineage_ranges") >= 2 * batches  # router → traces, traces → ≥ 1 expert version
+        assert len({r["lineage_batch"] for r in s.select("decision_traces", columns=["lineage_batch"])}) == batches
         s.delete("decision_traces")
-        s.delete("lineage_edges")
+        s.delete("lineage_ranges")
     assert summary.traces == len(windows) == len(stored)
     assert stored == want
 
@@ -260,4 +262,4 @@ def test_decide_windows_writes_behind_and_rolls_back_on_a_writer_error(real, war
             decide_windows(s, windows, state, experts, enforce_budgets=False)
     assert written == [50, 50]
     with warehouse.session(TENANT) as s:
-        assert s.count("decision_traces") == 0 and s.count("lineage_edges") == 0
+        assert s.count("decision_traces") == 0 and s.count("lineage_ranges") == 0

@@ -20,8 +20,10 @@ import numpy as np
 from thunderline.decisions import trace_json
 from thunderline.decisions.pipeline import DecisionBatch, decide
 from thunderline.decisions.router_state import RouterState
-from thunderline.lineage import expert_version_node, record_edge_columns
+from thunderline.lineage import expert_version_node, openlineage, record_edge_columns
 from thunderline.lineage.edges import column_edges, concat_columns
+from thunderline.lineage.graph import announce
+from thunderline.lineage.ranges import batch_id, range_columns
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession, TenantViolation, json_dumps
 from thunderline.store.window_rows import load_edgar_windows, row_to_window
@@ -60,7 +62,7 @@ def trace_row(tr) -> dict:
                 content_hash=tr.content_hash)
 
 
-def batch_columns(batch: DecisionBatch) -> dict[str, list]:
+def batch_columns(batch: DecisionBatch, arrow: bool = False) -> dict[str, list]:
     """``decision_traces`` columns of a batch with JSON columns as text, for the bulk upsert.
 
     Same values as :func:`trace_row` of every trace (tests compare them parsed). Every float of a
@@ -83,13 +85,15 @@ def batch_columns(batch: DecisionBatch) -> dict[str, list]:
         "window_start": batch.window_start_us.tolist(), "window_end": batch.window_end_us.tolist(),
         "router_version": [batch.router_version] * len(batch),
         "blended_action": batch.blended_actions.tolist(), "blended_confidence": batch.blended_confidence.tolist(),
-        "blended_score": batch.blended_score.tolist(), "content_hash": batch.content_hashes, **trace_json.json_columns(batch),
+        "blended_score": batch.blended_score.tolist(), "content_hash": batch.content_hashes,
+        **trace_json.json_columns(batch, arrow=arrow),
     }
 
 
 def batch_edge_columns(batch: DecisionBatch) -> dict[str, list]:
-    """Lineage of a batch: market window and as-of EDGAR window → trace, router version → trace,
-    trace → every expert version it lists (live and shadow)."""
+    """The batch's lineage one edge per row: market window and as-of EDGAR window → trace, router version →
+    trace, trace → every expert version it lists (live and shadow). What the warehouse stores compactly
+    (trace rows + ``lineage_ranges``) stands for exactly these edges; kept for OpenLineage and for tests."""
     tenant, ids = batch.tenant_id, batch.ids
     parts = [column_edges(tenant, "feature_window", batch.feature_window_ids, "decision_trace", ids, "decided")]
     joined = [(e, t) for e, t in zip(batch.edgar_window_ids, ids) if e]
@@ -97,7 +101,16 @@ def batch_edge_columns(batch: DecisionBatch) -> dict[str, list]:
         parts.append(column_edges(tenant, "feature_window", [e for e, _ in joined], "decision_trace",
                                   [t for _, t in joined], "joined_as_of"))
     parts.append(column_edges(tenant, "router_version", batch.router_version, "decision_trace", ids, "routed"))
-    # which expert versions each trace lists: kept live slots, plus every shadow slot
+    for node, m in expert_use(batch):
+        traces = np.flatnonzero(m)
+        if traces.size:
+            parts.append(column_edges(tenant, "decision_trace", [ids[t] for t in traces.tolist()], "expert_version",
+                                      node, "used"))
+    return concat_columns(parts)
+
+
+def expert_use(batch: DecisionBatch) -> list[tuple[str, np.ndarray]]:
+    """Per expert version the batch lists: its node id and which traces list it (kept live slots, every shadow)."""
     n = len(batch)
     used = np.zeros((n, len(batch.columns)), dtype=bool)
     base = 0
@@ -106,32 +119,47 @@ def batch_edge_columns(batch: DecisionBatch) -> dict[str, list]:
         base += a.weights.shape[1]
     used[:, batch.n_live:] = True
     nodes = sorted({(c.expert, c.model_version) for c in batch.columns if c.model_version})
+    out = []
     for node in nodes:
         cols = [g for g, c in enumerate(batch.columns) if (c.expert, c.model_version) == node]
-        traces = np.flatnonzero(used[:, cols].any(axis=1))
-        if traces.size:
-            parts.append(column_edges(tenant, "decision_trace", [ids[t] for t in traces.tolist()], "expert_version",
-                                      expert_version_node(*node), "used"))
-    return concat_columns(parts)
+        out.append((expert_version_node(*node), used[:, cols].any(axis=1)))
+    return out
 
 
 @dataclass
 class PreparedBatch:
-    """A batch's warehouse writes, built and ready: trace columns and lineage edge columns."""
+    """A batch's warehouse writes, built and ready: trace rows (with their lineage detail), the batch's
+    ``lineage_ranges`` rows, per-trace edges that did not fit a range (normally none), and — only when an
+    OpenLineage file is configured — the batch's edges one by one, to announce."""
 
     tenant_id: str
     traces: dict[str, list]
-    edges: dict[str, list]
+    ranges: dict[str, list] = field(default_factory=dict)
+    edges: dict[str, list] = field(default_factory=dict)
+    announce: dict[str, list] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.traces.get("id", ()))
 
 
 def prepare_batch(batch: DecisionBatch) -> PreparedBatch:
-    """Everything :func:`persist_batch` writes, computed without touching the database."""
+    """Everything :func:`persist_batch` writes, computed without touching the database.
+
+    Lineage: the market window, the as-of EDGAR window and the expert versions a trace
+    lists go in its row; router version → traces and traces → expert version are one
+    ``lineage_ranges`` row each per batch (see :mod:`thunderline.lineage.ranges`).
+    """
     if not len(batch):
-        return PreparedBatch(batch.tenant_id, {}, {})
-    return PreparedBatch(batch.tenant_id, batch_columns(batch), batch_edge_columns(batch))
+        return PreparedBatch(batch.tenant_id, {})
+    traces = batch_columns(batch, arrow=True)  # JSON columns stay Arrow arrays until the writer needs them
+    bid = batch_id(batch.tenant_id, batch.router_version, batch.ids)
+    ranges, mask, overflow = range_columns(batch.tenant_id, bid, batch.ids, batch.router_version, expert_use(batch))
+    edgar = batch.edgar_window_ids or [None] * len(batch)
+    traces.update(edgar_window_id=[e or None for e in edgar], lineage_batch=[bid] * len(batch), experts_used=mask)
+    edges = concat_columns([column_edges(batch.tenant_id, "decision_trace", [batch.ids[t] for t in np.flatnonzero(m)],
+                                         "expert_version", node, "used") for node, m in overflow])
+    announce = batch_edge_columns(batch) if openlineage.target_file() is not None else {}
+    return PreparedBatch(batch.tenant_id, traces, ranges, edges, announce)
 
 
 def write_prepared(session: TenantSession, prepared: PreparedBatch) -> int:
@@ -142,12 +170,15 @@ def write_prepared(session: TenantSession, prepared: PreparedBatch) -> int:
         raise TenantViolation(f"decision batch of tenant {prepared.tenant_id!r} offered to a session of tenant "
                               f"{session.tenant_id!r}")
     session.upsert_columns("decision_traces", prepared.traces, json_text=True)
-    record_edge_columns(session, prepared.edges, job_name="thunderline.decisions")
+    session.upsert_columns("lineage_ranges", prepared.ranges)
+    if prepared.edges:
+        record_edge_columns(session, prepared.edges, job_name="thunderline.decisions")
+    announce(session, prepared.announce, job_name="thunderline.decisions")
     return len(prepared)
 
 
 def persist_batch(session: TenantSession, batch: DecisionBatch) -> int:
-    """Traces + lineage (market window and as-of EDGAR window → trace, trace → expert version,
+    """Traces + their lineage (market window and as-of EDGAR window → trace, trace → expert version,
     router version → trace), so a decision walks back to the exact tick batches and filings."""
     return write_prepared(session, prepare_batch(batch))
 
