@@ -98,6 +98,11 @@ class Settings(BaseModel):
         return self.landing_dir / "edgar"
 
     @property
+    def landed_dir(self) -> Path:
+        """Content-addressed copies of ingested landing files (``$THUNDERLINE_HOME/landed``)."""
+        return self.home / "landed"
+
+    @property
     def is_postgres(self) -> bool:
         return self.warehouse_url.startswith("postgresql")
 

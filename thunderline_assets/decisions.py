@@ -15,6 +15,8 @@ from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from sensors.model_promotion import build_model_promotion_sensor
 from thunderline.config import Settings
+from thunderline.faults import fault_point
+from thunderline.flow.ledger import record_step
 from thunderline.decisions.bootstrap import load_pool
 from thunderline.decisions.router_state import active_router
 from thunderline.flow.decision_partition import decide_partition
@@ -49,6 +51,9 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
         state = active_router(s)
     if state is None:
         context.log.warning("no active router version yet: run `thunderline experts bootstrap` first")
+        with warehouse.session() as s:  # nothing to decide: the step is done for these windows
+            record_step(s, "ticks", f"{month}|{symbol}", "decision_traces")
+        fault_point("decision_traces.committed")
         yield dg.MaterializeResult(metadata={"traces": 0, "router_version": "none"})
         yield dg.AssetCheckResult(check_name="router_ready", passed=False, severity=dg.AssetCheckSeverity.WARN,
                                   description="no router version: train experts with `thunderline experts bootstrap`")
@@ -61,6 +66,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
             summary = decide_partition(s, month, symbol, state, experts, shadows=shadows,
                                        ticker_map=ticker_map.rows(), p_shift=config.p_shift,
                                        abstain_experts=config.abstain_experts)
+    fault_point("decision_traces.committed")
     elapsed = time.perf_counter() - t0
     context.log.info(f"{summary.partition}: {summary.traces:,} traces ({summary.skipped_existing:,} already decided) "
                      f"with router {summary.router_version} in {elapsed:.2f}s")

@@ -15,6 +15,7 @@ from resources import WarehouseResource
 from sensors.edgar_fill import build_edgar_sensors
 from sensors.edgar_poll import build_edgar_poll_sensor
 from thunderline.config import Settings
+from thunderline.faults import fault_point
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
 
 OWNERS = ["team:fundamentals"]
@@ -37,6 +38,7 @@ def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     t0 = time.perf_counter()
     with warehouse.session() as s:
         summary = ingest_filing_partition(s, _month(context))
+    fault_point("raw_filings.committed")
     context.log.info(f"{summary.partition}: {summary.documents} documents from {summary.files} files, "
                      f"{summary.rejected} quarantined in {time.perf_counter() - t0:.2f}s")
     yield dg.MaterializeResult(metadata={
@@ -64,6 +66,7 @@ def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 def edgar_feature_windows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.session() as s:
         summary = build_edgar_window_partition(s, _month(context))
+    fault_point("edgar_feature_windows.committed")
     return dg.MaterializeResult(metadata={
         "ciks": summary.ciks,
         "windows": summary.windows,

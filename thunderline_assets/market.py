@@ -16,6 +16,7 @@ from jobs.schedules import monthly_market_backfill
 from resources import LakeResource, WarehouseResource
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.config import Settings
+from thunderline.faults import fault_point
 from thunderline.flow.market_windows import build_window_partition
 from thunderline.flow.tick_ingest import finalize_lake, ingest_tick_partition
 
@@ -60,7 +61,9 @@ def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehou
         summary = ingest_tick_partition(s, lake.get(), month, symbol, chunk_rows=config.chunk_rows,
                                         run_expectations=config.run_expectations,
                                         progress=_progress_logger(context))
+    fault_point("raw_ticks.committed")
     removed = finalize_lake(lake.get(), warehouse.tenant_id, month, symbol, summary)
+    fault_point("raw_ticks.finalized")
     elapsed = time.perf_counter() - t0
     rate = summary.rows_rejected / summary.rows_read if summary.rows_read else 0.0
     context.log.info(f"{summary.partition}: {summary.rows_read:,} read, {summary.rows_kept:,} kept, "
@@ -112,6 +115,7 @@ def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConf
     t0 = time.perf_counter()
     with warehouse.session() as s:
         summary = build_window_partition(s, month, symbol, recipe=recipe, progress=_progress_logger(context))
+    fault_point("market_feature_windows.committed")
     elapsed = time.perf_counter() - t0
     context.log.info(f"{summary.partition}: {summary.windows:,} windows from {summary.ticks:,} ticks in {elapsed:.2f}s")
     return dg.MaterializeResult(metadata={

@@ -9,6 +9,7 @@ reason), windows and traces written, elapsed time.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,9 +19,14 @@ import dagster as dg
 from tqdm import tqdm
 
 from thunderline.config import ConfigError, Settings, load_settings
+from thunderline.faults import fault_point
 from thunderline.flow.edgar_partition import landing_classifier, submissions_first
+from thunderline.flow.ingest_lock import IngestBusy, landing_lease
 from thunderline.flow.landing import candidate_files, index_files
+from thunderline.flow.ledger import incomplete_partitions
 from thunderline.flow.tick_files import classify_tick_file
+from thunderline.store.content import ContentStore
+from thunderline.store.errors import is_storage_full, storage_failure
 from thunderline.stores import open_stores
 from thunderline_cli.dagster_instance import QUIET_CONSOLE, instance_for
 
@@ -34,6 +40,8 @@ class IngestReport:
     totals: Counter = field(default_factory=Counter)
     reject_reasons: Counter = field(default_factory=Counter)
     runs_failed: list[str] = field(default_factory=list)
+    failure_reasons: dict[str, str] = field(default_factory=dict)
+    error: str | None = None  # why the ingest stopped early (one line), e.g. storage full
     elapsed_s: float = 0.0
 
     def lines(self) -> list[str]:
@@ -53,22 +61,53 @@ class IngestReport:
         for path, why in self.files_rejected[:8]:
             out.append(f"  unreadable {path}: {why}")
         for key in self.runs_failed[:8]:
-            out.append(f"  FAILED run for {key}")
+            why = self.failure_reasons.get(key)
+            out.append(f"  FAILED run for {key}" + (f": {why}" if why else ""))
+        if self.error:
+            out.insert(0, f"error: {self.error}")
         return out
 
 
-def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
-               instance: dg.DagsterInstance | None = None, resources: dict | None = None) -> IngestReport:
-    from jobs.keys import EDGAR_JOB, MARKET_JOB
-    from resources import build_resources
-    from thunderline_assets.definitions import build_definitions
+EXIT_BUSY = 75  # EX_TEMPFAIL: another ingest holds the landing index; try again later
 
+
+def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
+               instance: dg.DagsterInstance | None = None, resources: dict | None = None,
+               wait_s: float = 0.0, expectations: bool = True) -> IngestReport:
+    """Index the landing area and materialize every partition whose steps are not all current.
+
+    Holds the landing-index lease for its whole duration (a concurrent ingest waits up to
+    ``wait_s`` seconds, then raises :class:`IngestBusy`). Storage failures (a full disk)
+    stop the ingest with ``report.error`` set; what committed stays, the rest is redone
+    by the next run. ``expectations=False`` skips the Great Expectations suite on ticks (the
+    numpy rules that decide what is kept and quarantined still run).
+    """
     settings = settings or load_settings()
     landing = Path(landing) if landing else settings.landing_dir
     if not landing.is_dir():
         raise ConfigError(f"THUNDERLINE_LANDING_DIR={landing}: not a directory")
     t0 = time.perf_counter()
     report = IngestReport()
+    with landing_lease(settings.warehouse_url, wait_s=wait_s):
+        fault_point("ingest.locked")
+        try:
+            run_config = QUIET_CONSOLE if expectations else \
+                QUIET_CONSOLE | {"ops": {"raw_ticks": {"config": {"run_expectations": False}}}}
+            _ingest_locked(settings, landing, report, show_progress, instance, resources, run_config)
+        except Exception as exc:  # noqa: BLE001 - storage failures become report.error, the rest propagate
+            report.error = storage_failure(exc)
+            if report.error is None:
+                raise
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show_progress: bool,
+                   instance: dg.DagsterInstance | None, resources: dict | None, run_config: dict) -> None:
+    from jobs.keys import EDGAR_JOB, MARKET_JOB
+    from resources import build_resources
+    from thunderline_assets.definitions import build_definitions
+
     instance = instance or instance_for(settings)
     # every tenant with files in the landing area, each indexed and materialized under its own id
     from thunderline.ingress.landing import landing_tenants
@@ -77,17 +116,25 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     plans = []
     for tenant in tenants:
         ts = settings.model_copy(update={"tenant_id": tenant})
-        with open_stores(ts, init_schema=True) as stores, stores.session() as s:
-            ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file,
-                                default_tenant=settings.tenant_id)
-            edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")),
-                                landing_classifier(s), default_tenant=settings.tenant_id)
+        store = ContentStore(settings.landed_dir / f"tenant={tenant}")
+        with open_stores(ts, init_schema=True) as stores:
+            with stores.session() as s:
+                ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file,
+                                    default_tenant=settings.tenant_id, store=store)
+                edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")),
+                                    landing_classifier(s), default_tenant=settings.tenant_id, store=store)
+            fault_point("landing.indexed")
+            # what is left to do comes from the step ledger, not from this pass: a partition a crash
+            # left half-built is planned again even though its files were indexed by an earlier run
+            with stores.session() as s:
+                tick_pending = incomplete_partitions(s, "ticks")
+                edgar_pending = incomplete_partitions(s, "edgar")
         report.tick_files_new += sum(f.is_new for f in ticks)
         report.edgar_files_new += sum(f.is_new for f in edgar)
-        report.files_rejected += [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected"]
+        report.files_rejected += [(f.path, f.detail or "") for f in ticks + edgar if f.status == "rejected" and f.is_new]
         res = resources if (resources is not None and tenant == settings.tenant_id) else build_resources(ts)
-        edgar_months = _plannable(report, {p for f in edgar if f.status == "indexed" for p in f.partitions})
-        tick_parts = _plannable(report, {p for f in ticks if f.status == "indexed" for p in f.partitions})
+        edgar_months = _plannable(report, set(edgar_pending))
+        tick_parts = _plannable(report, set(tick_pending))
         symbols = sorted({p.split("|")[1] for p in tick_parts})
         known = set(instance.get_dynamic_partitions("symbols"))
         new_symbols = [sym for sym in symbols if sym not in known]
@@ -101,19 +148,42 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
                    dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p) for p in tick_parts]
 
     bar = tqdm(total=len(plans), desc="ingest", unit="partition", disable=not show_progress)
-    for tenant, res, job, key, label in plans:
-        label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
-        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
-                                        run_config=QUIET_CONSOLE)
-        report.partitions.append(label)
-        if not result.success:
-            report.runs_failed.append(label)
-        _accumulate(report, result)
-        bar.set_postfix_str(label)
-        bar.update(1)
-    bar.close()
-    report.elapsed_s = time.perf_counter() - t0
-    return report
+    try:
+        for tenant, res, job, key, label in plans:
+            label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
+            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
+                                            run_config=run_config if job.name == MARKET_JOB else QUIET_CONSOLE)
+            report.partitions.append(label)
+            _accumulate(report, result)
+            bar.set_postfix_str(label)
+            bar.update(1)
+            if not result.success:
+                report.runs_failed.append(label)
+                why = failure_reason(result)
+                if why:
+                    report.failure_reasons[label] = why
+                if is_storage_full(why or ""):
+                    report.error = f"storage full while materializing {label} ({why}); " \
+                                   "free space and re-run: committed steps are kept, the rest is redone"
+                    break
+            fault_point("ingest.partition_done")
+    finally:
+        bar.close()
+
+
+def failure_reason(result) -> str | None:
+    """The first failed step and its error, in one line."""
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            err = ev.step_failure_data.error
+            while err is not None and err.cause is not None and err.cls_name in _WRAPPERS:
+                err = err.cause
+            msg = (err.message or "").strip().splitlines()[0] if err else ""
+            return f"{ev.step_key}: {msg}"
+    return None
+
+
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
 
 
 def _plannable(report: IngestReport, labels: set[str]) -> list[str]:
@@ -153,14 +223,24 @@ def _accumulate(report: IngestReport, result) -> None:
 
 
 def cmd_ingest(args) -> int:
-    report = run_ingest(landing=args.landing, show_progress=not args.quiet)
+    try:
+        report = run_ingest(landing=args.landing, show_progress=not args.quiet, wait_s=args.wait,
+                            expectations=not args.no_expectations)
+    except IngestBusy as exc:
+        print(f"thunderline ingest: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     for line in report.lines():
         print(line)
-    return 1 if report.runs_failed else 0
+    return 1 if (report.runs_failed or report.error) else 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("ingest", help="index the landing area and materialize every partition it touches")
     p.add_argument("--landing", type=Path, default=None, help="landing directory (default THUNDERLINE_LANDING_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-expectations", action="store_true",
+                   help="skip the Great Expectations suite on ticks (the rules that quarantine rows still run)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="when another ingest is running, wait up to this long for it (default: fail at once, "
+                        f"exit status {EXIT_BUSY})")
     p.set_defaults(func=cmd_ingest)

@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from thunderline.faults import fault_point
+from thunderline.flow.ledger import record_step
 from thunderline.decisions import trace_json
 from thunderline.decisions.pipeline import DecisionBatch, decide
 from thunderline.decisions.router_state import RouterState
@@ -257,8 +259,11 @@ def decide_partition(session: TenantSession, month: str, symbol: str, state: Rou
         dt.c.router_version == state.version, columns=["feature_window_id"])}
     todo = [row_to_window(r) for r in rows if r["id"] not in done]
     summary = DecisionSummary(f"{month}|{symbol}", windows=len(rows), skipped_existing=len(rows) - len(todo))
-    return decide_windows(session, todo, state, experts, shadows=shadows, ticker_map=ticker_map, runner=runner,
-                          risk=risk, summary=summary, progress=progress, p_shift=p_shift,
-                          abstain_experts=abstain_experts)
+    summary = decide_windows(session, todo, state, experts, shadows=shadows, ticker_map=ticker_map, runner=runner,
+                             risk=risk, summary=summary, progress=progress, p_shift=p_shift,
+                             abstain_experts=abstain_experts)
+    record_step(session, "ticks", summary.partition, "decision_traces")
+    fault_point("decision_traces.written")
+    return summary
 
 

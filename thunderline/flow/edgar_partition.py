@@ -24,7 +24,9 @@ from thunderline.edgar import EdgarParseError, build_windows, parse_path
 from thunderline.edgar.errors import EdgarMissingFieldError
 from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
-from thunderline.flow.landing import Classification, files_for_partition, mark_processed
+from thunderline.faults import fault_point
+from thunderline.flow.landing import Classification, files_for_partition, read_path_of
+from thunderline.flow.ledger import inputs_digest, record_step
 from thunderline.hashing import content_id, file_sha256
 from thunderline.partitioning import month_bounds_us, month_of_us
 from thunderline.store.warehouse import TenantSession
@@ -102,9 +104,13 @@ def submissions_first(paths: list[Path]) -> list[Path]:
 def _submission_indexes(session: TenantSession) -> dict[int, SubmissionsIndex]:
     t = session.table("landing_files")
     out: dict[int, SubmissionsIndex] = {}
-    for f in session.select("landing_files", t.c.kind == "edgar", t.c.format == "submissions_json"):
+    lc = session.table("landed_content")
+    stored = {r["id"]: r["stored_path"] for r in session.select("landed_content", lc.c.kind == "edgar",
+                                                                 columns=["id", "stored_path"])}
+    for f in session.select("landing_files", t.c.kind == "edgar", t.c.format == "submissions_json",
+                            t.c.status.in_(("indexed", "processed"))):
         try:
-            idx = parse_submissions_json(Path(f["path"]).read_bytes(), f["path"])
+            idx = parse_submissions_json(Path(stored.get(f["id"], f["path"])).read_bytes(), f["path"])
             out[idx.cik] = idx
         except (OSError, EdgarParseError):
             continue  # the file itself is quarantined by its own partition run
@@ -112,7 +118,7 @@ def _submission_indexes(session: TenantSession) -> dict[int, SubmissionsIndex]:
 
 
 def _parse_landing_file(f: dict, tenant: str, indexes: dict[int, SubmissionsIndex]) -> list[EDGARDoc]:
-    path = Path(f["path"])
+    path = read_path_of(f) if "read_path" in f else Path(f["path"])
     source = stable_source(path, f["id"])
     hints = hints_for(path)
     kw = hints.parse_kwargs() if hints else {}
@@ -209,7 +215,8 @@ def ingest_filing_partition(session: TenantSession, month: str) -> FilingPartiti
         session.upsert("raw_edgar_docs", list({r["id"]: r for r in rows}.values()))
     if quarantine:
         session.upsert("quarantine", quarantine)
-    mark_processed(session, [f["id"] for f in files])
+    record_step(session, "edgar", month, "raw_filings", inputs=inputs_digest(f["id"] for f in files), files=len(files))
+    fault_point("raw_filings.written")
     summary.documents = len({r["id"] for r in rows})
     summary.ciks = sorted({r["cik"] for r in rows})
     return summary
@@ -235,6 +242,8 @@ def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWin
     ciks = sorted({r["cik"] for r in session.select("raw_edgar_docs", d.c.month == month, columns=["cik"])})
     summary.ciks = len(ciks)
     if not ciks:
+        record_step(session, "edgar", month, "edgar_feature_windows")
+        fault_point("edgar_feature_windows.written")
         return summary
     history = [row_doc(r) for r in session.select("raw_edgar_docs", d.c.cik.in_(ciks), d.c.accepted_at < hi,
                                                   order_by=[d.c.accepted_at, d.c.id])]
@@ -256,4 +265,6 @@ def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWin
         by_status[w.status] += 1
     summary.by_status = dict(by_status)
     summary.windows = sum(1 for w in windows if lo <= w.available_at_us < hi)
+    record_step(session, "edgar", month, "edgar_feature_windows")
+    fault_point("edgar_feature_windows.written")
     return summary

@@ -10,6 +10,7 @@ recorded as ``rejected`` with the reason, never silently skipped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Callable, Iterable, Sequence
 import sqlalchemy as sa
 
 from thunderline.hashing import content_id, file_sha256
+from thunderline.store.content import ContentStore
 from thunderline.store.warehouse import TenantSession
 
 
@@ -62,6 +64,7 @@ def index_files(
     classify: Classifier,
     sha_of: Callable[[Path], str] = file_sha256,
     default_tenant: str | None = None,
+    store: ContentStore | None = None,
 ) -> list[LandedFile]:
     """Record ``paths`` in ``landing_files``; already-known contents are returned with ``is_new=False``.
 
@@ -69,7 +72,15 @@ def index_files(
     ``edgar/tenant=<t>/``) belongs to tenant ``t`` — written there by the ingress from the API
     key — and is skipped by every other tenant's scan; untagged files belong to
     ``default_tenant`` (``THUNDERLINE_TENANT``; default: the scanning tenant).
+
+    With a ``store``, new content is copied into it (content-addressed) before it is
+    classified, and every later read of that content id goes to the copy: the landing path
+    may then be deleted, archived or rewritten without changing any partition. A path
+    rewritten with content that *extends* its earlier content (rows appended) supersedes the
+    earlier content id, so the appended file is read once, not on top of its own prefix;
+    any other rewrite is simply new content.
     """
+    from thunderline.faults import fault_point
     from thunderline.ingress.landing import tenant_of_landing_path
 
     t = session.table("landing_files")
@@ -77,23 +88,42 @@ def index_files(
     owner = default_tenant or session.tenant_id
     paths = [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]
     for path in paths:
-        sha = sha_of(path)
-        known = session.select("landing_files", t.c.id == sha)
-        if known and known[0]["status"] == "rejected":
-            # retry: a rejected file may only have been waiting for a partner (LOBSTER pairs)
-            session.delete("landing_files", t.c.id == sha)
-            known = []
+        try:
+            sha = sha_of(path)
+        except FileNotFoundError:  # removed between listing and hashing: not landed any more
+            continue
+        known = _known(session, sha)
+        read_path, size = path, None
+        if not known and store is not None:
+            try:
+                stored = store.put(path, kind, sha=sha, companions=_companions(path))
+            except FileNotFoundError:
+                continue
+            read_path, size = stored.path, stored.size
+            if stored.sha256 != sha:  # rewritten while we read it: the copy is what counts
+                sha = stored.sha256
+                known = _known(session, sha)
+            fault_point("landing.file_stored")
         if known:
             k = known[0]
             out.append(LandedFile(sha, k["path"], kind, k["format"], list(k["partitions"]), k["status"], k["detail"], False))
             continue
         try:
-            c = classify(path)
+            c = classify(read_path)
             status, detail, fmt, parts = "indexed", None, c.format, sorted(set(c.partitions))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded with its reason
             status, detail, fmt, parts = "rejected", file_reject_reason(path, kind, exc), "unknown", []
-        session.insert("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=path.stat().st_size,
-                                              partitions=parts, status=status, detail=detail)])
+            detail = detail.replace(str(read_path), str(path))
+        size = size if size is not None else path.stat().st_size
+        if store is not None:
+            session.upsert("landed_content", [dict(id=sha, kind=kind, stored_path=str(read_path), size=size)])
+        if status == "indexed":
+            _supersede_prefixes(session, kind, path, sha, read_path, size)
+        if not session.insert_new("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=size,
+                                                         partitions=parts, status=status, detail=detail)]):
+            k = _known(session, sha)[0]  # another indexer got there first: theirs stands
+            out.append(LandedFile(sha, k["path"], kind, k["format"], list(k["partitions"]), k["status"], k["detail"], False))
+            continue
         if status == "rejected":
             # the whole file is unusable: say so in quarantine (the file itself stays in the landing area)
             session.upsert("quarantine", [dict(id=content_id("quarantine", ["landing", kind, sha, detail]),
@@ -124,12 +154,71 @@ def file_reject_reason(path: Path, kind: str, exc: BaseException) -> str:
             f"does not name (internal {type(exc).__name__}, logged)")
 
 
+def _known(session: TenantSession, sha: str) -> list[dict]:
+    t = session.table("landing_files")
+    known = session.select("landing_files", t.c.id == sha)
+    if known and known[0]["status"] == "rejected":
+        # retry: a rejected file may only have been waiting for a partner (LOBSTER pairs)
+        session.delete("landing_files", t.c.id == sha)
+        return []
+    return known
+
+
+def _companions(path: Path) -> list[Path]:
+    """Files a reader opens together with ``path``: a LOBSTER message file's orderbook partner."""
+    from thunderline.market.lobster import lobster_pair, parse_lobster_name
+
+    info = parse_lobster_name(path)
+    if info is None or info["kind"] != "message":
+        return []
+    return [lobster_pair(path)[1]]
+
+
+def _supersede_prefixes(session: TenantSession, kind: str, path: Path, sha: str, read_path: Path, size: int) -> None:
+    """Earlier contents of ``path`` that are a byte prefix of the new content are superseded by it."""
+    t = session.table("landing_files")
+    for old in session.select("landing_files", t.c.kind == kind, t.c.path == str(path), t.c.id != sha,
+                              t.c.status.in_(("indexed", "processed"))):
+        if old["size"] < size and _prefix_sha(read_path, int(old["size"])) == old["id"]:
+            session.execute(sa.update(t).where(t.c.tenant_id == session.tenant_id, t.c.id == old["id"])
+                            .values(status="superseded", detail=f"{path} grew: superseded by {sha}"))
+
+
+def _prefix_sha(path: Path, n: int, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while n > 0 and (b := fh.read(min(chunk, n))):
+            h.update(b)
+            n -= len(b)
+    return h.hexdigest()
+
+
 def files_for_partition(session: TenantSession, kind: str, partition: str) -> list[dict]:
-    """Indexed (or processed) files of ``kind`` that touch ``partition``, oldest first, deterministic order."""
+    """Indexed (or processed) files of ``kind`` that touch ``partition``, oldest first, deterministic order.
+
+    ``path`` is the landing path the content arrived under (what records and quarantine cite);
+    ``read_path`` is where its bytes are read from: the content-addressed copy when there is one.
+    """
     t = session.table("landing_files")
     rows = session.select("landing_files", t.c.kind == kind, t.c.status.in_(("indexed", "processed")),
                           order_by=[t.c.path, t.c.id])
-    return [r for r in rows if partition in (r["partitions"] or [])]
+    rows = [r for r in rows if partition in (r["partitions"] or [])]
+    if rows:
+        lc = session.table("landed_content")
+        stored = {r["id"]: r["stored_path"] for r in session.select(
+            "landed_content", lc.c.id.in_([r["id"] for r in rows]), columns=["id", "stored_path"])}
+        for r in rows:
+            r["read_path"] = stored.get(r["id"], r["path"])
+    return rows
+
+
+def read_path_of(f: dict) -> Path:
+    """Where to read landing content ``f`` (a :func:`files_for_partition` row); a clear error when it is gone."""
+    p = Path(f.get("read_path") or f["path"])
+    if not p.exists():
+        raise FileNotFoundError(f"landing content {f['id'][:16]} ({f['path']}) is gone and was indexed before "
+                                f"landing files were kept content-addressed; restore the file to re-run its partition")
+    return p
 
 
 def mark_processed(session: TenantSession, shas: Sequence[str]) -> None:

@@ -12,6 +12,8 @@ from typing import Callable, Iterable
 
 import pyarrow.parquet as pq
 
+from thunderline.faults import fault_point
+from thunderline.flow.ledger import record_step
 from thunderline.market.features import FULL_RECIPE, BatchRef, Recipe, WindowBuilder, to_feature_windows
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession
@@ -121,6 +123,7 @@ def build_window_partition(
         if not windows:
             return
         summary.lineage_edges += persist_windows(session, windows)
+        fault_point("market_feature_windows.persisted")
         for w in windows:
             digest.update(w.content_hash.encode())
         summary.windows += len(windows)
@@ -132,4 +135,6 @@ def build_window_partition(
     emit(stream.flush())
     summary.ticks = stream.ticks
     summary.hash_of_hashes = digest.hexdigest()
+    record_step(session, "ticks", summary.partition, "market_feature_windows")
+    fault_point("market_feature_windows.written")
     return summary

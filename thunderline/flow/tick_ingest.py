@@ -13,6 +13,7 @@ built by :mod:`thunderline.flow.market_windows`). Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,9 @@ from typing import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thunderline.flow.landing import files_for_partition, mark_processed
+from thunderline.faults import fault_point
+from thunderline.flow.landing import files_for_partition, read_path_of
+from thunderline.flow.ledger import inputs_digest, record_step
 from thunderline.flow.tick_files import quarantine_rows
 from thunderline.hashing import content_id
 from thunderline.market import iter_tick_chunks
@@ -77,15 +80,20 @@ class PartitionIngest:
         """Read landing file ``f`` (a ``landing_files`` row) and keep this partition's valid ticks."""
         summary, pkey = self.summary, self.summary.partition
         summary.files += 1
-        for i, chunk in enumerate(iter_tick_chunks(Path(f["path"]), self.tenant, chunk_rows=self.chunk_rows)):
-            b = chunk.batch
+        read_path = str(read_path_of(f))
+        for i, chunk in enumerate(iter_tick_chunks(read_path, self.tenant, chunk_rows=self.chunk_rows)):
+            b, parse_rejects = chunk.batch, chunk.rejects
+            if read_path != f["path"]:  # rows and rejects cite the landing path, whichever copy was read
+                parse_rejects = [dataclasses.replace(r, source=f["path"]) if r.source == read_path else r
+                                 for r in parse_rejects]
+                b = _cite_landing_path(b, read_path, f["path"])
             mine = pc.and_(pc.equal(b.column("symbol"), self.symbol),
                            pc.and_(pc.greater_equal(b.column("ts"), self.lo), pc.less(b.column("ts"), self.hi)))
             # parse rejects are quarantined by every partition of the file; ids make that idempotent
-            self._quarantine += quarantine_rows(chunk.rejects, "raw_ticks", None)
-            summary.rows_read += len(chunk.rejects)
-            summary.rows_rejected += len(chunk.rejects)
-            for r in chunk.rejects:
+            self._quarantine += quarantine_rows(parse_rejects, "raw_ticks", None)
+            summary.rows_read += len(parse_rejects)
+            summary.rows_rejected += len(parse_rejects)
+            for r in parse_rejects:
                 summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
             own = b.filter(mine)
             summary.rows_other_partitions += b.num_rows - own.num_rows
@@ -146,7 +154,10 @@ def ingest_tick_partition(
     session.insert("raw_tick_batches", batch_rows)
     if quarantine:
         session.upsert("quarantine", quarantine)
-    mark_processed(session, [f["id"] for f in files])
+    # progress, in the same transaction: landing files become `processed` only when every step is done
+    record_step(session, "ticks", summary.partition, "raw_ticks", inputs=inputs_digest(f["id"] for f in files),
+                files=len(files))
+    fault_point("raw_ticks.written")
     # the new state is in the transaction; stale files go after commit (see finalize_lake)
     summary.keep_files = set(ingest.written)
     return summary
@@ -205,7 +216,18 @@ def _write_batch(lake: Lake, tenant: str, month: str, symbol: str, f: dict, chun
     batch_id = content_id("tick_batch", [tenant, month, symbol, f["id"], chunk_index, int(seq[0]), int(seq[-1]),
                                          kept.num_rows])
     path = lake.write_batch(tenant, month, symbol, batch_id, pa.Table.from_batches([kept]))
+    fault_point("lake.batch_written")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return dict(id=batch_id, venue=venue, symbol=symbol, month=month, source=f["format"], source_file=f["path"],
                 path=str(path), seq_min=int(seq.min()), seq_max=int(seq.max()), ts_min=int(ts.min()),
                 ts_max=int(ts.max()), rows=kept.num_rows, sha256=sha)
+
+
+def _cite_landing_path(batch: pa.RecordBatch, read_path: str, landing_path: str) -> pa.RecordBatch:
+    """Rows read from a content-addressed copy keep citing the landing path they arrived under."""
+    i = batch.schema.get_field_index("source")
+    if i < 0 or batch.num_rows == 0:
+        return batch
+    col = batch.column(i)
+    fixed = pc.if_else(pc.equal(col, read_path), pa.scalar(landing_path, col.type), col)
+    return batch.set_column(i, batch.schema.field(i), fixed)

@@ -6,6 +6,7 @@ from thunderline.store import (
     flow_tables,  # noqa: F401  (registers flow_state on metadata)
     ingress_tables,  # noqa: F401  (registers api_keys, outbox on metadata)
     learning_tables,  # noqa: F401  (labels, pnl, evaluation_metrics, promotion_events)
+    ledger_tables,  # noqa: F401  (partition_steps, landed_content)
     source_tables,  # noqa: F401  (edgar_downloads: the EDGAR poller's queue)
 )
 from thunderline.store.schema import metadata

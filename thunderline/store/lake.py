@@ -40,10 +40,14 @@ class Lake:
         d.mkdir(parents=True, exist_ok=True)
         final = safe_join(d, f"{batch_id}.parquet")
         tmp = safe_join(d, f".{batch_id}.parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave half a file behind
+            raise
         return final
 
     def clear_partition(self, tenant_id: str, month: str, symbol: str, keep: set[str] = frozenset()) -> int:
@@ -55,6 +59,8 @@ class Lake:
                 if f.name not in keep:
                     f.unlink()
                     removed += 1
+            for f in d.glob(".*.parquet.tmp"):  # a write a crash interrupted
+                f.unlink(missing_ok=True)
         return removed
 
     def batch_files(self, tenant_id: str, month: str, symbol: str) -> list[Path]:

@@ -186,6 +186,25 @@ class TenantSession:
             self.conn.execute(table.insert(), rows)
         return len(rows)
 
+    def insert_new(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert rows whose primary key is not there yet; existing rows are left untouched.
+
+        Why: two writers that both saw a key missing (a sensor and an ``ingest``) must not
+        turn the second insert into an IntegrityError. Returns the rows actually inserted.
+        """
+        table, rows = self._prepare(name, rows)
+        if not rows:
+            return 0
+        if self.warehouse.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        pk = [c.name for c in table.primary_key.columns]
+        n = 0
+        for r in rows:
+            n += self.conn.execute(dialect_insert(table).values(**r).on_conflict_do_nothing(index_elements=pk)).rowcount or 0
+        return n
+
     def upsert(self, name: str, rows: Sequence[Mapping[str, Any]], chunk: int = 2000) -> int:
         """Insert or replace by primary key: re-running a computation never duplicates rows."""
         table, rows = self._prepare(name, rows)

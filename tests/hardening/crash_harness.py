@@ -1,0 +1,165 @@
+"""Crash-consistency harness: kill ``ingest`` at named points, re-run, compare with a clean run.
+
+How it stays fast: the test process imports everything once and *forks* a child per
+run (the same ``run_ingest`` the CLI calls). A child killed at a fault point dies by a
+real SIGKILL — no ``finally``, no atexit, open transactions and half-written files left
+as they are. The re-run child then computes a :func:`snapshot` of the warehouse and the
+lake and hands it back as JSON; the parent process never opens a database, so nothing
+it holds can leak into a child.
+
+A snapshot is, per warehouse table, the row count and a sha256 over the sorted rows
+(timestamps of writing dropped, the home directory replaced by ``<home>``), and per
+file under the lake and the content store, its relative path and sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+# The columns that record *when* a row was written, not what it says: left out of the comparison.
+WRITE_TIME_TYPES = ("DateTime",)
+
+
+@dataclass(frozen=True)
+class Home:
+    """One Thunderline home: directories, warehouse URL, the landing set it ingests."""
+
+    root: Path
+    warehouse_url: str
+    landing: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "THUNDERLINE_HOME": str(self.root),
+            "THUNDERLINE_WAREHOUSE_URL": self.warehouse_url,
+            "THUNDERLINE_LANDING_DIR": str(self.landing),
+            "DAGSTER_HOME": str(self.root / "dagster"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{self.root / 'mlflow.db'}",
+        }
+
+
+def write_landing_set(dst: Path, datasets: Path | None = None) -> Path:
+    """A small, deterministic landing set touching every stage: 2 symbols (one split over two files,
+    one replaying ten rows, which quarantine) and 2 EDGAR filings of different months."""
+    import pyarrow as pa
+
+    from thunderline.edgar.demo_filings import write_demo_filings
+    from thunderline.market import write_canonical_parquet
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    ticks = dst / "ticks"
+    ticks.mkdir(parents=True, exist_ok=True)
+    a = pa.Table.from_batches(list(synthetic_ticks(SyntheticSpec(n_ticks=6_000, seed=7, symbol="HARA"), "default")))
+    write_canonical_parquet(iter(a.slice(0, 3_500).to_batches()), ticks / "hara_1.parquet")
+    write_canonical_parquet(iter(a.slice(3_500).to_batches()), ticks / "hara_2.parquet")
+    b = pa.Table.from_batches(list(synthetic_ticks(SyntheticSpec(n_ticks=4_000, seed=8, symbol="HARB"), "default")))
+    b = pa.concat_tables([b.slice(0, 2_000), b.slice(1_990, 10), b.slice(2_000)])  # 10 replayed rows: quarantined
+    write_canonical_parquet(iter(b.to_batches()), ticks / "harb.parquet")
+    edgar = dst / "edgar"
+    tmp = dst / ".demo"
+    manifest = write_demo_filings(tmp)
+    edgar.mkdir(exist_ok=True)
+    for f in manifest.files:
+        if f.name in ("0000999001-24-000010.txt", "0000999002-25-000005.txt"):
+            (edgar / f.name).write_bytes(f.read_bytes())
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+    return dst
+
+
+def snapshot(home: Home) -> dict:
+    """What a run left behind, comparable across homes (see the module docstring)."""
+    from thunderline.config import load_settings
+    from thunderline.store import Warehouse, metadata
+
+    settings = load_settings(home.env() | {"THUNDERLINE_LANDING_DIR": str(home.landing)}, create_dirs=False)
+    wh = Warehouse(settings.warehouse_url)
+    out: dict = {"tables": {}, "files": {}}
+    root = str(home.root)
+    try:
+        with wh.session(settings.tenant_id) as s:
+            for table in metadata.sorted_tables:
+                cols = [c.name for c in table.c if type(c.type).__name__ not in WRITE_TIME_TYPES]
+                rows = s.select(table.name, columns=cols)
+                texts = sorted(json.dumps(r, sort_keys=True, default=str).replace(root, "<home>") for r in rows)
+                out["tables"][table.name] = [len(texts), hashlib.sha256("\n".join(texts).encode()).hexdigest()]
+    finally:
+        wh.dispose()
+    for sub in ("lake", "landed"):
+        base = home.root / sub
+        for p in sorted(base.rglob("*")) if base.exists() else []:
+            if p.is_file():
+                out["files"][f"{sub}/{p.relative_to(base)}"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def differences(ref: dict, got: dict) -> list[str]:
+    """Human-readable differences between two snapshots (empty when equal)."""
+    out = []
+    for name in sorted(set(ref["tables"]) | set(got["tables"])):
+        a, b = ref["tables"].get(name), got["tables"].get(name)
+        if a != b:
+            out.append(f"table {name}: clean {a} vs re-run {b}")
+    for path in sorted(set(ref["files"]) | set(got["files"])):
+        a, b = ref["files"].get(path), got["files"].get(path)
+        if a != b:
+            out.append(f"file {path}: clean {a and a[:12]} vs re-run {b and b[:12]}")
+    return out
+
+
+def _child(home: Home, fault: str | None, result_path: Path | None) -> None:
+    """Body of a forked child: one ingest (optionally with a fault armed); never returns."""
+    code = 0
+    try:
+        for k in ("THUNDERLINE_FAULT", "THUNDERLINE_TENANT", "THUNDERLINE_LAKE_DIR"):
+            os.environ.pop(k, None)
+        os.environ.update(home.env())
+        if fault:
+            os.environ["THUNDERLINE_FAULT"] = fault
+        import dagster as dg
+
+        from thunderline.config import load_settings
+        from thunderline_assets.ingest_command import run_ingest
+
+        # Dagster's own run records are not under test: an in-memory instance keeps each run cheap.
+        # The Great Expectations suite only yields check results, never rows: skipped for speed.
+        with dg.DagsterInstance.ephemeral() as instance:
+            report = run_ingest(load_settings(), home.landing, show_progress=False, instance=instance,
+                                expectations=False)
+        os.environ.pop("THUNDERLINE_FAULT", None)
+        result = {"lines": report.lines(), "failed": report.runs_failed, "error": report.error,
+                  "partitions": report.partitions}
+        if result_path is not None:
+            result["snapshot"] = snapshot(home)
+            result_path.write_text(json.dumps(result))
+        code = 1 if (report.runs_failed or report.error) else 0
+    except BaseException:  # noqa: BLE001 - report, then leave without running the parent's cleanup
+        traceback.print_exc()
+        sys.stderr.flush()
+        code = 3
+    finally:
+        os._exit(code)
+
+
+def forked_ingest(home: Home, *, fault: str | None = None, result_path: Path | None = None) -> int:
+    """Run one ingest in a forked child; returns its wait status as ``-signal`` or the exit code."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(home, fault, result_path)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+KILLED = -signal.SIGKILL

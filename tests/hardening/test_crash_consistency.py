@@ -1,0 +1,112 @@
+"""Crash consistency: ``ingest`` killed (SIGKILL) at 22 named points, then re-run, equals a clean run.
+
+Issue 16, item 3: a crash between the tick step and the windows step used to leave a
+partition with 0 windows that no re-run revisited. Every kill point below is a fault
+point in the code (``thunderline.faults``), so each test kills at the same moment every
+time: inside open transactions, between a commit and the lake clean-up, between steps,
+between partitions, in the middle of indexing. The re-run must exit 0 and leave a
+warehouse (every table: row count and content hash) and lake + content store (every
+file's sha256) identical to a run that was never interrupted. One clean reference run
+per backend is shared by all kill points.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from thunderline.faults import POINTS
+
+from .crash_harness import KILLED, Home, differences, forked_ingest, write_landing_set
+
+# (fault spec, what is interrupted). @n = the n-th time the point is reached in the run.
+KILL_POINTS = [
+    ("kill:ingest.locked", "lease held, nothing indexed"),
+    ("kill:landing.file_stored@1", "first landing file copied, index transaction open"),
+    ("kill:landing.file_stored@4", "mid-indexing, EDGAR files"),
+    ("kill:landing.indexed", "index committed, no partition run yet"),
+    ("kill:raw_filings.written@1", "EDGAR documents written, transaction open"),
+    ("kill:raw_filings.committed@1", "between raw_filings and edgar_feature_windows"),
+    ("kill:edgar_feature_windows.written@1", "EDGAR windows written, transaction open"),
+    ("kill:edgar_feature_windows.committed@1", "EDGAR partition done, before the next"),
+    ("kill:edgar_feature_windows.committed@2", "second EDGAR month done"),
+    ("kill:lake.batch_written@1", "first Parquet batch in the lake, its index row uncommitted"),
+    ("kill:lake.batch_written@2", "second batch of a two-file partition"),
+    ("kill:raw_ticks.written@1", "tick batches written, transaction open"),
+    ("kill:raw_ticks.committed@1", "between the tick step and the windows step (the reported bug)"),
+    ("kill:raw_ticks.finalized@1", "lake cleaned, windows not started"),
+    ("kill:market_feature_windows.persisted@1", "windows half persisted, transaction open"),
+    ("kill:market_feature_windows.written@1", "windows written, transaction open"),
+    ("kill:market_feature_windows.committed@1", "between the windows step and the decisions step"),
+    ("kill:decision_traces.committed@1", "first market partition complete"),
+    ("kill:ingest.partition_done@3", "between two market partitions"),
+    ("kill:raw_ticks.committed@2", "second market partition: between ticks and windows"),
+    ("kill:market_feature_windows.committed@2", "second market partition: between windows and decisions"),
+    ("kill:ingest.partition_done@4", "every run done, before the ingest returns"),
+]
+
+
+def test_kill_points_cover_every_fault_point():
+    """A new fault point in the code must join the harness (decision_traces.written needs a router)."""
+    aimed = {spec.split(":", 1)[1].split("@")[0] for spec, _ in KILL_POINTS}
+    assert set(POINTS) - aimed == {"decision_traces.written"}
+    assert len(KILL_POINTS) >= 20
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    return write_landing_set(tmp_path_factory.mktemp("landing_set"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def backend(request, tmp_path_factory):
+    """Makes a fresh warehouse URL per home; yields (name, make_url)."""
+    if request.param == "sqlite":
+        yield "sqlite", lambda root: f"sqlite:///{root / 'warehouse.db'}"
+        return
+    from pg_support import APP_ROLE, require_pg
+    from thunderline.store.postgres import drop_database, provision_database
+
+    admin = require_pg()
+    made: list[str] = []
+
+    def make(root):
+        name = f"tl_crash_{uuid.uuid4().hex[:10]}"
+        made.append(name)
+        return provision_database(admin, name, APP_ROLE)
+
+    yield "postgres", make
+    for name in made:
+        drop_database(admin, name)
+
+
+@pytest.fixture(scope="module")
+def reference(backend, landing, tmp_path_factory):
+    """One uninterrupted ingest per backend: the state every crashed-and-re-run home must equal."""
+    _, make = backend
+    root = tmp_path_factory.mktemp(f"clean_{backend[0]}")
+    home = Home(root, make(root), landing)
+    out = root / "result.json"
+    assert forked_ingest(home, result_path=out) == 0
+    result = json.loads(out.read_text())
+    assert result["failed"] == [] and result["error"] is None
+    # the set really exercises every stage
+    tables = result["snapshot"]["tables"]
+    for name in ("raw_tick_batches", "feature_windows", "raw_edgar_docs", "quarantine", "partition_steps"):
+        assert tables[name][0] > 0, name
+    return result
+
+
+@pytest.mark.parametrize("fault,where", KILL_POINTS, ids=[k.split(":", 1)[1].replace(".", "_").replace("@", "_") for k, _ in KILL_POINTS])
+def test_rerun_after_kill_equals_clean_run(fault, where, backend, landing, reference, tmp_path):
+    _, make = backend
+    home = Home(tmp_path / "home", make(tmp_path), landing)
+    assert forked_ingest(home, fault=fault) == KILLED, f"{fault} ({where}) was never reached"
+    out = tmp_path / "rerun.json"
+    status = forked_ingest(home, result_path=out)
+    result = json.loads(out.read_text())
+    assert status == 0, "\n".join(result["lines"])
+    diffs = differences(reference["snapshot"], result["snapshot"])
+    assert diffs == [], f"after a kill at {fault} ({where}):\n" + "\n".join(diffs)
