@@ -175,13 +175,52 @@ def _companions(path: Path) -> list[Path]:
 
 
 def _supersede_prefixes(session: TenantSession, kind: str, path: Path, sha: str, read_path: Path, size: int) -> None:
-    """Earlier contents of ``path`` that are a byte prefix of the new content are superseded by it."""
+    """Earlier contents of ``path`` that the new content extends are superseded by it.
+
+    "Extends": the old bytes are a prefix of the new ones (a CSV/JSON-lines writer appended),
+    or, for Parquet, the old rows are the first rows of the new file (rewritten with more rows).
+    """
     t = session.table("landing_files")
+    lc = session.table("landed_content")
     for old in session.select("landing_files", t.c.kind == kind, t.c.path == str(path), t.c.id != sha,
                               t.c.status.in_(("indexed", "processed"))):
-        if old["size"] < size and _prefix_sha(read_path, int(old["size"])) == old["id"]:
+        if old["size"] >= size and not str(path).endswith(".parquet"):
+            continue
+        stored = session.select("landed_content", lc.c.id == old["id"], columns=["stored_path"])
+        old_copy = Path(stored[0]["stored_path"]) if stored else None
+        if _prefix_sha(read_path, int(old["size"])) == old["id"] or (
+                old_copy is not None and old_copy.exists() and _parquet_extends(old_copy, read_path)):
             session.execute(sa.update(t).where(t.c.tenant_id == session.tenant_id, t.c.id == old["id"])
-                            .values(status="superseded", detail=f"{path} grew: superseded by {sha}"))
+                            .values(status="superseded", detail=f"{path} was extended: superseded by {sha}"))
+
+
+def _parquet_extends(old: Path, new: Path) -> bool:
+    """True when ``new`` holds every row of ``old``, in order, first (streamed; bounded memory).
+
+    Compared with :func:`thunderline.market.canonical.ticks_sha256`, which does not depend on
+    how rows are cut into batches and treats NaN as equal to NaN.
+    """
+    import pyarrow.parquet as pq
+
+    from thunderline.market.canonical import ticks_sha256
+
+    try:
+        po, pn = pq.ParquetFile(old), pq.ParquetFile(new)
+        n = po.metadata.num_rows
+        if n > pn.metadata.num_rows or po.schema_arrow != pn.schema_arrow:
+            return False
+
+        def head():
+            left = n
+            for b in pn.iter_batches(batch_size=65_536):
+                if left <= 0:
+                    return
+                yield b.slice(0, left)
+                left -= b.num_rows
+
+        return ticks_sha256(po.iter_batches(batch_size=65_536)) == ticks_sha256(head())
+    except Exception:  # noqa: BLE001 - not canonical Parquet ticks (or unreadable): not an extension
+        return False
 
 
 def _prefix_sha(path: Path, n: int, chunk: int = 1 << 20) -> str:
