@@ -115,7 +115,8 @@ def differences(ref: dict, got: dict) -> list[str]:
     return out
 
 
-def _child(home: Home, fault: str | None, result_path: Path | None) -> None:
+def _child(home: Home, fault: str | None, result_path: Path | None, wait_s: float = 0.0,
+           snap: bool = True) -> None:
     """Body of a forked child: one ingest (optionally with a fault armed); never returns."""
     code = 0
     try:
@@ -133,12 +134,13 @@ def _child(home: Home, fault: str | None, result_path: Path | None) -> None:
         # The Great Expectations suite only yields check results, never rows: skipped for speed.
         with dg.DagsterInstance.ephemeral() as instance:
             report = run_ingest(load_settings(), home.landing, show_progress=False, instance=instance,
-                                expectations=False)
+                                expectations=False, wait_s=wait_s)
         os.environ.pop("THUNDERLINE_FAULT", None)
         result = {"lines": report.lines(), "failed": report.runs_failed, "error": report.error,
                   "partitions": report.partitions}
         if result_path is not None:
-            result["snapshot"] = snapshot(home)
+            if snap:
+                result["snapshot"] = snapshot(home)
             result_path.write_text(json.dumps(result))
         code = 1 if (report.runs_failed or report.error) else 0
     except BaseException:  # noqa: BLE001 - report, then leave without running the parent's cleanup
@@ -149,17 +151,40 @@ def _child(home: Home, fault: str | None, result_path: Path | None) -> None:
         os._exit(code)
 
 
-def forked_ingest(home: Home, *, fault: str | None = None, result_path: Path | None = None) -> int:
-    """Run one ingest in a forked child; returns its wait status as ``-signal`` or the exit code."""
+def start_ingest(home: Home, *, fault: str | None = None, result_path: Path | None = None, wait_s: float = 0.0,
+                 snap: bool = True) -> int:
+    """Fork a child running one ingest; returns its pid (see :func:`wait_ingest`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _child(home, fault, result_path)
+        _child(home, fault, result_path, wait_s, snap)
+    return pid
+
+
+def wait_ingest(pid: int) -> int:
+    """The child's end as ``-signal`` (killed) or its exit code."""
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def forked_ingest(home: Home, *, fault: str | None = None, result_path: Path | None = None,
+                  snap: bool = True) -> int:
+    """Run one ingest in a forked child and wait for it."""
+    return wait_ingest(start_ingest(home, fault=fault, result_path=result_path, snap=snap))
+
+
+def cli(home: Home, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+    """``thunderline ingest`` as an operator runs it (a subprocess of the venv's CLI)."""
+    import subprocess
+
+    exe = Path(sys.executable).with_name("thunderline")
+    full = {k: v for k, v in os.environ.items() if not k.startswith("THUNDERLINE_FAULT")}
+    full |= home.env() | (env or {})
+    return subprocess.Popen([str(exe), "ingest", "--quiet", "--no-expectations", *args], env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 KILLED = -signal.SIGKILL

@@ -13,13 +13,12 @@ per backend is shared by all kill points.
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from thunderline.faults import POINTS
 
-from .crash_harness import KILLED, Home, differences, forked_ingest, write_landing_set
+from .crash_harness import KILLED, Home, differences, forked_ingest
 
 # (fault spec, what is interrupted). @n = the n-th time the point is reached in the run.
 KILL_POINTS = [
@@ -55,58 +54,14 @@ def test_kill_points_cover_every_fault_point():
     assert len(KILL_POINTS) >= 20
 
 
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory):
-    return write_landing_set(tmp_path_factory.mktemp("landing_set"))
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request, tmp_path_factory):
-    """Makes a fresh warehouse URL per home; yields (name, make_url)."""
-    if request.param == "sqlite":
-        yield "sqlite", lambda root: f"sqlite:///{root / 'warehouse.db'}"
-        return
-    from pg_support import APP_ROLE, require_pg
-    from thunderline.store.postgres import drop_database, provision_database
-
-    admin = require_pg()
-    made: list[str] = []
-
-    def make(root):
-        name = f"tl_crash_{uuid.uuid4().hex[:10]}"
-        made.append(name)
-        return provision_database(admin, name, APP_ROLE)
-
-    yield "postgres", make
-    for name in made:
-        drop_database(admin, name)
-
-
-@pytest.fixture(scope="module")
-def reference(backend, landing, tmp_path_factory):
-    """One uninterrupted ingest per backend: the state every crashed-and-re-run home must equal."""
-    _, make = backend
-    root = tmp_path_factory.mktemp(f"clean_{backend[0]}")
-    home = Home(root, make(root), landing)
-    out = root / "result.json"
-    assert forked_ingest(home, result_path=out) == 0
-    result = json.loads(out.read_text())
-    assert result["failed"] == [] and result["error"] is None
-    # the set really exercises every stage
-    tables = result["snapshot"]["tables"]
-    for name in ("raw_tick_batches", "feature_windows", "raw_edgar_docs", "quarantine", "partition_steps"):
-        assert tables[name][0] > 0, name
-    return result
-
-
 @pytest.mark.parametrize("fault,where", KILL_POINTS, ids=[k.split(":", 1)[1].replace(".", "_").replace("@", "_") for k, _ in KILL_POINTS])
-def test_rerun_after_kill_equals_clean_run(fault, where, backend, landing, reference, tmp_path):
-    _, make = backend
-    home = Home(tmp_path / "home", make(tmp_path), landing)
+def test_rerun_after_kill_equals_clean_run(fault, where, crash_backend, crash_landing, crash_reference, tmp_path):
+    _, make = crash_backend
+    home = Home(tmp_path / "home", make(tmp_path), crash_landing)
     assert forked_ingest(home, fault=fault) == KILLED, f"{fault} ({where}) was never reached"
     out = tmp_path / "rerun.json"
     status = forked_ingest(home, result_path=out)
     result = json.loads(out.read_text())
     assert status == 0, "\n".join(result["lines"])
-    diffs = differences(reference["snapshot"], result["snapshot"])
+    diffs = differences(crash_reference["snapshot"], result["snapshot"])
     assert diffs == [], f"after a kill at {fault} ({where}):\n" + "\n".join(diffs)
