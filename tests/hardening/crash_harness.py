@@ -128,7 +128,7 @@ def _child(home: Home, fault: str | None, result_path: Path | None, wait_s: floa
         import dagster as dg
 
         from thunderline.config import load_settings
-        from thunderline_assets.ingest_command import run_ingest
+        from thunderline_cli.ingest import run_ingest
 
         # Dagster's own run records are not under test: an in-memory instance keeps each run cheap.
         # The Great Expectations suite only yields check results, never rows: skipped for speed.

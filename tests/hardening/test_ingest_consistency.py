@@ -29,7 +29,7 @@ def _write(table: pa.Table, path) -> None:
 
 
 def _ingest(settings):
-    from thunderline_assets.ingest_command import run_ingest
+    from thunderline_cli.ingest import run_ingest
 
     with dg.instance_for_test() as instance:
         return run_ingest(settings, show_progress=False, instance=instance, expectations=False)
@@ -56,7 +56,7 @@ def test_crash_between_tick_and_window_steps_is_completed_by_the_next_ingest(set
     from resources import build_resources
     from thunderline.flow.landing import candidate_files, index_files
     from thunderline.flow.market_partition import classify_tick_file
-    from thunderline_assets.catalog import definitions
+    from thunderline_assets.definitions import build_definitions
 
     settings = settings_env
     _write(_ticks(5_000, 3, "CRSH"), settings.ticks_landing / "crsh.parquet")
@@ -69,7 +69,7 @@ def test_crash_between_tick_and_window_steps_is_completed_by_the_next_ingest(set
     resources = build_resources(settings)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("symbols", ["CRSH"])
-        job = definitions(resources).resolve_job_def("market_partition_job")
+        job = build_definitions(settings, resources=resources).resolve_job_def("market_partition_job")
         result = job.execute_in_process(partition_key=dg.MultiPartitionKey({"month": "2024-01-01", "symbol": "CRSH"}),
                                         instance=instance, resources=resources, asset_selection=[dg.AssetKey("raw_ticks")],
                                         run_config={"ops": {"raw_ticks": {"config": {"run_expectations": False}}}})

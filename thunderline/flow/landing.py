@@ -112,8 +112,9 @@ def index_files(
             c = classify(read_path)
             status, detail, fmt, parts = "indexed", None, c.format, sorted(set(c.partitions))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded with its reason
-            status, detail, fmt, parts = "rejected", file_reject_reason(path, kind, exc), "unknown", []
-            detail = detail.replace(str(read_path), str(path))
+            # the reason names the landing path, whichever copy was read
+            detail = file_reject_reason(Path(read_path), kind, exc).replace(str(read_path), str(path))
+            status, fmt, parts = "rejected", "unknown", []
         size = size if size is not None else path.stat().st_size
         if store is not None:
             session.upsert("landed_content", [dict(id=sha, kind=kind, stored_path=str(read_path), size=size)])
