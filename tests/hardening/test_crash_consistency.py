@@ -65,3 +65,30 @@ def test_rerun_after_kill_equals_clean_run(fault, where, crash_backend, crash_la
     assert status == 0, "\n".join(result["lines"])
     diffs = differences(crash_reference["snapshot"], result["snapshot"])
     assert diffs == [], f"after a kill at {fault} ({where}):\n" + "\n".join(diffs)
+
+
+def test_kill_9_of_the_cli_from_outside(crash_backend, crash_landing, crash_reference, tmp_path):
+    """The operator's view: a running `thunderline ingest` (with its own Dagster instance) killed by
+    `kill -9` from another process between the tick and the windows step; the next run completes it."""
+    import os
+    import signal
+    import time
+
+    from .crash_harness import cli
+
+    _, make = crash_backend
+    home = Home(tmp_path / "home", make(tmp_path), crash_landing)
+    ready = tmp_path / "ready"
+    p = cli(home, env={"THUNDERLINE_FAULT": "pause:raw_ticks.committed", "THUNDERLINE_FAULT_READY": str(ready)})
+    t0 = time.monotonic()
+    while not ready.exists() and p.poll() is None:
+        assert time.monotonic() - t0 < 600
+        time.sleep(0.1)
+    assert p.poll() is None, p.communicate()
+    os.kill(p.pid, signal.SIGKILL)
+    assert p.wait() == -signal.SIGKILL
+    p.communicate()
+    out = tmp_path / "rerun.json"
+    assert forked_ingest(home, result_path=out) == 0
+    diffs = differences(crash_reference["snapshot"], json.loads(out.read_text())["snapshot"])
+    assert diffs == [], "\n".join(diffs)
