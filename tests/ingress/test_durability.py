@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from thunderline.flow.landing import candidate_files, index_files
+from thunderline.flow.ledger import record_step
+from thunderline.flow.market_windows import build_window_partition
 from thunderline.flow.tick_files import classify_tick_file
 from thunderline.flow.tick_ingest import ingest_tick_partition
 from thunderline.ingress import create_key, files_of_tenant, landing_tenants, tenant_of_landing_path
@@ -67,6 +69,9 @@ def process_landing(settings, tenant: str) -> dict[str, int]:
             for part in sorted({p for f in new for p in f.partitions}):
                 month, symbol = part.split("|")
                 ingest_tick_partition(s, Lake(settings.lake_dir), month, symbol, run_expectations=False)
+                # a file is processed once every step of its partitions committed (windows; no router yet)
+                build_window_partition(s, month, symbol)
+                record_step(s, "ticks", part, "decision_traces")
         with wh.session(tenant) as s:
             rows = sum(r["rows"] for r in s.select("raw_tick_batches"))
             processed = len([r for r in s.select("landing_files") if r["status"] == "processed"])
