@@ -55,7 +55,7 @@ def test_crash_between_tick_and_window_steps_is_completed_by_the_next_ingest(set
     """The reported bug: the tick step ran, the process died; the re-run used to exit 0 with 0 windows."""
     from resources import build_resources
     from thunderline.flow.landing import candidate_files, index_files
-    from thunderline.flow.market_partition import classify_tick_file
+    from thunderline.flow.tick_files import classify_tick_file
     from thunderline_assets.definitions import build_definitions
 
     settings = settings_env
