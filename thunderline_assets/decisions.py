@@ -15,11 +15,11 @@ from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from sensors.model_promotion import build_model_promotion_sensor
 from thunderline.config import Settings
-from thunderline.faults import fault_point
-from thunderline.flow.ledger import record_step
 from thunderline.decisions.bootstrap import load_pool
 from thunderline.decisions.router_state import active_router
+from thunderline.faults import fault_point
 from thunderline.flow.decision_partition import decide_partition
+from thunderline.flow.ledger import record_step
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
 

@@ -17,11 +17,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from thunderline.faults import fault_point
-from thunderline.flow.ledger import record_step
 from thunderline.decisions import trace_json
 from thunderline.decisions.pipeline import DecisionBatch, decide
 from thunderline.decisions.router_state import RouterState
+from thunderline.faults import fault_point
+from thunderline.flow.ledger import record_step
 from thunderline.lineage import expert_version_node, openlineage, record_edge_columns
 from thunderline.lineage.edges import column_edges, concat_columns
 from thunderline.lineage.graph import announce
