@@ -234,9 +234,9 @@ def test_lineage_walks_are_the_same_as_with_one_edge_row_per_trace(trained, ware
     from thunderline.edgar import build_windows as edgar_windows_of
     from thunderline.edgar.demo_filings import demo_ticker_map, parse_demo
     from thunderline.flow import decision_partition
-    from thunderline.store.window_rows import window_row
     from thunderline.lineage import Edge, describe, record_edge_columns, record_edges, walk
     from thunderline.market.features import BatchRef
+    from thunderline.store.window_rows import window_row
 
     monkeypatch.setattr(decision_partition, "BATCH_WINDOWS", 8)  # several batches, several ranges
     edgar = edgar_windows_of(parse_demo(tmp_path / "filings", TENANT))

@@ -26,6 +26,7 @@ def crash_backend(request, tmp_path_factory):
         yield "sqlite", lambda root: f"sqlite:///{root / 'warehouse.db'}"
         return
     from pg_support import APP_ROLE, require_pg
+
     from thunderline.store.postgres import drop_database, provision_database
 
     admin = require_pg()

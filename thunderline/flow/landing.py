@@ -83,7 +83,6 @@ def index_files(
     from thunderline.faults import fault_point
     from thunderline.ingress.landing import tenant_of_landing_path
 
-    t = session.table("landing_files")
     out: list[LandedFile] = []
     owner = default_tenant or session.tenant_id
     paths = [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]
