@@ -351,6 +351,8 @@ def main() -> None:
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-pandas", action="store_true")
     ap.add_argument("--only-e2e", action="store_true", help="run only the streaming pipeline part")
+    ap.add_argument("--lake", type=int, default=0, help="also time lake Parquet → windows on N ticks")
+    ap.add_argument("--only-lake", action="store_true", help="run only the lake → windows part")
     ap.add_argument("--gx", action="store_true", help="also measure Great Expectations on 1M ticks")
     ap.add_argument("--e2e-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -359,6 +361,9 @@ def main() -> None:
         print(json.dumps(e2e_child(args.e2e_child, Path(args.workdir), args.gx)))
         return
 
+    if args.only_lake:
+        lake_to_windows(args.lake or 2_000_000)
+        return
     if args.only_e2e:
         print_e2e([int(x) for x in args.e2e_sizes.split(",") if x], args.gx)
         return
@@ -405,6 +410,9 @@ def main() -> None:
         print(msg_pd)
     print(msg_pl)
 
+    if args.lake:
+        print()
+        lake_to_windows(args.lake)
     if not args.skip_e2e:
         print()
         print_e2e([int(x) for x in args.e2e_sizes.split(",") if x], args.gx)
@@ -419,6 +427,44 @@ def print_e2e(sizes: list[int], gx: bool) -> None:
         if "gx_once_s_per_M" in r:
             print(f"             GX per 64k chunk {r['gx_per_chunk_s_per_M']:.2f} s/M ticks, GX once per frame "
                   f"{r['gx_once_s_per_M']:.2f} s/M ticks, numpy rules {r['numpy_rules_s_per_M']:.2f} s/M ticks")
+
+
+
+# --------------------------------------------------------------------------- lake → windows
+def lake_to_windows(n: int, batch_rows: int = 262_144) -> None:
+    """The read path of market_feature_windows: lake Parquet batches (as raw_ticks writes them) →
+    validated arrays → WindowBuilder, through PartitionWindows; top of book and 10 levels."""
+    from thunderline.flow.market_partition import PartitionWindows
+    from thunderline.hashing import content_id
+    from thunderline.store.lake import Lake
+
+    tmp = Path(tempfile.mkdtemp(prefix="tl-lake-"))
+    try:
+        lake = Lake(tmp)
+        batches = []
+        for i, b in enumerate(synthetic_ticks(SyntheticSpec(n_ticks=n, seed=5, depth=10), "bench", batch_rows)):
+            import pyarrow as pa
+
+            bid = content_id("bench_batch", [i])
+            path = lake.write_batch("bench", "2024-01", "SYN", bid, pa.Table.from_batches([b]))
+            batches.append({"id": bid, "path": str(path), "venue": "SYNTH"})
+        mb = sum(Path(b["path"]).stat().st_size for b in batches) / 1e6
+        print(f"# lake → windows: {n:,} ticks in {len(batches)} lake files ({mb:.0f} MB, zstd), full recipe")
+        for depth, label in ((1, "top of book"), (None, "10-level book")):
+            def run():
+                pw = PartitionWindows("bench", "SYN", FULL_RECIPE, depth=depth)
+                out = 0
+                for b in batches:
+                    out += len(pw.feed(b))
+                return out + len(pw.flush())
+            run()  # warm-up (JIT, page cache)
+            dt, cpu, nw = best_of(run, repeats=2)
+            print(f"  {label:<14} {n / dt / 1e6:6.2f} M ticks/s wall, {n / cpu / 1e6:6.2f} M per CPU-s "
+                  f"({nw:,} windows incl. FeatureWindow objects)")
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -67,13 +67,19 @@ def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehou
     elapsed = time.perf_counter() - t0
     rate = summary.rows_rejected / summary.rows_read if summary.rows_read else 0.0
     context.log.info(f"{summary.partition}: {summary.rows_read:,} read, {summary.rows_kept:,} kept, "
-                     f"{summary.rows_rejected:,} quarantined in {elapsed:.2f}s")
+                     f"{summary.rows_rejected:,} quarantined, {summary.rows_duplicate:,} duplicates of earlier files "
+                     f"in {elapsed:.2f}s")
+    for bad in summary.files_rejected:
+        context.log.warning(f"{summary.partition}: file rejected whole: {bad['path']}: {bad['reason']}")
     yield dg.MaterializeResult(metadata={
         "files": summary.files,
         "rows_read": summary.rows_read,
         "rows_kept": summary.rows_kept,
         "rows_rejected": summary.rows_rejected,
+        "rows_duplicate": summary.rows_duplicate,
         "reject_reasons": dg.MetadataValue.json(summary.reject_reasons),
+        "files_duplicate": dg.MetadataValue.json(summary.files_duplicate),
+        "files_rejected": dg.MetadataValue.json(summary.files_rejected),
         "batches": summary.batches,
         "stale_lake_files_removed": removed,
         "crossed_or_locked": summary.crossed_or_locked,

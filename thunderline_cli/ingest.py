@@ -44,12 +44,24 @@ class IngestReport:
     error: str | None = None  # why the ingest stopped early (one line), e.g. storage full
     elapsed_s: float = 0.0
 
+    def failure_line(self) -> str | None:
+        """One line saying why the ingest did not fully succeed, or None when it did."""
+        bits = []
+        if self.files_rejected:
+            path, why = self.files_rejected[0]
+            more = f" (and {len(self.files_rejected) - 1} more)" if len(self.files_rejected) > 1 else ""
+            bits.append(f"{len(self.files_rejected)} file(s) rejected whole, first {path}: {why}{more}")
+        if self.runs_failed:
+            bits.append(f"{len(self.runs_failed)} partition run(s) failed, first {self.runs_failed[0]}")
+        return ("ingest failed: " + "; ".join(bits)) if bits else None
+
     def lines(self) -> list[str]:
         t = self.totals
         out = [
             f"files: {self.tick_files_new} new tick files, {self.edgar_files_new} new EDGAR files, "
-            f"{len(self.files_rejected)} unreadable",
-            f"ticks: {t['rows_read']:,} read, {t['rows_kept']:,} kept, {t['rows_rejected']:,} quarantined",
+            f"{len(self.files_rejected)} rejected whole",
+            f"ticks: {t['rows_read']:,} read, {t['rows_kept']:,} kept, {t['rows_rejected']:,} quarantined, "
+            f"{t['rows_duplicate']:,} already landed (duplicates)",
             f"filings: {t['docs']:,} documents, {t['docs_rejected']:,} quarantined",
             f"windows: {t['market_windows']:,} market, {t['edgar_windows']:,} edgar; "
             f"decision traces: {t['traces']:,}",
@@ -59,7 +71,7 @@ class IngestReport:
         for reason, n in self.reject_reasons.most_common(8):
             out.append(f"  rejected {n:,}: {reason}")
         for path, why in self.files_rejected[:8]:
-            out.append(f"  unreadable {path}: {why}")
+            out.append(f"  rejected whole {path}: {why}")
         for key in self.runs_failed[:8]:
             why = self.failure_reasons.get(key)
             out.append(f"  FAILED run for {key}" + (f": {why}" if why else ""))
@@ -202,7 +214,8 @@ def _plannable(report: IngestReport, labels: set[str]) -> list[str]:
 
 
 _TOTALS = {
-    "raw_ticks": {"rows_read": "rows_read", "rows_kept": "rows_kept", "rows_rejected": "rows_rejected"},
+    "raw_ticks": {"rows_read": "rows_read", "rows_kept": "rows_kept", "rows_rejected": "rows_rejected",
+                  "rows_duplicate": "rows_duplicate"},
     "market_feature_windows": {"windows": "market_windows"},
     "raw_filings": {"documents": "docs", "rejected": "docs_rejected"},
     "edgar_feature_windows": {"windows": "edgar_windows"},
@@ -217,6 +230,11 @@ def _accumulate(report: IngestReport, result) -> None:
         for meta_key, total_key in _TOTALS.get(name, {}).items():
             if meta_key in mat.metadata:
                 report.totals[total_key] += int(mat.metadata[meta_key].value)
+        if "files_rejected" in mat.metadata:
+            for bad in mat.metadata["files_rejected"].value or []:
+                item = (bad["path"], bad["reason"])
+                if item not in report.files_rejected:
+                    report.files_rejected.append(item)
         if "reject_reasons" in mat.metadata:
             for reason, n in (mat.metadata["reject_reasons"].value or {}).items():
                 report.reject_reasons[reason] += int(n)
@@ -231,7 +249,10 @@ def cmd_ingest(args) -> int:
         return EXIT_BUSY
     for line in report.lines():
         print(line)
-    return 1 if (report.runs_failed or report.error) else 0
+    failure = report.failure_line()
+    if failure:
+        print(failure, file=sys.stderr)
+    return 1 if (failure or report.error) else 0
 
 
 def register(sub) -> None:

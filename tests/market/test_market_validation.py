@@ -98,7 +98,7 @@ def test_great_expectations_agrees_with_numpy_rules(gx_suite):
     assert gx["ts_in_partition[ts]"]["unexpected_index_list"] == [60, 61]
     # crossed + locked rows 70/71 (kept, flagged) and rows 5/6 whose bad price also crosses (rejected)
     assert gx["bid_le_ask[bid_px,ask_px]"]["unexpected_count"] == 4
-    assert not gx["unique[venue,symbol,seq]"]["success"]
+    assert not gx["unique[venue,symbol,source,seq]"]["success"]
 
 
 def test_great_expectations_agrees_chunk_by_chunk_with_carried_seq(gx_suite):

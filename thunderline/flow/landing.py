@@ -62,11 +62,15 @@ def index_files(
     kind: str,
     paths: Iterable[Path],
     classify: Classifier,
-    sha_of: Callable[[Path], str] = file_sha256,
+    sha_of: Callable[[Path], str] | None = None,
     default_tenant: str | None = None,
     store: ContentStore | None = None,
 ) -> list[LandedFile]:
     """Record ``paths`` in ``landing_files``; already-known contents are returned with ``is_new=False``.
+
+    A file's identity is the sha256 of its bytes — for tick files, of what the file *means*:
+    a LOBSTER file's day and symbol live only in its name, so its identity also covers them
+    (:func:`thunderline.market.identity.tick_file_identity`).
 
     Only files of the session's tenant are indexed: a file under ``ticks/tenant=<t>/`` (or
     ``edgar/tenant=<t>/``) belongs to tenant ``t`` — written there by the ingress from the API
@@ -83,6 +87,11 @@ def index_files(
     from thunderline.faults import fault_point
     from thunderline.ingress.landing import tenant_of_landing_path
 
+    if sha_of is None:
+        if kind == "ticks":
+            from thunderline.market.identity import tick_file_identity as sha_of
+        else:
+            sha_of = file_sha256
     out: list[LandedFile] = []
     owner = default_tenant or session.tenant_id
     paths = [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]

@@ -1,4 +1,4 @@
-"""The market windows of one month × symbol: lake batches (stream order) → numba window builder → feature_windows.
+"""The market windows of one month × symbol: lake batches (merged in time order) → numba window builder → feature_windows.
 
 Re-running a partition replaces its windows (ids are content-derived); memory is bounded by
 the batch size, never by the partition's size.
@@ -6,15 +6,18 @@ the batch size, never by the partition's size.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thunderline.faults import fault_point
 from thunderline.flow.ledger import record_step
-from thunderline.market.features import FULL_RECIPE, BatchRef, Recipe, WindowBuilder, to_feature_windows
+from thunderline.market.features import FULL_RECIPE, Recipe, WindowBuilder, tick_arrays, to_feature_windows
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.warehouse import TenantSession
 from thunderline.store.window_rows import window_row
@@ -32,8 +35,37 @@ class WindowPartitionSummary:
     hash_of_hashes: str = ""
 
 
+WINDOW_COLUMNS = ["ts", "seq", "event_type", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_px", "trade_sz",
+                  "trade_side", "book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz"]
+
+
+def merge_groups(batches: list[dict]) -> list[list[dict]]:
+    """Cut ``raw_tick_batches`` rows (sorted by ts_min) into groups that must be merged by time.
+
+    Batches that do not overlap in time (one file's chunks, consecutive days, the two halves of
+    a split day touching at one timestamp) each form a group of one and stream as they are; batches
+    whose time ranges overlap (two feeds of the same interval, e.g. trades and quotes files) form
+    one group whose ticks are merged in (ts, batch order, seq) order. Memory is the group's size.
+    """
+    groups: list[list[dict]] = []
+    hi = None
+    for b in batches:
+        if groups and hi is not None and b["ts_min"] < hi:
+            groups[-1].append(b)
+            hi = max(hi, b["ts_max"])
+        else:
+            groups.append([b])
+            hi = b["ts_max"]
+    return groups
+
+
 class PartitionWindows:
-    """The market windows of one month × symbol, fed lake batches in stream order.
+    """The market windows of one month × symbol, fed lake batches in time order.
+
+    Several sources feed one partition (days, parts of a day, feeds), and a source's ``seq`` only
+    orders its own ticks. So the kernel sees a partition ordinal (1, 2, … in merged time order)
+    and each window's provenance cites, per batch it read, that batch's own seq sub-range:
+    provenance is local to the batches a window used and does not change when another day lands.
 
     :meth:`feed` returns the windows that became final; :meth:`peek` returns the still-open
     windows as a flush would emit them *without* closing the stream, so a caller that
@@ -42,34 +74,73 @@ class PartitionWindows:
     """
 
     def __init__(self, tenant: str, symbol: str, recipe: Recipe = FULL_RECIPE, *, batch_rows: int = 262_144,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, depth: int | None = None) -> None:
         self.tenant, self.symbol, self.recipe = tenant, symbol, recipe
         self.batch_rows, self.progress = batch_rows, progress
-        self.builder = WindowBuilder(recipe)
-        self.refs: list[BatchRef] = []
+        self.depth = depth  # None: the deepest book present; 1: top of book (book columns are not read)
+        self.columns = WINDOW_COLUMNS if depth != 1 else WINDOW_COLUMNS[:10]
+        self.builder = WindowBuilder(recipe, depth=depth)
         self.venue: str | None = None
         self.ticks = 0
+        self._ids: list[str] = []
+        # ticks a window may still cite: (first ordinal, batch index per tick, source seq per tick)
+        self._pend: list[tuple[int, np.ndarray, np.ndarray]] = []
 
     def add_refs(self, batches: Iterable[dict]) -> None:
-        """Declare batches whose seq ranges a window's provenance may cite (all known ones, in any order)."""
-        known = {r.batch_id for r in self.refs}
+        """Note the venue of the partition's batches (kept for callers that declare batches up front)."""
         for b in batches:
             if self.venue is None:
                 self.venue = b["venue"]
-            if b["id"] not in known:
-                self.refs.append(BatchRef(b["id"], b["seq_min"], b["seq_max"]))
-                known.add(b["id"])
 
     def feed(self, batch: dict) -> list:
         """Stream one ``raw_tick_batches`` row's Parquet file; returns the FeatureWindows that became final."""
-        self.add_refs([batch])
+        return self.feed_group([batch])
+
+    def feed_group(self, batches: list[dict]) -> list:
+        """Stream a group from :func:`merge_groups`: one batch as it is, several merged by time."""
+        self.add_refs(batches)
+        first = len(self._ids)
+        self._ids += [b["id"] for b in batches]
         out: list = []
-        for rb in pq.ParquetFile(batch["path"]).iter_batches(batch_size=self.batch_rows):
-            self.ticks += rb.num_rows
-            out += self._windows(self.builder.update(rb))
-            if self.progress:
-                self.progress(rb.num_rows)
+        if len(batches) == 1:
+            pf = pq.ParquetFile(batches[0]["path"], pre_buffer=False)
+            cols = [c for c in self.columns if c in pf.schema_arrow.names]
+            for rb in pf.iter_batches(batch_size=self.batch_rows, columns=cols):
+                out += self._push(rb, np.full(rb.num_rows, first, np.int32))
+            return out
+        parts, idx = [], []
+        for j, b in enumerate(batches):
+            t = pq.read_table(b["path"], columns=self.columns, pre_buffer=False)
+            parts.append(t)
+            idx.append(np.full(t.num_rows, first + j, np.int32))
+        t = pa.concat_tables(parts)
+        bidx = np.concatenate(idx)
+        order = np.lexsort((t.column("seq").to_numpy(), bidx, t.column("ts").to_numpy()))
+        for lo in range(0, t.num_rows, self.batch_rows):
+            sel = order[lo:lo + self.batch_rows]
+            out += self._push(t.take(pa.array(sel)), bidx[sel])
         return out
+
+    def _push(self, rb, bidx: np.ndarray) -> list:
+        n = rb.num_rows
+        if n == 0:
+            return []
+        a = tick_arrays(rb, self.depth)
+        start = self.ticks + 1
+        self._pend.append((start, bidx, a.seq))
+        self.ticks += n
+        ords = np.arange(start, start + n, dtype=np.int64)
+        result = self.builder.update(dataclasses.replace(a, seq=ords))
+        windows = self._windows(result)
+        if len(result):
+            self._trim(int(result.first_seq[-1]))  # later windows start no earlier than this one
+        if self.progress:
+            self.progress(n)
+        return windows
+
+    def _trim(self, keep_from: int) -> None:
+        while len(self._pend) > 1 and self._pend[1][0] <= keep_from:
+            self._pend.pop(0)
 
     def flush(self) -> list:
         return self._windows(self.builder.flush())
@@ -79,9 +150,29 @@ class PartitionWindows:
 
         return self._windows(copy.deepcopy(self.builder).flush())
 
+    def _spans(self, lo: int, hi: int) -> list[dict]:
+        starts = [p[0] for p in self._pend]
+        k = int(np.searchsorted(starts, lo, side="right")) - 1
+        spans: dict[int, list[int]] = {}
+        while k < len(self._pend) and self._pend[k][0] <= hi:
+            s0, bidx, seq = self._pend[k]
+            a, b = max(lo - s0, 0), min(hi - s0, bidx.shape[0] - 1)
+            bi, sq = bidx[a:b + 1], seq[a:b + 1]
+            if bi[0] == bi[-1] and (bi.shape[0] < 3 or (bi == bi[0]).all()):
+                groups = [(int(bi[0]), sq)]
+            else:
+                groups = [(int(g), sq[bi == g]) for g in dict.fromkeys(bi.tolist())]
+            for g, s in groups:
+                cur = spans.setdefault(g, [int(s.min()), int(s.max())])
+                cur[0], cur[1] = min(cur[0], int(s.min())), max(cur[1], int(s.max()))
+            k += 1
+        return [{"batch_id": self._ids[g], "seq_min": v[0], "seq_max": v[1]} for g, v in spans.items()]
+
     def _windows(self, result) -> list:
-        return to_feature_windows(result, tenant_id=self.tenant, symbol=self.symbol, batches=self.refs,
-                                  venue=self.venue)
+        if not len(result):
+            return []
+        spans = [self._spans(int(result.first_seq[i]), int(result.last_seq[i])) for i in range(len(result))]
+        return to_feature_windows(result, tenant_id=self.tenant, symbol=self.symbol, venue=self.venue, spans=spans)
 
 
 def persist_windows(session: TenantSession, windows: list) -> int:
@@ -116,7 +207,6 @@ def build_window_partition(
     session.delete("feature_windows", fw.c.kind == "market", fw.c.key == symbol, fw.c.window_start >= lo,
                    fw.c.window_start < hi, fw.c.recipe_version == recipe.recipe_version)
     stream = PartitionWindows(session.tenant_id, symbol, recipe, batch_rows=batch_rows, progress=progress)
-    stream.add_refs(batches)
     digest = hashlib.sha256()
 
     def emit(windows: list) -> None:
@@ -130,8 +220,8 @@ def build_window_partition(
         if on_windows:
             on_windows(windows)
 
-    for b in batches:
-        emit(stream.feed(b))
+    for group in merge_groups(batches):
+        emit(stream.feed_group(group))
     emit(stream.flush())
     summary.ticks = stream.ticks
     summary.hash_of_hashes = digest.hexdigest()

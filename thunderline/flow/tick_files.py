@@ -29,6 +29,14 @@ def classify_tick_file(path: Path, chunk_rows: int = 1_000_000) -> Classificatio
         message, orderbook = lobster_pair(path)
         if not orderbook.exists():
             raise FileNotFoundError(f"{path}: LOBSTER orderbook partner {orderbook.name} has not arrived")
+        from thunderline.market.lobster import lobster_months
+
+        # the symbol is in the name and Time is the only column that routes: read just that
+        symbol = parse_lobster_name(path)["symbol"]
+        months = lobster_months(message)
+        if not months:
+            raise ValueError(f"{path}: no parsable ticks (lobster): no row has a valid Time")
+        return Classification(fmt, [f"{m}|{symbol}" for m in months])
     parts: set[str] = set()
     first_reject: list[Reject] = []
     if fmt == "canonical_parquet":

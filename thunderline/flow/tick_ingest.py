@@ -28,6 +28,7 @@ from thunderline.flow.ledger import inputs_digest, record_step
 from thunderline.flow.tick_files import quarantine_rows
 from thunderline.hashing import content_id
 from thunderline.market import iter_tick_chunks
+from thunderline.market.identity import SourceLedger
 from thunderline.market.validation import TickValidator, rule_summary
 from thunderline.partitioning import month_bounds_us
 from thunderline.store.lake import Lake
@@ -43,6 +44,7 @@ class TickPartitionSummary:
     rows_read: int = 0
     rows_kept: int = 0
     rows_rejected: int = 0
+    rows_duplicate: int = 0
     rows_other_partitions: int = 0
     batches: int = 0
     crossed_or_locked: int = 0
@@ -51,16 +53,26 @@ class TickPartitionSummary:
     numpy_rules: dict[str, dict] = field(default_factory=dict)
     ts_min: int | None = None
     ts_max: int | None = None
+    files_duplicate: list[str] = field(default_factory=list)
+    # files none of whose rows became a tick of this partition: [{"path", "reason"}]
+    files_rejected: list[dict] = field(default_factory=list)
     #: lake files the new state references; the others are removed after commit (see finalize_lake)
     keep_files: set[str] = field(default_factory=set, repr=False)
+
+
+_COUNTERS = ("rows_read", "rows_kept", "rows_rejected", "rows_duplicate", "rows_other_partitions", "batches",
+             "crossed_or_locked")
 
 
 class PartitionIngest:
     """The ingest of one month × symbol, one landing file at a time, in the order files are added.
 
-    Validation state (last seq per stream, the GX run) carries across files, so adding the
+    Validation state (last seq per source file, the GX run) carries across chunks, so adding the
     partition's files one by one — as ``thunderline live`` does when each lands — writes the
     same batches (same ids, same lake files) and quarantine rows as one pass over all of them.
+    Files are checked against the ones accepted before them (:class:`SourceLedger`): ticks
+    already held are dropped as duplicates; a file that conflicts with an earlier one is
+    refused whole — its lake files are removed and one quarantine row says why.
     :meth:`take` hands out the rows produced since the previous call.
     """
 
@@ -72,14 +84,23 @@ class PartitionIngest:
         self.summary = TickPartitionSummary(f"{month}|{symbol}")
         self.validator = TickValidator(self.lo, self.hi)
         self.expectations = _ExpectationRun(self.lo, self.hi) if run_expectations else None
+        self.ledger = SourceLedger()
         self.written: set[str] = set()
         self._batches: list[dict] = []
         self._quarantine: list[dict] = []
 
     def add_file(self, f: dict) -> None:
-        """Read landing file ``f`` (a ``landing_files`` row) and keep this partition's valid ticks."""
+        """Read landing file ``f`` (a ``landing_files`` row) and keep this partition's valid, new ticks."""
         summary, pkey = self.summary, self.summary.partition
+        before = {k: getattr(summary, k) for k in _COUNTERS}
+        reasons_before = dict(summary.reject_reasons)
+        rules_before = {k: dict(v) for k, v in summary.numpy_rules.items()}
+        n_batches, n_quarantine = len(self._batches), len(self._quarantine)
+        gx_before = self.expectations.snapshot() if self.expectations else None
+        totals_before = dict(self.validator.totals)
+        self.ledger.begin(f["path"])
         summary.files += 1
+        conflict: tuple[str, int] | None = None
         read_path = str(read_path_of(f))
         for i, chunk in enumerate(iter_tick_chunks(read_path, self.tenant, chunk_rows=self.chunk_rows)):
             b, parse_rejects = chunk.batch, chunk.rejects
@@ -100,6 +121,15 @@ class PartitionIngest:
             if own.num_rows == 0:
                 continue
             summary.rows_read += own.num_rows
+            seen = self.ledger.check(f["format"], own)
+            if seen.conflict_with is not None:
+                conflict = (seen.conflict_with, seen.conflicting_rows)
+                break
+            if seen.duplicate.any():
+                summary.rows_duplicate += int(seen.duplicate.sum())
+                own = own.filter(pa.array(~seen.duplicate))
+                if own.num_rows == 0:
+                    continue
             if self.expectations:
                 self.expectations.add(own)
             res = self.validator.validate(own)
@@ -122,6 +152,41 @@ class PartitionIngest:
             summary.ts_max = row["ts_max"] if summary.ts_max is None else max(summary.ts_max, row["ts_max"])
             if self.progress:
                 self.progress(own.num_rows)
+        if conflict is not None:
+            # refuse the whole file: undo what it wrote and counted, say why in one quarantine row
+            self.ledger.abandon()
+            for row in self._batches[n_batches:]:
+                self.written.discard(Path(row["path"]).name)
+                Path(row["path"]).unlink(missing_ok=True)
+            del self._batches[n_batches:]
+            del self._quarantine[n_quarantine:]
+            for k, v in before.items():
+                setattr(summary, k, v)
+            summary.reject_reasons, summary.numpy_rules = reasons_before, rules_before
+            self.validator.totals = totals_before
+            if self.expectations:
+                self.expectations.restore(gx_before)
+            other, n = conflict
+            reason = (f"conflicting_file: {n:,} ticks differ from {other} inside its time range "
+                      f"(same format {f['format']!r} and venue); the earlier file is kept")
+            self._refuse(f, reason)
+            return
+        self.ledger.commit()
+        read = summary.rows_read - before["rows_read"]
+        if read and summary.rows_kept == before["rows_kept"]:
+            if summary.rows_duplicate > before["rows_duplicate"]:
+                summary.files_duplicate.append(f["path"])  # nothing new: changes nothing
+            else:
+                new = {k: v - reasons_before.get(k, 0) for k, v in summary.reject_reasons.items()}
+                top = max(new.items(), key=lambda kv: kv[1])[0]
+                summary.files_rejected.append({"path": f["path"], "reason": f"every row quarantined (most: {top})"})
+
+    def _refuse(self, f: dict, reason: str) -> None:
+        self.summary.files_rejected.append({"path": f["path"], "reason": reason})
+        self.summary.reject_reasons["conflicting_file"] = self.summary.reject_reasons.get("conflicting_file", 0) + 1
+        self._quarantine.append(dict(id=content_id("quarantine", ["file", f["id"], self.summary.partition, reason]),
+                                     stage="raw_ticks.file", source=f["path"], row_number=None, field="*",
+                                     reason=reason, raw=None, partition_key=self.summary.partition))
 
     def take(self) -> tuple[list[dict], list[dict]]:
         """(raw_tick_batches rows, quarantine rows) produced since the previous call."""
@@ -183,12 +248,20 @@ class _ExpectationRun:
             t["success"] = t["success"] and v["success"]
             t["unexpected_count"] += v["unexpected_count"]
             t["element_count"] += v["element_count"]
-        key = (df["venue"].astype(str) + "\x1f" + df["symbol"].astype(str))
+        key = df["venue"].astype(str) + "\x1f" + df["symbol"].astype(str) + "\x1f" + df["source"].astype(str)
         for k, m in df.groupby(key, sort=False)["seq"].max().items():
             self.prev_seq[k] = max(int(m), self.prev_seq.get(k, int(m)))
 
     def summary(self) -> dict[str, dict]:
         return dict(sorted(self.totals.items()))
+
+    def snapshot(self) -> tuple[dict, dict]:
+        import copy
+
+        return copy.deepcopy(self.totals), dict(self.prev_seq)
+
+    def restore(self, snap: tuple[dict, dict]) -> None:
+        self.totals, self.prev_seq = snap
 
 
 def _merge_counts(acc: dict, new: dict) -> dict:

@@ -6,8 +6,6 @@ then converted to float64, which is the correctly rounded value of the decimal t
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -91,14 +89,14 @@ def parse_size(text: str, field: str, *, allow_empty: bool = False) -> float:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file (``.gz`` transparently), keeping line endings for exact raw lines.
+    """Open a text file (gzip, zstd or one-member zip transparently), keeping line endings for exact raw lines.
 
     A leading UTF-8 byte-order mark (some Windows tools write one) is dropped, so the header
     is recognised; undecodable bytes become U+FFFD and fail the field they are in, naming the
     row, instead of aborting the file."""
-    if str(path).endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline="")
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+    from thunderline.market.columnar import open_text as _open
+
+    return _open(path)
 
 
 def strip_eol(line: str) -> str:

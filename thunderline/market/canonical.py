@@ -9,7 +9,7 @@
 
   (one line; columns are matched by name, ``source``/``source_row`` may be omitted);
 * ``ts`` is an integer, microseconds since the Unix epoch, UTC; ``seq`` an integer, strictly
-  increasing per (venue, symbol); ``event_type`` 0 quote / 1 trade / 2 status;
+  increasing per (venue, symbol) within the file; ``event_type`` 0 quote / 1 trade / 2 status;
   ``trade_side`` −1 / 0 / 1;
 * prices and sizes are plain decimal numbers (``123.45``, ``1e-3``); an **empty field means
   absent** (NaN). The literal text ``NaN``/``inf`` is rejected, as are negative sizes and

@@ -338,33 +338,43 @@ class BatchRef:
 
 def to_feature_windows(result: WindowResult, *, tenant_id: str, symbol: str,
                        batches: Sequence[BatchRef | Mapping[str, Any]] = (),
-                       venue: str | None = None) -> list[FeatureWindow]:
+                       venue: str | None = None,
+                       spans: Sequence[list[dict]] | None = None) -> list[FeatureWindow]:
     """``contracts.FeatureWindow`` objects (kind "market", key = symbol, status "filled",
     available at the window end). ``provenance`` lists the batches whose seq range overlaps the
-    window's [first_seq, last_seq] with the overlapping sub-range, plus the window's own range."""
+    window's [first_seq, last_seq] with the overlapping sub-range, plus the window's own range.
+
+    ``spans`` (one list per window of ``{"batch_id", "seq_min", "seq_max"}``, in stream order)
+    replaces the seq-range lookup where the stream merges several sources, whose seqs are only
+    meaningful inside their own batch; ``seq_first``/``seq_last`` are then the first span's
+    ``seq_min`` and the last span's ``seq_max``."""
+    if spans is not None:
+        return [_window(result, i, tenant_id, symbol, venue, list(spans[i]), spans[i][0]["seq_min"],
+                        spans[i][-1]["seq_max"]) for i in range(len(result))]
     refs = [b if isinstance(b, BatchRef) else BatchRef(str(b["batch_id"]), int(b["seq_min"]), int(b["seq_max"]))
             for b in batches]
     refs.sort(key=lambda b: (b.seq_min, b.batch_id))
     out: list[FeatureWindow] = []
-    names = result.feature_names
     for i in range(len(result)):
         lo, hi = int(result.first_seq[i]), int(result.last_seq[i])
-        prov: dict[str, Any] = {
-            "batches": [{"batch_id": b.batch_id, "seq_min": max(lo, b.seq_min), "seq_max": min(hi, b.seq_max)}
-                        for b in refs if b.seq_min <= hi and b.seq_max >= lo],
-            "seq_first": lo,
-            "seq_last": hi,
-            "tick_count": int(result.tick_count[i]),
-        }
-        if venue is not None:
-            prov["venue"] = venue
-        end = int(result.window_end_us[i])
-        out.append(FeatureWindow(
-            tenant_id=tenant_id, kind="market", key=symbol,
-            window_start_us=int(result.window_start_us[i]), window_end_us=end, available_at_us=end,
-            recipe_version=result.recipe_version,
-            features={n: float(result.features[i, j]) for j, n in enumerate(names)},
-            provenance=prov, status="filled",
-        ))
+        cited = [{"batch_id": b.batch_id, "seq_min": max(lo, b.seq_min), "seq_max": min(hi, b.seq_max)}
+                 for b in refs if b.seq_min <= hi and b.seq_max >= lo]
+        out.append(_window(result, i, tenant_id, symbol, venue, cited, lo, hi))
     return out
+
+
+def _window(result: WindowResult, i: int, tenant_id: str, symbol: str, venue: str | None, cited: list[dict],
+            lo: int, hi: int) -> FeatureWindow:
+    prov: dict[str, Any] = {"batches": cited, "seq_first": int(lo), "seq_last": int(hi),
+                            "tick_count": int(result.tick_count[i])}
+    if venue is not None:
+        prov["venue"] = venue
+    end = int(result.window_end_us[i])
+    return FeatureWindow(
+        tenant_id=tenant_id, kind="market", key=symbol,
+        window_start_us=int(result.window_start_us[i]), window_end_us=end, available_at_us=end,
+        recipe_version=result.recipe_version,
+        features={n: float(result.features[i, j]) for j, n in enumerate(result.feature_names)},
+        provenance=prov, status="filled",
+    )
 

@@ -28,18 +28,24 @@ from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from thunderline.contracts import EVENT_QUOTE, EVENT_STATUS, EVENT_TRADE
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from thunderline.contracts import EVENT_QUOTE, EVENT_STATUS, EVENT_TRADE, TICK_SCHEMA
 from thunderline.market._build import (
     NAN,
     ChunkEmitter,
     RowError,
     TickBuilder,
     TickChunk,
-    open_text,
+    const_strings,
+    empty_batch,
     parse_int,
     reject,
     strip_eol,
 )
+from thunderline.market.columnar import LineReader, Piece, open_bytes, open_text, parse_block, split_lines, typed_pieces
 from thunderline.market.rejects import Reject
 
 LOBSTER_TZ = ZoneInfo("America/New_York")
@@ -49,7 +55,7 @@ DUMMY_ASK = 9_999_999_999
 DUMMY_BID = -9_999_999_999
 _NAME_RE = re.compile(
     r"(?P<symbol>[A-Za-z0-9.\-]+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
-    r"(?P<kind>message|orderbook)_(?P<level>\d+)\.csv(?:\.gz)?\Z"
+    r"(?P<kind>message|orderbook)_(?P<level>\d+)\.csv(?:\.gz|\.zst|\.zstd|\.zip)?\Z"
 )
 _DAY_S = 86_400
 _TIME_RE = re.compile(r"([0-9]+)(?:\.([0-9]{1,9}))?\Z")
@@ -146,7 +152,51 @@ def _parse_book(fields: list[str], level: int) -> tuple[list[float], list[float]
     return bpx, bsz, apx, asz
 
 
-def iter_lobster(
+def _row(row: int, m: str, o: str, level: int, venue: str, symbol: str, clock: "_LocalClock",
+         src: str) -> Reject | tuple:
+    """One message/orderbook line pair by the exact row rules: a Reject, or TickBuilder.add arguments."""
+    mf = m.split(",")
+    try:
+        if len(mf) != 6:
+            raise RowError("*", f"expected 6 columns, got {len(mf)} (truncated or malformed line)")
+        ns = parse_time_ns(mf[0])
+        typ = parse_int(mf[1], "type")
+        event = _EVENT_OF_TYPE.get(typ)
+        if event is None:
+            raise RowError("type", f"unknown LOBSTER event type {typ} (expected 1-5 or 7)")
+        parse_int(mf[2], "order_id")
+        size = parse_int(mf[3], "size")
+        price = parse_int(mf[4], "price")
+        direction = parse_int(mf[5], "direction")
+        if size < 0:
+            raise RowError("size", f"size must be >= 0: {size}")
+        if event != EVENT_STATUS:
+            if direction not in (1, -1):
+                raise RowError("direction", f"must be 1 or -1: {direction}")
+            if price <= 0:
+                raise RowError("price", f"price must be > 0: {price}")
+            if event == EVENT_TRADE and size <= 0:
+                raise RowError("size", f"execution size must be > 0: {size}")
+    except RowError as exc:
+        return reject(src, row, exc, m)
+    of = o.split(",")
+    try:
+        if len(of) != 4 * level:
+            raise RowError("orderbook", f"expected {4 * level} orderbook columns, got {len(of)} (truncated or malformed line)")
+        bpx, bsz, apx, asz = _parse_book(of, level)
+    except RowError as exc:
+        return Reject(src, row, f"orderbook.{exc.field}", exc.reason, m + " | " + o)
+    ts = clock.to_utc_us(ns)
+    if event == EVENT_STATUS:
+        return (venue, symbol, ts, row, event, NAN, 0.0, NAN, 0.0, NAN, 0.0, 0, None, row)
+    if event == EVENT_TRADE:
+        tpx, tsz, side = price / PRICE_SCALE, float(size), -direction
+    else:
+        tpx, tsz, side = NAN, 0.0, 0
+    return (venue, symbol, ts, row, event, bpx[0], bsz[0], apx[0], asz[0], tpx, tsz, side, (bpx, bsz, apx, asz), row)
+
+
+def iter_lobster_rows(
     path: str | Path,
     tenant_id: str,
     chunk_rows: int,
@@ -154,17 +204,14 @@ def iter_lobster(
     tz: ZoneInfo = LOBSTER_TZ,
     venue: str = LOBSTER_VENUE,
 ) -> Iterator[TickChunk]:
-    """Stream a LOBSTER pair (give either file) as TickChunks; see the module docstring for guarantees."""
+    """The row-by-row reader (the reference the columnar :func:`iter_lobster` must equal)."""
     msg_path, ob_path = lobster_pair(path)
     info = parse_lobster_name(msg_path)
     assert info is not None
-    level = info["level"]
-    symbol = info["symbol"]
+    level, symbol = info["level"], info["symbol"]
     clock = _LocalClock(info["date"], tz)
     src = str(msg_path)
     em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
-    b = em.builder
-    n_ob_cols = 4 * level
     with open_text(msg_path) as fm, open_text(ob_path) as fo:
         for row, (mline, oline) in enumerate(zip_longest(fm, fo), start=1):
             if mline is None:
@@ -172,56 +219,246 @@ def iter_lobster(
             elif oline is None:
                 em.rejects.append(Reject(src, row, "*", "message row has no orderbook row (orderbook file ended early)", strip_eol(mline)))
             else:
-                m = strip_eol(mline)
-                mf = m.split(",")
-                try:
-                    if len(mf) != 6:
-                        raise RowError("*", f"expected 6 columns, got {len(mf)} (truncated or malformed line)")
-                    ns = parse_time_ns(mf[0])
-                    typ = parse_int(mf[1], "type")
-                    event = _EVENT_OF_TYPE.get(typ)
-                    if event is None:
-                        raise RowError("type", f"unknown LOBSTER event type {typ} (expected 1-5 or 7)")
-                    parse_int(mf[2], "order_id")
-                    size = parse_int(mf[3], "size")
-                    price = parse_int(mf[4], "price")
-                    direction = parse_int(mf[5], "direction")
-                    if size < 0:
-                        raise RowError("size", f"size must be >= 0: {size}")
-                    if event != EVENT_STATUS:
-                        if direction not in (1, -1):
-                            raise RowError("direction", f"must be 1 or -1: {direction}")
-                        if price <= 0:
-                            raise RowError("price", f"price must be > 0: {price}")
-                        if event == EVENT_TRADE and size <= 0:
-                            raise RowError("size", f"execution size must be > 0: {size}")
-                except RowError as exc:
-                    em.rejects.append(reject(src, row, exc, m))
-                    if em.full():
-                        yield em.take()
-                    continue
-                o = strip_eol(oline)
-                of = o.split(",")
-                try:
-                    if len(of) != n_ob_cols:
-                        raise RowError("orderbook", f"expected {n_ob_cols} orderbook columns, got {len(of)} (truncated or malformed line)")
-                    bpx, bsz, apx, asz = _parse_book(of, level)
-                except RowError as exc:
-                    em.rejects.append(Reject(src, row, f"orderbook.{exc.field}", exc.reason, m + " | " + o))
-                    if em.full():
-                        yield em.take()
-                    continue
-                ts = clock.to_utc_us(ns)
-                if event == EVENT_STATUS:
-                    b.add(venue, symbol, ts, row, event, NAN, 0.0, NAN, 0.0, NAN, 0.0, 0, None, row)
+                out = _row(row, strip_eol(mline), strip_eol(oline), level, venue, symbol, clock, src)
+                if isinstance(out, Reject):
+                    em.rejects.append(out)
                 else:
-                    if event == EVENT_TRADE:
-                        tpx, tsz, side = price / PRICE_SCALE, float(size), -direction
-                    else:
-                        tpx, tsz, side = NAN, 0.0, 0
-                    b.add(venue, symbol, ts, row, event, bpx[0], bsz[0], apx[0], asz[0], tpx, tsz, side,
-                          (bpx, bsz, apx, asz), row)
+                    em.builder.add(*out)
             if em.full():
                 yield em.take()
     if em.pending():
         yield em.take()
+
+
+_MSG_NAMES = ["time", "type", "order_id", "size", "price", "direction"]
+_MSG_TYPES = {"time": pa.string(), "type": pa.int64(), "order_id": pa.int64(), "size": pa.int64(),
+              "price": pa.int64(), "direction": pa.int64()}
+_TIME_PATTERN = r"^[0-9]+(\.[0-9]{1,9})?$"
+_FLOAT_TIME_LIMIT_S = _DAY_S  # a day file; below it, round(float(text) * 1e9) is the exact nanosecond count
+
+
+def _ob_names(level: int) -> list[str]:
+    return [f"{k}_{i}" for i in range(1, level + 1) for k in ("ap", "as", "bp", "bs")]
+
+
+def iter_lobster(
+    path: str | Path,
+    tenant_id: str,
+    chunk_rows: int,
+    *,
+    tz: ZoneInfo = LOBSTER_TZ,
+    venue: str = LOBSTER_VENUE,
+    use_threads: bool = False,
+) -> Iterator[TickChunk]:
+    """Stream a LOBSTER pair (give either file) as TickChunks; see the module docstring for guarantees.
+
+    Columnar: both files are read in aligned blocks of whole lines with pyarrow.csv and checked
+    column-wise; rows a check flags (and blocks pyarrow cannot type) go through the exact row
+    rules (:func:`_row`), so ticks and rejects equal :func:`iter_lobster_rows`'s."""
+    msg_path, ob_path = lobster_pair(path)
+    info = parse_lobster_name(msg_path)
+    assert info is not None
+    level, symbol = info["level"], info["symbol"]
+    clock = _LocalClock(info["date"], tz)
+    src = str(msg_path)
+    ob_names = _ob_names(level)
+    ob_types = {n: pa.int64() for n in ob_names}
+
+    def parse(data: tuple[bytes, ...]):
+        m = parse_block(data[0], _MSG_NAMES, _MSG_TYPES, use_threads=use_threads)
+        if m is None:
+            return None
+        o = parse_block(data[1], ob_names, ob_types, use_threads=use_threads)
+        return None if o is None else (m, o)
+
+    ctx = _Ctx(tenant_id, src, venue, symbol, level, clock)
+    with open_bytes(msg_path) as fm, open_bytes(ob_path) as fo:
+        mr, orr = LineReader(fm), LineReader(fo)
+        while True:
+            first = mr.next_line
+            mdata, n = mr.block()
+            if n == 0:
+                break
+            odata, got = orr.lines(n)
+            tail: list[Reject] = []
+            if got < n:  # the orderbook file ended early: the remaining message rows have no partner
+                mlines = split_lines(mdata)
+                tail = [Reject(src, first + i, "*", "message row has no orderbook row (orderbook file ended early)",
+                               mlines[i].decode("utf-8", "replace")) for i in range(got, n)]
+                mdata = b"".join(ln + b"\n" for ln in mlines[:got])
+            for piece, tables in typed_pieces(Piece(first, got, (mdata, odata)), parse) if got else ():
+                yield from _emit(ctx, piece, tables, chunk_rows)
+            if tail:
+                yield from _chunks(ctx, None, tail, chunk_rows)
+        # the message file ended early: the orderbook's remaining rows have no partner
+        while True:
+            first = orr.next_line
+            odata, n = orr.block()
+            if n == 0:
+                break
+            rej = [Reject(str(ob_path), first + i, "*", "orderbook row has no message row (message file ended early)",
+                          ln.decode("utf-8", "replace")) for i, ln in enumerate(split_lines(odata))]
+            yield from _chunks(ctx, None, rej, chunk_rows)
+
+
+class _Ctx:
+    def __init__(self, tenant_id: str, src: str, venue: str, symbol: str, level: int, clock: _LocalClock) -> None:
+        self.tenant_id, self.src, self.venue, self.symbol, self.level, self.clock = tenant_id, src, venue, symbol, level, clock
+
+
+def _emit(ctx: _Ctx, piece: Piece, tables, chunk_rows: int) -> Iterator[TickChunk]:
+    if tables is None:  # a small run of lines pyarrow could not type: the exact row path
+        b = TickBuilder(ctx.tenant_id, ctx.src)
+        rejects: list[Reject] = []
+        mlines, olines = split_lines(piece.data[0]), split_lines(piece.data[1])
+        for i, (m, o) in enumerate(zip(mlines, olines)):
+            out = _row(piece.first_line + i, m.decode("utf-8", "replace"), o.decode("utf-8", "replace"),
+                       ctx.level, ctx.venue, ctx.symbol, ctx.clock, ctx.src)
+            if isinstance(out, Reject):
+                rejects.append(out)
+            else:
+                b.add(*out)
+        yield from _chunks(ctx, b.flush(), rejects, chunk_rows)
+        return
+    batch, rejects = _columnar(ctx, piece, *tables)
+    yield from _chunks(ctx, batch, rejects, chunk_rows)
+
+
+def _chunks(ctx: _Ctx, batch: pa.RecordBatch | None, rejects: list[Reject], chunk_rows: int) -> Iterator[TickChunk]:
+    """Cut (batch, rejects) into TickChunks of at most chunk_rows ticks and chunk_rows rejects; a reject goes
+    with the chunk of the first tick after it (the last chunk takes the rest)."""
+    n = 0 if batch is None else batch.num_rows
+    rows = batch.column("source_row").to_numpy() if n else np.zeros(0, np.int64)
+    ri = 0
+    for lo in range(0, max(n, 1), chunk_rows):
+        hi = min(lo + chunk_rows, n)
+        limit = int(rows[hi - 1]) if hi < n else None
+        mine = []
+        while ri < len(rejects) and (limit is None or rejects[ri].source_row < limit):
+            mine.append(rejects[ri])
+            ri += 1
+        while len(mine) > chunk_rows:
+            yield TickChunk(empty_batch(), tuple(mine[:chunk_rows]))
+            mine = mine[chunk_rows:]
+        part = batch.slice(lo, hi - lo) if n else empty_batch()
+        if part.num_rows or mine:
+            yield TickChunk(part, tuple(mine))
+
+
+def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.RecordBatch, list[Reject]]:
+    n = piece.n
+    L = ctx.level
+    rows = np.arange(piece.first_line, piece.first_line + n, dtype=np.int64)
+    time_txt = m.column("time")
+    ok_time = pc.match_substring_regex(time_txt, _TIME_PATTERN).to_numpy(zero_copy_only=False)
+    secs = pc.cast(pc.if_else(ok_time, time_txt, "0"), pa.float64()).to_numpy(zero_copy_only=False)
+    typ = m.column("type").to_numpy()
+    size = m.column("size").to_numpy()
+    price = m.column("price").to_numpy()
+    direction = m.column("direction").to_numpy()
+    known = np.isin(typ, (1, 2, 3, 4, 5, 7))
+    status = typ == 7
+    trade = (typ == 4) | (typ == 5)
+    bad = ~ok_time | (secs >= _FLOAT_TIME_LIMIT_S) | ~known | (size < 0)
+    bad |= ~status & ((direction != 1) & (direction != -1) | (price <= 0) | (trade & (size <= 0)))
+    apx, aszf, bpx, bszf = (np.empty((n, L)) for _ in range(4))
+    for k in range(L):
+        ap, asz, bp, bsz = (o.column(4 * k + j).to_numpy() for j in range(4))
+        bad |= (asz < 0) | (bsz < 0) | ((ap != DUMMY_ASK) & (ap <= 0)) | ((bp != DUMMY_BID) & (bp <= 0))
+        da, db = ap == DUMMY_ASK, bp == DUMMY_BID
+        apx[:, k] = np.where(da, np.nan, ap / PRICE_SCALE)
+        aszf[:, k] = np.where(da, 0.0, asz)
+        bpx[:, k] = np.where(db, np.nan, bp / PRICE_SCALE)
+        bszf[:, k] = np.where(db, 0.0, bsz)
+
+    ns = np.rint(secs * 1e9).astype(np.int64)
+    hour = ns // 3_600_000_000_000
+    off = np.zeros(n, np.int64)
+    for h in np.unique(hour[~bad]):
+        ctx.clock.to_utc_us(int(h) * 3_600_000_000_000)
+        off[hour == h] = ctx.clock._offsets[int(h)]
+    ts = ctx.clock.midnight_utc_naive_us + ns // 1000 - off
+    event = np.where(trade, EVENT_TRADE, np.where(status, EVENT_STATUS, EVENT_QUOTE)).astype(np.int8)
+    tpx = np.where(trade, price / PRICE_SCALE, np.nan)
+    tsz = np.where(trade, size.astype(np.float64), 0.0)
+    side = np.where(trade, -direction, 0).astype(np.int8)
+    top = [x[:, 0].copy() for x in (bpx, bszf, apx, aszf)]
+    for x, fill in zip(top, (np.nan, 0.0, np.nan, 0.0)):
+        x[status] = fill
+    rejects: list[Reject] = []
+    keep = ~bad
+    if bad.any():  # the exact row rules for flagged rows: they name the field, or (rarely) accept the row
+        mlines, olines = split_lines(piece.data[0]), split_lines(piece.data[1])
+        for i in np.flatnonzero(bad):
+            out = _row(int(rows[i]), mlines[i].decode("utf-8", "replace"), olines[i].decode("utf-8", "replace"),
+                       L, ctx.venue, ctx.symbol, ctx.clock, ctx.src)
+            if isinstance(out, Reject):
+                rejects.append(out)
+                continue
+            keep[i] = True
+            ts[i], event[i] = out[2], out[4]
+            top[0][i], top[1][i], top[2][i], top[3][i] = out[5], out[6], out[7], out[8]
+            tpx[i], tsz[i], side[i] = out[9], out[10], out[11]
+            status[i] = out[4] == EVENT_STATUS
+            if out[12] is not None:
+                bpx[i], bszf[i], apx[i], aszf[i] = (np.asarray(v, np.float64) for v in out[12])
+    every = bool(keep.all())
+    idx = np.flatnonzero(keep) if not every else slice(None)
+    k = int(keep.sum())
+    has_book = ~status[idx]
+    if has_book.all():  # the usual block: every row carries L levels, lists are views of the (n, L) arrays
+        offsets = pa.array(np.arange(0, (k + 1) * L, L, dtype=np.int32))
+        mask = None
+        sel = idx
+    else:
+        lens = np.where(has_book, L, 0).astype(np.int32)
+        offs = np.zeros(k + 1, np.int32)
+        np.cumsum(lens, out=offs[1:])
+        offsets, mask = pa.array(offs), pa.array(~has_book)
+        sel = np.flatnonzero(keep)[has_book] if not every else np.flatnonzero(has_book)
+
+    def lists(x: np.ndarray) -> pa.Array:
+        v = x if isinstance(sel, slice) else x[sel]
+        return pa.ListArray.from_arrays(offsets, pa.array(v.reshape(-1)), mask=mask)
+
+    batch = pa.RecordBatch.from_arrays([
+        const_strings(ctx.tenant_id, k), const_strings(ctx.venue, k), const_strings(ctx.symbol, k),
+        pa.array(ts[idx]), pa.array(rows[idx]), pa.array(event[idx]),
+        pa.array(top[0][idx]), pa.array(top[1][idx]), pa.array(top[2][idx]), pa.array(top[3][idx]),
+        pa.array(tpx[idx]), pa.array(tsz[idx]), pa.array(side[idx]),
+        lists(bpx), lists(bszf), lists(apx), lists(aszf),
+        const_strings(ctx.src, k), pa.array(rows[idx]),
+    ], schema=TICK_SCHEMA)
+    return batch, rejects
+
+
+def lobster_months(path: str | Path) -> list[str]:
+    """The UTC months ("YYYY-MM") a LOBSTER pair's ticks fall in, from its name and the message file's
+    Time column alone (the orderbook, 4×L columns, is not read): what the landing index needs to
+    route the file. Rows whose Time is malformed are ignored here and rejected by the reader."""
+    import pyarrow.csv as pacsv
+
+    from thunderline.partitioning import months_of_us
+
+    msg_path, _ = lobster_pair(path)
+    info = parse_lobster_name(msg_path)
+    assert info is not None
+    clock = _LocalClock(info["date"], LOBSTER_TZ)
+    lo = hi = None
+    with open_bytes(msg_path) as fh:
+        reader = pacsv.open_csv(
+            fh, read_options=pacsv.ReadOptions(column_names=_MSG_NAMES, use_threads=False),
+            parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=lambda row: "skip"),
+            convert_options=pacsv.ConvertOptions(include_columns=["time"], column_types={"time": pa.string()}))
+        for b in reader:
+            t = b.column(0)
+            ok = pc.match_substring_regex(t, _TIME_PATTERN)
+            secs = pc.cast(pc.filter(t, ok), pa.float64())
+            if len(secs):
+                mn, mx = pc.min_max(secs).values()
+                lo = mn.as_py() if lo is None else min(lo, mn.as_py())
+                hi = mx.as_py() if hi is None else max(hi, mx.as_py())
+    if lo is None:
+        return []
+    ts = np.array([clock.to_utc_us(int(round(x * 1e9))) for x in (lo, hi)], np.int64)
+    return sorted(set(months_of_us(ts).tolist()))

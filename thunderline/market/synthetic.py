@@ -25,6 +25,7 @@ driftless stream, byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -209,3 +210,61 @@ def synthetic_ticks(spec: SyntheticSpec = SyntheticSpec(), tenant_id: str = "def
         yield _to_batch(spec, {k: v[:take] for k, v in cat.items()}, tenant_id)
         have -= take
         pending = [{k: v[take:] for k, v in cat.items()}] if have else []
+
+
+def write_lobster_day(spec: SyntheticSpec, directory: str | Path, *, compression: str | None = None,
+                      chunk_rows: int = 262_144) -> Path:
+    """Write ``spec``'s ticks as one LOBSTER day (message + orderbook, ``spec.depth`` levels), as a
+    vendor would ship it; returns the message file's path. Streams in chunks (bounded memory).
+
+    Quotes become type-1 messages on the bid, trades type-4 executions of the resting order on the
+    side opposite the aggressor; ``Time`` is seconds after local (New York) midnight with 9 decimals;
+    prices are integer × 10⁻⁴. ``compression``: None, "gzip" or "zstd" (``.gz`` / ``.zst`` suffix).
+    All ticks must fall on one New York day (the file name carries the date)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    ny = ZoneInfo("America/New_York")
+    day = dt.datetime.fromtimestamp(spec.start_us / 1e6, tz=ny).date()
+    midnight_us = int(dt.datetime.combine(day, dt.time(), tzinfo=ny).timestamp()) * 1_000_000
+    suffix = {None: "", "gzip": ".gz", "zstd": ".zst"}[compression]
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    stem = f"{spec.symbol}_{day.isoformat()}_34200000_57600000_{{}}_{spec.depth}.csv{suffix}"
+    msg_path, ob_path = d / stem.format("message"), d / stem.format("orderbook")
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    with pa.output_stream(str(msg_path), compression=compression) as fm, \
+            pa.output_stream(str(ob_path), compression=compression) as fo:
+        for b in synthetic_ticks(spec, "lobster", chunk_rows):
+            ns = (b.column("ts").to_numpy() - midnight_us) * 1000
+            if ns.size and (ns.min() < 0 or ns.max() >= 86_400 * 10**9):
+                raise ValueError(f"{spec.symbol}: ticks leave the New York day {day}")
+            secs = pa.array(ns // 10**9).cast(pa.string())
+            frac = pc.utf8_lpad(pa.array(ns % 10**9).cast(pa.string()), 9, "0")
+            time_txt = pc.binary_join_element_wise(secs, frac, ".")
+            trade = b.column("event_type").to_numpy(zero_copy_only=False) == EVENT_TRADE
+            side = b.column("trade_side").to_numpy(zero_copy_only=False).astype(np.int64)
+            bid1 = b.column("bid_px").to_numpy()
+            size = np.where(trade, b.column("trade_sz").to_numpy(), b.column("bid_sz").to_numpy())
+            price = np.where(trade, b.column("trade_px").to_numpy(), bid1)
+            n = b.num_rows
+            msg = pa.table({
+                "t": time_txt, "type": np.where(trade, 4, 1), "id": b.column("seq").to_numpy(),
+                "size": np.rint(size).astype(np.int64), "price": np.rint(price * 10_000).astype(np.int64),
+                "dir": np.where(trade, -side, 1),
+            })
+            D = spec.depth
+            cols = {}
+            levels = {k: b.column(k).flatten().to_numpy().reshape(n, D)
+                      for k in ("book_ask_px", "book_ask_sz", "book_bid_px", "book_bid_sz")}
+            for lv in range(D):
+                cols[f"ap{lv}"] = np.rint(levels["book_ask_px"][:, lv] * 10_000).astype(np.int64)
+                cols[f"as{lv}"] = np.rint(levels["book_ask_sz"][:, lv]).astype(np.int64)
+                cols[f"bp{lv}"] = np.rint(levels["book_bid_px"][:, lv] * 10_000).astype(np.int64)
+                cols[f"bs{lv}"] = np.rint(levels["book_bid_sz"][:, lv]).astype(np.int64)
+            pacsv.write_csv(msg, fm, opts)
+            pacsv.write_csv(pa.table(cols), fo, opts)
+    return msg_path

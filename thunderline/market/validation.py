@@ -5,13 +5,15 @@ Rules (a row breaking any is rejected, with the first rule it breaks as the reas
 * ``size_non_negative``      — bid/ask/trade sizes and book level sizes are ≥ 0 and finite (NaN = absent);
 * ``price_positive_finite``  — bid/ask/trade prices and book level prices, when present, are finite and > 0;
 * ``trade_has_price``        — trade rows (EVENT_TRADE) carry a price and a size > 0;
-* ``duplicate_seq``          — (venue, symbol, seq) was already seen (earlier in the batch or as the
-  last seq of an earlier batch);
-* ``seq_not_increasing``     — seq is not above the running max of earlier rows of its (venue, symbol);
+* ``duplicate_seq``          — (venue, symbol, source, seq) was already seen (earlier in the batch or as
+  the last seq of an earlier batch);
+* ``seq_not_increasing``     — seq is not above the running max of earlier rows of its
+  (venue, symbol, source);
 * ``ts_in_partition``        — ``ts`` lies in the partition's [start, end) (UTC µs);
-* ``ts_not_decreasing``      — ``ts`` is not below the running max of the earlier rows of its (venue, symbol)
-  that every other rule keeps: time never runs backwards while ``seq`` rises, so the kept stream is
-  time-ordered. (Not in the GX suite: GX has no "running max over kept rows".) A single row whose
+* ``ts_not_decreasing``      — ``ts`` is not below the running max of the earlier rows of its
+  (venue, symbol, source) that every other rule keeps: time never runs backwards while ``seq`` rises,
+  so each source's kept stream is time-ordered (the partition's sources are merged by time for the
+  windows). (Not in the GX suite: GX has no "running max over kept rows".) A single row whose
   time jumps ahead inside the partition makes the rows after it, until time catches up, rejects —
   the rule cannot tell which side is wrong, and the kept stream stays ordered either way.
 
@@ -25,7 +27,10 @@ Flags (counted and reported, the rows are kept): ``crossed`` (bid > ask) and ``l
 counted over kept rows. (The GX-comparable ``bid_le_ask`` column count covers every row, as GX does.)
 
 :class:`TickValidator` carries the last seq per (venue, symbol) across chunks so a chunked stream
-is validated exactly like the whole. :func:`gx_validate` runs the same expectations through
+is validated exactly like the whole. A *source* is one delivered file (the ``source`` column): a
+vendor's sequence only orders ticks inside its own file (LOBSTER's is the row number), so a second
+day, or the afternoon half of a day, starts its own sequence. Whether two files hold the same
+events is decided by content, not seq (``thunderline.market.identity``). :func:`gx_validate` runs the same expectations through
 Great Expectations 1.x for the asset's check results; :func:`rule_summary` gives the numpy
 counts under the same keys, so the two can be compared.
 """
@@ -128,11 +133,11 @@ def _constant(col) -> bool:
 
 
 def stream_keys(batch) -> tuple[np.ndarray, list[str]]:
-    """An int code per row for its (venue, symbol), and the key names (``venue␟symbol``)."""
-    venue, symbol = batch.column("venue"), batch.column("symbol")
-    if _constant(venue) and _constant(symbol):  # the common case: one stream per batch
-        return np.zeros(batch.num_rows, np.int64), [f"{venue[0].as_py()}\x1f{symbol[0].as_py()}"]
-    key = pc.binary_join_element_wise(batch.column("venue"), batch.column("symbol"), "\x1f")
+    """An int code per row for its (venue, symbol, source), and the key names (``venue␟symbol␟source``)."""
+    venue, symbol, source = batch.column("venue"), batch.column("symbol"), batch.column("source")
+    if _constant(venue) and _constant(symbol) and _constant(source):  # the common case: one stream per batch
+        return np.zeros(batch.num_rows, np.int64), [f"{venue[0].as_py()}\x1f{symbol[0].as_py()}\x1f{source[0].as_py()}"]
+    key = pc.binary_join_element_wise(venue, symbol, source, "\x1f")
     enc = pc.dictionary_encode(key)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
@@ -230,7 +235,7 @@ class TickValidator:
         field_of["duplicate_seq"].append((dup, "seq"))
         field_of["seq_not_increasing"].append((not_inc, "seq"))
         colc["seq_increasing[seq]"] = int((dup | not_inc).sum())
-        colc["unique[venue,symbol,seq]"] = dup_group_rows
+        colc["unique[venue,symbol,source,seq]"] = dup_group_rows
 
         out_ts = (ts < self.start_us) | (ts >= self.end_us)
         rule_masks["ts_in_partition"] = out_ts
@@ -295,10 +300,10 @@ _REASON = {
     "size_non_negative": "size_non_negative: size must be finite and >= 0",
     "price_positive_finite": "price_positive_finite: price must be finite and > 0 when present",
     "trade_has_price": "trade_has_price: a trade needs a price and a size > 0",
-    "duplicate_seq": "duplicate_seq: (venue, symbol, seq) already seen",
-    "seq_not_increasing": "seq_not_increasing: seq must increase strictly per (venue, symbol)",
+    "duplicate_seq": "duplicate_seq: (venue, symbol, source, seq) already seen",
+    "seq_not_increasing": "seq_not_increasing: seq must increase strictly per (venue, symbol, source file)",
     "ts_in_partition": "ts_in_partition: ts outside the partition [start, end)",
-    "ts_not_decreasing": "ts_not_decreasing: ts went backwards while seq rose (per venue, symbol)",
+    "ts_not_decreasing": "ts_not_decreasing: ts went backwards while seq rose (per venue, symbol, source file)",
 }
 
 
@@ -333,13 +338,13 @@ def _gx():
 
 def gx_frame(batch: pa.RecordBatch | pa.Table, prev_seq: dict[str, int] | None = None) -> pd.DataFrame:
     """The scalar columns GX validates, plus ``prev_seq_max``: the running max of earlier seqs of the
-    same (venue, symbol) (seeded from ``prev_seq``), computed independently with pandas."""
-    cols = ["venue", "symbol", "ts", "seq", "event_type", *_PRICES, *_SIZES]
+    same (venue, symbol, source) (seeded from ``prev_seq``), computed independently with pandas."""
+    cols = ["venue", "symbol", "source", "ts", "seq", "event_type", *_PRICES, *_SIZES]
     t = batch.select(cols)
     df = t.to_pandas() if isinstance(t, pa.Table) else pa.Table.from_batches([t]).to_pandas()
     for c in (*_PRICES, *_SIZES):
         df[c] = df[c].astype("float64")
-    key = df["venue"].astype(str) + "\x1f" + df["symbol"].astype(str)
+    key = df["venue"].astype(str) + "\x1f" + df["symbol"].astype(str) + "\x1f" + df["source"].astype(str)
     prev = df.groupby(key, sort=False)["seq"].transform(lambda s: s.cummax().shift(1)).astype("float64")
     if prev_seq:
         carry = key.map(prev_seq).astype("float64")
@@ -379,7 +384,7 @@ class GxTickSuite:
             column="trade_sz", min_value=0, strict_min=True, row_condition=is_trade)
         ex["seq_increasing[seq]"] = E.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="seq", column_B="prev_seq_max", or_equal=False, ignore_row_if="either_value_is_missing")
-        ex["unique[venue,symbol,seq]"] = E.ExpectCompoundColumnsToBeUnique(column_list=["venue", "symbol", "seq"])
+        ex["unique[venue,symbol,source,seq]"] = E.ExpectCompoundColumnsToBeUnique(column_list=["venue", "symbol", "source", "seq"])
         ex["ts_in_partition[ts]"] = E.ExpectColumnValuesToBeBetween(column="ts", min_value=int(start_us),
                                                                     max_value=int(end_us) - 1)
         ex["bid_le_ask[bid_px,ask_px]"] = E.ExpectColumnPairValuesAToBeGreaterThanB(
