@@ -10,7 +10,6 @@ concatenation in one file.
 from __future__ import annotations
 
 import gzip
-import shutil
 from pathlib import Path
 
 import numpy as np
