@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from thunderline.flow.landing import candidate_files, index_files
-from thunderline.flow.market_partition import build_window_partition, classify_tick_file, ingest_tick_partition
+from thunderline.flow.market_windows import build_window_partition
+from thunderline.flow.tick_files import classify_tick_file
+from thunderline.flow.tick_ingest import ingest_tick_partition
 from thunderline.market import read_ticks, write_canonical_csv
 from thunderline.store.lake import Lake
 

@@ -14,6 +14,7 @@ name, and streamed: nothing is decompressed to disk.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 _ZIP = b"PK\x03\x04"
 COMPRESSED_SUFFIXES = (".gz", ".zst", ".zstd", ".zip")
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def compression_of(path: str | Path) -> str | None:
@@ -72,17 +74,35 @@ class LineReader:
         self.block_bytes = block_bytes or BLOCK_BYTES
         self._buf = b""
         self._eof = False
+        self._held = b""  # a chunk's trailing CR, until we know whether LF follows
+        self._first = True
         self.next_line = 1  # number of the first line not yet handed out
+
+    def _norm(self, chunk: bytes) -> bytes:
+        """Line ends as the row path's text reader sees them: LF, CRLF and a lone CR each end a line
+        (a lone CR becomes LF); a leading UTF-8 byte-order mark is dropped."""
+        if self._first:
+            self._first = False
+            if chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+        chunk = self._held + chunk
+        self._held = b""
+        if chunk.endswith(b"\r") and not self._eof:
+            self._held, chunk = b"\r", chunk[:-1]
+        if b"\r" in chunk:
+            chunk = _LONE_CR.sub(b"\n", chunk)
+        return chunk
 
     def _fill(self, want: int) -> None:
         while not self._eof and len(self._buf) < want:
             chunk = self.stream.read(max(want - len(self._buf), self.block_bytes))
             if not chunk:
                 self._eof = True
+                self._buf += self._norm(b"")
                 if self._buf and not self._buf.endswith(b"\n"):
                     self._buf += b"\n"  # a last line without its newline is still a line
             else:
-                self._buf += chunk
+                self._buf += self._norm(chunk)
 
     def block(self) -> tuple[bytes, int]:
         """About ``block_bytes`` of whole lines and their count (b"", 0 at the end)."""
@@ -145,17 +165,20 @@ def parse_block(data: bytes, names: list[str], types: dict[str, pa.DataType], *,
     the block rather than being skipped.
     """
     try:
-        return pacsv.read_csv(
+        t = pacsv.read_csv(
             pa.py_buffer(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=use_threads,
                                            block_size=max(len(data) + 1, 1 << 20)),
-            parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False),
+            parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False,
+                                             ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], true_values=[],
                                                  false_values=[], strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+    # one row per line, or the row path decides (pyarrow would skip or split lines the row path keeps)
+    return t if t.num_rows == data.count(b"\n") else None
 
 
 @dataclass(frozen=True)
