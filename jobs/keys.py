@@ -5,17 +5,21 @@ import it without importing each other. One definition each, so keys always line
 
 Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start
-in 2010 and run to the current month (``end_offset=1``) so live data has a home.
+at ``THUNDERLINE_FIRST_MONTH`` (default: the first month with data, see
+:func:`thunderline.config.partitions_start`) and run to the current month
+(``end_offset=1``) so live data has a home.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from thunderline.config import load_settings, partitions_start
 from thunderline.timebounds import SUPPORTED_START
 
-#: the first month; readers quarantine times before it (and after the current month), see thunderline.timebounds
-PARTITIONS_START = SUPPORTED_START
+#: the first month: THUNDERLINE_FIRST_MONTH, else the first month with data (thunderline.config.partitions_start),
+#: never before the readers' supported range (they quarantine earlier times, see thunderline.timebounds)
+PARTITIONS_START = max(SUPPORTED_START, partitions_start(load_settings(create_dirs=False)))
 
 # Job names (sensors and the CLI launch jobs by name; the job modules define them).
 MARKET_JOB = "market_partition_job"

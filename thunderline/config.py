@@ -17,18 +17,21 @@ for these names.
 | DAGSTER_HOME                | $THUNDERLINE_HOME/dagster                 |
 | THUNDERLINE_TICKER_MAP      | $THUNDERLINE_HOME/ticker_map.json         |
 | THUNDERLINE_SENSOR_INTERVAL_S | 10 (seconds between sensor evaluations) |
+| THUNDERLINE_FIRST_MONTH     | first month with data (YYYY-MM)           |
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_MONTH_RE = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")
 
 
 class ConfigError(ValueError):
@@ -81,6 +84,7 @@ class Settings(BaseModel):
     sec_since: str | None = None  # filing date on or after (ISO); None = everything listed
     binance_rest_url: str = "https://fapi.binance.com"
     binance_ws_url: str = "wss://fstream.binance.com"
+    first_month: str | None = None  # YYYY-MM: monthly partitions start here (None: the first month with data)
 
     @field_validator("tenant_id")
     @classmethod
@@ -158,6 +162,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
         raise ConfigError(f"THUNDERLINE_SENSOR_INTERVAL_S={interval_raw!r}: expected whole seconds in 1..86400")
     tenant = env.get("THUNDERLINE_TENANT", "").strip() or "default"
     sources = _source_settings(env)
+    first_month = env.get("THUNDERLINE_FIRST_MONTH", "").strip() or None
+    if first_month is not None and not _MONTH_RE.match(first_month):
+        raise ConfigError(f"THUNDERLINE_FIRST_MONTH={first_month!r}: expected a month as YYYY-MM (e.g. 2025-03)")
     try:
         settings = Settings(
             home=home,
@@ -171,6 +178,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             sensor_interval_s=int(interval_raw),
             tenant_id=tenant,
             **sources,
+            first_month=first_month,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
@@ -218,3 +226,24 @@ def _source_settings(env: Mapping[str, str]) -> dict:
         binance_rest_url=_base_url(env, "THUNDERLINE_BINANCE_REST_URL", "https://fapi.binance.com", ("https", "http")),
         binance_ws_url=_base_url(env, "THUNDERLINE_BINANCE_WS_URL", "wss://fstream.binance.com", ("wss", "ws")),
     )
+
+
+def partitions_start(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
+                     today: dt.date | None = None) -> str:
+    """First day (``YYYY-MM-01``) of the first monthly partition.
+
+    Why not a fixed year: a partition per month since 2010 is hundreds of empty
+    partitions in the UI. ``THUNDERLINE_FIRST_MONTH`` wins; otherwise the first
+    month with data (``months_with_data``, default
+    :func:`thunderline.flow.data_months.months_with_data`); with no data at all,
+    the current month (UTC) — live data always has a home.
+    """
+    if settings.first_month:
+        return f"{settings.first_month}-01"
+    if months_with_data is None:
+        from thunderline.flow.data_months import months_with_data
+    found = sorted(m for m in months_with_data(settings) if _MONTH_RE.match(m))
+    if found:
+        return f"{found[0]}-01"
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return today.replace(day=1).isoformat()

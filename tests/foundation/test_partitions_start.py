@@ -1,0 +1,70 @@
+"""Monthly partitions begin at THUNDERLINE_FIRST_MONTH, else at the first month with data, else this month."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thunderline.config import ConfigError, load_settings, partitions_start
+from thunderline.flow.data_months import indexed_months, lake_months, months_with_data
+from thunderline.flow.landing import Classification, index_files
+from thunderline.store import Warehouse
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env(tmp_path: Path, warehouse_url: str, **extra: str) -> dict[str, str]:
+    return {"THUNDERLINE_HOME": str(tmp_path / "home"), "THUNDERLINE_WAREHOUSE_URL": warehouse_url, **extra}
+
+
+def test_explicit_month_wins_and_is_validated(tmp_path):
+    s = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", THUNDERLINE_FIRST_MONTH="2024-11"),
+                      create_dirs=False)
+    assert partitions_start(s, months_with_data=lambda _: {"2019-01"}) == "2024-11-01"
+    for bad in ("2024-13", "24-01", "2024-1", "2024-01-01"):
+        with pytest.raises(ConfigError, match="THUNDERLINE_FIRST_MONTH"):
+            load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", THUNDERLINE_FIRST_MONTH=bad),
+                          create_dirs=False)
+
+
+def test_no_data_means_the_current_month(tmp_path):
+    s = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}"), create_dirs=False)
+    assert partitions_start(s, today=dt.date(2026, 12, 3)) == "2026-12-01"
+    assert months_with_data(s) == set()  # no warehouse file yet: nothing, and no file created
+    assert not (tmp_path / "w.db").exists()
+
+
+def test_first_month_with_data_from_lake_and_landing_index(tmp_path, warehouse_url):
+    s = load_settings(_env(tmp_path, warehouse_url), create_dirs=True)
+    (s.lake_dir / "tenant=other" / "ticks" / "month=2025-05" / "symbol=X").mkdir(parents=True)
+    (s.lake_dir / "tenant=default" / "ticks" / "junk").mkdir(parents=True)
+    assert lake_months(s.lake_dir) == {"2025-05"}
+    wh = Warehouse(s.warehouse_url)
+    wh.init_schema()
+    f = s.edgar_landing / "filing.txt"
+    f.write_text("x")
+    with wh.session(s.tenant_id) as sess:
+        index_files(sess, "edgar", [f], lambda p: Classification("sgml", ["2024-02"]))
+    wh.dispose()
+    assert months_with_data(s) == {"2024-02", "2025-05"}
+    assert partitions_start(s) == "2024-02-01"
+    assert indexed_months(["2023-09|AAPL", "2023-10", "garbage"]) == {"2023-09", "2023-10"}
+
+
+def test_definitions_use_it(tmp_path):
+    """A fresh process without THUNDERLINE_FIRST_MONTH: the partitions begin at the lake's first month."""
+    home = tmp_path / "home"
+    (home / "lake" / "tenant=default" / "ticks" / "month=2025-03" / "symbol=X").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "THUNDERLINE_FIRST_MONTH"}
+    env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
+    code = ("from thunderline_assets.partitions import months, complete_months\n"
+            "print(months.get_first_partition_window().start.date(), "
+            "complete_months.get_first_partition_window().start.date())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2025-03-01", "2025-03-01"]

@@ -1,0 +1,55 @@
+"""Which months hold data: where the monthly partitions of the UI begin.
+
+Read from what is cheap and always present: the lake's hive directories
+(``tenant=*/ticks/month=YYYY-MM``, every tenant) and the landing index of the
+configured tenant (tick and EDGAR partitions of every indexed file, so a first
+``ingest`` sees its months before anything is materialized). Best effort: an
+unreachable or missing warehouse contributes nothing, it never fails a load.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+from thunderline.config import Settings
+
+_MONTH_DIR = re.compile(r"^month=(\d{4}-\d{2})$")
+
+
+def lake_months(lake_dir: Path) -> set[str]:
+    """``YYYY-MM`` of every tick month directory in the lake, all tenants."""
+    if not lake_dir.is_dir():
+        return set()
+    return {m.group(1) for d in lake_dir.glob("tenant=*/ticks/month=*") if (m := _MONTH_DIR.match(d.name))}
+
+
+def indexed_months(partition_keys: Iterable[str]) -> set[str]:
+    """Months of landing-index partition keys (``YYYY-MM|SYMBOL`` for ticks, ``YYYY-MM`` for EDGAR)."""
+    return {str(k)[:7] for k in partition_keys if re.match(r"^\d{4}-\d{2}", str(k))}
+
+
+def landing_index_months(settings: Settings) -> set[str]:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from thunderline.store import Warehouse, WarehouseError
+
+    url = make_url(settings.warehouse_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return set()
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        with wh.session(settings.tenant_id) as s:
+            t = s.table("landing_files")
+            rows = s.select("landing_files", t.c.status != "rejected", columns=["partitions"])
+    except (WarehouseError, SQLAlchemyError):  # best effort by contract (module docstring): e.g. no schema yet
+        return set()
+    finally:
+        wh.dispose()
+    return indexed_months(k for r in rows for k in (r["partitions"] or []))
+
+
+def months_with_data(settings: Settings) -> set[str]:
+    return lake_months(settings.lake_dir) | landing_index_months(settings)
