@@ -127,3 +127,30 @@ def test_nothing_phones_home(registry):
 
     assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
     assert get_telemetry_client() is None
+
+
+def test_mlflow_shows_a_training_experiment_unique_runs_a_logged_model_and_its_dataset(registry, pool, tmp_path):
+    """What an MLflow user sees: the model-training view (not GenAI), one run name per retrain, the version
+    backed by a LoggedModel, and the training data as a dataset input of the run."""
+    from thunderline.experts.tracking import EXPERIMENT_KIND_TAG, MODEL_TRAINING, TrainingData
+
+    fitted = renamed(pool["order_flow_logit_h1"], "reg_ui")
+    data = TrainingData(name="training_slice abcd1234 2025-01..2025-03", digest="f" * 64,
+                        source_uri=(tmp_path / "slice").as_uri(), columns=[("ofi", "double"), ("symbol", "string")],
+                        rows=1234)
+    a = registry.register(fitted, metrics={"holdout_ic": 0.1}, training_data=data)
+    b = registry.register(fitted)
+    exp = registry.client.get_experiment_by_name(registry.experiment_name)
+    assert exp.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+    ra, rb = registry.client.get_run(a.run_id), registry.client.get_run(b.run_id)
+    assert ra.info.run_name.startswith("reg_ui-train-") and ra.info.run_name != rb.info.run_name
+    inputs = ra.inputs.dataset_inputs
+    assert [(d.dataset.name, d.dataset.digest) for d in inputs] == [(data.name, "f" * 36)]
+    assert json.loads(inputs[0].dataset.profile) == {"num_rows": 1234}
+    assert {t.key: t.value for t in inputs[0].tags} == {"mlflow.data.context": "training"}
+    [out] = ra.outputs.model_outputs
+    lm = registry.client.get_logged_model(out.model_id)
+    assert a.source == lm.artifact_location
+    assert lm.source_run_id == a.run_id and lm.status.to_int() == lm.status.READY.to_int()
+    assert "holdout_ic" in {m.key for m in lm.metrics or []}
+    assert not rb.inputs.dataset_inputs

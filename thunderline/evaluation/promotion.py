@@ -272,12 +272,10 @@ class Promoter:
 
     def _experiment_id_(self) -> str:
         if self._experiment_id is None:
-            exp = self.client.get_experiment_by_name(self.experiment)
-            if exp is None:
-                self._experiment_id = self.client.create_experiment(
-                    self.experiment, artifact_location=getattr(self.registry, "artifact_location", None))
-            else:
-                self._experiment_id = exp.experiment_id
+            from thunderline.experts.tracking import ensure_experiment
+
+            self._experiment_id = ensure_experiment(self.client, self.experiment,
+                                                    getattr(self.registry, "artifact_location", None))
         return self._experiment_id
 
     def _log_run(self, t: Transition) -> str:

@@ -12,6 +12,7 @@ for every download) are switched off the same way.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import warnings
@@ -49,9 +50,18 @@ def quiet_mlflow_internals() -> Iterator[None]:
 
     Neither is actionable here; anything else still shows.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"The ``noload`` loader strategy is deprecated", module=r"mlflow\..*"
-        )
-        warnings.filterwarnings("ignore", message=r"Operation with range is deprecated", module=r"mlflow\.models\..*")
-        yield
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_log.level
+    # "Validating input example against model signature" (INFO) once per saved model: the validation still runs
+    # for every model (each has its own example); only the line is not printed
+    pyfunc_log.setLevel(max(level, logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"The ``noload`` loader strategy is deprecated", module=r"mlflow\..*"
+            )
+            warnings.filterwarnings("ignore", message=r"Operation with range is deprecated",
+                                    module=r"mlflow\.models\..*")
+            yield
+    finally:
+        pyfunc_log.setLevel(level)

@@ -52,7 +52,7 @@ from thunderline.experts._mlflow_env import quiet_mlflow_internals
 # isort: split
 import mlflow.pyfunc  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.entities import LoggedModelOutput, Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 from thunderline.experts.catalog import (
@@ -63,6 +63,7 @@ from thunderline.experts.catalog import (
 )
 from thunderline.experts.model import ExpertPyfunc, save_expert_model
 from thunderline.experts.predict import check_feature_frame
+from thunderline.experts.tracking import TrainingData, ensure_experiment, unique_run_name
 from thunderline.hashing import content_id
 
 log = logging.getLogger(__name__)
@@ -280,16 +281,9 @@ class ExpertRegistry:
                         "and no artifact_location was given: MLflow would write model files under ./mlruns "
                         "of the current directory"
                     )
-                try:
-                    self._experiment_id = self.client.create_experiment(
-                        self.experiment_name, artifact_location=self.artifact_location
-                    )
-                except MlflowException as exc:
-                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                        raise
-                    self._experiment_id = self.client.get_experiment_by_name(self.experiment_name).experiment_id
+                self._experiment_id = ensure_experiment(self.client, self.experiment_name, self.artifact_location)
             else:
-                self._experiment_id = exp.experiment_id
+                self._experiment_id = ensure_experiment(self.client, self.experiment_name, None)
         return self._experiment_id
 
     # ------------------------------------------------------------------ registration
@@ -300,8 +294,12 @@ class ExpertRegistry:
         alias: str | None = None,
         metrics: Mapping[str, float] | None = None,
         tags: Mapping[str, str] | None = None,
+        training_data: TrainingData | None = None,
     ) -> ExpertVersion:
         """Log ``fitted`` (a :class:`~thunderline.experts.training.FittedExpert`) as a new version.
+
+        ``training_data`` (an ``mlflow.data`` dataset: name, digest, source, columns) is linked to the
+        run and its metrics, so the MLflow UI shows which slice or months trained the model.
 
         The pyfunc (with signature and input example) is logged to a run of the
         experts experiment together with its parameters and ``metrics``
@@ -326,32 +324,48 @@ class ExpertRegistry:
         with tempfile.TemporaryDirectory(prefix="thunderline-register-") as tmp:
             model_dir = save_expert_model(fitted, Path(tmp) / "model")
             run = self.client.create_run(
-                experiment_id, run_name=f"{name}-train", tags={TAG + "expert": name, TAG + "family": fitted.family}
+                experiment_id, tags={TAG + "expert": name, TAG + "family": fitted.family}
             )
             run_id = run.info.run_id
+            unique_run_name(self.client, run_id, f"{name}-train")
             try:
                 now = int(time.time() * 1000)
                 params = {"family": fitted.family, "horizon": fitted.horizon, "estimator": fitted.estimator_kind,
                           "seed": fitted.seed, "features": ",".join(fitted.features),
                           "feature_schema_version": fitted.feature_schema_version,
                           **{f"param.{k}": v for k, v in fitted.params.items()}}
+                # an MLflow 3 LoggedModel: the Models tab, the run's Models column and the model page (signature,
+                # input example, metrics, the training dataset) show it; the registered version points at it
+                model = self.client.create_logged_model(
+                    experiment_id, name=name, source_run_id=run_id, model_type="thunderline-expert",
+                    params={k: str(v)[:500] for k, v in params.items()},
+                    tags={TAG + "expert": name, TAG + "family": fitted.family})
+                self.client.log_model_artifacts(model.model_id, str(model_dir))
+                self.client.finalize_logged_model(model.model_id, "READY")
                 all_metrics = {k: v for k, v in meta["train_info"].items() if isinstance(v, (int, float))}
                 all_metrics.update(metrics or {})
+                data = training_data.dataset_input() if training_data is not None else None
                 self.client.log_batch(
                     run_id,
-                    metrics=[Metric(k, float(v), now, 0) for k, v in sorted(all_metrics.items())
-                             if v is not None and float(v) == float(v)],
+                    metrics=[Metric(k, float(v), now, 0, model_id=model.model_id,
+                                    dataset_name=training_data.name if training_data else None,
+                                    dataset_digest=data.dataset.digest if data else None)
+                             for k, v in sorted(all_metrics.items()) if v is not None and float(v) == float(v)],
                     params=[Param(k, str(v)) for k, v in sorted(params.items())],
                     tags=[RunTag(TAG + "class_counts", json.dumps(meta["train_info"].get("class_counts", {})))],
                 )
-                self.client.log_artifacts(run_id, str(model_dir), "model")
+                self.client.log_inputs(run_id, datasets=[data] if data else None)
+                self.client.log_outputs(run_id, models=[LoggedModelOutput(model.model_id, 0)])
                 self.client.set_terminated(run_id, "FINISHED")
             except BaseException:
                 self.client.set_terminated(run_id, "FAILED")
                 raise
         self._ensure_registered_model(rm, fitted)
         mv = self.client.create_model_version(
-            rm, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags=version_tags,
+            # source = the LoggedModel's files, not models:/<id>: MLflow 3.17's SQL registry resolves that URI
+            # with a fresh MlflowClient() on the process-global tracking URI, not ours; model_id keeps the link
+            rm, source=self.client.get_logged_model(model.model_id).artifact_location, run_id=run_id,
+            tags=version_tags, model_id=model.model_id,
             description=fitted.description or None,
         )
         if alias is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
@@ -58,6 +59,18 @@ def fitted_expert(candidate: Candidate, target: NasTarget, data, seed: int):
         example=example)
 
 
+def slice_training_data(data):
+    """The training slice as an MLflow dataset: named by its id, digest = manifest sha256, source = its directory."""
+    from thunderline.experts.tracking import TrainingData, mlflow_type
+
+    months = sorted(data.manifest.get("spec", {}).get("months", []))
+    span = f" {months[0]}..{months[-1]}" if months else ""
+    name = f"training_slice {data.slice_id[:8]}{span}"
+    return TrainingData(name=name, digest=data.manifest_sha256, source_uri=Path(data.path).resolve().as_uri(),
+                        columns=[(str(c), mlflow_type(t)) for c, t in data.frame.dtypes.items()],
+                        rows=len(data.frame))
+
+
 def register_candidates(registry, result: NasResult, data, *, top_k: int = 1, warehouse=None,
                         tenant_id: str | None = None, actor: str = "thunderline.nas") -> list[RegisteredCandidate]:
     """Register the ``top_k`` best candidates of ``result``; the best gets alias ``shadow``."""
@@ -80,7 +93,7 @@ def register_candidates(registry, result: NasResult, data, *, top_k: int = 1, wa
                 "thunderline.train_data_end_us": str(train_end),
                 "thunderline.lifecycle": "shadow" if alias else "candidate"}
         metrics = {k: float(v) for k, v in cand.metrics.items() if v == v}
-        v = registry.register(fx, alias=alias, metrics=metrics, tags=tags)
+        v = registry.register(fx, alias=alias, metrics=metrics, tags=tags, training_data=slice_training_data(data))
         out.append(RegisteredCandidate(target.name, v.version, alias, cand.run_id, cand.architecture, metrics))
         if warehouse is not None:
             tid = tenant_id or registry.tenant_id

@@ -23,7 +23,6 @@ from thunderline.experts import _mlflow_env  # noqa: F401  (env before mlflow)
 
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
 
 NAS_EXPERIMENT = "thunderline-nas"
 TAG = "thunderline."
@@ -41,17 +40,9 @@ class NasTracker:
 
     def experiment_id(self) -> str:
         if self._experiment_id is None:
-            exp = self.client.get_experiment_by_name(self.experiment)
-            if exp is None:
-                try:
-                    self._experiment_id = self.client.create_experiment(self.experiment,
-                                                                        artifact_location=self.artifact_location)
-                except MlflowException as exc:
-                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                        raise
-                    self._experiment_id = self.client.get_experiment_by_name(self.experiment).experiment_id
-            else:
-                self._experiment_id = exp.experiment_id
+            from thunderline.experts.tracking import ensure_experiment
+
+            self._experiment_id = ensure_experiment(self.client, self.experiment, self.artifact_location)
         return self._experiment_id
 
     def _slice_tags(self, data, target) -> dict[str, str]:
@@ -59,9 +50,12 @@ class NasTracker:
                 TAG + "expert": target.name, TAG + "family": target.family}
 
     def start_study(self, *, study: str, runner: str, target, data, settings: Mapping[str, Any]) -> str:
-        run = self.client.create_run(self.experiment_id(), run_name=f"{study}", tags={
+        from thunderline.experts.tracking import unique_run_name
+
+        run = self.client.create_run(self.experiment_id(), tags={
             **self._slice_tags(data, target), TAG + "nas.study": study, TAG + "nas.runner": runner,
             TAG + "nas.role": "study"})
+        unique_run_name(self.client, run.info.run_id, study)  # a re-run study over the same slice is its own row
         params = {"runner": runner, "target": target.name, "horizon": target.horizon, "slice_id": data.slice_id,
                   **{f"setting.{k}": v for k, v in settings.items()}}
         self.client.log_batch(run.info.run_id, params=[Param(k, _s(v)) for k, v in sorted(params.items())])
