@@ -28,6 +28,9 @@ from thunderline.store.schema import PARTITIONED_BY_MONTH, metadata, utcnow
 TENANT_SETTING = "thunderline.tenant_id"
 
 
+PG_CONNECT_TIMEOUT_S = 5
+
+
 class WarehouseError(RuntimeError):
     """The warehouse cannot be used; the message names the setting and the cause."""
 
@@ -56,7 +59,10 @@ class Warehouse:
                                                    json_deserializer=json_loads)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
+            # a down or unroutable server fails in seconds with WarehouseError, never hangs a command
+            connect_args = {} if "connect_timeout" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
             self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                                           connect_args=connect_args,
                                            json_serializer=json_dumps, json_deserializer=json_loads)
         self._known_partitions: set[str] = set()
 
