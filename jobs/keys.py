@@ -1,7 +1,7 @@
 """The names every Dagster piece agrees on: partitions, job names, run tags.
 
-A leaf: it imports only Dagster, so assets, jobs, schedules and sensors can all
-import it without importing each other. One definition each, so keys always line up.
+Almost a leaf: it imports only Dagster and ``thunderline.config`` (for the first month), so assets,
+jobs, schedules and sensors can all import it without importing each other. One definition each, so keys always line up.
 
 Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start

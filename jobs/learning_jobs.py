@@ -26,6 +26,7 @@ from jobs.keys import (
 )
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.partitioning import last_complete_month
+from thunderline_assets.metadata import clean
 
 learning_labels_job = dg.define_asset_job(
     LEARNING_LABELS_JOB, selection=dg.AssetSelection.assets("labels", "pnl"),
@@ -33,7 +34,6 @@ learning_labels_job = dg.define_asset_job(
 
 monthly_retrain_job = dg.define_asset_job(
     MONTHLY_RETRAIN_JOB, selection=dg.AssetSelection.assets("training_slices", "nas_candidates"),
-    partitions_def=complete_months,
     description="Rolling training slice up to a complete month → NAS → best candidates as shadow versions.")
 
 
@@ -81,12 +81,12 @@ def retrain_gates(context: dg.OpExecutionContext, config: GateConfig, warehouse:
                                           actor=f"dagster:{context.run.run_id}")
         except GateRetrainError as exc:
             context.log.warning(f"gates not retrained: {exc}")
-            return dg.Output(None, metadata={"skipped": str(exc)})
+            return dg.Output(None, metadata=clean({"skipped": str(exc)}))
     context.log.info(f"router {report.previous_version} → {report.version} from {report.windows:,} windows")
-    return dg.Output(report.version, metadata={
+    return dg.Output(report.version, metadata=clean({
         "previous_version": report.previous_version, "router_version": report.version, "windows": report.windows,
         "layers": dg.MetadataValue.json(report.layers),
-        "champion_mismatch": dg.MetadataValue.json({k: list(v) for k, v in report.champion_mismatch.items()})})
+        "champion_mismatch": dg.MetadataValue.json({k: list(v) for k, v in report.champion_mismatch.items()})}))
 
 
 @dg.job(name=GATE_RETRAINING_JOB, tags={"thunderline/kind": "router"},

@@ -4,6 +4,7 @@ import dagster as dg
 
 from jobs.keys import ROUTER_PROMOTION_JOB
 from resources import WarehouseResource
+from thunderline_assets.metadata import clean
 
 
 class PromotionConfig(dg.Config):
@@ -23,9 +24,9 @@ def publish_champions(context: dg.OpExecutionContext, config: PromotionConfig, w
                          "no active router version yet: nothing to promote")
     else:
         context.log.info(f"router {p.previous} → {p.version}: {p.changes}")
-    return dg.Output(p.version, metadata={
+    return dg.Output(p.version, metadata=clean({
         "previous_version": p.previous or "none", "router_version": p.version or p.previous or "none",
-        "changes": dg.MetadataValue.json({k: list(v) for k, v in p.changes.items()})})
+        "changes": dg.MetadataValue.json({k: list(v) for k, v in p.changes.items()})}))
 
 
 @dg.job(name=ROUTER_PROMOTION_JOB, description="Publish a router version that routes to the current MLflow champions.",

@@ -65,7 +65,6 @@ def build_nightly(assets) -> tuple[list, list]:
                                                default_status=dg.DefaultScheduleStatus.RUNNING))
     if monthly:
         job = dg.define_asset_job("nightly_drift_job", selection=dg.AssetSelection.assets(*monthly),
-                                  partitions_def=months,
                                   description="Nightly: monthly drift/observability assets for the current month.")
         jobs.append(job)
 

@@ -18,7 +18,17 @@ class MlflowResource(dg.ConfigurableResource):
     registry_uri: str | None = None
     artifact_location: str | None = None  # required by non-SQLite tracking stores for new experiments
 
+    ui_url: str | None = None  # the MLflow UI links in asset metadata point here (default: see ui_base)
+
     _client = PrivateAttr(default=None)
+
+    def ui_base(self) -> str:
+        """The MLflow UI: ``ui_url``, else an http(s) tracking server itself, else ``make mlflow-ui``'s address."""
+        if self.ui_url:
+            return self.ui_url
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return self.tracking_uri
+        return "http://127.0.0.1:5000"
 
     def client(self):
         if self._client is None:

@@ -20,8 +20,10 @@ from thunderline.decisions.router_state import active_router
 from thunderline.faults import fault_point
 from thunderline.flow.decision_partition import decide_partition
 from thunderline.flow.ledger import record_step
+from thunderline.store import schema
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
+from thunderline_assets.metadata import clean, mlflow_version_url, table_definition_metadata
 
 
 class DecisionConfig(dg.Config):
@@ -29,6 +31,12 @@ class DecisionConfig(dg.Config):
 
     p_shift: float = 0.0  # "lower p": every layer routes with p - p_shift
     abstain_experts: list[str] = []  # "force abstain": these experts are not run
+
+
+def expert_links(mlflow: MlflowResource, experts) -> dict[str, dg.UrlMetadataValue]:
+    """``mlflow/<expert>@<alias>`` → the model version's page in the MLflow UI, for every expert used."""
+    return {f"mlflow/{e.name}@{e.alias}": mlflow_version_url(mlflow.ui_base(), e.registered_model, e.version)
+            for e in sorted(experts, key=lambda e: (e.name, e.alias))}
 
 
 @dg.asset(
@@ -39,9 +47,10 @@ class DecisionConfig(dg.Config):
     kinds={"sql", "mlflow"},
     owners=["team:research"],
     description="Auditable, replayable DecisionTrace per market window (router + experts + blend + risk).",
-    check_specs=[dg.AssetCheckSpec("router_ready", asset="decision_traces",
+    metadata=table_definition_metadata(schema.decision_traces),
+    check_specs=[dg.AssetCheckSpec("router_ready", asset="decision_traces", partitions_def=month_symbol,
                                    description="an active router version and its champion experts exist"),
-                 dg.AssetCheckSpec("undercovered", asset="decision_traces",
+                 dg.AssetCheckSpec("undercovered", asset="decision_traces", partitions_def=month_symbol,
                                    description="no layer leaves more than 5% of windows without an expert")],
 )
 def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource,
@@ -54,7 +63,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
         with warehouse.session() as s:  # nothing to decide: the step is done for these windows
             record_step(s, "ticks", f"{month}|{symbol}", "decision_traces")
         fault_point("decision_traces.committed")
-        yield dg.MaterializeResult(metadata={"traces": 0, "router_version": "none"})
+        yield dg.MaterializeResult(metadata=clean({"traces": 0, "router_version": "none"}))
         yield dg.AssetCheckResult(check_name="router_ready", passed=False, severity=dg.AssetCheckSeverity.WARN,
                                   description="no router version: train experts with `thunderline experts bootstrap`")
         yield dg.AssetCheckResult(check_name="undercovered", passed=True, severity=dg.AssetCheckSeverity.WARN)
@@ -76,7 +85,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
             f"{st.get('undercovered_fraction', 0):.4f} |" for i, st in enumerate(summary.layer_stats)]
     table = "\n".join(["| layer | experts | K | experts/token | load balance | capacity util. | entropy | undercovered |",
                        "|---|---|---|---|---|---|---|---|", *rows])
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata=clean({
         "traces": summary.traces,
         "windows": summary.windows,
         "skipped_existing": summary.skipped_existing,
@@ -87,11 +96,12 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
         "expert_latency_ms": dg.MetadataValue.json(summary.expert_latency_ms),
         "traces_hash": summary.hash_of_hashes,
         "windows_per_s": dg.MetadataValue.float(summary.traces / elapsed if elapsed else 0.0),
-    })
+        **expert_links(mlflow, [*experts.values(), *shadows]),
+    }))
     yield dg.AssetCheckResult(check_name="router_ready", passed=True, severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"router_version": summary.router_version})
+                              metadata=clean({"router_version": summary.router_version}))
     yield dg.AssetCheckResult(check_name="undercovered", passed=worst <= 0.05, severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"worst_layer_undercovered_fraction": worst})
+                              metadata=clean({"worst_layer_undercovered_fraction": worst}))
 
 
 ASSETS = [decision_traces]

@@ -17,6 +17,8 @@ from sensors.edgar_poll import build_edgar_poll_sensor
 from thunderline.config import Settings
 from thunderline.faults import fault_point
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
+from thunderline.store import schema
+from thunderline_assets.metadata import clean, table_definition_metadata
 
 OWNERS = ["team:fundamentals"]
 
@@ -31,7 +33,8 @@ def _month(context: dg.AssetExecutionContext) -> str:
     kinds={"sql", "xbrl"},
     owners=OWNERS,
     description="SEC filings from the landing area parsed into EDGARDoc rows (sections + XBRL facts), by acceptance month.",
-    check_specs=[dg.AssetCheckSpec("parse_failures", asset="raw_filings",
+    metadata=table_definition_metadata(schema.raw_edgar_docs),
+    check_specs=[dg.AssetCheckSpec("parse_failures", asset="raw_filings", partitions_def=months,
                                    description="every landing file of the month parsed (failures are quarantined)")],
 )
 def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -41,18 +44,18 @@ def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     fault_point("raw_filings.committed")
     context.log.info(f"{summary.partition}: {summary.documents} documents from {summary.files} files, "
                      f"{summary.rejected} quarantined in {time.perf_counter() - t0:.2f}s")
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata=clean({
         "files": summary.files,
         "documents": summary.documents,
         "rejected": summary.rejected,
         "reject_reasons": dg.MetadataValue.json(summary.reject_reasons),
         "by_kind": dg.MetadataValue.json(summary.by_kind),
         "ciks": dg.MetadataValue.json(summary.ciks),
-    })
+    }))
     yield dg.AssetCheckResult(check_name="parse_failures", passed=summary.rejected == 0,
                               severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"rejected": summary.rejected,
-                                        "reasons": dg.MetadataValue.json(summary.reject_reasons)})
+                              metadata=clean({"rejected": summary.rejected,
+                                        "reasons": dg.MetadataValue.json(summary.reject_reasons)}))
 
 
 @dg.asset(
@@ -62,18 +65,19 @@ def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     kinds={"sql"},
     owners=OWNERS,
     description="Point-in-time filing features per CIK (fundamentals, deltas, text change); open → filled → superseded.",
+    metadata=table_definition_metadata(schema.feature_windows),
 )
 def edgar_feature_windows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.session() as s:
         summary = build_edgar_window_partition(s, _month(context))
     fault_point("edgar_feature_windows.committed")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "ciks": summary.ciks,
         "windows": summary.windows,
         "by_status": dg.MetadataValue.json(summary.by_status),
         "stale_removed": summary.stale_removed,
         "lineage_edges": summary.lineage_edges,
-    })
+    }))
 
 
 ASSETS = [raw_filings, edgar_feature_windows]

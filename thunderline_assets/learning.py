@@ -19,6 +19,9 @@ of ``thunderline`` and turns its summary into metadata a person reads in the UI.
 import time
 from pathlib import Path
 
+# Month × symbol → monthly deps below name no partition mapping: Dagster infers one on the month dimension
+# (the same mapping as MultiToSingleDimensionPartitionMapping, without its Beta warning in every command).
+
 import dagster as dg
 
 from jobs.keys import complete_months, month_symbol, months, split_key
@@ -26,8 +29,11 @@ from jobs.learning_jobs import JOBS as LEARNING_JOBS
 from jobs.learning_jobs import SCHEDULES as LEARNING_SCHEDULES
 from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.config import Settings
+from thunderline.experts.catalog import registered_model_name
+from thunderline.store import learning_tables
 from thunderline_assets.decisions import decision_traces
 from thunderline_assets.market import market_feature_windows
+from thunderline_assets.metadata import clean, mlflow_version_url, table_definition_metadata
 
 OWNERS = ["team:research"]
 GROUP = "learning"
@@ -48,7 +54,8 @@ def _cost(config: PnlConfig):
 @dg.asset(partitions_def=month_symbol, deps=[market_feature_windows], group_name=GROUP, kinds={"sql"},
           owners=OWNERS,
           description="Each market window's label (forward return over non-overlapping windows, class with a dead "
-                      "band), realised asynchronously once the future windows exist; fill status and latency.")
+                      "band), realised asynchronously once the future windows exist; fill status and latency.",
+          metadata=table_definition_metadata(learning_tables.labels))
 def labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from thunderline.flow.learning_partition import realise_label_partition
 
@@ -56,17 +63,18 @@ def labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     with warehouse.session() as s:
         summary = realise_label_partition(s, month, symbol)
     context.log.info(f"{summary.partition}: {summary.newly_filled:,} labels filled, status {summary.status}")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "windows": summary.windows, "newly_filled": summary.newly_filled, "already_final": summary.already_final,
         "status": dg.MetadataValue.json(summary.status), "fill_rate": dg.MetadataValue.float(summary.fill_rate),
         "latency_ms_p50": dg.MetadataValue.float(summary.latency_ms_p50 or 0.0),
-        "latency_ms_p95": dg.MetadataValue.float(summary.latency_ms_p95 or 0.0)})
+        "latency_ms_p95": dg.MetadataValue.float(summary.latency_ms_p95 or 0.0)}))
 
 
 @dg.asset(partitions_def=month_symbol, deps=[decision_traces, labels], group_name=GROUP, kinds={"sql"},
           owners=OWNERS,
           description="Paper PnL of every decision whose label is realised: unit positions from the blended action, "
-                      "costs from the spread crossed plus a fee, net attributed to experts by blend weight.")
+                      "costs from the spread crossed plus a fee, net attributed to experts by blend weight.",
+          metadata=table_definition_metadata(learning_tables.pnl))
 def pnl(context: dg.AssetExecutionContext, config: PnlConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from thunderline.flow.learning_partition import pnl_partition
 
@@ -75,16 +83,16 @@ def pnl(context: dg.AssetExecutionContext, config: PnlConfig, warehouse: Warehou
         summary = pnl_partition(s, month, symbol, _cost(config))
     context.log.info(f"{summary.partition}: {summary.priced:,} of {summary.traces:,} decisions priced, "
                      f"net {summary.net:+.6f}")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "traces": summary.traces, "priced": summary.priced, "waiting_for_labels": summary.waiting_for_labels,
         "positions": summary.positions, "gross": summary.gross, "cost": summary.cost, "net": summary.net,
-        "cost_model": summary.cost_model, "net_by_router_version": dg.MetadataValue.json(summary.by_router_version)})
+        "cost_model": summary.cost_model, "net_by_router_version": dg.MetadataValue.json(summary.by_router_version)}))
 
 
-@dg.asset(partitions_def=months, deps=[dg.AssetDep(pnl, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-          partition_dimension_name="month"))], group_name=GROUP, kinds={"sql"}, owners=OWNERS,
+@dg.asset(partitions_def=months, deps=[pnl], group_name=GROUP, kinds={"sql"}, owners=OWNERS,
           description="Hit rate, IC, turnover, drawdown and PnL per month for the blend (per router version) and "
-                      "every expert (attributed and standalone, shadows included).")
+                      "every expert (attributed and standalone, shadows included).",
+          metadata=table_definition_metadata(learning_tables.evaluation_metrics))
 def learning_evaluation(context: dg.AssetExecutionContext, config: PnlConfig,
                         warehouse: WarehouseResource) -> dg.MaterializeResult:
     from thunderline.evaluation.harness import evaluate_month
@@ -97,11 +105,11 @@ def learning_evaluation(context: dg.AssetExecutionContext, config: PnlConfig,
             f"{_f(r['turnover'])} | {_f(r['max_drawdown'], 6)} | {_f(r['net'], 6)} |" for r in ev.rows]
     table = "\n".join(["| actor | version | basis | n | hit rate | IC | turnover | max DD | net |",
                        "|---|---|---|---|---|---|---|---|---|", *rows])
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "rows": len(ev.rows), "cost_model": ev.cost_model, "metrics": dg.MetadataValue.md(table),
         "blend_net": dg.MetadataValue.float(float(blend.get("net") or 0.0)),
         "blend_ic": dg.MetadataValue.float(float(blend.get("ic") or 0.0)),
-        "blend_hit_rate": dg.MetadataValue.float(float(blend.get("hit_rate") or 0.0))})
+        "blend_hit_rate": dg.MetadataValue.float(float(blend.get("hit_rate") or 0.0))}))
 
 
 class SignalEvaluationConfig(dg.Config):
@@ -113,8 +121,7 @@ class SignalEvaluationConfig(dg.Config):
     permutations: int = 100
 
 
-@dg.asset(partitions_def=months, deps=[dg.AssetDep(market_feature_windows,
-          partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="month"))],
+@dg.asset(partitions_def=months, deps=[market_feature_windows],
           group_name=GROUP, kinds={"sql", "mlflow"},
           owners=OWNERS,
           description="Walk-forward out-of-sample judgement of the decision stack over the month: per expert, the "
@@ -179,8 +186,7 @@ def export_root(lake: LakeResource) -> Path:
 
 
 @dg.asset(partitions_def=complete_months,
-          deps=[dg.AssetDep(labels, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-              partition_dimension_name="month"))],
+          deps=[labels],
           group_name=GROUP, kinds={"parquet"}, owners=OWNERS,
           description="Parquet training slice of the months up to the partition: features + realised labels + "
                       "provenance, walk-forward splits with purge and embargo, a manifest and an export_jobs row.")
@@ -195,11 +201,11 @@ def training_slices(context: dg.AssetExecutionContext, config: SliceConfig, ware
                                   n_folds=config.n_folds, embargo_windows=config.embargo_windows,
                                   ticker_map=ticker_map.rows())
     m = res.manifest
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "slice_id": res.slice_id, "manifest_sha256": res.manifest_sha256, "rows": res.rows,
         "months": dg.MetadataValue.json(m["spec"]["months"]), "path": dg.MetadataValue.path(str(res.path)),
         "folds": dg.MetadataValue.json([{"fold": f["fold"], **f["counts"]} for f in m["folds"]]),
-        "dead_bands": dg.MetadataValue.json(m["dead_bands"]), "dagster/row_count": res.rows})
+        "dead_bands": dg.MetadataValue.json(m["dead_bands"]), "dagster/row_count": res.rows}))
 
 
 class NasConfig(dg.Config):
@@ -247,7 +253,7 @@ def nas_candidates(context: dg.AssetExecutionContext, config: NasConfig, warehou
     failed = [o for o in outcomes if o.error]
     for o in failed:
         context.log.error(f"NAS for {o.target} failed: {o.error}")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "slice_id": data.slice_id, "manifest_sha256": data.manifest_sha256, "runner": runner.name,
         "seconds": dg.MetadataValue.float(time.perf_counter() - t0),
         "outcomes": dg.MetadataValue.json([{"target": o.target, "trials_tried": o.trials_tried, "pruned": o.pruned,
@@ -255,7 +261,10 @@ def nas_candidates(context: dg.AssetExecutionContext, config: NasConfig, warehou
                                             "registered": [{"version": r.version, "alias": r.alias}
                                                            for r in o.registered], "error": o.error}
                                            for o in outcomes]),
-        "failed_targets": len(failed)})
+        "failed_targets": len(failed),
+        **{f"mlflow/{o.target} v{r.version}": mlflow_version_url(mlflow.ui_base(), registered_model_name(o.target),
+                                                                 r.version)
+           for o in outcomes for r in o.registered}}))
 
 
 class PromotionConfig(dg.Config):
@@ -284,11 +293,13 @@ def promotion(context: dg.AssetExecutionContext, config: PromotionConfig, wareho
         transitions = promoter.step_all()
     for t in transitions:
         context.log.info(f"{t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}): {t.reason}")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "transitions": dg.MetadataValue.json([{"expert": t.expert, "version": t.version, "from": t.from_state,
                                                "to": t.to_state, "decision": t.decision, "reason": t.reason,
                                                "mlflow_run_id": t.mlflow_run_id} for t in transitions]),
-        "champions_moved": sum(t.moved_champion for t in transitions)})
+        "champions_moved": sum(t.moved_champion for t in transitions),
+        **{f"mlflow/{t.expert} v{t.version}": mlflow_version_url(mlflow.ui_base(), registered_model_name(t.expert),
+                                                                 t.version) for t in transitions}}))
 
 
 ASSETS = [labels, pnl, learning_evaluation, signal_evaluation, training_slices, nas_candidates, promotion]

@@ -16,9 +16,12 @@ from jobs.schedules import monthly_market_backfill
 from resources import LakeResource, WarehouseResource
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.config import Settings
+from thunderline.contracts import TICK_SCHEMA
 from thunderline.faults import fault_point
 from thunderline.flow.market_windows import build_window_partition
 from thunderline.flow.tick_ingest import finalize_lake, ingest_tick_partition
+from thunderline.store import schema
+from thunderline_assets.metadata import arrow_column_schema, clean, table_definition_metadata
 
 OWNERS = ["team:market-data"]
 REJECT_RATE_WARN = 0.01
@@ -47,10 +50,14 @@ def _progress_logger(context: dg.AssetExecutionContext, every: int = 2_000_000):
     kinds={"parquet", "sql"},
     owners=OWNERS,
     description="Ticks from the landing area, validated, as Parquet batches in the lake (indexed in raw_tick_batches).",
+    metadata={"dagster/column_schema": arrow_column_schema(TICK_SCHEMA)},
     check_specs=[
-        dg.AssetCheckSpec("expectations", asset="raw_ticks", description="Great Expectations suite on kept ticks"),
-        dg.AssetCheckSpec("reject_rate", asset="raw_ticks", description=f"rejected ≤ {REJECT_RATE_WARN:.0%} of rows read"),
-        dg.AssetCheckSpec("crossed_or_locked", asset="raw_ticks", description="bid < ask (crossed/locked are flagged, kept)"),
+        dg.AssetCheckSpec("expectations", asset="raw_ticks", description="Great Expectations suite on kept ticks",
+                          partitions_def=month_symbol),
+        dg.AssetCheckSpec("reject_rate", asset="raw_ticks", description=f"rejected ≤ {REJECT_RATE_WARN:.0%} of rows read",
+                          partitions_def=month_symbol),
+        dg.AssetCheckSpec("crossed_or_locked", asset="raw_ticks", description="bid < ask (crossed/locked are flagged, kept)",
+                          partitions_def=month_symbol),
     ],
 )
 def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehouse: WarehouseResource,
@@ -71,7 +78,7 @@ def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehou
                      f"in {elapsed:.2f}s")
     for bad in summary.files_rejected:
         context.log.warning(f"{summary.partition}: file rejected whole: {bad['path']}: {bad['reason']}")
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata=clean({
         "files": summary.files,
         "rows_read": summary.rows_read,
         "rows_kept": summary.rows_kept,
@@ -85,17 +92,29 @@ def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehou
         "crossed_or_locked": summary.crossed_or_locked,
         "ticks_per_s": dg.MetadataValue.float(summary.rows_read / elapsed if elapsed else 0.0),
         "lake_partition": dg.MetadataValue.path(str(lake.get().partition_dir(warehouse.tenant_id, month, symbol))),
-    })
-    failed = {k: v for k, v in summary.expectations.items() if not v.get("success", True)}
-    yield dg.AssetCheckResult(check_name="expectations", passed=not failed,
-                              severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"results": dg.MetadataValue.json(summary.expectations)})
+    }))
+    yield expectations_result(summary.expectations, summary.rows_kept)
     yield dg.AssetCheckResult(check_name="reject_rate", passed=rate <= REJECT_RATE_WARN,
                               severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"reject_rate": rate, "rows_rejected": summary.rows_rejected})
+                              metadata=clean({"reject_rate": rate, "rows_rejected": summary.rows_rejected}))
     yield dg.AssetCheckResult(check_name="crossed_or_locked", passed=summary.crossed_or_locked == 0,
                               severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"crossed_or_locked": summary.crossed_or_locked})
+                              metadata=clean({"crossed_or_locked": summary.crossed_or_locked}))
+
+
+def expectations_result(results: dict[str, dict], rows_kept: int) -> dg.AssetCheckResult:
+    """The Great Expectations suite as one table row per expectation, plus numbers Dagster plots over partitions."""
+    rows = [{"expectation": name, "success": bool(r.get("success", True)),
+             "unexpected_count": int(r.get("unexpected_count", 0)),
+             "unexpected_percent": 100.0 * int(r.get("unexpected_count", 0)) / rows_kept if rows_kept else 0.0}
+            for name, r in sorted(results.items())]
+    failed = [r["expectation"] for r in rows if not r["success"]]
+    return dg.AssetCheckResult(
+        check_name="expectations", passed=not failed, severity=dg.AssetCheckSeverity.WARN,
+        description="all expectations met" if not failed else f"failed: {', '.join(failed)}",
+        metadata=clean({"results": rows, "expectations": len(rows), "failed": len(failed),
+                        "unexpected_rows": sum(r["unexpected_count"] for r in rows),
+                        "worst_unexpected_percent": max((r["unexpected_percent"] for r in rows), default=0.0)}))
 
 
 class WindowConfig(dg.Config):
@@ -111,6 +130,7 @@ class WindowConfig(dg.Config):
     kinds={"sql", "numba"},
     owners=OWNERS,
     description="Sliding-window microstructure features (numba) per symbol, as FeatureWindow rows (kind=market).",
+    metadata=table_definition_metadata(schema.feature_windows),
 )
 def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConfig,
                            warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -124,14 +144,14 @@ def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConf
     fault_point("market_feature_windows.committed")
     elapsed = time.perf_counter() - t0
     context.log.info(f"{summary.partition}: {summary.windows:,} windows from {summary.ticks:,} ticks in {elapsed:.2f}s")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=clean({
         "recipe_version": summary.recipe_version,
         "ticks": summary.ticks,
         "windows": summary.windows,
         "lineage_edges": summary.lineage_edges,
         "windows_hash": summary.hash_of_hashes,
         "ticks_per_s": dg.MetadataValue.float(summary.ticks / elapsed if elapsed else 0.0),
-    })
+    }))
 
 
 ASSETS = [raw_ticks, market_feature_windows]

@@ -24,6 +24,7 @@ from thunderline.drift import FAIL_PSI, WARN_PSI
 from thunderline.drift.monthly import DriftPolicy, MonthDrift, kind_markdown, measure_month
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
+from thunderline_assets.metadata import clean
 
 OWNERS = ["team:data-platform"]
 CHECK_NAME = "psi_within_thresholds"
@@ -76,28 +77,28 @@ def drift_check(md: MonthDrift) -> dg.AssetCheckResult:
     if not md.reports:
         return dg.AssetCheckResult(check_name=CHECK_NAME, passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description="nothing measured: " + "; ".join(k.skipped for k in md.kinds),
-                                   metadata=meta)
+                                   metadata=clean(meta))
     status = md.status
     severity = dg.AssetCheckSeverity.ERROR if status == "fail" else dg.AssetCheckSeverity.WARN
     top = ", ".join(f"{x['kind']}.{x['feature']} {x['psi'] if x['psi'] is None else format(x['psi'], '.3f')}"
                     for x in failing[:5])
     desc = "every feature within PSI 0.1" if status == "ok" else f"{len(failing)} feature(s) drifted: {top}"
     return dg.AssetCheckResult(check_name=CHECK_NAME, passed=status == "ok", severity=severity, description=desc,
-                               metadata=meta)
+                               metadata=clean(meta))
 
 
 @dg.asset(
     partitions_def=months,
     deps=[
-        dg.AssetDep(market_feature_windows,
-                    partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="month")),
+        # month × symbol → month: Dagster infers the mapping on the month dimension (no Beta class in our code)
+        dg.AssetDep(market_feature_windows),
         dg.AssetDep(edgar_feature_windows),
     ],
     group_name="observability",
     kinds={"sql", "numpy", "matplotlib"},
     owners=OWNERS,
     description="Monthly feature drift (PSI, KS) of market and EDGAR windows against a stored baseline profile.",
-    check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="drift_reports",
+    check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="drift_reports", partitions_def=months,
                                    description=f"PSI ≤ {WARN_PSI:g} for every feature: WARN above, "
                                                f"ERROR above {FAIL_PSI:g} or when a feature has no value")],
 )
@@ -111,7 +112,7 @@ def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, wareho
             c = kd.report.counts()
             context.log.info(f"{month} {kd.source.kind}: {kd.windows:,} windows vs baseline {kd.baseline_month}: "
                              f"{c['ok']} ok, {c['warn']} warn, {c['fail']} fail")
-    yield dg.MaterializeResult(metadata=drift_metadata(md))
+    yield dg.MaterializeResult(metadata=clean(drift_metadata(md)))
     yield drift_check(md)
 
 

@@ -1,10 +1,10 @@
 """Each dbt-like SQL model (``dbt_like_sql/models/*.sql``) as an observability asset.
 
 Asset key ``sql/<model>``, output table or view ``sqlm_<model>`` in the warehouse,
-dependencies from ``ref()``. Warehouse tables a model reads through ``source()``
-are listed in its metadata rather than declared as asset deps, because those
-tables are written by assets of other domains whose keys do not map one-to-one
-onto tables (``feature_windows`` is written by both market and EDGAR assets).
+dependencies from ``ref()`` and from ``source()``: each warehouse table maps to the
+assets that write it (:data:`SOURCE_ASSETS`; ``feature_windows`` is written by both
+the market and the EDGAR windows), so the lineage graph shows
+``decision_traces → sql/decision_mix``. A source no asset writes stays in metadata.
 The project is parsed and checked when this module is imported, so a broken
 model file fails the code location load with its file and line.
 """
@@ -24,6 +24,21 @@ KEY_PREFIX = "sql"
 OWNERS = ["team:data-platform"]
 
 
+#: warehouse table read through ``{{ source('...') }}`` → the asset(s) that write it
+SOURCE_ASSETS: dict[str, tuple[str, ...]] = {
+    "decision_traces": ("decision_traces",),
+    "feature_windows": ("market_feature_windows", "edgar_feature_windows"),
+    "raw_edgar_docs": ("raw_filings",),
+    "labels": ("labels",),
+    "pnl": ("pnl",),
+    "drift_reports": ("drift_reports",),
+}
+
+
+def source_deps(sources) -> list[dg.AssetKey]:
+    return [dg.AssetKey(a) for src in sources for a in SOURCE_ASSETS.get(src, ())]
+
+
 def model_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([KEY_PREFIX, name])
 
@@ -38,7 +53,7 @@ def _model_asset(project: SqlProject, name: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=model_key(name),
-        deps=[model_key(r) for r in model.refs],
+        deps=[*(model_key(r) for r in model.refs), *source_deps(model.sources)],
         group_name="observability",
         kinds={"sql"},
         owners=OWNERS,

@@ -10,6 +10,7 @@ import dagster as dg
 
 from resources import WarehouseResource
 from thunderline.telemetry import EVENTS, Summary, now_us, read_events, summarize
+from thunderline_assets.metadata import clean
 
 DAY_US = 86_400_000_000
 
@@ -40,7 +41,7 @@ def flow_telemetry(warehouse: WarehouseResource) -> dg.MaterializeResult:
     until = now_us()
     with warehouse.session() as s:
         summaries = summarize(read_events(s, since_us=until - DAY_US, until_us=until))
-    return dg.MaterializeResult(metadata={**telemetry_metadata(summaries), "window_hours": 24})
+    return dg.MaterializeResult(metadata=clean({**telemetry_metadata(summaries), "window_hours": 24}))
 
 
 ASSETS = [flow_telemetry]

@@ -83,6 +83,26 @@ class IngestReport:
 EXIT_BUSY = 75  # EX_TEMPFAIL: another ingest holds the landing index; try again later
 
 
+def check_partitions_start(partitions: list[str]) -> None:
+    """One error line when landing data is older than the first monthly partition.
+
+    ``jobs.keys`` is imported only here, after indexing: the monthly partitions begin at the first month with
+    data (:func:`thunderline.config.partitions_start`), which the landing index has just recorded.
+    """
+    from jobs.keys import PARTITIONS_START
+
+    too_early = sorted({str(p)[:7] for p in partitions if str(p)[:7] < PARTITIONS_START[:7]})
+    if too_early:
+        raise ConfigError(f"THUNDERLINE_FIRST_MONTH: landing data for {', '.join(too_early)} is before the first "
+                          f"monthly partition {PARTITIONS_START[:7]}; set THUNDERLINE_FIRST_MONTH={too_early[0]} "
+                          "(or unset it) and run again")
+
+
+def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
+               instance: dg.DagsterInstance | None = None, resources: dict | None = None) -> IngestReport:
+    from resources import build_resources
+
+
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None,
                wait_s: float = 0.0, expectations: bool = True) -> IngestReport:
@@ -153,6 +173,10 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
         if new_symbols:
             instance.add_dynamic_partitions("symbols", new_symbols)
         if edgar_months or tick_parts:  # the definitions are built once per tenant, not once per partition
+            check_partitions_start([*edgar_months, *tick_parts])
+            from jobs.keys import EDGAR_JOB, MARKET_JOB
+            from thunderline_assets.definitions import build_definitions
+
             defs = build_definitions(ts, resources=res)
             jobs = {"edgar": defs.resolve_job_def(EDGAR_JOB), "market": defs.resolve_job_def(MARKET_JOB)}
         plans += [(tenant, res, jobs["edgar"], f"{m}-01", m) for m in edgar_months]
@@ -236,8 +260,10 @@ def _accumulate(report: IngestReport, result) -> None:
                 if item not in report.files_rejected:
                     report.files_rejected.append(item)
         if "reject_reasons" in mat.metadata:
-            for reason, n in (mat.metadata["reject_reasons"].value or {}).items():
-                report.reject_reasons[reason] += int(n)
+            from thunderline_assets.metadata import table_rows
+
+            for row in table_rows(mat.metadata["reject_reasons"]):
+                report.reject_reasons[row.get("reason", row.get("key"))] += int(row.get("rows", row.get("value", 0)))
 
 
 def cmd_ingest(args) -> int:

@@ -2,9 +2,11 @@
 -- One row per decision trace with its realised outcome: the next market window of
 -- the same symbol, recipe and feature schema supplies the realised return (its
 -- mid_return, a log return) and the time the outcome became known; position is
--- +1 buy, -1 sell, 0 hold/abstain; pnl = position x realised return. There is no
--- labels table in the warehouse yet, so this is the label (horizon 1 window, as
--- thunderline.labels.forward_returns); rows without a later window keep NULLs.
+-- +1 buy, -1 sell, 0 hold/abstain; pnl = position x realised return (horizon 1
+-- window, as thunderline.labels.forward_returns), before costs. The learning
+-- group's `labels` and `pnl` tables hold the dead-band classes for horizons 1, 4
+-- and 10 and the costed PnL; this model needs neither, so it is current as soon
+-- as the next window exists. Rows without a later window keep NULLs.
 WITH windows AS (
     SELECT
         w.id AS window_id,

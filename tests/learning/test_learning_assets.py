@@ -7,6 +7,7 @@ import dagster as dg
 
 from thunderline.contracts import DecisionTrace, ExpertAction
 from thunderline.flow.decision_partition import trace_row
+from thunderline_assets.metadata import table_rows
 from thunderline_assets.learning import (
     labels,
     learning_evaluation,
@@ -89,7 +90,7 @@ def test_learning_assets_materialize(warehouse, mlflow_store, tmp_path):
         r = dg.materialize([promotion], instance=instance, resources=res,
                            run_config={"ops": {"promotion": {"config": {"min_count": 100, "lookback_days": 400}}}})
         assert r.success
-        [t] = r.get_asset_materialization_events()[0].materialization.metadata["transitions"].value
+        [t] = table_rows(r.get_asset_materialization_events()[0].materialization.metadata["transitions"])
         assert t["expert"] == "order_flow_logit_h1" and t["from"] == "shadow" and t["decision"] in ("promoted",
                                                                                                    "rejected")
     with warehouse.session(TENANT) as s:

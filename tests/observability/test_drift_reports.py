@@ -20,6 +20,7 @@ from thunderline.market.features import FULL_RECIPE
 from thunderline.partitioning import month_bounds_us
 from thunderline.telemetry import read_events
 from thunderline_assets.observability import CHECK_NAME, drift_reports
+from thunderline_assets.metadata import table_rows
 
 N = 600
 TENANT = "default"
@@ -94,12 +95,13 @@ def test_first_month_is_the_baseline_and_later_months_are_measured_against_it(wa
     assert {k: r["status"] for k, r in got.items()} == {"spread": "fail", "volume": "warn", "mid_return": "ok"}
     assert got["spread"]["psi"] > 1.0 and 0.1 < got["volume"]["psi"] <= 0.25 and got["mid_return"]["psi"] <= 0.1
     assert all(r["n_current"] == N and r["n_baseline"] == N and r["ks_statistic"] is not None for r in got.values())
-    assert meta["max_psi"].value == pytest.approx(got["spread"]["psi"])
+    assert meta["max_psi"].value == pytest.approx(got["spread"]["psi"], rel=1e-5)
     assert meta["worst_feature"].value == "market.spread"
     assert (meta["features_ok"].value, meta["features_warn"].value, meta["features_fail"].value) == (1, 1, 1)
     assert meta["dagster/row_count"].value == 3
-    assert check.metadata["max_psi"].value == pytest.approx(got["spread"]["psi"])
-    assert [x["feature"] for x in check.metadata["features_over_threshold"].value] == ["spread", "volume"]
+    assert check.metadata["max_psi"].value == pytest.approx(got["spread"]["psi"], rel=1e-5)  # 6 significant digits
+    assert [x["feature"] for x in table_rows(check.metadata["features_over_threshold"])] == ["spread", "volume"]
+    assert check.partition == "2024-02-01"  # the check result belongs to the month it judged
 
     # what a person reads: the table, worst first, and the plot inlined as a PNG
     md = meta["report"].value

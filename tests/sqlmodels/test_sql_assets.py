@@ -17,12 +17,15 @@ def specs():
     return {spec.key: spec for a in SQL_MODEL_ASSETS for spec in a.specs}
 
 
-def test_one_asset_per_model_with_deps_from_refs():
+def test_one_asset_per_model_with_deps_from_refs_and_sources():
     s = specs()
     assert set(s) == {model_key(n) for n in PROJECT.models}
     assert {d.asset_key for d in s[model_key("blend_quality")].deps} == {model_key("decision_outcomes")}
     assert {d.asset_key for d in s[model_key("label_fill_latency")].deps} == {model_key("decision_outcomes")}
-    assert not s[model_key("expert_stats")].deps
+    # {{ source('decision_traces') }} is an edge from the asset that writes the table
+    assert {d.asset_key for d in s[model_key("expert_stats")].deps} == {dg.AssetKey("decision_traces")}
+    assert {d.asset_key for d in s[model_key("feature_window_counts")].deps} == {
+        dg.AssetKey("market_feature_windows"), dg.AssetKey("edgar_feature_windows")}
     for spec in s.values():
         assert spec.group_name == "observability"
         assert spec.kinds == {"sql"} and spec.owners == ["team:data-platform"] and spec.description
