@@ -147,6 +147,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
     home = path_of("THUNDERLINE_HOME", Path("./.thunderline").resolve())
     lake = path_of("THUNDERLINE_LAKE_DIR", home / "lake")
     landing = path_of("THUNDERLINE_LANDING_DIR", home / "landing")
+    if create_dirs and env.get("THUNDERLINE_LANDING_DIR", "").strip() and not landing.is_dir():
+        # a mistyped path must not become a new, empty landing area that every command then reads as "no data"
+        raise ConfigError(f"THUNDERLINE_LANDING_DIR={landing}: no such directory (create it, or unset the variable "
+                          f"to use {home / 'landing'})")
     dagster_home = path_of("DAGSTER_HOME", home / "dagster")
     warehouse = env.get("THUNDERLINE_WAREHOUSE_URL", "").strip() or f"sqlite:///{home / 'warehouse.db'}"
     _check_sqlalchemy_url("THUNDERLINE_WAREHOUSE_URL", warehouse)

@@ -49,6 +49,9 @@ class Stores:
     def registry(self) -> "ExpertRegistry":
         if self._registry is None:
             s = self.settings
+            from thunderline.experts.tracking import check_reachable
+
+            check_reachable(s.mlflow_tracking_uri)  # an unreachable server is one error line, not a silent hang
             self._registry = registry_for(self.warehouse, s.tenant_id, s.mlflow_tracking_uri, s.mlflow_artifacts)
         return self._registry
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from thunderline.config import load_settings
 from thunderline.stores import Stores, open_stores
+from thunderline_cli.args import month, non_negative_int
 
 
 def run_bootstrap(settings, months: list[str], *, seed: int = 0) -> dict:
@@ -30,7 +31,10 @@ def _bootstrap(stores: Stores, months: list[str], tmap: list[dict], seed: int) -
             windows += [row_to_window(r) for r in s.select("feature_windows", fw.c.kind == "market",
                                                            fw.c.window_start >= lo, fw.c.window_start < hi)]
         if not windows:
-            raise ValueError(f"no market windows in {months}: ingest those months first")
+            from thunderline_cli.args import CliError
+
+            raise CliError(f"no market windows in {', '.join(months)}: ingest those months first "
+                           "(thunderline ingest), then bootstrap")
         until = max(w.available_at_us for w in windows)
         edgar = load_edgar_windows(s, None, until)
     state, report = bootstrap_from_windows(stores.registry, windows, edgar_windows=edgar, ticker_map=tmap, seed=seed)
@@ -119,11 +123,11 @@ def register(sub) -> None:
     p = sub.add_parser("experts", help="train/register experts and manage router versions")
     ex = p.add_subparsers(dest="experts_command", required=True)
     b = ex.add_parser("bootstrap", help="train the default experts on past months and publish a first router")
-    b.add_argument("--months", nargs="+", help="YYYY-MM months of market windows to train on")
+    b.add_argument("--months", nargs="+", type=month, help="YYYY-MM months of market windows to train on")
     b.add_argument("--symbols", nargs="+", help="train on these symbols only (clock labels from the lake)")
     b.add_argument("--from", dest="start", help="start of the training period (ISO time; with --to)")
     b.add_argument("--to", dest="end", help="end of the training period; labels reaching past it are purged")
     b.add_argument("--tz", default="UTC", help="time zone of times given without an offset")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=non_negative_int, default=0, help="random seed of the training (default 0)")
     b.set_defaults(func=cmd_bootstrap)
     ex.add_parser("routers", help="list router versions (* = active)").set_defaults(func=cmd_routers)

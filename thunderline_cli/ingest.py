@@ -83,6 +83,26 @@ class IngestReport:
 EXIT_BUSY = 75  # EX_TEMPFAIL: another ingest holds the landing index; try again later
 
 
+def stray_root_files(landing: Path) -> list[str]:
+    """Files directly in the landing directory: ingest reads ``ticks/`` and ``edgar/`` only, so these are skipped."""
+    return sorted(p.name for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def tags_for(resources: dict, tenant: str, source: str = "cli:ingest") -> dict[str, str]:
+    """Run tags (tenant, source, active router version, code version) for a run of ``tenant``."""
+    from thunderline.run_tags import active_router_version, run_tags
+
+    router = None
+    wh = resources.get("warehouse") if resources else None
+    if wh is not None:
+        try:
+            with wh.get().session(tenant) as s:
+                router = active_router_version(s)
+        except Exception:  # noqa: BLE001 - a tag is informative; the run itself reports a broken warehouse
+            router = None
+    return run_tags(tenant, source, router)
+
+
 def check_partitions_start(partitions: list[str]) -> None:
     """One error line when landing data is older than the first monthly partition.
 
@@ -188,7 +208,8 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
         for tenant, res, job, key, label in plans:
             label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
             result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
-                                            run_config=run_config if job.name == MARKET_JOB else QUIET_CONSOLE)
+                                            run_config=run_config if job.name == MARKET_JOB else QUIET_CONSOLE,
+                                            tags=tags_for(res, tenant))
             report.partitions.append(label)
             _accumulate(report, result)
             bar.set_postfix_str(label)
@@ -273,6 +294,16 @@ def cmd_ingest(args) -> int:
     except IngestBusy as exc:
         print(f"thunderline ingest: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    where = Path(args.landing) if args.landing else load_settings(create_dirs=False).landing_dir
+    stray = stray_root_files(where) if where.is_dir() else []
+    if stray:
+        from thunderline_cli.errors import CliError
+
+        msg = (f"{len(stray)} file(s) directly in {where} are not read ({', '.join(stray[:3])}"
+               f"{', ...' if len(stray) > 3 else ''}): put tick files in {where}/ticks/ and filings in {where}/edgar/")
+        if not (report.tick_files_new or report.edgar_files_new or report.partitions):
+            raise CliError(f"nothing to ingest: {msg}")
+        print(f"thunderline: warning: {msg}", file=sys.stderr)
     for line in report.lines():
         print(line)
     failure = report.failure_line()

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longest pause while a request body is read; 408 after (default 30)")
     s.add_argument("--min-free-mb", type=float, default=256.0,
                    help="/healthz answers 503 degraded when the landing area or lake has less free (default 256)")
-    s.add_argument("--log-level", default="info")
+    s.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                   help="server log level (default info)")
     s.set_defaults(func=_serve)
 
 

@@ -12,15 +12,15 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:
     k = sub.add_parser("keys", help="per-tenant API keys").add_subparsers(dest="keys_command", required=True)
     c = k.add_parser("create", help="create a key (printed once; only its salted hash is stored)")
-    c.add_argument("--tenant", required=True)
+    c.add_argument("--tenant", required=True, help="tenant the key authenticates as (a-z, 0-9, '_', '-')")
     c.add_argument("--label", default=None, help="a note saying who or what uses the key")
     c.set_defaults(func=_keys_create)
     r = k.add_parser("revoke", help="revoke a key by its id (the third dot-separated part of the key)")
-    r.add_argument("--tenant", required=True)
-    r.add_argument("key_id")
+    r.add_argument("--tenant", required=True, help="tenant that owns the key")
+    r.add_argument("key_id", help="the key's id (shown by `keys list`; the third dot-separated part of the key)")
     r.set_defaults(func=_keys_revoke)
     ls = k.add_parser("list", help="list a tenant's keys (ids, labels, state; never secrets)")
-    ls.add_argument("--tenant", required=True)
+    ls.add_argument("--tenant", required=True, help="tenant whose keys to list")
     ls.set_defaults(func=_keys_list)
 
 

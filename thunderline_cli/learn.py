@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from thunderline.config import load_settings
 from thunderline.stores import Stores, open_stores
+from thunderline_cli.args import month, non_negative_int, positive_int
 
 DEMO_TARGETS = ("momentum_gbm_h1",)
 
@@ -244,17 +245,23 @@ def register(sub) -> None:
     p = sub.add_parser("learn", help="the learning loop: labels, PnL, slices, NAS, promotion")
     lc = p.add_subparsers(dest="learn_command", required=True)
     loop = lc.add_parser("loop", help="labels → PnL → slice → NAS → shadow → evaluation → promotion → gates")
-    loop.add_argument("--history", nargs="+", required=True, help="YYYY-MM months to slice and search on")
+    loop.add_argument("--history", nargs="+", required=True, type=month, help="YYYY-MM months to slice and search on")
     loop.add_argument("--targets", nargs="+", default=list(DEMO_TARGETS), help="expert names to search for")
-    loop.add_argument("--trials", type=int, default=20)
-    loop.add_argument("--seed", type=int, default=0)
-    loop.add_argument("--min-count", type=int, default=200)
+    loop.add_argument("--trials", type=positive_int, default=20,
+                      help="Optuna trials per NAS target (default 20; each trial trains one candidate)")
+    loop.add_argument("--seed", type=non_negative_int, default=0,
+                      help="seed of the NAS sampler and of every candidate's training (default 0)")
+    loop.add_argument("--min-count", type=positive_int, default=200,
+                      help="realised trades a shadow/challenger needs before the promotion gate judges it (default 200)")
     loop.add_argument("--no-gates", action="store_true", help="do not retrain the router gates")
     loop.set_defaults(func=cmd_loop)
     pr = lc.add_parser("promote", help="one blue/green step for an expert, or --rollback its champion")
-    pr.add_argument("expert")
-    pr.add_argument("--rollback", action="store_true")
-    pr.add_argument("--reason", default="")
-    pr.add_argument("--min-count", type=int, default=200)
-    pr.add_argument("--actor", default=f"{getpass.getuser()} (thunderline learn)")
+    pr.add_argument("expert", help="expert name, e.g. momentum_gbm_h1 (registered as thunderline.expert.<name>)")
+    pr.add_argument("--rollback", action="store_true",
+                    help="move champion back to the previous champion instead of judging a candidate")
+    pr.add_argument("--reason", default="", help="why (recorded with the transition; default 'manual rollback')")
+    pr.add_argument("--min-count", type=positive_int, default=200,
+                    help="realised trades the candidate needs before it is judged (default 200)")
+    pr.add_argument("--actor", default=f"{getpass.getuser()} (thunderline learn)",
+                    help="who is recorded as having made the step (default: your user name)")
     pr.set_defaults(func=cmd_promote)

@@ -22,6 +22,9 @@ _DEFAULTS = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "MLFLOW_ENABLE_TELEMETRY": "false",  # what the project's docs and CI set; harmless, kept consistent
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # an unreachable tracking server fails in well under a minute instead of 7 retries x 120 s
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 
 

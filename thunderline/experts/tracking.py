@@ -18,8 +18,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Sequence
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from thunderline.experts import _mlflow_env  # noqa: F401  (telemetry/retry settings before mlflow is imported)
+
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
@@ -80,3 +82,28 @@ def mlflow_type(dtype) -> str:
     """MLflow column type of a pandas/numpy dtype (for dataset schemas)."""
     kind = getattr(dtype, "kind", "O")
     return {"f": "double", "i": "long", "u": "long", "b": "boolean"}.get(kind, "string")
+
+
+class TrackingUnreachable(RuntimeError):
+    """The MLflow tracking server does not accept connections; the message names MLFLOW_TRACKING_URI."""
+
+
+def check_reachable(tracking_uri: str, timeout_s: float = 5.0) -> None:
+    """For an http(s) tracking URI, one TCP connect with ``timeout_s``: fail in seconds rather than hang.
+
+    File and database URIs are checked by their own stores (the warehouse has a connect timeout).
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        safe = f"{parts.scheme}://{host}:{port}{parts.path}"
+        raise TrackingUnreachable(f"MLFLOW_TRACKING_URI={safe}: cannot connect ({why} after at most {timeout_s:g} s)") from None
