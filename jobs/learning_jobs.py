@@ -37,6 +37,26 @@ monthly_retrain_job = dg.define_asset_job(
     description="Rolling training slice up to a complete month → NAS → best candidates as shadow versions.")
 
 
+learning_evaluation_job = dg.define_asset_job(
+    "learning_evaluation_job", selection=dg.AssetSelection.assets("learning_evaluation"),
+    description="Blend / expert metrics of one month on realised labels (what `thunderline learn loop` runs).")
+
+promotion_job = dg.define_asset_job(
+    "promotion_job", selection=dg.AssetSelection.assets("promotion"),
+    description="One blue/green step per expert with a shadow or challenger (also in the nightly job).")
+
+drift_reports_job = dg.define_asset_job(
+    "drift_reports_job", selection=dg.AssetSelection.assets("drift_reports"),
+    description="Drift reports of one month against the stored baseline (backfills of drift run this job).")
+
+
+observability_models_job = dg.define_asset_job(
+    "observability_models_job",
+    selection=dg.AssetSelection.groups("observability") - dg.AssetSelection.assets("drift_reports"),
+    description="The SQL models and the flow telemetry summary, rebuilt from the warehouse (the demo's last step; "
+                "nightly they run in nightly_observability_job).")
+
+
 @dg.schedule(name="daily_labels", job=learning_labels_job, cron_schedule="15 4 * * *", execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Daily: labels + PnL for the current month × every symbol (and the previous month on "
@@ -102,5 +122,6 @@ def monthly_gate_retraining(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"gates:{context.scheduled_execution_time.date()}")
 
 
-JOBS = [learning_labels_job, monthly_retrain_job, gate_retraining_job]
+JOBS = [learning_labels_job, monthly_retrain_job, gate_retraining_job, learning_evaluation_job, promotion_job,
+        drift_reports_job, observability_models_job]
 SCHEDULES = [daily_labels, monthly_retrain, monthly_gate_retraining]
