@@ -20,7 +20,8 @@ def specs():
 def test_one_asset_per_model_with_deps_from_refs_and_sources():
     s = specs()
     assert set(s) == {model_key(n) for n in PROJECT.models}
-    assert {d.asset_key for d in s[model_key("blend_quality")].deps} == {model_key("decision_outcomes")}
+    assert {d.asset_key for d in s[model_key("blend_quality")].deps} == {model_key("decision_outcomes"),
+                                                                         dg.AssetKey("decision_traces")}
     assert {d.asset_key for d in s[model_key("label_fill_latency")].deps} == {model_key("decision_outcomes")}
     # {{ source('decision_traces') }} is an edge from the asset that writes the table
     assert {d.asset_key for d in s[model_key("expert_stats")].deps} == {dg.AssetKey("decision_traces")}
