@@ -62,7 +62,7 @@ def test_definitions_use_it(tmp_path):
     (home / "lake" / "tenant=default" / "ticks" / "month=2025-03" / "symbol=X").mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k != "THUNDERLINE_FIRST_MONTH"}
     env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
-    code = ("from thunderline_assets.partitions import months, complete_months\n"
+    code = ("from jobs.keys import months, complete_months\n"
             "print(months.get_first_partition_window().start.date(), "
             "complete_months.get_first_partition_window().start.date())")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
