@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lock lint demo test fuzz bench validate clean ui mlflow-ui
+.PHONY: install lock lint demo test fuzz bench validate clean ui mlflow-ui docs-screenshots
 
 LOCK := requirements.lock
 
@@ -58,3 +58,8 @@ mlflow-ui: install
 
 clean:
 	rm -rf .thunderline
+
+# docs/screenshots/: a fresh demo in a temporary home, then the browser test that photographs it
+docs-screenshots: install
+	rm -rf /tmp/thunderline-docs-demo && THUNDERLINE_HOME=/tmp/thunderline-docs-demo $(BIN)/thunderline demo
+	THUNDERLINE_DEMO_HOME=/tmp/thunderline-docs-demo $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_docs_screenshots.py

@@ -26,6 +26,7 @@ from jobs.keys import (
 )
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.partitioning import last_complete_month
+from thunderline.run_tags import launch_tags
 from thunderline_assets.metadata import clean
 
 learning_labels_job = dg.define_asset_job(
@@ -69,7 +70,8 @@ def daily_labels(context: dg.ScheduleEvaluationContext):
     syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
     if not syms:
         return dg.SkipReason("no symbols yet: nothing to label")
-    return [dg.RunRequest(run_key=f"labels:{m}|{s}:{t.date()}", partition_key=month_symbol_key(m, s))
+    tags = launch_tags("schedule:daily_labels")
+    return [dg.RunRequest(run_key=f"labels:{m}|{s}:{t.date()}", partition_key=month_symbol_key(m, s), tags=tags)
             for m in wanted for s in syms]
 
 
@@ -78,7 +80,7 @@ def daily_labels(context: dg.ScheduleEvaluationContext):
              description="On the 2nd at 05:00 UTC: slice → NAS → shadow for the month that just ended.")
 def monthly_retrain(context: dg.ScheduleEvaluationContext):
     month = last_complete_month(context.scheduled_execution_time)
-    return dg.RunRequest(run_key=f"retrain:{month}", partition_key=month)
+    return dg.RunRequest(run_key=f"retrain:{month}", partition_key=month, tags=launch_tags("schedule:monthly_retrain"))
 
 
 class GateConfig(dg.Config):
@@ -119,7 +121,8 @@ def gate_retraining_job():
              execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
              description="On the 3rd at 06:00 UTC (after the month's labels are filled): retrain the gates.")
 def monthly_gate_retraining(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(run_key=f"gates:{context.scheduled_execution_time.date()}")
+    return dg.RunRequest(run_key=f"gates:{context.scheduled_execution_time.date()}",
+                         tags=launch_tags("schedule:monthly_gate_retraining"))
 
 
 JOBS = [learning_labels_job, monthly_retrain_job, gate_retraining_job, learning_evaluation_job, promotion_job,

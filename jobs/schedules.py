@@ -17,6 +17,7 @@ import dagster as dg
 from jobs.keys import MONTHLY_TAG, PARTITION_TAG, month_symbol_key, months, symbols
 from jobs.partition_jobs import edgar_partition_job, market_partition_job
 from thunderline.partitioning import last_complete_month
+from thunderline.run_tags import launch_tags
 
 
 @dg.schedule(name="monthly_market_backfill", job=market_partition_job, cron_schedule="0 2 1 * *",
@@ -27,8 +28,9 @@ def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
     syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
     if not syms:
         return dg.SkipReason("no symbols yet: nothing to backfill")
+    tags = launch_tags("schedule:monthly_market_backfill")
     return [dg.RunRequest(run_key=f"monthly:{month}|{s}", partition_key=month_symbol_key(month, s),
-                          tags={MONTHLY_TAG: month[:7], PARTITION_TAG: f"{month[:7]}|{s}"}) for s in syms]
+                          tags={**tags, MONTHLY_TAG: month[:7], PARTITION_TAG: f"{month[:7]}|{s}"}) for s in syms]
 
 
 @dg.schedule(name="monthly_edgar_backfill", job=edgar_partition_job, cron_schedule="0 1 1 * *",
@@ -37,7 +39,8 @@ def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
 def monthly_edgar_backfill(context: dg.ScheduleEvaluationContext):
     month = last_complete_month(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month,
-                         tags={MONTHLY_TAG: month[:7], PARTITION_TAG: month[:7]})
+                         tags={**launch_tags("schedule:monthly_edgar_backfill"), MONTHLY_TAG: month[:7],
+                               PARTITION_TAG: month[:7]})
 
 
 NIGHTLY_GROUPS = ("observability", "learning")
@@ -60,9 +63,13 @@ def build_nightly(assets) -> tuple[list, list]:
         job = dg.define_asset_job("nightly_observability_job", selection=dg.AssetSelection.assets(*plain),
                                   description="Nightly: unpartitioned observability and learning assets.")
         jobs.append(job)
-        schedules.append(dg.ScheduleDefinition(name="nightly_observability", job=job, cron_schedule="0 3 * * *",
-                                               execution_timezone="UTC",
-                                               default_status=dg.DefaultScheduleStatus.RUNNING))
+        @dg.schedule(name="nightly_observability", job=job, cron_schedule="0 3 * * *", execution_timezone="UTC",
+                     default_status=dg.DefaultScheduleStatus.RUNNING)
+        def nightly_observability(context: dg.ScheduleEvaluationContext):
+            return dg.RunRequest(run_key=f"nightly:{context.scheduled_execution_time.date()}",
+                                 tags=launch_tags("schedule:nightly_observability"))
+
+        schedules.append(nightly_observability)
     if monthly:
         job = dg.define_asset_job("nightly_drift_job", selection=dg.AssetSelection.assets(*monthly),
                                   description="Nightly: monthly drift/observability assets for the current month.")
@@ -75,7 +82,8 @@ def build_nightly(assets) -> tuple[list, list]:
             wanted = [t.date().replace(day=1).isoformat()]
             if t.day == 1:
                 wanted.insert(0, last_complete_month(t))
-            return [dg.RunRequest(run_key=f"nightly:{m}:{t.date()}", partition_key=m) for m in wanted]
+            tags = launch_tags("schedule:nightly_drift")
+            return [dg.RunRequest(run_key=f"nightly:{m}:{t.date()}", partition_key=m, tags=tags) for m in wanted]
 
         schedules.append(nightly_drift)
     return jobs, schedules

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from thunderline.run_tags import tags_for_warehouse
+
 from jobs.keys import EDGAR_JOB, PARTITION_TAG, TRIGGER_TAG
 from resources import WarehouseResource
 from resources.landing import LandingResource
@@ -51,12 +53,12 @@ def edgar_run_key(work: PartitionWork, accessions: list[str]) -> str:
     return f"edgar:{work.partition}:{'+'.join(accessions) or '-'}:{work.run_key.rsplit(':', 1)[1]}"
 
 
-def edgar_run_request(work: PartitionWork) -> dg.RunRequest:
+def edgar_run_request(work: PartitionWork, run_tags: dict[str, str] | None = None) -> dg.RunRequest:
     accessions = sorted({a for p in work.paths for a in accessions_named(p)})
     return dg.RunRequest(
         run_key=edgar_run_key(work, accessions),
         partition_key=f"{work.partition}-01",
-        tags={TRIGGER_TAG: "edgar_fill_sensor", PARTITION_TAG: work.partition,
+        tags={**(run_tags or {}), TRIGGER_TAG: "edgar_fill_sensor", PARTITION_TAG: work.partition,
               ACCESSIONS_TAG: ",".join(accessions)[:4000]},
     )
 
@@ -73,7 +75,8 @@ def evaluate_edgar_fill(context: dg.SensorEvaluationContext, warehouse: Warehous
     wh.dispose()
     for f in scan.rejected:
         context.log.warning(f"EDGAR landing file rejected (quarantined): {f.path}: {f.detail}")
-    return dg.SensorResult(run_requests=[edgar_run_request(w) for w in scan.work],
+    tags = tags_for_warehouse(warehouse.get(), warehouse.tenant_id, "sensor:edgar_fill_sensor") if scan.work else {}
+    return dg.SensorResult(run_requests=[edgar_run_request(w, tags) for w in scan.work],
                            cursor=dump_cursor({"scan": scan.cursor}))
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from thunderline.run_tags import run_tags
+
 from jobs.keys import ROUTER_PROMOTION_JOB, TRIGGER_TAG
 from resources import MlflowResource, WarehouseResource
 from sensors._common import dump_cursor, ready_warehouse
@@ -46,7 +48,9 @@ def evaluate_model_promotion(context: dg.SensorEvaluationContext, warehouse: War
     return dg.SensorResult(run_requests=[dg.RunRequest(
         run_key=f"router:{state.version}:{content_hash(target)[:24]}",
         run_config={"ops": {"publish_champions": {"config": {"champions": target}}}},
-        tags={TRIGGER_TAG: "model_promotion_sensor", "thunderline/router_version": state.version,
+        tags={**run_tags(warehouse.tenant_id, "sensor:model_promotion_sensor", state.version),
+              TRIGGER_TAG: "model_promotion_sensor",
+              "thunderline/router_version": state.version,
               "thunderline/changes": ",".join(f"{n}:{o}->{v}" for n, (o, v) in sorted(changes.items()))[:4000]},
     )], cursor=cursor)
 

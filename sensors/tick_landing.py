@@ -22,6 +22,8 @@ import time
 
 import dagster as dg
 
+from thunderline.run_tags import tags_for_warehouse
+
 from jobs.keys import MARKET_JOB, PARTITION_TAG, TRIGGER_TAG, month_symbol_key, symbols
 from resources import WarehouseResource
 from resources.landing import LandingResource
@@ -50,13 +52,14 @@ def window_run_config(settings: FlowSettings) -> dict:
     return {"ops": ops} if ops else {}
 
 
-def market_run_request(work: PartitionWork, state: LadderState, trigger: str) -> dg.RunRequest:
+def market_run_request(work: PartitionWork, state: LadderState, trigger: str,
+                       run_tags: dict[str, str] | None = None) -> dg.RunRequest:
     month, symbol = work.partition.split("|")
     return dg.RunRequest(
         run_key=work.run_key,
         partition_key=month_symbol_key(f"{month}-01", symbol),
         run_config=window_run_config(effective_settings(BASE, state, LADDER.policy)),
-        tags={TRIGGER_TAG: trigger, PARTITION_TAG: work.partition, LANDED_TAG: str(work.landed_at_us),
+        tags={**(run_tags or {}), TRIGGER_TAG: trigger, PARTITION_TAG: work.partition, LANDED_TAG: str(work.landed_at_us),
               FILES_TAG: ",".join(s[:16] for s in work.shas)[:4000], LEVEL_TAG: str(state.level)},
     )
 
@@ -78,8 +81,9 @@ def evaluate_tick_landing(context: dg.SensorEvaluationContext, warehouse: Wareho
         context.log.warning(f"landing file rejected (quarantined): {f.path}: {f.detail}")
     known = set(context.instance.get_dynamic_partitions(symbols.name))
     new_symbols = sorted({w.partition.split("|")[1] for w in scan.work} - known)
+    tags = tags_for_warehouse(wh, warehouse.tenant_id, "sensor:tick_landing_sensor") if scan.work else {}
     return dg.SensorResult(
-        run_requests=[market_run_request(w, state, "tick_landing_sensor") for w in scan.work],
+        run_requests=[market_run_request(w, state, "tick_landing_sensor", tags) for w in scan.work],
         dynamic_partitions_requests=[symbols.build_add_request(new_symbols)] if new_symbols else [],
         cursor=dump_cursor({"scan": scan.cursor}),
     )

@@ -54,3 +54,39 @@ def active_router_version(session) -> str | None:
 
     state = active_router(session)
     return state.version if state is not None else None
+
+
+def tags_for_settings(settings, source: str) -> dict[str, str]:
+    """The tags for a run launched under ``settings`` (schedules, sensors): router version read best effort."""
+    from sqlalchemy.engine import make_url
+
+    from thunderline.stores import open_stores
+
+    router = None
+    url = make_url(settings.warehouse_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return run_tags(settings.tenant_id, source, None)  # no warehouse yet: nothing routed, and none created
+    try:
+        with open_stores(settings) as stores, stores.session() as s:
+            router = active_router_version(s)
+    except Exception:  # noqa: BLE001 - a tag is informative; the run itself reports a broken warehouse
+        router = None
+    return run_tags(settings.tenant_id, source, router)
+
+
+def launch_tags(source: str) -> dict[str, str]:
+    """:func:`tags_for_settings` with the settings of this process's environment (what the code location uses)."""
+    from thunderline.config import load_settings
+
+    return tags_for_settings(load_settings(create_dirs=False), source)
+
+
+def tags_for_warehouse(warehouse, tenant_id: str, source: str) -> dict[str, str]:
+    """The tags for a run of ``tenant_id`` whose router version is read from ``warehouse`` (a sensor's resource)."""
+    router = None
+    try:
+        with warehouse.session(tenant_id) as s:
+            router = active_router_version(s)
+    except Exception:  # noqa: BLE001 - a tag is informative; the run itself reports a broken warehouse
+        router = None
+    return run_tags(tenant_id, source, router)

@@ -78,8 +78,13 @@ def ui_instance(tmp_path_factory):
         assert not report.runs_failed, report.lines()
         latest = {name: instance.get_latest_materialization_event(dg.AssetKey(name))
                   for name in ("raw_ticks", "market_feature_windows", "decision_traces")}
+        # the month's drift report as a backfill (what the demo does for its two months)
+        from thunderline_cli.drift import run_drift_reports
+
+        assert run_drift_reports(settings, ["2024-01"], instance=instance) == [("2024-01", True)]
+        (backfill,) = instance.get_backfills()
     assert all(latest.values())
-    return settings, {k: v.run_id for k, v in latest.items()}
+    return settings, {**{k: v.run_id for k, v in latest.items()}, "backfill": backfill.backfill_id}
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +187,8 @@ def test_asset_graph_and_asset_page_show_the_assets_and_their_latest_materializa
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     assert {"raw_ticks", "market_feature_windows", "decision_traces", "drift_reports"} <= set(nodes)
     for name, run_id in run_ids.items():
+        if name == "backfill":
+            continue
         (mat,) = nodes[name]["assetMaterializations"]
         assert mat["runId"] == run_id and mat["partition"] == f"2024-01-01|{SYMBOL}" and int(mat["timestamp"]) > 0
 
@@ -198,3 +205,25 @@ def test_asset_graph_and_asset_page_show_the_assets_and_their_latest_materializa
     assert SYMBOL in asset_dom and "rows_read" in asset_dom  # its partition and its metadata
     assert "team:market-data" in asset_dom or "market-data" in asset_dom  # owners render
 
+
+
+def test_learning_group_and_a_backfill(ui_instance, webserver, tmp_path):
+    """The learning group's graph renders its assets; the drift backfill is listed and its page shows its runs."""
+    _, ids = ui_instance
+    base, location = webserver
+    data = graphql(base, "{ partitionBackfillsOrError { ... on PartitionBackfills { results { id status title "
+                         "assetSelection { path } } } } }")
+    backfills = {b["id"]: b for b in data["partitionBackfillsOrError"]["results"]}
+    b = backfills[ids["backfill"]]
+    assert b["status"] == "COMPLETED_SUCCESS" and b["title"] == "drift_reports 2024-01..2024-01"
+    assert b["assetSelection"] == [{"path": ["drift_reports"]}]
+
+    learning_dom = render(f"{base}/{GROUP_PAGE.format(location=location).replace('/market/', '/learning/')}",
+                          tmp_path / "dagster_learning_graph.png", tmp_path / "p3")
+    keep(tmp_path / "dagster_learning_graph.png")
+    for text in ("labels", "pnl", "training_sl", "promotion"):
+        assert text in learning_dom, f"{text!r} not rendered in the learning asset graph"
+
+    backfill_dom = render(f"{base}/runs/b/{ids['backfill']}", tmp_path / "dagster_backfill.png", tmp_path / "p4")
+    keep(tmp_path / "dagster_backfill.png")
+    assert ids["backfill"] in backfill_dom and "drift_reports" in backfill_dom
