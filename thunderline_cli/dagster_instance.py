@@ -8,9 +8,10 @@ import dagster as dg
 
 from thunderline.config import Settings
 
-# Runs keep every event in the instance (the UI shows them); the terminal gets warnings and errors only, so
-# a progress bar stays on its own line. ``-v`` (VERBOSE_CONSOLE) shows every run's INFO lines as well.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Runs keep every event in the instance (the UI shows them, warnings included, and failed checks say why); the
+# terminal gets errors only, so a progress bar stays on its own line. ``-v`` (VERBOSE_CONSOLE) shows every run's
+# INFO and WARNING lines.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 VERBOSE_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
