@@ -109,3 +109,14 @@ def test_partitions_begin_at_the_first_month_with_data(instance, asset_keys):
     assert months[0] == "2024-02-01" and months[-1] == now.isoformat()
     span = (now.year - 2024) * 12 + now.month - 2 + 1
     assert len(months) == span
+
+
+def test_ingest_on_the_demo_landing_is_quiet(demo_home):
+    """`thunderline ingest` over the demo's landing area: no Python warning, no traceback, exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THUNDERLINE_", "MLFLOW_", "DAGSTER_"))}
+    env["THUNDERLINE_HOME"] = str(demo_home)
+    p = subprocess.run([sys.executable, "-m", "thunderline_cli.main", "ingest"], cwd=REPO, env=env, text=True,
+                       capture_output=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "Warning" not in p.stderr and "Traceback" not in p.stderr, p.stderr[-3000:]
+    assert "partitions materialized" in p.stdout
