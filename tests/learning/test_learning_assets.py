@@ -2,6 +2,7 @@
 warehouses, the learning schedules ask for the right partitions, and the code location still loads."""
 
 import datetime as dt
+import json
 
 import dagster as dg
 
@@ -84,9 +85,13 @@ def test_learning_assets_materialize(warehouse, mlflow_store, tmp_path):
         assert r.success
         md = {e.materialization.asset_key.path[-1]: e.materialization.metadata
               for e in r.get_asset_materialization_events()}
-        assert md["training_slices"]["rows"].value == 600 and md["training_slices"]["months"].value == ["2024-01"]
-        [outcome] = md["nas_candidates"]["outcomes"].value
-        assert outcome["trials_tried"] == 3 and outcome["registered"][0]["alias"] == "shadow"
+        assert md["training_slices"]["rows"].value == 600
+        assert [r["value"] for r in table_rows(md["training_slices"]["months"])] == ["2024-01"]
+        [outcome] = table_rows(md["nas_candidates"]["outcomes"])  # one row per NAS target
+        assert outcome["trials_tried"] == 3 and json.loads(outcome["registered"])[0]["alias"] == "shadow"
+        links = [k for k in md["nas_candidates"] if k.startswith("mlflow/order_flow_logit_h1 v")]
+        assert len(links) == 1 and "/#/models/thunderline.expert.order_flow_logit_h1/versions/" in \
+            md["nas_candidates"][links[0]].value
         r = dg.materialize([promotion], instance=instance, resources=res,
                            run_config={"ops": {"promotion": {"config": {"min_count": 100, "lookback_days": 400}}}})
         assert r.success

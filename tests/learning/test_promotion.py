@@ -18,6 +18,7 @@ from thunderline.experts.training import train_expert
 from thunderline.flow.decision_partition import decide_windows
 from thunderline.flow.gate_retraining import retrain_router_gates
 from thunderline.labels import balanced_forward_labels
+from thunderline_assets.metadata import table_rows
 
 from .learning_data import TENANT, planted_windows, store_planted
 
@@ -171,7 +172,7 @@ def test_promotion_rollback_router_versions_and_learned_gates(warehouse, fitted,
     assert run.success
     [mat] = [e for e in run.all_events if e.event_type_value == "STEP_OUTPUT"]
     md = mat.event_specific_data.metadata
-    layers = md["layers"].value
+    layers = table_rows(md["layers"])  # one row per layer (a table in the UI)
     with warehouse.session(TENANT) as s:
         after = active_router(s)
         history = router_history(s)
