@@ -135,7 +135,7 @@ def cmd_decide(args) -> int:
 def register(sub) -> None:
     e = sub.add_parser("evaluate", help="walk-forward evaluation: rank IC/IC with CIs, hit rate, turnover, net PnL, "
                                         "permutation null, per expert, blend and linear OFI baseline")
-    e.add_argument("--symbols", nargs="+", required=True)
+    e.add_argument("--symbols", nargs="+", required=True, help="symbols to evaluate")
     e.add_argument("--train-from", help="start of the training period (ISO time; with --train-to, --from, --to)")
     e.add_argument("--train-to", help="end of the training period")
     e.add_argument("--from", dest="start", help="start of the test period (or of the walk-forward range)")
@@ -145,7 +145,7 @@ def register(sub) -> None:
     e.add_argument("--train-fraction", type=float, default=0.5, help="share of the range the first fold trains on")
     e.add_argument("--embargo-ms", type=float, default=5000.0, help="gap between training end and test start")
     e.add_argument("--tz", default="UTC", help="time zone of times given without an offset (e.g. America/New_York)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same result")
     e.add_argument("--bootstrap", type=int, default=400, help="bootstrap resamples for the confidence intervals")
     e.add_argument("--permutations", type=int, default=200, help="label shuffles for the null band")
     e.add_argument("--shuffle-train", action="store_true",
@@ -154,6 +154,6 @@ def register(sub) -> None:
     e.set_defaults(func=cmd_evaluate)
     d = sub.add_parser("decide", help="decide stored market windows with the active router (e.g. windows that "
                                       "arrived before the experts were bootstrapped)")
-    d.add_argument("--months", nargs="+", required=True)
-    d.add_argument("--symbols", nargs="*")
+    d.add_argument("--months", nargs="+", required=True, help="YYYY-MM months of windows to decide")
+    d.add_argument("--symbols", nargs="*", help="only these symbols (default: every symbol with windows)")
     d.set_defaults(func=cmd_decide)
