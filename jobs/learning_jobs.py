@@ -20,7 +20,6 @@ from jobs.keys import (
     GATE_RETRAINING_JOB,
     LEARNING_LABELS_JOB,
     MONTHLY_RETRAIN_JOB,
-    complete_months,
     month_symbol_key,
     symbols,
 )

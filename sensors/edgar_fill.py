@@ -19,13 +19,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from thunderline.run_tags import tags_for_warehouse
-
 from jobs.keys import EDGAR_JOB, PARTITION_TAG, TRIGGER_TAG
 from resources import WarehouseResource
 from resources.landing import LandingResource
 from sensors._common import dump_cursor, load_cursor, ready_warehouse
 from thunderline.flow.landing_scan import PartitionWork, scan_landing
+from thunderline.run_tags import tags_for_warehouse
 from thunderline.telemetry import emit
 
 ACCESSION_RE = re.compile(rb"\b(\d{10}-\d{2}-\d{6})\b")

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from thunderline.run_tags import run_tags
-
 from jobs.keys import ROUTER_PROMOTION_JOB, TRIGGER_TAG
 from resources import MlflowResource, WarehouseResource
 from sensors._common import dump_cursor, ready_warehouse
 from thunderline.experts.catalog import EXPERT_MODEL_PREFIX
 from thunderline.hashing import content_hash
+from thunderline.run_tags import run_tags
 
 
 def alias_snapshot(mlflow: MlflowResource) -> dict[str, dict[str, str]]:

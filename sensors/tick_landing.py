@@ -22,8 +22,6 @@ import time
 
 import dagster as dg
 
-from thunderline.run_tags import tags_for_warehouse
-
 from jobs.keys import MARKET_JOB, PARTITION_TAG, TRIGGER_TAG, month_symbol_key, symbols
 from resources import WarehouseResource
 from resources.landing import LandingResource
@@ -31,6 +29,7 @@ from sensors._common import dump_cursor, load_cursor, ready_warehouse
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, LadderState, effective_settings
 from thunderline.flow.landing_scan import PartitionWork, backlog, scan_landing
 from thunderline.flow.tick_files import classify_tick_file
+from thunderline.run_tags import tags_for_warehouse
 from thunderline.telemetry import emit, now_us
 
 LANDED_TAG = "thunderline/landed_at_us"

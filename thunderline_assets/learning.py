@@ -21,7 +21,6 @@ from pathlib import Path
 
 # Month × symbol → monthly deps below name no partition mapping: Dagster infers one on the month dimension
 # (the same mapping as MultiToSingleDimensionPartitionMapping, without its Beta warning in every command).
-
 import dagster as dg
 
 from jobs.keys import complete_months, month_symbol, months, split_key

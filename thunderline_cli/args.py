@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import re
 
+from thunderline_cli.errors import CliError  # noqa: F401  (re-exported: commands raise it for user mistakes)
+
 _MONTH = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")
 
 
-from thunderline_cli.errors import CliError  # noqa: F401  (re-exported: commands raise it for user mistakes)
 
 
 def month(value: str) -> str:

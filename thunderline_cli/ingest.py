@@ -119,11 +119,6 @@ def check_partitions_start(partitions: list[str]) -> None:
 
 
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
-               instance: dg.DagsterInstance | None = None, resources: dict | None = None) -> IngestReport:
-    from resources import build_resources
-
-
-def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None,
                wait_s: float = 0.0, expectations: bool = True) -> IngestReport:
     """Index the landing area and materialize every partition whose steps are not all current.

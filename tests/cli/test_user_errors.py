@@ -20,8 +20,8 @@ def home(tmp_path_factory) -> dict[str, str]:
     """A Thunderline home with one expert registered as champion (and nothing else)."""
     from thunderline.experts import ExpertRegistry
     from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
-    from thunderline.experts.training import train_expert
     from thunderline.experts.synthetic import planted_feature_windows
+    from thunderline.experts.training import train_expert
     from thunderline.labels import balanced_forward_labels
 
     root = tmp_path_factory.mktemp("cli-errors")

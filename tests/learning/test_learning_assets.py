@@ -8,7 +8,6 @@ import dagster as dg
 
 from thunderline.contracts import DecisionTrace, ExpertAction
 from thunderline.flow.decision_partition import trace_row
-from thunderline_assets.metadata import table_rows
 from thunderline_assets.learning import (
     labels,
     learning_evaluation,
@@ -17,6 +16,7 @@ from thunderline_assets.learning import (
     promotion,
     training_slices,
 )
+from thunderline_assets.metadata import table_rows
 
 from .learning_data import TENANT, planted_windows, store_windows
 

@@ -19,8 +19,8 @@ from thunderline.edgar.features import RECIPE_VERSION as EDGAR_RECIPE
 from thunderline.market.features import FULL_RECIPE
 from thunderline.partitioning import month_bounds_us
 from thunderline.telemetry import read_events
-from thunderline_assets.observability import CHECK_NAME, drift_reports
 from thunderline_assets.metadata import table_rows
+from thunderline_assets.observability import CHECK_NAME, drift_reports
 
 N = 600
 TENANT = "default"

@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-
 from test_dagster_ui import REPO, free_port, graphql, render, require_chromium, stop, wait_until_loaded
 
 DOCS = REPO / "docs" / "screenshots"

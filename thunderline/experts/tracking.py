@@ -20,6 +20,7 @@ from typing import Sequence
 
 from thunderline.experts import _mlflow_env  # noqa: F401  (telemetry/retry settings before mlflow is imported)
 
+# isort: split
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
