@@ -271,7 +271,9 @@ def _accumulate(report: IngestReport, result) -> None:
             if meta_key in mat.metadata:
                 report.totals[total_key] += int(mat.metadata[meta_key].value)
         if "files_rejected" in mat.metadata:
-            for bad in mat.metadata["files_rejected"].value or []:
+            from thunderline_assets.metadata import table_rows
+
+            for bad in table_rows(mat.metadata["files_rejected"]):  # a table in the UI
                 item = (bad["path"], bad["reason"])
                 if item not in report.files_rejected:
                     report.files_rejected.append(item)
