@@ -180,10 +180,12 @@ def cli(home: Home, *args: str, env: dict[str, str] | None = None, timeout: floa
     """``thunderline ingest`` as an operator runs it (a subprocess of the venv's CLI)."""
     import subprocess
 
-    exe = Path(sys.executable).with_name("thunderline")
+    # the console script's own code (pyproject: thunderline = thunderline_cli.main:main), run by this
+    # interpreter so a venv whose entry-point script predates a move still runs the current CLI
+    launcher = "import sys; from thunderline_cli.main import main; sys.argv[0] = 'thunderline'; sys.exit(main())"
     full = {k: v for k, v in os.environ.items() if not k.startswith("THUNDERLINE_FAULT")}
     full |= home.env() | (env or {})
-    return subprocess.Popen([str(exe), "ingest", "--quiet", "--no-expectations", *args], env=full,
+    return subprocess.Popen([sys.executable, "-c", launcher, "ingest", "--quiet", "--no-expectations", *args], env=full,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
