@@ -6,7 +6,7 @@ jobs, schedules and sensors can all import it without importing each other. One 
 Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start
 at ``THUNDERLINE_FIRST_MONTH`` (default: the first month with data, see
-:func:`thunderline.config.partitions_start`) and run to the current month
+:func:`thunderline.flow.data_months.partitions_start`) and run to the current month
 (``end_offset=1``) so live data has a home.
 """
 
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from thunderline.config import load_settings, partitions_start
+from thunderline.config import load_settings
+from thunderline.flow.data_months import partitions_start
 from thunderline.timebounds import SUPPORTED_START
 
-#: the first month: THUNDERLINE_FIRST_MONTH, else the first month with data (thunderline.config.partitions_start),
+#: the first month: THUNDERLINE_FIRST_MONTH, else the first month with data (thunderline.flow.data_months.partitions_start),
 #: never before the readers' supported range (they quarantine earlier times, see thunderline.timebounds)
 PARTITIONS_START = max(SUPPORTED_START, partitions_start(load_settings(create_dirs=False)))
 

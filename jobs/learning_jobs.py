@@ -23,10 +23,10 @@ from jobs.keys import (
     month_symbol_key,
     symbols,
 )
+from jobs.metadata import clean
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.partitioning import last_complete_month
 from thunderline.run_tags import launch_tags
-from thunderline_assets.metadata import clean
 
 learning_labels_job = dg.define_asset_job(
     LEARNING_LABELS_JOB, selection=dg.AssetSelection.assets("labels", "pnl"),

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from jobs.keys import ROUTER_PROMOTION_JOB
+from jobs.metadata import clean
 from resources import WarehouseResource
-from thunderline_assets.metadata import clean
 
 
 class PromotionConfig(dg.Config):

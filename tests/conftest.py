@@ -17,7 +17,7 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow 3.x's switch
 os.environ.setdefault("DO_NOT_TRACK", "true")
-# Monthly partitions begin at the first month with data (thunderline.config.partitions_start): pin them for tests so
+# Monthly partitions begin at the first month with data (thunderline.flow.data_months.partitions_start): pin them for tests so
 # which partitions exist never depends on a developer's local ./.thunderline
 os.environ.setdefault("THUNDERLINE_FIRST_MONTH", "2010-01")
 

@@ -22,11 +22,10 @@ for these names.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -232,22 +231,3 @@ def _source_settings(env: Mapping[str, str]) -> dict:
     )
 
 
-def partitions_start(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
-                     today: dt.date | None = None) -> str:
-    """First day (``YYYY-MM-01``) of the first monthly partition.
-
-    Why not a fixed year: a partition per month since 2010 is hundreds of empty
-    partitions in the UI. ``THUNDERLINE_FIRST_MONTH`` wins; otherwise the first
-    month with data (``months_with_data``, default
-    :func:`thunderline.flow.data_months.months_with_data`); with no data at all,
-    the current month (UTC) — live data always has a home.
-    """
-    if settings.first_month:
-        return f"{settings.first_month}-01"
-    if months_with_data is None:
-        from thunderline.flow.data_months import months_with_data
-    found = sorted(m for m in months_with_data(settings) if _MONTH_RE.match(m))
-    if found:
-        return f"{found[0]}-01"
-    today = today or dt.datetime.now(dt.timezone.utc).date()
-    return today.replace(day=1).isoformat()

@@ -11,6 +11,7 @@ import time
 import dagster as dg
 
 from jobs.keys import month_symbol, split_key
+from jobs.metadata import clean, mlflow_version_url, table_definition_metadata
 from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from sensors.model_promotion import build_model_promotion_sensor
@@ -23,7 +24,6 @@ from thunderline.flow.ledger import record_step
 from thunderline.store import schema
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
-from thunderline_assets.metadata import clean, mlflow_version_url, table_definition_metadata
 
 
 class DecisionConfig(dg.Config):

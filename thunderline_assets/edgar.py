@@ -9,6 +9,7 @@ import time
 import dagster as dg
 
 from jobs.keys import months
+from jobs.metadata import clean, table_definition_metadata
 from jobs.partition_jobs import edgar_partition_job
 from jobs.schedules import monthly_edgar_backfill
 from resources import WarehouseResource
@@ -18,7 +19,6 @@ from thunderline.config import Settings
 from thunderline.faults import fault_point
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
 from thunderline.store import schema
-from thunderline_assets.metadata import clean, table_definition_metadata
 
 OWNERS = ["team:fundamentals"]
 

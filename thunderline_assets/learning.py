@@ -26,13 +26,13 @@ import dagster as dg
 from jobs.keys import complete_months, month_symbol, months, split_key
 from jobs.learning_jobs import JOBS as LEARNING_JOBS
 from jobs.learning_jobs import SCHEDULES as LEARNING_SCHEDULES
+from jobs.metadata import clean, mlflow_version_url, table_definition_metadata
 from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.config import Settings
 from thunderline.experts.catalog import registered_model_name
 from thunderline.store import learning_tables
 from thunderline_assets.decisions import decision_traces
 from thunderline_assets.market import market_feature_windows
-from thunderline_assets.metadata import clean, mlflow_version_url, table_definition_metadata
 
 OWNERS = ["team:research"]
 GROUP = "learning"

@@ -11,6 +11,7 @@ import time
 import dagster as dg
 
 from jobs.keys import month_symbol, split_key
+from jobs.metadata import arrow_column_schema, clean, table_definition_metadata
 from jobs.partition_jobs import market_partition_job
 from jobs.schedules import monthly_market_backfill
 from resources import LakeResource, WarehouseResource
@@ -21,7 +22,6 @@ from thunderline.faults import fault_point
 from thunderline.flow.market_windows import build_window_partition
 from thunderline.flow.tick_ingest import finalize_lake, ingest_tick_partition
 from thunderline.store import schema
-from thunderline_assets.metadata import arrow_column_schema, clean, table_definition_metadata
 
 OWNERS = ["team:market-data"]
 REJECT_RATE_WARN = 0.01

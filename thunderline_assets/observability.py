@@ -18,13 +18,13 @@ import dagster as dg
 import pydantic
 
 from jobs.keys import months
+from jobs.metadata import clean
 from resources import WarehouseResource
 from thunderline.config import Settings
 from thunderline.drift import FAIL_PSI, WARN_PSI
 from thunderline.drift.monthly import DriftPolicy, MonthDrift, kind_markdown, measure_month
 from thunderline_assets.edgar import edgar_feature_windows
 from thunderline_assets.market import market_feature_windows
-from thunderline_assets.metadata import clean
 
 OWNERS = ["team:data-platform"]
 CHECK_NAME = "psi_within_thresholds"

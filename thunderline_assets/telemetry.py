@@ -8,9 +8,9 @@ beside the assets they describe, plus a table of the day's distribution.
 
 import dagster as dg
 
+from jobs.metadata import clean
 from resources import WarehouseResource
 from thunderline.telemetry import EVENTS, Summary, now_us, read_events, summarize
-from thunderline_assets.metadata import clean
 
 DAY_US = 86_400_000_000
 

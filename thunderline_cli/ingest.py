@@ -107,7 +107,7 @@ def check_partitions_start(partitions: list[str]) -> None:
     """One error line when landing data is older than the first monthly partition.
 
     ``jobs.keys`` is imported only here, after indexing: the monthly partitions begin at the first month with
-    data (:func:`thunderline.config.partitions_start`), which the landing index has just recorded.
+    data (:func:`thunderline.flow.data_months.partitions_start`), which the landing index has just recorded.
     """
     from jobs.keys import PARTITIONS_START
 
@@ -271,14 +271,14 @@ def _accumulate(report: IngestReport, result) -> None:
             if meta_key in mat.metadata:
                 report.totals[total_key] += int(mat.metadata[meta_key].value)
         if "files_rejected" in mat.metadata:
-            from thunderline_assets.metadata import table_rows
+            from jobs.metadata import table_rows
 
             for bad in table_rows(mat.metadata["files_rejected"]):  # a table in the UI
                 item = (bad["path"], bad["reason"])
                 if item not in report.files_rejected:
                     report.files_rejected.append(item)
         if "reject_reasons" in mat.metadata:
-            from thunderline_assets.metadata import table_rows
+            from jobs.metadata import table_rows
 
             for row in table_rows(mat.metadata["reject_reasons"]):
                 report.reject_reasons[row.get("reason", row.get("key"))] += int(row.get("rows", row.get("value", 0)))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from thunderline.config import ConfigError, load_settings, partitions_start
-from thunderline.flow.data_months import indexed_months, lake_months, months_with_data
+from thunderline.config import ConfigError, load_settings
+from thunderline.flow.data_months import indexed_months, lake_months, months_with_data, partitions_start
 from thunderline.flow.landing import Classification, index_files
 from thunderline.store import Warehouse
 

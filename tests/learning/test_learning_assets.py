@@ -6,6 +6,7 @@ import json
 
 import dagster as dg
 
+from jobs.metadata import table_rows
 from thunderline.contracts import DecisionTrace, ExpertAction
 from thunderline.flow.decision_partition import trace_row
 from thunderline_assets.learning import (
@@ -16,7 +17,6 @@ from thunderline_assets.learning import (
     promotion,
     training_slices,
 )
-from thunderline_assets.metadata import table_rows
 
 from .learning_data import TENANT, planted_windows, store_windows
 

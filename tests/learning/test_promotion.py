@@ -8,6 +8,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
+from jobs.metadata import table_rows
 from thunderline.decisions.bootstrap import initial_router_state
 from thunderline.decisions.pipeline import decide
 from thunderline.decisions.router_state import active_router, publish_router_version, router_history
@@ -18,7 +19,6 @@ from thunderline.experts.training import train_expert
 from thunderline.flow.decision_partition import decide_windows
 from thunderline.flow.gate_retraining import retrain_router_gates
 from thunderline.labels import balanced_forward_labels
-from thunderline_assets.metadata import table_rows
 
 from .learning_data import TENANT, planted_windows, store_planted
 

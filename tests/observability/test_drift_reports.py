@@ -12,6 +12,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
+from jobs.metadata import table_rows
 from resources import WarehouseResource
 from thunderline.drift import load_profile, monthly
 from thunderline.drift.monthly import DriftPolicy, DriftSource, month_columns
@@ -19,7 +20,6 @@ from thunderline.edgar.features import RECIPE_VERSION as EDGAR_RECIPE
 from thunderline.market.features import FULL_RECIPE
 from thunderline.partitioning import month_bounds_us
 from thunderline.telemetry import read_events
-from thunderline_assets.metadata import table_rows
 from thunderline_assets.observability import CHECK_NAME, drift_reports
 
 N = 600

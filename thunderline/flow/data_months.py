@@ -9,11 +9,12 @@ unreachable or missing warehouse contributes nothing, it never fails a load.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from thunderline.config import Settings
+from thunderline.config import _MONTH_RE, Settings
 
 _MONTH_DIR = re.compile(r"^month=(\d{4}-\d{2})$")
 
@@ -53,3 +54,25 @@ def landing_index_months(settings: Settings) -> set[str]:
 
 def months_with_data(settings: Settings) -> set[str]:
     return lake_months(settings.lake_dir) | landing_index_months(settings)
+
+
+_months_in_home = months_with_data
+
+
+def partitions_start(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
+                     today: dt.date | None = None) -> str:
+    """First day (``YYYY-MM-01``) of the first monthly partition.
+
+    Why not a fixed year: a partition per month since 2010 is hundreds of empty
+    partitions in the UI. ``THUNDERLINE_FIRST_MONTH`` wins; otherwise the first
+    month with data (``months_with_data``, default
+    :func:`thunderline.flow.data_months.months_with_data`); with no data at all,
+    the current month (UTC) — live data always has a home.
+    """
+    if settings.first_month:
+        return f"{settings.first_month}-01"
+    found = sorted(m for m in (months_with_data or _months_in_home)(settings) if _MONTH_RE.match(m))
+    if found:
+        return f"{found[0]}-01"
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return today.replace(day=1).isoformat()
