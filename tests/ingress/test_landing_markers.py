@@ -15,8 +15,8 @@ from .ticks import ticks
 
 def _spy_dir_fsyncs(monkeypatch) -> list[str]:
     seen: list[str] = []
-    real = L._fsync_dir
-    monkeypatch.setattr(L, "_fsync_dir", lambda d: seen.append(str(d)) or real(d))
+    real = L.fsync_dir
+    monkeypatch.setattr(L, "fsync_dir", lambda d: seen.append(str(d)) or real(d))
     return seen
 
 

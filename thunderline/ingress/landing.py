@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thunderline.contracts import TICK_SCHEMA
+from thunderline.durable_files import fsync_dir
 
 TENANT_DIR_RE = re.compile(r"^tenant=([a-z0-9][a-z0-9_-]{0,62})$")
 KINDS = ("ticks", "edgar")
@@ -224,14 +225,14 @@ class DurableLanding:
             tmp.unlink(missing_ok=True)
             raise
         if self.fsync:
-            _fsync_dir(d)
+            fsync_dir(d)
             if d not in self._durable:
                 # the directories' own entries must survive too: fsynced by every write until one of
                 # them has finished doing it (a write racing the directory's creator fsyncs as well,
                 # so no 2xx ever rests on a directory entry still in flight); once per process after
                 # that, which also covers a directory a crashed process made but never fsynced
-                _fsync_dir(d.parent)
-                _fsync_dir(d.parent.parent)
+                fsync_dir(d.parent)
+                fsync_dir(d.parent.parent)
                 if len(self._durable) > 10_000:
                     self._durable.clear()
                 self._durable.add(d)
@@ -251,10 +252,3 @@ class DurableLanding:
                     n += 1
         return n
 
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

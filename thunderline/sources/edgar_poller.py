@@ -39,6 +39,7 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from thunderline.durable_files import fsync_dir
 from thunderline.edgar.errors import EdgarParseError
 from thunderline.edgar.submissions import FilingRecord, parse_submissions_json
 from thunderline.identifiers import check_cik
@@ -308,7 +309,7 @@ class EdgarPoller:
             report.failed.append((r["id"], exc.reason))
             return
         os.replace(part, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
         done = now_us()
         self._finish(r, status="done", sha256=res.sha256, bytes=res.size, http_status=res.status, done_us=done,
                      last_error=None)
@@ -414,15 +415,8 @@ def _atomic_write(dest: Path, body: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def poller_from_settings(settings, *, sleep=time.sleep) -> EdgarPoller:

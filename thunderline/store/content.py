@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from thunderline.durable_files import fsync_dir
+
 CHUNK = 1 << 20
 
 
@@ -77,7 +79,7 @@ class ContentStore:
                     os.replace(ctmp, entry / Path(c).name)
             final = entry / path.name
             os.replace(tmp, final)
-            _fsync_dir(entry)
+            fsync_dir(entry)
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -92,10 +94,3 @@ class ContentStore:
                 n += 1
         return n
 
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
