@@ -151,9 +151,9 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
 
 def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show_progress: bool,
                    instance: dg.DagsterInstance | None, resources: dict | None, run_config: dict) -> None:
-    from jobs.keys import EDGAR_JOB, MARKET_JOB
+    # jobs.keys (and the definitions that import it) fix the first monthly partition from the months with
+    # data when first imported, so they are imported only after this pass has indexed the landing files
     from resources import build_resources
-    from thunderline_assets.definitions import build_definitions
 
     instance = instance or instance_for(settings)
     # every tenant with files in the landing area, each indexed and materialized under its own id

@@ -68,3 +68,24 @@ def test_definitions_use_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2025-03-01", "2025-03-01"]
+
+
+def test_first_ingest_of_a_fresh_home_starts_at_its_landing_data(tmp_path):
+    """`thunderline ingest` on a fresh home (no lake, no index) with ticks of 2025-03: the first monthly
+    partition is 2025-03, not this month. The definitions fix their first month when first imported, so
+    ingest must import them only after indexing the landing area (a fresh `make demo` failed on this)."""
+    from thunderline.market import write_canonical_parquet
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    home = tmp_path / "home"
+    (home / "landing" / "ticks").mkdir(parents=True)
+    spec = SyntheticSpec(n_ticks=400, seed=3, symbol="FRSH", venue="DEMO", start_us=1_741_600_000_000_000,
+                         start_price_ticks=10_000)
+    write_canonical_parquet(synthetic_ticks(spec, "default"), home / "landing" / "ticks" / "frsh.parquet")
+    env = {k: v for k, v in os.environ.items() if k != "THUNDERLINE_FIRST_MONTH"}
+    env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
+    out = subprocess.run([sys.executable, "-m", "thunderline_cli.main", "ingest"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "THUNDERLINE_FIRST_MONTH" not in out.stdout + out.stderr
+    assert lake_months(home / "lake") == {"2025-03"}
