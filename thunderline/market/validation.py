@@ -158,57 +158,31 @@ class TickValidator:
 
     def validate(self, batch: pa.RecordBatch | pa.Table) -> TickValidation:
         n = batch.num_rows
-        rule_masks: dict[str, np.ndarray] = {}
-        field_of: dict[str, list[tuple[np.ndarray, str]]] = {r: [] for r in RULES}
-        colc: dict[str, int] = {}
-
-        size_bad = np.zeros(n, bool)
-        for c in _SIZES:
-            x = _f64(batch, c)
-            with np.errstate(invalid="ignore"):
-                m = (x < 0) | np.isinf(x)
-            colc[f"size_non_negative[{c}]"] = int(m.sum())
-            field_of["size_non_negative"].append((m, c))
-            size_bad |= m
-        for c in ("book_bid_sz", "book_ask_sz"):
-            m = _list_row_any(batch, c, lambda v: (v < 0) | np.isinf(v))
-            field_of["size_non_negative"].append((m, c))
-            size_bad |= m
-        rule_masks["size_non_negative"] = size_bad
-
-        px_bad = np.zeros(n, bool)
-        px = {}
-        for c in _PRICES:
-            x = _f64(batch, c)
-            px[c] = x
-            with np.errstate(invalid="ignore"):
-                m = (x <= 0) | np.isinf(x)
-            colc[f"price_positive_finite[{c}]"] = int(m.sum())
-            field_of["price_positive_finite"].append((m, c))
-            px_bad |= m
-        for c in ("book_bid_px", "book_ask_px"):
-            m = _list_row_any(batch, c, lambda v: (v <= 0) | np.isinf(v))
-            field_of["price_positive_finite"].append((m, c))
-            px_bad |= m
-        rule_masks["price_positive_finite"] = px_bad
-
-        et = _i64(batch, "event_type")
-        is_trade = et == EVENT_TRADE
-        tsz = _f64(batch, "trade_sz")
-        no_px = is_trade & np.isnan(px["trade_px"])
-        with np.errstate(invalid="ignore"):
-            no_sz = is_trade & ~(tsz > 0)
-        colc["trade_has_price[trade_px]"] = int(no_px.sum())
-        colc["trade_has_price[trade_sz]"] = int(no_sz.sum())
-        field_of["trade_has_price"] += [(no_px, "trade_px"), (no_sz, "trade_sz")]
-        rule_masks["trade_has_price"] = no_px | no_sz
-
-        seq = _i64(batch, "seq")
-        ts = _i64(batch, "ts")
+        found = _RuleFindings(n)
+        px = _value_rules(batch, found)
         codes, names = stream_keys(batch)
+        self._seq_rules(_i64(batch, "seq"), codes, names, found)
+        self._ts_rules(_i64(batch, "ts"), codes, names, found)
+        bid, ask = px["bid_px"], px["ask_px"]
+        with np.errstate(invalid="ignore"):
+            crossed = bid > ask
+            locked = bid == ask
+        found.colc["bid_le_ask[bid_px,ask_px]"] = int((crossed | locked).sum())
+        keep, idx, fields, reasons = found.rejects()
+        res = TickValidation(
+            keep=keep, reject_index=idx, reject_field=fields, reject_reason=reasons,
+            rule_counts={r: int(found.masks[r].sum()) for r in RULES},
+            flag_counts={"crossed": int((crossed & keep).sum()), "locked": int((locked & keep).sum())},
+            column_counts=found.colc,
+        )
+        self._tally(res, n)
+        return res
+
+    def _seq_rules(self, seq: np.ndarray, codes: np.ndarray, names: list, found: _RuleFindings) -> None:
+        """``duplicate_seq`` and ``seq_not_increasing`` per stream, carrying each stream's last seq."""
+        n = seq.shape[0]
         dup = np.zeros(n, bool)
         not_inc = np.zeros(n, bool)
-        back = np.zeros(n, bool)
         dup_group_rows = 0
         for g, name in enumerate(names):
             idx = np.flatnonzero(codes == g)
@@ -230,70 +204,123 @@ class TickValidator:
             not_inc[idx] = bad & ~d
             top = int(s.max())
             self.last_seq[name] = top if carry is None else max(top, carry)
-        rule_masks["duplicate_seq"] = dup
-        rule_masks["seq_not_increasing"] = not_inc
-        field_of["duplicate_seq"].append((dup, "seq"))
-        field_of["seq_not_increasing"].append((not_inc, "seq"))
-        colc["seq_increasing[seq]"] = int((dup | not_inc).sum())
-        colc["unique[venue,symbol,source,seq]"] = dup_group_rows
+        found.add("duplicate_seq", dup, "seq")
+        found.add("seq_not_increasing", not_inc, "seq")
+        found.colc["seq_increasing[seq]"] = int((dup | not_inc).sum())
+        found.colc["unique[venue,symbol,source,seq]"] = dup_group_rows
 
+    def _ts_rules(self, ts: np.ndarray, codes: np.ndarray, names: list, found: _RuleFindings) -> None:
+        """``ts_in_partition``, then ``ts_not_decreasing`` over the rows every other rule keeps."""
         out_ts = (ts < self.start_us) | (ts >= self.end_us)
-        rule_masks["ts_in_partition"] = out_ts
-        field_of["ts_in_partition"].append((out_ts, "ts"))
-        colc["ts_in_partition[ts]"] = int(out_ts.sum())
+        found.add("ts_in_partition", out_ts, "ts")
+        found.colc["ts_in_partition[ts]"] = int(out_ts.sum())
         # time order over the rows every other rule keeps: a row already rejected (say, a ts beyond the
         # partition) neither raises the running max nor is counted twice
-        other = np.zeros(n, bool)
+        other = np.zeros(ts.shape[0], bool)
         for r in RULES[:-1]:
-            other |= rule_masks[r]
+            other |= found.masks[r]
+        back = np.zeros(ts.shape[0], bool)
         for g, name in enumerate(names):
             idx = np.flatnonzero((codes == g) & ~other)
             if idx.size:
                 back[idx] = _below_running_max(ts[idx], self.last_ts.get(name))
                 t_top = int(ts[idx].max())
                 self.last_ts[name] = max(t_top, self.last_ts.get(name, t_top))
-        rule_masks["ts_not_decreasing"] = back
-        field_of["ts_not_decreasing"].append((back, "ts"))
+        found.add("ts_not_decreasing", back, "ts")
 
-        bid, ask = px["bid_px"], px["ask_px"]
-        with np.errstate(invalid="ignore"):
-            crossed = bid > ask
-            locked = bid == ask
-        colc["bid_le_ask[bid_px,ask_px]"] = int((crossed | locked).sum())
-
-        rejected = np.zeros(n, bool)
+    def _tally(self, res: TickValidation, n: int) -> None:
+        """Adds one chunk's counts to the partition totals."""
         for r in RULES:
-            rejected |= rule_masks[r]
-        keep = ~rejected
+            self.totals[r] += res.rule_counts[r]
+        for f in FLAGS:
+            self.totals[f] += res.flag_counts[f]
+        self.totals["rows"] += n
+        self.totals["kept"] += int(res.keep.sum())
+        self.totals["rejected"] += res.n_rejected
+
+
+class _RuleFindings:
+    """What the rules found in one chunk: a mask per rule, the (mask, column) pairs that name the
+    field of a rejected row, and the GX-comparable per-column counts."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.masks: dict[str, np.ndarray] = {}
+        self.field_of: dict[str, list[tuple[np.ndarray, str]]] = {r: [] for r in RULES}
+        self.colc: dict[str, int] = {}
+
+    def add(self, rule: str, mask: np.ndarray, column: str) -> None:
+        self.masks[rule] = mask
+        self.field_of[rule].append((mask, column))
+
+    def rejects(self) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """The keep-mask, the rejected row indices and, per rejected row, the field and reason of the
+        first rule (in ``RULES`` order) it breaks."""
+        rejected = np.zeros(self.n, bool)
+        for r in RULES:
+            rejected |= self.masks[r]
         idx = np.flatnonzero(rejected)
         fields: list[str] = []
         reasons: list[str] = []
         if idx.size:
-            assigned = np.zeros(n, bool)
-            f_arr = np.empty(n, dtype=object)
-            r_arr = np.empty(n, dtype=object)
+            assigned = np.zeros(self.n, bool)
+            f_arr = np.empty(self.n, dtype=object)
+            r_arr = np.empty(self.n, dtype=object)
             for r in RULES:
-                for m, c in field_of[r]:
+                for m, c in self.field_of[r]:
                     new = m & ~assigned
                     f_arr[new] = c
                     r_arr[new] = _REASON[r]
                     assigned |= new
             fields = f_arr[idx].tolist()
             reasons = r_arr[idx].tolist()
-        res = TickValidation(
-            keep=keep, reject_index=idx, reject_field=fields, reject_reason=reasons,
-            rule_counts={r: int(rule_masks[r].sum()) for r in RULES},
-            flag_counts={"crossed": int((crossed & keep).sum()), "locked": int((locked & keep).sum())},
-            column_counts=colc,
-        )
-        for r in RULES:
-            self.totals[r] += res.rule_counts[r]
-        for f in FLAGS:
-            self.totals[f] += res.flag_counts[f]
-        self.totals["rows"] += n
-        self.totals["kept"] += int(keep.sum())
-        self.totals["rejected"] += res.n_rejected
-        return res
+        return ~rejected, idx, fields, reasons
+
+
+def _value_rules(batch: pa.RecordBatch | pa.Table, found: _RuleFindings) -> dict[str, np.ndarray]:
+    """``size_non_negative``, ``price_positive_finite`` and ``trade_has_price``, row by row (no state);
+    returns the price columns as float64 for the crossed/locked flags."""
+    n = batch.num_rows
+    size_bad = np.zeros(n, bool)
+    for c in _SIZES:
+        x = _f64(batch, c)
+        with np.errstate(invalid="ignore"):
+            m = (x < 0) | np.isinf(x)
+        found.colc[f"size_non_negative[{c}]"] = int(m.sum())
+        found.field_of["size_non_negative"].append((m, c))
+        size_bad |= m
+    for c in ("book_bid_sz", "book_ask_sz"):
+        m = _list_row_any(batch, c, lambda v: (v < 0) | np.isinf(v))
+        found.field_of["size_non_negative"].append((m, c))
+        size_bad |= m
+    found.masks["size_non_negative"] = size_bad
+
+    px_bad = np.zeros(n, bool)
+    px = {}
+    for c in _PRICES:
+        x = _f64(batch, c)
+        px[c] = x
+        with np.errstate(invalid="ignore"):
+            m = (x <= 0) | np.isinf(x)
+        found.colc[f"price_positive_finite[{c}]"] = int(m.sum())
+        found.field_of["price_positive_finite"].append((m, c))
+        px_bad |= m
+    for c in ("book_bid_px", "book_ask_px"):
+        m = _list_row_any(batch, c, lambda v: (v <= 0) | np.isinf(v))
+        found.field_of["price_positive_finite"].append((m, c))
+        px_bad |= m
+    found.masks["price_positive_finite"] = px_bad
+
+    is_trade = _i64(batch, "event_type") == EVENT_TRADE
+    tsz = _f64(batch, "trade_sz")
+    no_px = is_trade & np.isnan(px["trade_px"])
+    with np.errstate(invalid="ignore"):
+        no_sz = is_trade & ~(tsz > 0)
+    found.colc["trade_has_price[trade_px]"] = int(no_px.sum())
+    found.colc["trade_has_price[trade_sz]"] = int(no_sz.sum())
+    found.field_of["trade_has_price"] += [(no_px, "trade_px"), (no_sz, "trade_sz")]
+    found.masks["trade_has_price"] = no_px | no_sz
+    return px
 
 
 _REASON = {
