@@ -147,9 +147,40 @@ def encode_batch(
     """
     n = len(feature_window_ids)
     frags = _Fragments()
-    L = len(layer_scores)
+    # the fragment pool is filled in a fixed order (column programs, expert names, trace program, codes):
+    # fragment ids are part of the programs, so the order is part of the encoding
+    aprog, aprog_len, name_frag = _action_programs(columns, frags)
+    program = _trace_program(tenant_id, router_version, frags)
+    if action_codes is not None:
+        table = np.array([frags.add(canonical_bytes(a)) for a in ACTIONS], dtype=np.int64)
+        act_code = table[np.asarray(action_codes, dtype=np.intp)]
+    else:
+        act_code = _codes(actions, frags) if actions.size else np.zeros(actions.shape, np.int64)
+    blended_code = _codes(blended_actions, frags)
+    sym_code = _codes(np.asarray(symbols, dtype=object), frags)
+    flag_code, flag_off = _flag_codes(risk_flags, n, frags)
+    fw_body, fw_off = _string_column(feature_window_ids)
+    pool, frag_off = frags.arrays()
+    if scores is None:
+        scores = np.zeros(np.shape(confidences))
+    if blended_score is None:
+        blended_score = np.zeros(n)
+    S, layer_off, kept_all, kept_off = _layer_layout(layer_scores, layer_kept, n)
 
-    # per-action program, identical structure for every column (only constants differ)
+    return _encode(program, aprog, aprog_len, name_frag, pool, frag_off, fw_body, fw_off, sym_code,
+                   np.ascontiguousarray(window_start_us, dtype=np.int64), np.ascontiguousarray(window_end_us, dtype=np.int64),
+                   _float_bits(S), layer_off, kept_all.astype(np.int64), kept_off, int(n_live),
+                   np.ascontiguousarray(act_code, dtype=np.int64), _float_bits(confidences), _float_bits(weights),
+                   blended_code.astype(np.int64), _float_bits(blended_confidence), flag_code.astype(np.int64),
+                   flag_off, _float_bits(embedding), _float_bits(scores), _float_bits(blended_score))
+
+
+def _action_programs(columns: Sequence[ActionColumn], frags: _Fragments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column, the program of its action dict: constant fragments with holes for action, weight,
+    confidence and score (the structure is the same for every column; only the constants differ).
+
+    Returns the programs padded to one width, their lengths and each column's expert-name fragment.
+    """
     akeys = _ordered(ACTION_KEYS)
     hole = {"action": AOP_ACTION, "weight": AOP_WEIGHT, "confidence": AOP_CONF, "score": AOP_SCORE}
     col_programs = []
@@ -175,8 +206,12 @@ def encode_batch(
         aprog[g, : len(p)] = p
         aprog_len[g] = len(p)
     name_frag = np.array([frags.add(canonical_bytes(c.expert)) for c in columns] or [0], dtype=np.int64)
+    return aprog, aprog_len, name_frag
 
-    # top-level program
+
+def _trace_program(tenant_id: str, router_version: str, frags: _Fragments) -> np.ndarray:
+    """The top-level program: the trace dict's keys in canonical order, tenant and router version
+    folded into the constants (the same for the whole batch), a field op for every per-row value."""
     const = {"tenant_id": canonical_bytes(tenant_id), "router_version": canonical_bytes(router_version)}
     field_op = {"feature_window_id": OP_FW, "symbol": OP_SYMBOL, "window_start_us": OP_START,
                 "window_end_us": OP_END, "gate_scores": OP_GATES, "selected_experts": OP_SELECTED,
@@ -194,26 +229,23 @@ def encode_batch(
         pending = b""
     if pending:
         prog.append((OP_CONST, frags.add(pending)))
-    program = np.array(prog, dtype=np.int64)
+    return np.array(prog, dtype=np.int64)
 
-    if action_codes is not None:
-        table = np.array([frags.add(canonical_bytes(a)) for a in ACTIONS], dtype=np.int64)
-        act_code = table[np.asarray(action_codes, dtype=np.intp)]
-    else:
-        act_code = _codes(actions, frags) if actions.size else np.zeros(actions.shape, np.int64)
-    blended_code = _codes(blended_actions, frags)
-    sym_code = _codes(np.asarray(symbols, dtype=object), frags)
+
+def _flag_codes(risk_flags: Sequence[Sequence[str]], n: int, frags: _Fragments) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's risk flags as fragment ids, flattened, with per-row offsets."""
     flat_flags = [f for fl in risk_flags for f in fl]
     flag_code = _codes(np.array(flat_flags, dtype=object), frags) if flat_flags else np.zeros(0, np.int64)
     flag_off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(fl) for fl in risk_flags], out=flag_off[1:])
-    fw_body, fw_off = _string_column(feature_window_ids)
-    pool, frag_off = frags.arrays()
-    if scores is None:
-        scores = np.zeros(np.shape(confidences))
-    if blended_score is None:
-        blended_score = np.zeros(n)
+    return flag_code, flag_off
 
+
+def _layer_layout(layer_scores: Sequence[np.ndarray], layer_kept: Sequence[tuple[np.ndarray, np.ndarray]],
+                  n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The gate scores of all layers side by side, each layer's first column, and the kept experts of
+    all layers as column indices into that matrix with per-layer, per-row offsets."""
+    L = len(layer_scores)
     layer_off = np.zeros(L + 1, dtype=np.int64)
     np.cumsum([s.shape[1] for s in layer_scores], out=layer_off[1:])
     S = np.hstack(layer_scores) if L else np.zeros((n, 0))
@@ -223,13 +255,7 @@ def encode_batch(
     for l, (k, o) in enumerate(layer_kept):
         kept_off[l] = o + base
         base += k.shape[0]
-
-    return _encode(program, aprog, aprog_len, name_frag, pool, frag_off, fw_body, fw_off, sym_code,
-                   np.ascontiguousarray(window_start_us, dtype=np.int64), np.ascontiguousarray(window_end_us, dtype=np.int64),
-                   _float_bits(S), layer_off, kept_all.astype(np.int64), kept_off, int(n_live),
-                   np.ascontiguousarray(act_code, dtype=np.int64), _float_bits(confidences), _float_bits(weights),
-                   blended_code.astype(np.int64), _float_bits(blended_confidence), flag_code.astype(np.int64),
-                   flag_off, _float_bits(embedding), _float_bits(scores), _float_bits(blended_score))
+    return S, layer_off, kept_all, kept_off
 
 
 def _float_bits(a: np.ndarray) -> np.ndarray:
