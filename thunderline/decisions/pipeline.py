@@ -298,8 +298,39 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
                    for g, layer in zip(state.gates, state.config.layers)]
     skipped = set(abstain_experts)
     t2 = time.perf_counter()
+    need, results, shadow_results = _run_experts(state, assignments, experts, df, n, runner, shadows,
+                                                 skipped, enforce_budgets)
+    t3 = time.perf_counter()
+    A, C, Sc, W, res_cols, alpha = _pool_columns(state, assignments, results, n)
+    blended_score, Z = blend_scores(A, Sc, W, alpha)
+    blended_codes, blended_conf = score_actions(blended_score, Z, state.thresholds)
+    blended = action_strings(blended_codes)
+    flags = _expert_flags(res_cols, results, W, n)
+    symbols = np.array([w.key for w in windows], dtype=object)
+    final, risk_flags = apply_risk(tenant_id, symbols, blended, blended_conf, reference_price(df), positions,
+                                   flags, config=risk)
+    if p_shift or skipped:
+        lowered = [f"backpressure.lower_p:{p_shift:g}"] if p_shift else []
+        silenced = [(e, need[e]) for e in sorted(skipped & set(need))]
+        risk_flags = [list(f) + lowered + [f"backpressure.forced_abstain:{e}" for e, m in silenced if m[t]]
+                      for t, f in enumerate(risk_flags)]
+    t4 = time.perf_counter()
 
-    # which windows each expert must answer (any layer kept it there)
+    batch = _batch(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,
+                   tenant_id, edgar_ids, Sc, blended_score, alpha)
+    t5 = time.perf_counter()
+    batch.expert_latency_ms = {name: r.latency_ms for name, (_, r) in results.items()}
+    batch.expert_latency_ms.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
+    batch.expert_status = {name: r.status for name, (_, r) in results.items()}
+    batch.timings_ms = {"embed": (t1 - t0) * 1e3, "route": (t2 - t1) * 1e3, "experts": (t3 - t2) * 1e3,
+                        "blend_risk": (t4 - t3) * 1e3, "traces": (t5 - t4) * 1e3}
+    return batch
+
+
+def _run_experts(state, assignments, experts, df, n: int, runner, shadows, skipped, enforce_budgets):
+    """Runs every expert on the windows some layer kept it for (an expert silenced by backpressure is
+    skipped), and every shadow on all windows. Returns (windows each expert must answer, expert name →
+    (rows, result), shadow results)."""
     need: dict[str, np.ndarray] = {}
     for pool, a in zip(state.pools, assignments):
         for j, name in enumerate(pool):
@@ -312,9 +343,13 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
             budget = _budget(experts[name], rows.size) if enforce_budgets else REPLAY_BUDGET_MS
             results[name] = (rows, runner.run(experts[name], _expert_frame(df, experts[name], rows), budget))
     shadow_results = [runner.run(s, df, _budget(s, n) if enforce_budgets else REPLAY_BUDGET_MS) for s in shadows]
-    t3 = time.perf_counter()
+    return need, results, shadow_results
 
-    # per layer: actions/confidences/weights over the pool, n × e_l each
+
+def _pool_columns(state, assignments, results, n: int):
+    """Per layer, per pool slot, one column over the n windows: action codes (abstain where the expert
+    did not answer), confidences, signed scores and weights (layer weight / number of layers); with
+    each slot's result (None when not run) and blend scale."""
     L = len(assignments)
     codes_of = {name: action_codes(r.actions) for name, (_, r) in results.items()}
     act_cols, conf_cols, score_cols, w_cols, res_cols, alpha = [], [], [], [], [], []
@@ -335,36 +370,19 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
             res_cols.append(results.get(name, (None, None))[1])
             alpha.append(state.scale_of(name))
     A = np.stack(act_cols, axis=1)  # action codes (runner-validated, so every code is a real action)
-    C = np.stack(conf_cols, axis=1)
-    Sc = np.stack(score_cols, axis=1)
-    W = np.stack(w_cols, axis=1)
-    blended_score, Z = blend_scores(A, Sc, W, np.asarray(alpha))
-    blended_codes, blended_conf = score_actions(blended_score, Z, state.thresholds)
-    blended = action_strings(blended_codes)
+    return (A, np.stack(conf_cols, axis=1), np.stack(score_cols, axis=1), np.stack(w_cols, axis=1), res_cols,
+            np.asarray(alpha))
+
+
+def _expert_flags(res_cols, results, W: np.ndarray, n: int) -> list[list[str]]:
+    """Per window, the sorted flags of the live experts weighted there (only a failed, late or degraded
+    expert carries flags, so most batches skip the work)."""
     live = [(k, r) for k, r in enumerate(res_cols) if r is not None]
     flags = [[] for _ in range(n)]
-    if any(r.flags for _, r in live):  # only a failed/late/degraded expert carries flags
+    if any(r.flags for _, r in live):
         per_window = window_risk_flags([_widen(r, results, n) for _, r in live], W[:, [k for k, _ in live]])
         flags = [sorted(set(f)) if f else f for f in per_window]
-    symbols = np.array([w.key for w in windows], dtype=object)
-    final, risk_flags = apply_risk(tenant_id, symbols, blended, blended_conf, reference_price(df), positions,
-                                   flags, config=risk)
-    if p_shift or skipped:
-        lowered = [f"backpressure.lower_p:{p_shift:g}"] if p_shift else []
-        silenced = [(e, need[e]) for e in sorted(skipped & set(need))]
-        risk_flags = [list(f) + lowered + [f"backpressure.forced_abstain:{e}" for e, m in silenced if m[t]]
-                      for t, f in enumerate(risk_flags)]
-    t4 = time.perf_counter()
-
-    batch = _batch(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,
-                   tenant_id, edgar_ids, Sc, blended_score, np.asarray(alpha))
-    t5 = time.perf_counter()
-    batch.expert_latency_ms = {name: r.latency_ms for name, (_, r) in results.items()}
-    batch.expert_latency_ms.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
-    batch.expert_status = {name: r.status for name, (_, r) in results.items()}
-    batch.timings_ms = {"embed": (t1 - t0) * 1e3, "route": (t2 - t1) * 1e3, "experts": (t3 - t2) * 1e3,
-                        "blend_risk": (t4 - t3) * 1e3, "traces": (t5 - t4) * 1e3}
-    return batch
+    return flags
 
 
 def _expert_frame(df: pd.DataFrame, expert: Any, rows: np.ndarray) -> pd.DataFrame:
