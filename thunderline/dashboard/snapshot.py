@@ -100,9 +100,23 @@ def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10
     """The dashboard's JSON for ``session``'s tenant at ``now_us`` (µs UTC)."""
     now = dt.datetime.fromtimestamp(now_us / 1e6, tz=dt.timezone.utc)
     since = now - dt.timedelta(seconds=window_s)
-    out: dict[str, Any] = {"tenant": session.tenant_id, "ts_us": now_us, "window_s": window_s}
+    return {
+        "tenant": session.tenant_id, "ts_us": now_us, "window_s": window_s,
+        "ingress": _ingress(session, ingress, accepted, now_us),
+        "pipeline": _pipeline(session, since, window_s),
+        "router": _router(session, recent_traces),
+        "backpressure": _backpressure(session),
+        "drift": _drift_by_feature(session),
+        "pnl": [{"expert": k, "pnl": v} for k, v in _latest_by_tag(session, PNL_EVENT, "expert").items()],
+        "publish": _publication(session, publisher, now_us),
+        "sources": sources_snapshot(session, now_us=now_us),
+    }
 
-    # lag and throughput
+
+def _ingress(session: TenantSession, ingress: dict | None, accepted: list[tuple[str, int]] | None,
+             now_us: int) -> dict[str, Any]:
+    """The ingress counters plus lag: how many accepted batches (sha, accepted at µs) are not yet
+    processed by the landing index, and how long the oldest of them has waited."""
     ing = dict(ingress or {})
     pending_since = None
     waiting = 0
@@ -119,17 +133,23 @@ def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10
         pending_since = min(pend) if pend else None
     ing["batches_waiting"] = waiting
     ing["ingest_lag_s"] = 0.0 if pending_since is None else max(0.0, (now_us - pending_since) / 1e6)
-    out["ingress"] = ing
+    return ing
+
+
+def _pipeline(session: TenantSession, since: dt.datetime, window_s: float) -> dict[str, Any]:
+    """Throughput over the last ``window_s`` seconds and the latest lag/backlog telemetry."""
     lag = _latest(session, LAG_EVENT)
     backlog = _latest(session, BACKLOG_EVENT)
-    out["pipeline"] = {
+    return {
         "decisions_per_s": _count_since(session, decision_traces, since) / window_s,
         "windows_per_s": _count_since(session, feature_windows, since) / window_s,
         "lag_ms": lag[0] if lag else None,
         "backlog_files": backlog[0] if backlog else None,
     }
 
-    # router
+
+def _router(session: TenantSession, recent_traces: int) -> dict[str, Any]:
+    """Router statistics from telemetry; with none recorded, computed from the latest decision traces."""
     router: dict[str, Any] = {}
     for key, name in ROUTER_EVENTS.items():
         v = _latest(session, name)
@@ -143,9 +163,11 @@ def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10
         router = router_from_traces({"selected_experts": r.selected_experts, "gate_scores": r.gate_scores} for r in rows)
         source = "decision_traces" if rows else None
     router["source"] = source
-    out["router"] = {k: _finite(v) for k, v in router.items()}
+    return {k: _finite(v) for k, v in router.items()}
 
-    # backpressure ladder
+
+def _backpressure(session: TenantSession) -> dict[str, Any]:
+    """The backpressure ladder's step (telemetry, else the highest level in ``flow_state``) and state."""
     bp = _latest(session, BACKPRESSURE_EVENT)
     step: Any = bp[0] if bp else None
     detail = None
@@ -158,9 +180,11 @@ def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10
             levels = [r.state.get("level", r.state.get("step")) for r in rows if isinstance(r.state, dict)]
             levels = [lv for lv in levels if isinstance(lv, (int, float))]
             step = max(levels) if levels else None
-    out["backpressure"] = {"step": step, "state": detail}
+    return {"step": step, "state": detail}
 
-    # drift per feature
+
+def _drift_by_feature(session: TenantSession) -> list[dict[str, Any]]:
+    """The newest drift report row per feature, worst PSI first."""
     dr = metadata.tables.get("drift_reports")
     drift = []
     if dr is not None:
@@ -175,19 +199,16 @@ def tenant_snapshot(session: TenantSession, *, now_us: int, window_s: float = 10
             drift.append({"feature": r.feature, "psi": _finite(r.psi), "ks": _finite(r.ks_statistic),
                           "status": r.status, "scope": r.scope})
         drift.sort(key=lambda d: (-(d["psi"] or 0.0), d["feature"]))
-    out["drift"] = drift
+    return drift
 
-    # paper PnL per expert
-    out["pnl"] = [{"expert": k, "pnl": v} for k, v in _latest_by_tag(session, PNL_EVENT, "expert").items()]
 
-    # publication
+def _publication(session: TenantSession, publisher: str | None, now_us: int) -> dict[str, Any]:
+    """The publication outbox: backend, pending/failing/sent counts and the oldest pending row's age."""
     from thunderline.publish.outbox import stats as outbox_stats
 
     st = outbox_stats(session)
-    out["publish"] = {"backend": publisher, "pending": st.pending, "failing": st.failing, "sent": st.sent,
-                      "lag_s": 0.0 if st.oldest_pending_us is None else max(0.0, (now_us - st.oldest_pending_us) / 1e6)}
-    out["sources"] = sources_snapshot(session, now_us=now_us)
-    return out
+    return {"backend": publisher, "pending": st.pending, "failing": st.failing, "sent": st.sent,
+            "lag_s": 0.0 if st.oldest_pending_us is None else max(0.0, (now_us - st.oldest_pending_us) / 1e6)}
 
 
 #: The tag that names a source's stream, per source family.
