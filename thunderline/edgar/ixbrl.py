@@ -41,6 +41,29 @@ class XbrlResult:
     stats: dict = field(default_factory=dict)
 
 
+def xbrl_result(raw: list[dict], nonnumeric: list[dict], contexts: dict[str, Context], units: dict[str, str], *,
+                n_numeric: int, nil: int, skipped: list[dict], **extra_stats: int) -> XbrlResult:
+    """The result both XBRL flavours (inline and instance) end in: numeric facts de-duplicated, dei
+    values, the CIK (dei:EntityCentralIndexKey, else the contexts' identifier) and the parse counts
+    (``extra_stats`` after the common ones)."""
+    facts, dstats = dedupe_facts(raw)
+    dei = dei_values(nonnumeric)
+    cik_text = dei.get("dei:EntityCentralIndexKey", "").strip()
+    cik = int(cik_text) if cik_text.isdigit() else main_cik(contexts)
+    stats = {
+        "numeric_elements": n_numeric,
+        "nonnumeric_elements": len(nonnumeric),
+        "nil": nil,
+        "duplicates": dstats["duplicates"],
+        "conflicts": dstats["conflicts"],
+        "skipped": skipped,
+        "contexts": len(contexts),
+        "units": len(units),
+        **extra_stats,
+    }
+    return XbrlResult(facts, nonnumeric, dei, contexts, units, cik, stats)
+
+
 # --------------------------------------------------------------------------- transforms
 _WORDS = {
     "zero": 0, "no": 0, "none": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -214,9 +237,19 @@ def parse_inline_xbrl(doc: HtmlDocument, source: str = "<ixbrl>") -> XbrlResult:
                 contexts[c.id] = c
             elif el.tag == f"{{{XBRLI_NS}}}unit":
                 units[el.get("id", "")] = parse_unit(el)
-
-    raw: list[dict] = []
     skipped: list[dict] = []
+    raw, n_numeric, nil_numeric = _numeric_facts(root, ix, nsmap, contexts, units, skipped)
+    conts = {c.get("id"): c for c in root.iter(f"{{{ix}}}continuation")}
+    nonnumeric, nil_text = _nonnumeric_facts(root, ix, nsmap, contexts, conts, skipped)
+    return xbrl_result(raw, nonnumeric, contexts, units, n_numeric=n_numeric, nil=nil_numeric + nil_text,
+                       skipped=skipped, continuations=len(conts))
+
+
+def _numeric_facts(root, ix: str, nsmap: dict, contexts: dict[str, Context], units: dict[str, str],
+                   skipped: list[dict]) -> tuple[list[dict], int, int]:
+    """``ix:nonFraction`` facts as fact rows (format transform, scale, sign applied); those with an
+    unknown context or unit or an unreadable number go to ``skipped``. Returns (rows, elements, nil)."""
+    raw: list[dict] = []
     nil = 0
     n_numeric = 0
     for el in root.iter(f"{{{ix}}}nonFraction"):
@@ -243,10 +276,17 @@ def parse_inline_xbrl(doc: HtmlDocument, source: str = "<ixbrl>") -> XbrlResult:
         if el.get("sign") == "-":
             value = -value
         raw.append(fact_row(concept, value, unit, el.get("decimals"), ctx, el.get("id")))
+    return raw, n_numeric, nil
 
-    conts = {c.get("id"): c for c in root.iter(f"{{{ix}}}continuation")}
+
+def _nonnumeric_facts(root, ix: str, nsmap: dict, contexts: dict[str, Context], conts: dict,
+                      skipped: list[dict]) -> tuple[list[dict], int]:
+    """``ix:nonNumeric`` facts with their text (``ix:exclude`` left out, ``continuedAt`` chains
+    followed, format transform applied); an unknown context or a broken chain goes to ``skipped``.
+    Returns (facts, nil)."""
     exclude = f"{{{ix}}}exclude"
     nonnumeric: list[dict] = []
+    nil = 0
     for el in root.iter(f"{{{ix}}}nonNumeric"):
         name = el.get("name", "")
         concept = resolve_qname(name, nsmap, el)
@@ -277,25 +317,7 @@ def parse_inline_xbrl(doc: HtmlDocument, source: str = "<ixbrl>") -> XbrlResult:
             "period_end": ctx.period_end, "dims": dict(ctx.dims), "text": text, "fact_id": el.get("id"),
             "continuations": len(seen),
         })
-    facts, dstats = dedupe_facts(raw)
-    dei = dei_values(nonnumeric)
-    cik = None
-    if dei.get("dei:EntityCentralIndexKey", "").strip().isdigit():
-        cik = int(dei["dei:EntityCentralIndexKey"])
-    else:
-        cik = main_cik(contexts)
-    stats = {
-        "numeric_elements": n_numeric,
-        "nonnumeric_elements": len(nonnumeric),
-        "nil": nil,
-        "duplicates": dstats["duplicates"],
-        "conflicts": dstats["conflicts"],
-        "skipped": skipped,
-        "contexts": len(contexts),
-        "units": len(units),
-        "continuations": len(conts),
-    }
-    return XbrlResult(facts, nonnumeric, dei, contexts, units, cik, stats)
+    return nonnumeric, nil
 
 
 def dei_values(nonnumeric: list[dict]) -> dict[str, str]:

@@ -14,16 +14,14 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from thunderline.edgar.errors import EdgarEncodingError, EdgarParseError, EdgarTruncatedError
-from thunderline.edgar.ixbrl import XbrlResult, dei_values
+from thunderline.edgar.ixbrl import XbrlResult, xbrl_result
 from thunderline.edgar.textnorm import check_xml_bytes_match_declaration, reject_wide_or_binary
 from thunderline.edgar.xbrl_common import (
     XBRLI_NS,
     XSI_NIL,
     Context,
     clark_to_concept,
-    dedupe_facts,
     fact_row,
-    main_cik,
     parse_context,
     parse_unit,
 )
@@ -109,18 +107,4 @@ def parse_instance_tree(root, source: str = "<instance>") -> XbrlResult:
                 "period_end": ctx.period_end, "dims": dict(ctx.dims), "text": " ".join("".join(el.itertext()).split()),
                 "fact_id": el.get("id"),
             })
-    facts, dstats = dedupe_facts(raw)
-    dei = dei_values(nonnumeric)
-    cik_text = dei.get("dei:EntityCentralIndexKey", "").strip()
-    cik = int(cik_text) if cik_text.isdigit() else main_cik(contexts)
-    stats = {
-        "numeric_elements": n_numeric,
-        "nonnumeric_elements": len(nonnumeric),
-        "nil": nil,
-        "duplicates": dstats["duplicates"],
-        "conflicts": dstats["conflicts"],
-        "skipped": skipped,
-        "contexts": len(contexts),
-        "units": len(units),
-    }
-    return XbrlResult(facts, nonnumeric, dei, contexts, units, cik, stats)
+    return xbrl_result(raw, nonnumeric, contexts, units, n_numeric=n_numeric, nil=nil, skipped=skipped)
