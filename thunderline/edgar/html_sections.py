@@ -355,13 +355,7 @@ def split_sections(lines: HtmlLines, form: str, source: str = "<html>", *, requi
         return SectionResult({}, toc_keys, [f"{form}: no Item headings found"], family)
 
     furniture = _furniture(lines.lines)
-    sig_line = None
-    last = chain[-1].line
-    for i in range(last + 1, len(lines.lines)):
-        f = fold_heading(lines.lines[i])
-        if f in ("signatures", "signature", "signatures.", "signature page"):
-            sig_line = i
-            break
+    sig_line = _signature_line(lines, chain[-1].line)
     found = {c.key for c in chain}
     rank_of = {k: n for n, (k, _) in enumerate(FAMILY_ITEMS.get(family, []))}
     total_chars = max(1, len(lines.text))
@@ -372,33 +366,8 @@ def split_sections(lines: HtmlLines, form: str, source: str = "<html>", *, requi
         text = "\n".join(body_lines)
         start = lines.starts[c.line + 1] if c.line + 1 < len(lines.starts) else len(lines.text)
         end = lines.starts[end_line] - 1 if end_line < len(lines.starts) else len(lines.text)
-        conf = {3.0: 1.0, 2.5: 0.95, 2.0: 0.9, 1.5: 0.8}.get(c.score, 0.4)
-        warns: list[str] = []
-        if c.score < 1.0:
-            warns.append(f"heading title {c.title[:60]!r} does not match Item {c.key}")
-        if toc_keys and c.key not in toc_keys:
-            conf *= 0.85
-            warns.append("not listed in the table of contents")
-        if n + 1 < len(chain) and family in FAMILY_ITEMS:
-            lo, hi = rank_of[c.key], rank_of[chain[n + 1].key]
-            between = [k for k, r in rank_of.items() if lo < r < hi]
-            expected = toc_expected if toc_keys else _MANDATORY.get(family, set())
-            missing = [k for k in between if k in expected and k not in found]
-            if missing:
-                conf *= 0.5
-                warns.append(
-                    "end boundary uncertain: "
-                    + ", ".join(f"Item {k}" for k in missing)
-                    + (" listed in the table of contents" if toc_keys else " expected")
-                    + f" but no body heading found before Item {chain[n + 1].key}; the text may include it"
-                )
-        reserved = "reserved" in fold_heading(lines.lines[c.line]) or c.na
-        if not text.strip() and not reserved:
-            conf *= 0.5
-            warns.append("empty section")
-        elif len(text) > 0.6 * total_chars and len(chain) > 2:
-            conf *= 0.7
-            warns.append(f"section holds {len(text) / total_chars:.0%} of the document")
+        conf, warns = _confidence(c, chain[n + 1] if n + 1 < len(chain) else None, text, lines, family,
+                                  toc_keys, toc_expected, found, rank_of, total_chars, len(chain))
         sections[c.key] = {
             "title": lines.lines[c.line],
             "text": text,
@@ -410,6 +379,50 @@ def split_sections(lines: HtmlLines, form: str, source: str = "<html>", *, requi
         for w in warns:
             warnings.append(f"Item {c.key}: {w}")
     return SectionResult(sections, toc_keys, warnings, family)
+
+
+def _signature_line(lines: HtmlLines, after: int) -> int | None:
+    """The SIGNATURES heading after the last Item: where the last section ends (else the document's end)."""
+    for i in range(after + 1, len(lines.lines)):
+        f = fold_heading(lines.lines[i])
+        if f in ("signatures", "signature", "signatures.", "signature page"):
+            return i
+    return None
+
+
+def _confidence(c, nxt, text: str, lines: HtmlLines, family: str, toc_keys: list[str], toc_expected: set[str],
+                found: set[str], rank_of: dict[str, int], total_chars: int, n_chain: int) -> tuple[float, list[str]]:
+    """How sure the split is of section ``c`` (next heading ``nxt``), and why not fully: the heading's
+    score, a key missing from the table of contents, expected Items skipped before ``nxt``, an empty
+    section, or one that holds most of the document."""
+    conf = {3.0: 1.0, 2.5: 0.95, 2.0: 0.9, 1.5: 0.8}.get(c.score, 0.4)
+    warns: list[str] = []
+    if c.score < 1.0:
+        warns.append(f"heading title {c.title[:60]!r} does not match Item {c.key}")
+    if toc_keys and c.key not in toc_keys:
+        conf *= 0.85
+        warns.append("not listed in the table of contents")
+    if nxt is not None and family in FAMILY_ITEMS:
+        lo, hi = rank_of[c.key], rank_of[nxt.key]
+        between = [k for k, r in rank_of.items() if lo < r < hi]
+        expected = toc_expected if toc_keys else _MANDATORY.get(family, set())
+        missing = [k for k in between if k in expected and k not in found]
+        if missing:
+            conf *= 0.5
+            warns.append(
+                "end boundary uncertain: "
+                + ", ".join(f"Item {k}" for k in missing)
+                + (" listed in the table of contents" if toc_keys else " expected")
+                + f" but no body heading found before Item {nxt.key}; the text may include it"
+            )
+    reserved = "reserved" in fold_heading(lines.lines[c.line]) or c.na
+    if not text.strip() and not reserved:
+        conf *= 0.5
+        warns.append("empty section")
+    elif len(text) > 0.6 * total_chars and n_chain > 2:
+        conf *= 0.7
+        warns.append(f"section holds {len(text) / total_chars:.0%} of the document")
+    return conf, warns
 
 
 def role_section(sections: dict[str, dict], form: str, role: str) -> dict | None:

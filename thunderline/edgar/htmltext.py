@@ -131,42 +131,45 @@ def _hidden(el) -> bool:
     return "display:none" in s
 
 
-def html_lines(root) -> HtmlLines:
-    """Walk the tree once and return its display lines (see module docstring)."""
-    lines: list[str] = []
-    table_ids: list[int] = []
-    links: list[bool] = []
-    buf: list[str] = []
-    link_flag = [False]
-    rows: list[list[tuple[str, bool]]] = []
-    tables: list[int] = []
-    table_counter = 0
+class _LineCollector:
+    """The state of one walk: text gathered since the last break, table rows being assembled (a row's
+    cells join into one line when short), the table nesting, and the display lines emitted so far."""
 
-    def emit(text: str, link: bool) -> None:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.table_ids: list[int] = []
+        self.links: list[bool] = []
+        self.buf: list[str] = []
+        self.link = False
+        self.rows: list[list[tuple[str, bool]]] = []
+        self.tables: list[int] = []
+        self.table_counter = 0
+
+    def emit(self, text: str, link: bool) -> None:
         c = clean_line(text)
         if c:
-            lines.append(c)
-            table_ids.append(tables[0] if tables else -1)
-            links.append(link)
+            self.lines.append(c)
+            self.table_ids.append(self.tables[0] if self.tables else -1)
+            self.links.append(link)
 
-    def flush() -> None:
-        if buf:
-            text = "".join(buf)
-            buf.clear()
+    def flush(self) -> None:
+        if self.buf:
+            text = "".join(self.buf)
+            self.buf.clear()
         else:
             text = ""
-        link = link_flag[0]
-        link_flag[0] = False
+        link = self.link
+        self.link = False
         if not text:
             return
-        if rows:
-            rows[-1].append((text, link))
+        if self.rows:
+            self.rows[-1].append((text, link))
         else:
-            emit(text, link)
+            self.emit(text, link)
 
-    def end_row() -> None:
-        flush()
-        segs = rows.pop()
+    def end_row(self) -> None:
+        self.flush()
+        segs = self.rows.pop()
         cleaned = [(clean_line(t), lk) for t, lk in segs]
         cleaned = [(t, lk) for t, lk in cleaned if t]
         if not cleaned:
@@ -177,11 +180,60 @@ def html_lines(root) -> HtmlLines:
         else:
             out = cleaned
         for t, lk in out:
-            if rows:
-                rows[-1].append((t, lk))
+            if self.rows:
+                self.rows[-1].append((t, lk))
             else:
-                emit(t, lk)
+                self.emit(t, lk)
 
+    def start(self, name: str, el) -> None:
+        """An element opens: blocks, breaks, rows and cells end the current text; an in-document link
+        marks it."""
+        if name in _BLOCK:
+            self.flush()
+            if name == "table":
+                if not self.tables:
+                    self.table_counter += 1
+                self.tables.append(self.table_counter)
+        elif name == "br":
+            self.flush()
+        elif name == "tr":
+            self.flush()
+            self.rows.append([])
+        elif name in ("td", "th"):
+            self.flush()
+        elif name == "a":
+            href = el.get("href")
+            if href and href.startswith("#"):
+                self.link = True
+
+    def end(self, name: str) -> None:
+        """An element closes: a row is joined, a block or cell ends the current text."""
+        if name == "tr" and self.rows:
+            self.end_row()
+        elif name in _BLOCK:
+            self.flush()
+            if name == "table" and self.tables:
+                self.tables.pop()
+        elif name in ("td", "th"):
+            self.flush()
+
+    def finish(self) -> HtmlLines:
+        self.flush()
+        while self.rows:
+            self.end_row()
+        starts: list[int] = []
+        pos = 0
+        for ln in self.lines:
+            starts.append(pos)
+            pos += len(ln) + 1
+        return HtmlLines(lines=self.lines, table_id=self.table_ids, has_link=self.links, starts=starts,
+                         text="\n".join(self.lines))
+
+
+def html_lines(root) -> HtmlLines:
+    """Walk the tree once and return its display lines (see module docstring)."""
+    out = _LineCollector()
+    buf = out.buf
     walker = etree.iterwalk(root, events=("start", "end"))
     skipping = None
     for event, el in walker:
@@ -196,49 +248,17 @@ def html_lines(root) -> HtmlLines:
                 skipping = el
                 walker.skip_subtree()
                 continue
-            if name in _BLOCK:
-                flush()
-                if name == "table":
-                    if not tables:
-                        table_counter += 1
-                    tables.append(table_counter)
-            elif name == "br":
-                flush()
-            elif name == "tr":
-                flush()
-                rows.append([])
-            elif name in ("td", "th"):
-                flush()
-            elif name == "a":
-                href = el.get("href")
-                if href and href.startswith("#"):
-                    link_flag[0] = True
+            out.start(name, el)
             if el.text:
                 buf.append(el.text)
         else:
             if el is skipping:
                 skipping = None
             else:
-                name = _local(tag)
-                if name == "tr" and rows:
-                    end_row()
-                elif name in _BLOCK:
-                    flush()
-                    if name == "table" and tables:
-                        tables.pop()
-                elif name in ("td", "th"):
-                    flush()
+                out.end(_local(tag))
             if el.tail:
                 buf.append(el.tail)
-    flush()
-    while rows:
-        end_row()
-    starts: list[int] = []
-    pos = 0
-    for ln in lines:
-        starts.append(pos)
-        pos += len(ln) + 1
-    return HtmlLines(lines=lines, table_id=table_ids, has_link=links, starts=starts, text="\n".join(lines))
+    return out.finish()
 
 
 def text_lines(text: str) -> HtmlLines:

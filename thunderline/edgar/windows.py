@@ -152,40 +152,15 @@ def merge_accession(
     accepted_at, rule = _acceptance(ordered)
 
     sections = next((d.sections for d in content if d.sections), {})
-    facts: list[dict] = []
-    seen: set = set()
-    for d in content:
-        for f in d.xbrl_facts:
-            k = fact_key(f)
-            if k not in seen:
-                seen.add(k)
-                facts.append(f)
-
+    facts = _unique_facts(content)
     picks = pick_fundamentals(facts, period, family)
     text, conf = section_text_stats(sections, form, lm)
-    carried: list[str] = []
-    if amends is not None:
-        for k, v in amends.picks.items():
-            if k not in picks:
-                picks[k] = v
-                carried.append(f"fund:{k}")
-        for k, v in amends.text.items():
-            if k not in text:
-                text[k] = v
-                conf[k] = amends.section_confidence.get(k, float("nan"))
-                carried.append(f"text:{k}")
+    carried = _carry_from_amended(amends, picks, text, conf)
     state = FilingState(ciks.pop(), accession, form, family, period, accepted_at, picks, text, conf)
 
     feats = fundamental_features(state, previous, year_ago)
     feats.update(text_features(state, previous_same_family, year_ago))
-    confs = [float(s["confidence"]) for s in sections.values()]
-    feats["doc_sections"] = float(len(sections))
-    if confs:
-        feats["doc_min_section_confidence"] = min(confs)
-    feats["doc_facts"] = float(len(facts))
-    feats["doc_has_sections"] = float(bool(sections) or bool(amends and amends.text))
-    feats["doc_has_facts"] = float(bool(facts) or bool(amends and amends.picks))
-    feats["doc_is_amendment"] = float(is_amendment(form))
+    feats.update(_document_features(sections, facts, amends, form))
 
     status = window_status(docs, carried_sections=bool(amends and amends.text), carried_facts=bool(amends and amends.picks))
     start = period_start_us(period, family)
@@ -211,6 +186,51 @@ def merge_accession(
         features=dict(sorted(feats.items())), provenance=provenance, status=status,
     )
     return window, state
+
+
+def _unique_facts(content: list[EDGARDoc]) -> list[dict]:
+    """The XBRL facts of all documents, the first of each fact key (documents in priority order)."""
+    facts: list[dict] = []
+    seen: set = set()
+    for d in content:
+        for f in d.xbrl_facts:
+            k = fact_key(f)
+            if k not in seen:
+                seen.add(k)
+                facts.append(f)
+    return facts
+
+
+def _carry_from_amended(amends: FilingState | None, picks: dict, text: dict, conf: dict) -> list[str]:
+    """Fills, in place, the fundamentals and section texts this amendment is silent on from the filing it
+    amends; returns what was carried (``fund:<key>``, ``text:<key>``) for the provenance."""
+    carried: list[str] = []
+    if amends is not None:
+        for k, v in amends.picks.items():
+            if k not in picks:
+                picks[k] = v
+                carried.append(f"fund:{k}")
+        for k, v in amends.text.items():
+            if k not in text:
+                text[k] = v
+                conf[k] = amends.section_confidence.get(k, float("nan"))
+                carried.append(f"text:{k}")
+    return carried
+
+
+def _document_features(sections: dict, facts: list[dict], amends: FilingState | None, form: str) -> dict[str, float]:
+    """What the filing's documents hold: section and fact counts, the weakest section split, whether
+    sections/facts exist (carried ones count) and whether it is an amendment."""
+    feats: dict[str, float] = {}
+    confs = [float(s["confidence"]) for s in sections.values()]
+    feats["doc_sections"] = float(len(sections))
+    if confs:
+        feats["doc_min_section_confidence"] = min(confs)
+    feats["doc_facts"] = float(len(facts))
+    feats["doc_has_sections"] = float(bool(sections) or bool(amends and amends.text))
+    feats["doc_has_facts"] = float(bool(facts) or bool(amends and amends.picks))
+    feats["doc_is_amendment"] = float(is_amendment(form))
+    return feats
 
 
 def supersede(original: FeatureWindow, amendment: FeatureWindow) -> tuple[FeatureWindow, FeatureWindow]:
