@@ -94,19 +94,11 @@ def apply_risk(
         if len(flags) != n:
             raise ValueError(f"apply_risk: {len(flags)} flag lists for {n} windows")
         out_flags = [list(f) for f in flags]  # the caller's lists are never modified
-    added: Counter[str] = Counter()
-
-    def fire(mask: np.ndarray, flag: str) -> None:
-        idx = np.flatnonzero(mask)
-        if idx.size:
-            acts[idx] = "abstain"
-            for i in idx.tolist():
-                out_flags[i].append(flag)
-            added[flag] += int(idx.size)
+    v = _Verdict(acts, out_flags)
 
     denied = config.denied_symbols(tenant)
     halt = np.ones(n, dtype=bool) if ANY in denied else np.isin(sym, np.array(sorted(denied), dtype=object))
-    fire(halt, FLAG_DENY)
+    v.fire(halt, FLAG_DENY)
 
     flagged = np.zeros(n, dtype=bool)
     for i in [i for i, fl in enumerate(out_flags) if fl]:  # windows with flags are few: only they are read
@@ -116,46 +108,70 @@ def apply_risk(
     acts[flagged] = "abstain"
 
     unknown = ~np.isin(acts, np.array(ACTIONS, dtype=object))
-    fire(unknown, FLAG_BAD_ACTION)
+    v.fire(unknown, FLAG_BAD_ACTION)
 
     direction = np.where(acts == "buy", 1.0, np.where(acts == "sell", -1.0, 0.0))
     trade = direction != 0
     bad_conf = trade & ~(np.isfinite(conf) & (conf >= 0.0) & (conf <= 1.0))
-    fire(bad_conf, FLAG_BAD_CONFIDENCE)
+    v.fire(bad_conf, FLAG_BAD_CONFIDENCE)
     trade &= ~bad_conf
     low = trade & (conf < config.min_confidence)
-    fire(low, FLAG_LOW_CONFIDENCE)
+    v.fire(low, FLAG_LOW_CONFIDENCE)
     trade &= ~low
 
-    lim = config.limits_for(tenant)
-    if lim.max_position is not None or lim.max_notional is not None:
-        bad_pos = trade & ~np.isfinite(pos)
-        fire(bad_pos, FLAG_BAD_POSITION)
-        trade &= ~bad_pos
-        safe_pos = np.where(np.isfinite(pos), pos, 0.0)
-        projected = np.abs(safe_pos + direction * lim.order_size)
-        increases = trade & (projected > np.abs(safe_pos))
-        if lim.max_position is not None:
-            over = increases & (projected > lim.max_position)
-            fire(over, FLAG_MAX_POSITION)
-            increases &= ~over
-        if lim.max_notional is not None:
-            bad_price = increases & ~(np.isfinite(price) & (price > 0))
-            fire(bad_price, FLAG_BAD_PRICE)
-            increases &= ~bad_price
-            with np.errstate(invalid="ignore"):
-                over = increases & (projected * np.where(np.isfinite(price), price, 0.0) > lim.max_notional)
-            fire(over, FLAG_MAX_NOTIONAL)
+    _exposure_limits(v, trade, direction, pos, price, config.limits_for(tenant))
 
     if n and config.max_abstain_fraction < 1.0:
         frac = float(np.mean(acts == "abstain"))
         if frac > config.max_abstain_fraction:
-            fire(np.ones(n, dtype=bool), FLAG_ABSTAIN_FRACTION)
+            v.fire(np.ones(n, dtype=bool), FLAG_ABSTAIN_FRACTION)
 
-    if added or turned_by_flags:
-        parts = [f"{flag}={count}" for flag, count in sorted(added.items())]
+    if v.added or turned_by_flags:
+        parts = [f"{flag}={count}" for flag, count in sorted(v.added.items())]
         if turned_by_flags:
             parts.append(f"incoming_flags={turned_by_flags}")
         log.warning("risk: tenant %s: %d of %d windows abstain after risk checks (%s)",
                     tenant, int(np.sum(acts == "abstain")), n, ", ".join(parts))
     return acts, out_flags
+
+
+class _Verdict:
+    """The batch's actions and flags as the rules fire: a rule turns its windows to ``abstain`` and
+    appends its flag to each; ``added`` counts the flags (for the log line)."""
+
+    def __init__(self, acts: np.ndarray, out_flags: list[list[str]]) -> None:
+        self.acts, self.out_flags = acts, out_flags
+        self.added: Counter[str] = Counter()
+
+    def fire(self, mask: np.ndarray, flag: str) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            self.acts[idx] = "abstain"
+            for i in idx.tolist():
+                self.out_flags[i].append(flag)
+            self.added[flag] += int(idx.size)
+
+
+def _exposure_limits(v: _Verdict, trade: np.ndarray, direction: np.ndarray, pos: np.ndarray, price: np.ndarray,
+                     lim) -> None:
+    """Rule 4: trades that would increase exposure past the tenant's position or notional limit
+    abstain (as do those whose position or price is missing when a limit needs it)."""
+    if lim.max_position is None and lim.max_notional is None:
+        return
+    bad_pos = trade & ~np.isfinite(pos)
+    v.fire(bad_pos, FLAG_BAD_POSITION)
+    trade = trade & ~bad_pos
+    safe_pos = np.where(np.isfinite(pos), pos, 0.0)
+    projected = np.abs(safe_pos + direction * lim.order_size)
+    increases = trade & (projected > np.abs(safe_pos))
+    if lim.max_position is not None:
+        over = increases & (projected > lim.max_position)
+        v.fire(over, FLAG_MAX_POSITION)
+        increases &= ~over
+    if lim.max_notional is not None:
+        bad_price = increases & ~(np.isfinite(price) & (price > 0))
+        v.fire(bad_price, FLAG_BAD_PRICE)
+        increases &= ~bad_price
+        with np.errstate(invalid="ignore"):
+            over = increases & (projected * np.where(np.isfinite(price), price, 0.0) > lim.max_notional)
+        v.fire(over, FLAG_MAX_NOTIONAL)
