@@ -130,6 +130,35 @@ def _chain_next(start: np.ndarray, end: np.ndarray, group: np.ndarray) -> np.nda
     return nxt
 
 
+def _chain_order(frame: pd.DataFrame, group_col: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame's rows ordered by (symbol[, group], start): the order, each row's group code and start.
+    Two windows of one group starting at the same time is an error (a chain must be unambiguous)."""
+    keys = frame["symbol"].astype(str)
+    if group_col is not None:
+        keys = keys + "\x1f" + frame[group_col].astype(str)
+    codes = pd.factorize(keys, sort=False)[0].astype(np.int64)
+    start_all = frame["window_start_us"].to_numpy(np.int64)
+    order = np.lexsort((start_all, codes))
+    g = codes[order]
+    start = start_all[order]
+    same = g[1:] == g[:-1]
+    if (same & ~(start[1:] > start[:-1])).any():
+        k = int(np.flatnonzero(same & ~(start[1:] > start[:-1]))[0]) + 1
+        raise ValueError(f"realise_labels: two windows of symbol {keys.iloc[order[k]]!r} start at {int(start[k])}")
+    return order, g, start
+
+
+def _class_labels(spec: LabelSpec, r: np.ndarray, filled: np.ndarray) -> np.ndarray:
+    """buy/hold/sell by the spec's dead band where the return is filled (None elsewhere and for
+    non-class specs)."""
+    lab = np.full(r.shape[0], None, dtype=object)
+    if spec.type == "class":
+        lab[filled] = LABEL_HOLD
+        lab[filled & (r > spec.dead_band)] = LABEL_BUY
+        lab[filled & (r < -spec.dead_band)] = LABEL_SELL
+    return lab
+
+
 def realise_labels(frame: pd.DataFrame, specs: Iterable[LabelSpec] = DEFAULT_LABEL_SPECS, *,
                    group_col: str | None = None, known_until_us: int | None = None) -> pd.DataFrame:
     """One row per (frame row, spec): status, forward return, label, realised_at, latency, spreads.
@@ -150,18 +179,7 @@ def realise_labels(frame: pd.DataFrame, specs: Iterable[LabelSpec] = DEFAULT_LAB
     if not specs:
         raise ValueError("realise_labels: give at least one label spec")
     n = len(frame)
-    keys = frame["symbol"].astype(str)
-    if group_col is not None:
-        keys = keys + "\x1f" + frame[group_col].astype(str)
-    codes = pd.factorize(keys, sort=False)[0].astype(np.int64)
-    start_all = frame["window_start_us"].to_numpy(np.int64)
-    order = np.lexsort((start_all, codes))
-    g = codes[order]
-    start = start_all[order]
-    same = g[1:] == g[:-1]
-    if (same & ~(start[1:] > start[:-1])).any():
-        k = int(np.flatnonzero(same & ~(start[1:] > start[:-1]))[0]) + 1
-        raise ValueError(f"realise_labels: two windows of symbol {keys.iloc[order[k]]!r} start at {int(start[k])}")
+    order, g, start = _chain_order(frame, group_col)
     end = frame["window_end_us"].to_numpy(np.int64)[order]
     avail = frame["available_at_us"].to_numpy(np.int64)[order]
     ret = frame["mid_return"].to_numpy(np.float64)[order]
@@ -197,11 +215,6 @@ def realise_labels(frame: pd.DataFrame, specs: Iterable[LabelSpec] = DEFAULT_LAB
         entry = np.where(np.isfinite(entry), entry, own)
         exit_ = np.where(np.isfinite(exit_), exit_, own)
         for spec in (s for s in specs if s.horizon == h):
-            lab = np.full(n, None, dtype=object)
-            if spec.type == "class":
-                lab[filled] = LABEL_HOLD
-                lab[filled & (r > spec.dead_band)] = LABEL_BUY
-                lab[filled & (r < -spec.dead_band)] = LABEL_SELL
             parts.append(pd.DataFrame({
                 "row": index,
                 "spec_id": spec.id,
@@ -209,7 +222,7 @@ def realise_labels(frame: pd.DataFrame, specs: Iterable[LabelSpec] = DEFAULT_LAB
                 "label_type": spec.type,
                 "status": pd.Series(status, dtype=object),
                 "fwd_return": np.where(filled, r, np.nan),
-                "label": pd.Series(lab, dtype=object),
+                "label": pd.Series(_class_labels(spec, r, filled), dtype=object),
                 "realised_at_us": np.where(filled, realised, -1),
                 "latency_us": np.where(filled, realised - avail, -1),
                 "entry_spread_bps": np.where(filled, entry, np.nan),
