@@ -53,8 +53,33 @@ def planted_feature_windows(
         raise ValueError("planted_feature_windows: need n_symbols >= 1 and n_windows >= 10")
     rng = np.random.default_rng(seed)
     S, T = n_symbols, n_windows
+    # the generators draw from one rng in a fixed order (order flow, activity, filings, returns): the seed
+    # reproduces the frame only while that order holds
+    flow, z = _order_flow(rng, S, T)
+    activity, vol, busy = _activity(rng, S, T, window_us)
+    filing, age, surprise = _filings(rng, S, T, filing_every)
+    eps = rng.normal(0.0, 1.0, (S, T))
+    r = _returns(eps, vol, z, flow["spread_bps"], busy, activity["realized_vol"], age, surprise, filing_decay)
+    cols = {
+        **flow,
+        "mid_return": r,
+        **activity,
+        **filing,
+    }
+    missing = (set(ORDER_FLOW_FEATURES) | set(MOMENTUM_FEATURES) | set(FILING_FEATURES)) - set(cols)
+    if missing:  # pragma: no cover - guards the catalog and this generator drifting apart
+        raise RuntimeError(f"planted_feature_windows does not produce catalog features {sorted(missing)}")
+    frame = pd.DataFrame({k: v.reshape(-1) for k, v in cols.items()})
+    starts_us = start_us + np.arange(T, dtype=np.int64) * window_us
+    frame.insert(0, "window_end_us", np.tile(starts_us + window_us, S))
+    frame.insert(0, "window_start_us", np.tile(starts_us, S))
+    frame.insert(0, "symbol", np.repeat([f"SYN{i}" for i in range(S)], T))
+    return frame
 
-    # -- order flow: latent AR(1) state z and its noisy views
+
+def _order_flow(rng: np.random.Generator, S: int, T: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The latent AR(1) order-flow state z (φ = 0.6) and its noisy views, plus the spread; returns the
+    feature columns and z."""
     z = np.zeros((S, T))
     shocks = rng.normal(0.0, 0.8, (S, T))
     for t in range(1, T):
@@ -65,8 +90,15 @@ def planted_feature_windows(
     imbalance_topn = np.tanh(0.01 * z + rng.normal(0.0, 0.01, (S, T)))
     signed_volume = np.round(1e4 * (0.6 * z + rng.normal(0.0, 0.7, (S, T))))
     spread_bps = np.exp(rng.normal(np.log(2.0), 0.3, (S, T)))
+    cols = {"order_flow_imbalance": order_flow_imbalance, "ofi_1": ofi_1, "imbalance_top1": imbalance_top1,
+            "imbalance_topn": imbalance_topn, "signed_volume": signed_volume, "spread_bps": spread_bps}
+    return cols, z
 
-    # -- activity and volatility regime
+
+def _activity(rng: np.random.Generator, S: int, T: int,
+              window_us: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """A persistent volatility regime and the activity it drives; returns the feature columns, the
+    volatility and where trading is busy (tick rate above its median)."""
     log_vol = np.full((S, T), np.log(1e-3))
     vol_shocks = rng.normal(0.0, 0.08, (S, T))
     for t in range(1, T):
@@ -78,8 +110,15 @@ def planted_feature_windows(
     volume = trade_count * 100.0 * rng.integers(1, 20, (S, T))
     microburst = (rng.random((S, T)) < 0.01).astype(np.float64)
     realized_vol = vol * np.exp(rng.normal(0.0, 0.05, (S, T)))
+    cols = {"realized_vol": realized_vol, "tick_rate": tick_rate, "trade_count": trade_count, "volume": volume,
+            "microburst": microburst}
+    return cols, vol, busy
 
-    # -- filings: a new one every ~filing_every windows, the first after a random offset
+
+def _filings(rng: np.random.Generator, S: int, T: int,
+             filing_every: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """A new filing every ~``filing_every`` windows, the first after a random offset; returns the filing
+    feature columns (NaN before the first), each window's age since its filing and the filing's surprise."""
     filing = {f: np.full((S, T), np.nan) for f in FILING_FEATURES}
     age = np.full((S, T), np.nan)
     surprise = np.zeros((S, T))
@@ -105,40 +144,21 @@ def planted_feature_windows(
                 + 0.2 * (draws["text_mdna_sim_yoy"] - 0.8) / 0.12
                 - 0.3 * (draws["text_risk_factors_log_words_change"] - 0.05) / 0.10
             )
+    return filing, age, surprise
 
-    # -- returns, sequential because the momentum signal reads the previous window's return
-    eps = rng.normal(0.0, 1.0, (S, T))
+
+def _returns(eps: np.ndarray, vol: np.ndarray, z: np.ndarray, spread_bps: np.ndarray, busy: np.ndarray,
+             realized_vol: np.ndarray, age: np.ndarray, surprise: np.ndarray, filing_decay: float) -> np.ndarray:
+    """Returns window by window (the momentum signal reads the previous window's return): the features of
+    window t-1 drive the return of window t, in units of its volatility, plus the noise ``eps``."""
+    S, T = eps.shape
     r = np.zeros((S, T))
     r[:, 0] = vol[:, 0] * eps[:, 0]
     for t in range(1, T):
-        p = t - 1  # features of window p drive the return of window t
+        p = t - 1
         flow = 0.5 * z[:, p] * (2.0 / spread_bps[:, p])
         mom = np.where(busy[:, p], 0.6, -0.6) * np.tanh(r[:, p] / realized_vol[:, p])
         decay = np.exp(-np.nan_to_num(age[:, p], nan=np.inf) / filing_decay)
         fil = 0.7 * surprise[:, p] * decay
         r[:, t] = vol[:, t] * (flow + mom + fil + eps[:, t])
-
-    cols = {
-        "order_flow_imbalance": order_flow_imbalance,
-        "ofi_1": ofi_1,
-        "imbalance_top1": imbalance_top1,
-        "imbalance_topn": imbalance_topn,
-        "signed_volume": signed_volume,
-        "spread_bps": spread_bps,
-        "mid_return": r,
-        "realized_vol": realized_vol,
-        "tick_rate": tick_rate,
-        "trade_count": trade_count,
-        "volume": volume,
-        "microburst": microburst,
-        **filing,
-    }
-    missing = (set(ORDER_FLOW_FEATURES) | set(MOMENTUM_FEATURES) | set(FILING_FEATURES)) - set(cols)
-    if missing:  # pragma: no cover - guards the catalog and this generator drifting apart
-        raise RuntimeError(f"planted_feature_windows does not produce catalog features {sorted(missing)}")
-    frame = pd.DataFrame({k: v.reshape(-1) for k, v in cols.items()})
-    starts_us = start_us + np.arange(T, dtype=np.int64) * window_us
-    frame.insert(0, "window_end_us", np.tile(starts_us + window_us, S))
-    frame.insert(0, "window_start_us", np.tile(starts_us, S))
-    frame.insert(0, "symbol", np.repeat([f"SYN{i}" for i in range(S)], T))
-    return frame
+    return r
