@@ -119,12 +119,57 @@ def _enc_dict(obj, out):
         _encode(v, out)
 
 
+class Encoded:
+    """Bytes already in canonical form (from :func:`float_dict_rows`), spliced into an encoding as they are.
+
+    Why: a bulk encoder can produce the canonical bytes of one part of many objects at once
+    (a window's feature dict) and let :func:`canonical_bytes` encode the rest, so the
+    result is the same bytes by construction. Never hashed on its own.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def _enc_encoded(obj, out):
+    out.append(obj.data)
+
+
+def float_dict_rows(keys: Sequence[str], values: np.ndarray) -> list[bytes]:
+    """``canonical_bytes(dict(zip(keys, row)))`` for every row of ``values`` (n × len(keys), floats).
+
+    Same bytes as :func:`_enc_dict` writes for a dict of Python floats (keys sorted by their
+    canonical bytes; NaN and -0.0 folded), built for all rows with numpy: the constant
+    parts once, each value's big-endian float64 bytes copied into place.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n, k = v.shape[0], len(keys)
+    if v.shape != (n, k):
+        raise ValueError(f"float_dict_rows: values of shape {v.shape} for {k} keys")
+    order = sorted(range(k), key=lambda j: _key_bytes(keys[j]))
+    kbs = [_key_bytes(keys[j]) for j in order]
+    be = np.ascontiguousarray(v[:, order], dtype=">f8")
+    be[be != be] = np.nan
+    be[be == 0.0] = 0.0
+    template = b"m" + _len(k) + b"".join(kb + b"f" + bytes(8) for kb in kbs)
+    rows = np.empty((n, len(template)), dtype=np.uint8)
+    rows[:] = np.frombuffer(template, dtype=np.uint8)
+    pos = 9 + np.cumsum([0] + [len(kb) + 9 for kb in kbs[:-1]]) + np.array([len(kb) + 1 for kb in kbs], dtype=int)
+    cells = be.view(np.uint8).reshape(n, k, 8)
+    for j, p in enumerate(pos.tolist()):
+        rows[:, p:p + 8] = cells[:, j]
+    flat, width = rows.tobytes(), len(template)
+    return [flat[i * width:(i + 1) * width] for i in range(n)]
+
+
 # Exact-type dispatch for the common types (the hot path: feature dicts of floats);
 # everything else (numpy scalars and arrays, Decimal, datetimes, dataclasses) goes through
 # the isinstance chain below. Both paths produce the same bytes for the same value.
 _FAST = {
     type(None): _enc_none, bool: _enc_bool, int: _enc_int, float: _enc_float, str: _enc_str,
-    list: _enc_seq, tuple: _enc_seq, dict: _enc_dict,
+    list: _enc_seq, tuple: _enc_seq, dict: _enc_dict, Encoded: _enc_encoded,
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -204,7 +204,10 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
     # writer only runs the SQL; building rows and lineage ids happens here). At most one batch
     # waits for the writer (memory stays two batches), the session is only ever used by one
     # thread at a time, and a writer error surfaces here and rolls the whole transaction back.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thunderline-persist") as writer:
+    # A single batch (a live micro-batch) has nothing to overlap with: it is written inline, without
+    # starting a thread whose start-up and hand-offs a tick would wait for.
+    with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="thunderline-persist")
+          if len(windows) > BATCH_WINDOWS else _InlineWriter()) as writer:
         pending = None
         for i in range(0, len(windows), BATCH_WINDOWS):
             part = windows[i : i + BATCH_WINDOWS]
@@ -231,6 +234,24 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
             summary.traces += pending.result()
     summary.hash_of_hashes = digest.hexdigest()
     return summary
+
+
+class _InlineWriter:
+    """The writer's interface (``submit`` → a Future) running the write at once, in the caller's thread."""
+
+    def __enter__(self) -> "_InlineWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - surfaces at result(), exactly as from the writer thread
+            done.set_exception(exc)
+        return done
 
 
 def _small_stats(s: dict) -> dict:

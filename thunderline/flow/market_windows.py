@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thunderline.contracts import feature_window_hashes, feature_window_ids
 from thunderline.faults import fault_point
 from thunderline.flow.ledger import record_step
 from thunderline.market.features import FULL_RECIPE, Recipe, WindowBuilder, tick_arrays, to_feature_windows
@@ -176,15 +177,25 @@ class PartitionWindows:
 
 
 def persist_windows(session: TenantSession, windows: list) -> int:
-    """Upsert FeatureWindows and their tick-batch lineage; returns the lineage edges recorded."""
-    from thunderline.lineage import Edge, record_edges
+    """Upsert FeatureWindows and their tick-batch lineage; returns the lineage edges recorded.
+
+    Ids, hashes and edge ids are derived in bulk (same values as one at a time): on the live
+    path this runs once per micro-batch, inside the latency a tick waits for its decision.
+    """
+    from thunderline.lineage import record_edge_columns
+    from thunderline.lineage.edges import column_edges
 
     if not windows:
         return 0
+    feature_window_ids(windows)
+    feature_window_hashes(windows)
     session.upsert("feature_windows", [window_row(w) for w in windows])
-    edges = [Edge("tick_batch", b["batch_id"], "feature_window", w.id, "feature_input")
-             for w in windows for b in w.provenance["batches"]]
-    return record_edges(session, edges)
+    ends = [(b["batch_id"], w.id) for w in windows for b in w.provenance["batches"]]
+    if not ends:
+        return 0
+    edges = column_edges(session.tenant_id, "tick_batch", [f for f, _ in ends], "feature_window",
+                         [t for _, t in ends], "feature_input")
+    return record_edge_columns(session, edges, job_name="thunderline.lineage.record_edges")
 
 
 def build_window_partition(
