@@ -361,23 +361,8 @@ def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.Rec
     trade = (typ == 4) | (typ == 5)
     bad = ~ok_time | (secs >= _FLOAT_TIME_LIMIT_S) | ~known | (size < 0)
     bad |= ~status & ((direction != 1) & (direction != -1) | (price <= 0) | (trade & (size <= 0)))
-    apx, aszf, bpx, bszf = (np.empty((n, L)) for _ in range(4))
-    for k in range(L):
-        ap, asz, bp, bsz = (o.column(4 * k + j).to_numpy() for j in range(4))
-        bad |= (asz < 0) | (bsz < 0) | ((ap != DUMMY_ASK) & (ap <= 0)) | ((bp != DUMMY_BID) & (bp <= 0))
-        da, db = ap == DUMMY_ASK, bp == DUMMY_BID
-        apx[:, k] = np.where(da, np.nan, ap / PRICE_SCALE)
-        aszf[:, k] = np.where(da, 0.0, asz)
-        bpx[:, k] = np.where(db, np.nan, bp / PRICE_SCALE)
-        bszf[:, k] = np.where(db, 0.0, bsz)
-
-    ns = np.rint(secs * 1e9).astype(np.int64)
-    hour = ns // 3_600_000_000_000
-    off = np.zeros(n, np.int64)
-    for h in np.unique(hour[~bad]):
-        ctx.clock.to_utc_us(int(h) * 3_600_000_000_000)
-        off[hour == h] = ctx.clock._offsets[int(h)]
-    ts = ctx.clock.midnight_utc_naive_us + ns // 1000 - off
+    apx, aszf, bpx, bszf = _book_levels(o, n, L, bad)
+    ts = _utc_us(ctx.clock, secs, bad)
     event = np.where(trade, EVENT_TRADE, np.where(status, EVENT_STATUS, EVENT_QUOTE)).astype(np.int8)
     tpx = np.where(trade, price / PRICE_SCALE, np.nan)
     tsz = np.where(trade, size.astype(np.float64), 0.0)
@@ -402,6 +387,43 @@ def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.Rec
             status[i] = out[4] == EVENT_STATUS
             if out[12] is not None:
                 bpx[i], bszf[i], apx[i], aszf[i] = (np.asarray(v, np.float64) for v in out[12])
+    return _tick_batch(ctx, keep, status, rows, ts, event, top, tpx, tsz, side, (bpx, bszf, apx, aszf)), rejects
+
+
+def _book_levels(o: pa.Table, n: int, L: int, bad: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The orderbook file's L levels as (n, L) float arrays: ask prices, ask sizes, bid prices, bid sizes
+    (a dummy level is NaN price, size 0). Rows with a negative size or non-positive price are marked in
+    ``bad`` (in place) for the exact row rules."""
+    apx, aszf, bpx, bszf = (np.empty((n, L)) for _ in range(4))
+    for k in range(L):
+        ap, asz, bp, bsz = (o.column(4 * k + j).to_numpy() for j in range(4))
+        bad |= (asz < 0) | (bsz < 0) | ((ap != DUMMY_ASK) & (ap <= 0)) | ((bp != DUMMY_BID) & (bp <= 0))
+        da, db = ap == DUMMY_ASK, bp == DUMMY_BID
+        apx[:, k] = np.where(da, np.nan, ap / PRICE_SCALE)
+        aszf[:, k] = np.where(da, 0.0, asz)
+        bpx[:, k] = np.where(db, np.nan, bp / PRICE_SCALE)
+        bszf[:, k] = np.where(db, 0.0, bsz)
+    return apx, aszf, bpx, bszf
+
+
+def _utc_us(clock: _LocalClock, secs: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Seconds after local midnight → UTC µs, the offset looked up once per local hour (rows marked
+    ``bad`` do not ask the clock: their time may be malformed)."""
+    ns = np.rint(secs * 1e9).astype(np.int64)
+    hour = ns // 3_600_000_000_000
+    off = np.zeros(ns.shape[0], np.int64)
+    for h in np.unique(hour[~bad]):
+        clock.to_utc_us(int(h) * 3_600_000_000_000)
+        off[hour == h] = clock._offsets[int(h)]
+    return clock.midnight_utc_naive_us + ns // 1000 - off
+
+
+def _tick_batch(ctx: _Ctx, keep: np.ndarray, status: np.ndarray, rows: np.ndarray, ts: np.ndarray,
+                event: np.ndarray, top: list[np.ndarray], tpx: np.ndarray, tsz: np.ndarray, side: np.ndarray,
+                books: tuple[np.ndarray, ...]) -> pa.RecordBatch:
+    """The kept rows as a tick batch; book lists are views of the (n, L) arrays (status rows carry a
+    null book)."""
+    L = ctx.level
     every = bool(keep.all())
     idx = np.flatnonzero(keep) if not every else slice(None)
     k = int(keep.sum())
@@ -421,15 +443,14 @@ def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.Rec
         v = x if isinstance(sel, slice) else x[sel]
         return pa.ListArray.from_arrays(offsets, pa.array(v.reshape(-1)), mask=mask)
 
-    batch = pa.RecordBatch.from_arrays([
+    return pa.RecordBatch.from_arrays([
         const_strings(ctx.tenant_id, k), const_strings(ctx.venue, k), const_strings(ctx.symbol, k),
         pa.array(ts[idx]), pa.array(rows[idx]), pa.array(event[idx]),
         pa.array(top[0][idx]), pa.array(top[1][idx]), pa.array(top[2][idx]), pa.array(top[3][idx]),
         pa.array(tpx[idx]), pa.array(tsz[idx]), pa.array(side[idx]),
-        lists(bpx), lists(bszf), lists(apx), lists(aszf),
+        *(lists(x) for x in books),
         const_strings(ctx.src, k), pa.array(rows[idx]),
     ], schema=TICK_SCHEMA)
-    return batch, rejects
 
 
 def lobster_months(path: str | Path) -> list[str]:
