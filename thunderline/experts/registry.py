@@ -329,33 +329,8 @@ class ExpertRegistry:
             run_id = run.info.run_id
             unique_run_name(self.client, run_id, f"{name}-train")
             try:
-                now = int(time.time() * 1000)
-                params = {"family": fitted.family, "horizon": fitted.horizon, "estimator": fitted.estimator_kind,
-                          "seed": fitted.seed, "features": ",".join(fitted.features),
-                          "feature_schema_version": fitted.feature_schema_version,
-                          **{f"param.{k}": v for k, v in fitted.params.items()}}
-                # an MLflow 3 LoggedModel: the Models tab, the run's Models column and the model page (signature,
-                # input example, metrics, the training dataset) show it; the registered version points at it
-                model = self.client.create_logged_model(
-                    experiment_id, name=name, source_run_id=run_id, model_type="thunderline-expert",
-                    params={k: str(v)[:500] for k, v in params.items()},
-                    tags={TAG + "expert": name, TAG + "family": fitted.family})
-                self.client.log_model_artifacts(model.model_id, str(model_dir))
-                self.client.finalize_logged_model(model.model_id, "READY")
-                all_metrics = {k: v for k, v in meta["train_info"].items() if isinstance(v, (int, float))}
-                all_metrics.update(metrics or {})
-                data = training_data.dataset_input() if training_data is not None else None
-                self.client.log_batch(
-                    run_id,
-                    metrics=[Metric(k, float(v), now, 0, model_id=model.model_id,
-                                    dataset_name=training_data.name if training_data else None,
-                                    dataset_digest=data.dataset.digest if data else None)
-                             for k, v in sorted(all_metrics.items()) if v is not None and float(v) == float(v)],
-                    params=[Param(k, str(v)) for k, v in sorted(params.items())],
-                    tags=[RunTag(TAG + "class_counts", json.dumps(meta["train_info"].get("class_counts", {})))],
-                )
-                self.client.log_inputs(run_id, datasets=[data] if data else None)
-                self.client.log_outputs(run_id, models=[LoggedModelOutput(model.model_id, 0)])
+                model = self._log_training_run(experiment_id, run_id, name, fitted, model_dir, meta, metrics,
+                                               training_data)
                 self.client.set_terminated(run_id, "FINISHED")
             except BaseException:
                 self.client.set_terminated(run_id, "FAILED")
@@ -372,6 +347,39 @@ class ExpertRegistry:
             self.client.set_registered_model_alias(rm, alias, mv.version)
         log.info("registered %s version %s%s", rm, mv.version, f" as {alias}" if alias else "")
         return self.version(name, mv.version)
+
+    def _log_training_run(self, experiment_id: str, run_id: str, name: str, fitted, model_dir: Path, meta: dict,
+                          metrics: Mapping[str, float] | None, training_data: TrainingData | None):
+        """Fills the training run: the LoggedModel and its files, parameters, metrics (linked to the model
+        and the training dataset), inputs and outputs. Returns the LoggedModel."""
+        now = int(time.time() * 1000)
+        params = {"family": fitted.family, "horizon": fitted.horizon, "estimator": fitted.estimator_kind,
+                  "seed": fitted.seed, "features": ",".join(fitted.features),
+                  "feature_schema_version": fitted.feature_schema_version,
+                  **{f"param.{k}": v for k, v in fitted.params.items()}}
+        # an MLflow 3 LoggedModel: the Models tab, the run's Models column and the model page (signature,
+        # input example, metrics, the training dataset) show it; the registered version points at it
+        model = self.client.create_logged_model(
+            experiment_id, name=name, source_run_id=run_id, model_type="thunderline-expert",
+            params={k: str(v)[:500] for k, v in params.items()},
+            tags={TAG + "expert": name, TAG + "family": fitted.family})
+        self.client.log_model_artifacts(model.model_id, str(model_dir))
+        self.client.finalize_logged_model(model.model_id, "READY")
+        all_metrics = {k: v for k, v in meta["train_info"].items() if isinstance(v, (int, float))}
+        all_metrics.update(metrics or {})
+        data = training_data.dataset_input() if training_data is not None else None
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0, model_id=model.model_id,
+                            dataset_name=training_data.name if training_data else None,
+                            dataset_digest=data.dataset.digest if data else None)
+                     for k, v in sorted(all_metrics.items()) if v is not None and float(v) == float(v)],
+            params=[Param(k, str(v)) for k, v in sorted(params.items())],
+            tags=[RunTag(TAG + "class_counts", json.dumps(meta["train_info"].get("class_counts", {})))],
+        )
+        self.client.log_inputs(run_id, datasets=[data] if data else None)
+        self.client.log_outputs(run_id, models=[LoggedModelOutput(model.model_id, 0)])
+        return model
 
     def _ensure_registered_model(self, rm: str, fitted) -> None:
         try:
