@@ -59,7 +59,7 @@ mlflow-ui: install
 clean:
 	rm -rf .thunderline
 
-# docs/screenshots/: a fresh demo in a temporary home, then the browser test that photographs it
+# docs/screenshots/: the browser test photographs a fresh demo (run by the test session in a temporary home;
+# THUNDERLINE_DEMO_HOME=<home of a finished demo> photographs that one instead)
 docs-screenshots: install
-	rm -rf /tmp/thunderline-docs-demo && THUNDERLINE_HOME=/tmp/thunderline-docs-demo $(BIN)/thunderline demo
-	THUNDERLINE_DEMO_HOME=/tmp/thunderline-docs-demo $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_docs_screenshots.py
+	THUNDERLINE_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_docs_screenshots.py

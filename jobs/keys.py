@@ -5,9 +5,10 @@ jobs, schedules and sensors can all import it without importing each other. One 
 
 Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start
-at ``THUNDERLINE_FIRST_MONTH`` (default: the first month with data, see
-:func:`thunderline.flow.data_months.partitions_start`) and run to the current month
-(``end_offset=1``) so live data has a home.
+at ``THUNDERLINE_FIRST_MONTH`` (default: the first month with data) and end at
+``THUNDERLINE_LAST_MONTH`` (default: the current month when the data is recent, so live
+data has a home, else the last month with data), see
+:func:`thunderline.flow.data_months.partitions_span`: the UI shows the months that matter.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from __future__ import annotations
 import dagster as dg
 
 from thunderline.config import load_settings
-from thunderline.flow.data_months import partitions_start
+from thunderline.flow.data_months import partitions_span
 from thunderline.timebounds import SUPPORTED_START
 
-#: the first month: THUNDERLINE_FIRST_MONTH, else the first month with data (thunderline.flow.data_months.partitions_start),
-#: never before the readers' supported range (they quarantine earlier times, see thunderline.timebounds)
-PARTITIONS_START = max(SUPPORTED_START, partitions_start(load_settings(create_dirs=False)))
+#: the first and the last month (thunderline.flow.data_months.partitions_span), never before the readers'
+#: supported range (they quarantine earlier times, see thunderline.timebounds)
+_START, _LAST = partitions_span(load_settings(create_dirs=False))
+PARTITIONS_START = max(SUPPORTED_START, _START)
+PARTITIONS_LAST = max(PARTITIONS_START, _LAST)
+#: exclusive end: the month after the last (the current month's partition exists until then via end_offset)
+_END = f"{int(PARTITIONS_LAST[:4]) + (PARTITIONS_LAST[5:7] == '12')}-{int(PARTITIONS_LAST[5:7]) % 12 + 1:02d}-01"
 
 # Job names (sensors and the CLI launch jobs by name; the job modules define them).
 MARKET_JOB = "market_partition_job"
@@ -35,7 +40,7 @@ MONTHLY_TAG = "thunderline/monthly_backfill"
 PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself
 TRIGGER_TAG = "thunderline/trigger"
 
-months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=1)
 symbols = dg.DynamicPartitionsDefinition(name="symbols")
 month_symbol = dg.MultiPartitionsDefinition({"month": months, "symbol": symbols})
 
@@ -56,4 +61,10 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
 #: Complete months only (no partition for the month in progress): training slices and NAS searches of the
 #: learning loop look back from a month that has ended. Distinct from ``months`` on purpose, so the nightly
 #: observability jobs (which pick up ``months`` assets) do not re-run a NAS search every night.
-complete_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=0)
+complete_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=0)
+
+
+def in_range(month_starts: list[str], partitions: dg.PartitionsDefinition = months) -> list[str]:
+    """The month keys (``YYYY-MM-01``) that are partitions: a schedule asking for a month after the last one (a
+    historical dataset, see THUNDERLINE_LAST_MONTH) skips it instead of failing its tick."""
+    return [m for m in month_starts if partitions.has_partition_key(m)]

@@ -20,6 +20,8 @@ from jobs.keys import (
     GATE_RETRAINING_JOB,
     LEARNING_LABELS_JOB,
     MONTHLY_RETRAIN_JOB,
+    complete_months,
+    in_range,
     month_symbol_key,
     symbols,
 )
@@ -39,7 +41,11 @@ monthly_retrain_job = dg.define_asset_job(
 
 learning_evaluation_job = dg.define_asset_job(
     "learning_evaluation_job", selection=dg.AssetSelection.assets("learning_evaluation"),
-    description="Blend / expert metrics of one month on realised labels (what `thunderline learn loop` runs).")
+    description="Blend / expert metrics of one month on realised labels.")
+
+signal_evaluation_job = dg.define_asset_job(
+    "signal_evaluation_job", selection=dg.AssetSelection.assets("signal_evaluation"),
+    description="Walk-forward out-of-sample judgement of one month (what `thunderline evaluate --months` prints).")
 
 promotion_job = dg.define_asset_job(
     "promotion_job", selection=dg.AssetSelection.assets("promotion"),
@@ -66,6 +72,9 @@ def daily_labels(context: dg.ScheduleEvaluationContext):
     wanted = [t.date().replace(day=1).isoformat()]
     if t.day <= 3:
         wanted.insert(0, last_complete_month(t))
+    wanted = in_range(wanted)
+    if not wanted:
+        return dg.SkipReason(f"{t.date():%Y-%m} is after the last monthly partition (THUNDERLINE_LAST_MONTH)")
     syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
     if not syms:
         return dg.SkipReason("no symbols yet: nothing to label")
@@ -79,6 +88,8 @@ def daily_labels(context: dg.ScheduleEvaluationContext):
              description="On the 2nd at 05:00 UTC: slice → NAS → shadow for the month that just ended.")
 def monthly_retrain(context: dg.ScheduleEvaluationContext):
     month = last_complete_month(context.scheduled_execution_time)
+    if not in_range([month], complete_months):
+        return dg.SkipReason(f"no partition for {month[:7]}: outside the monthly partitions (THUNDERLINE_LAST_MONTH)")
     return dg.RunRequest(run_key=f"retrain:{month}", partition_key=month, tags=launch_tags("schedule:monthly_retrain"))
 
 
@@ -124,6 +135,6 @@ def monthly_gate_retraining(context: dg.ScheduleEvaluationContext):
                          tags=launch_tags("schedule:monthly_gate_retraining"))
 
 
-JOBS = [learning_labels_job, monthly_retrain_job, gate_retraining_job, learning_evaluation_job, promotion_job,
-        drift_reports_job, observability_models_job]
+JOBS = [learning_labels_job, monthly_retrain_job, gate_retraining_job, learning_evaluation_job, signal_evaluation_job,
+        promotion_job, drift_reports_job, observability_models_job]
 SCHEDULES = [daily_labels, monthly_retrain, monthly_gate_retraining]

@@ -14,7 +14,7 @@ import datetime as dt
 
 import dagster as dg
 
-from jobs.keys import MONTHLY_TAG, PARTITION_TAG, month_symbol_key, months, symbols
+from jobs.keys import MONTHLY_TAG, PARTITION_TAG, in_range, month_symbol_key, months, symbols
 from jobs.partition_jobs import edgar_partition_job, market_partition_job
 from thunderline.partitioning import last_complete_month
 from thunderline.run_tags import launch_tags
@@ -25,6 +25,8 @@ from thunderline.run_tags import launch_tags
              description="On the 1st at 02:00 UTC: the month that just ended × every symbol (one run per partition).")
 def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
     month = last_complete_month(context.scheduled_execution_time)
+    if not in_range([month]):
+        return _outside(month)
     syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
     if not syms:
         return dg.SkipReason("no symbols yet: nothing to backfill")
@@ -38,9 +40,16 @@ def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
              description="On the 1st at 01:00 UTC: the EDGAR month that just ended (one run).")
 def monthly_edgar_backfill(context: dg.ScheduleEvaluationContext):
     month = last_complete_month(context.scheduled_execution_time)
+    if not in_range([month]):
+        return _outside(month)
     return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month,
                          tags={**launch_tags("schedule:monthly_edgar_backfill"), MONTHLY_TAG: month[:7],
                                PARTITION_TAG: month[:7]})
+
+
+def _outside(month: str) -> dg.SkipReason:
+    return dg.SkipReason(f"no partition for {month[:7]}: outside the monthly partitions (THUNDERLINE_FIRST_MONTH / "
+                         "THUNDERLINE_LAST_MONTH)")
 
 
 NIGHTLY_GROUPS = ("observability", "learning")
@@ -82,6 +91,9 @@ def build_nightly(assets) -> tuple[list, list]:
             wanted = [t.date().replace(day=1).isoformat()]
             if t.day == 1:
                 wanted.insert(0, last_complete_month(t))
+            wanted = in_range(wanted)
+            if not wanted:
+                return _outside(t.date().isoformat())
             tags = launch_tags("schedule:nightly_drift")
             return [dg.RunRequest(run_key=f"nightly:{m}:{t.date()}", partition_key=m, tags=tags) for m in wanted]
 

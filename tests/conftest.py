@@ -17,11 +17,13 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow 3.x's switch
 os.environ.setdefault("DO_NOT_TRACK", "true")
-# Monthly partitions begin at the first month with data (thunderline.flow.data_months.partitions_start): pin them for tests so
+# Monthly partitions span the months with data (thunderline.flow.data_months.partitions_span): pin them for tests so
 # which partitions exist never depends on a developer's local ./.thunderline
 os.environ.setdefault("THUNDERLINE_FIRST_MONTH", "2010-01")
+os.environ.setdefault("THUNDERLINE_LAST_MONTH", "current")
 
 REPO = Path(__file__).resolve().parents[1]
+from demo_support import demo_home  # noqa: E402,F401  (one `thunderline demo` per session, shared)
 from pg_support import APP_ROLE, _pg_admin_url, pg_available, require_pg  # noqa: E402,F401
 
 

@@ -18,6 +18,7 @@ for these names.
 | THUNDERLINE_TICKER_MAP      | $THUNDERLINE_HOME/ticker_map.json         |
 | THUNDERLINE_SENSOR_INTERVAL_S | 10 (seconds between sensor evaluations) |
 | THUNDERLINE_FIRST_MONTH     | first month with data (YYYY-MM)           |
+| THUNDERLINE_LAST_MONTH      | last month with data, or the current month when the data is recent (YYYY-MM or `current`) |
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Settings(BaseModel):
     binance_rest_url: str = "https://fapi.binance.com"
     binance_ws_url: str = "wss://fstream.binance.com"
     first_month: str | None = None  # YYYY-MM: monthly partitions start here (None: the first month with data)
+    last_month: str | None = None  # YYYY-MM or "current": they end here (None: see data_months.partitions_end)
 
     @field_validator("tenant_id")
     @classmethod
@@ -168,6 +170,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
     first_month = env.get("THUNDERLINE_FIRST_MONTH", "").strip() or None
     if first_month is not None and not _MONTH_RE.match(first_month):
         raise ConfigError(f"THUNDERLINE_FIRST_MONTH={first_month!r}: expected a month as YYYY-MM (e.g. 2025-03)")
+    last_month = env.get("THUNDERLINE_LAST_MONTH", "").strip() or None
+    if last_month is not None and last_month != "current" and not _MONTH_RE.match(last_month):
+        raise ConfigError(f"THUNDERLINE_LAST_MONTH={last_month!r}: expected a month as YYYY-MM (e.g. 2025-04) or "
+                          "'current'")
     try:
         settings = Settings(
             home=home,
@@ -182,6 +188,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             tenant_id=tenant,
             **sources,
             first_month=first_month,
+            last_month=last_month,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]

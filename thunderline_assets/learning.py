@@ -108,7 +108,10 @@ def learning_evaluation(context: dg.AssetExecutionContext, config: PnlConfig,
         "rows": len(ev.rows), "cost_model": ev.cost_model, "metrics": dg.MetadataValue.md(table),
         "blend_net": dg.MetadataValue.float(float(blend.get("net") or 0.0)),
         "blend_ic": dg.MetadataValue.float(float(blend.get("ic") or 0.0)),
-        "blend_hit_rate": dg.MetadataValue.float(float(blend.get("hit_rate") or 0.0))}))
+        "blend_hit_rate": dg.MetadataValue.float(float(blend.get("hit_rate") or 0.0)),
+        "blend_n": int(blend.get("n") or 0),
+        "blend_turnover": dg.MetadataValue.float(float(blend.get("turnover") or 0.0)),
+        "blend_max_drawdown": dg.MetadataValue.float(float(blend.get("max_drawdown") or 0.0))}))
 
 
 class SignalEvaluationConfig(dg.Config):
@@ -164,7 +167,7 @@ def signal_evaluation(context: dg.AssetExecutionContext, config: SignalEvaluatio
         "folds": len(run.results), "rows": stored, "run_id": run.run_id, "mlflow_run_id": run_id,
         "symbols": ", ".join(symbols), "metrics": dg.MetadataValue.md("\n".join(table)),
         "verdicts": dg.MetadataValue.json(run.verdicts()), "blend_rank_ic": dg.MetadataValue.json(blend),
-        "report": dg.MetadataValue.text(run.tables())})
+        "report": dg.MetadataValue.text("\n".join([run.tables(), *run.verdict_lines()]))})
 
 
 def _f(x, digits: int = 3) -> str:
@@ -204,7 +207,8 @@ def training_slices(context: dg.AssetExecutionContext, config: SliceConfig, ware
         "slice_id": res.slice_id, "manifest_sha256": res.manifest_sha256, "rows": res.rows,
         "months": dg.MetadataValue.json(m["spec"]["months"]), "path": dg.MetadataValue.path(str(res.path)),
         "folds": dg.MetadataValue.json([{"fold": f["fold"], **f["counts"]} for f in m["folds"]]),
-        "dead_bands": dg.MetadataValue.json(m["dead_bands"]), "dagster/row_count": res.rows}))
+        "dead_bands": dg.MetadataValue.json(m["dead_bands"]), "files": len(m["files"]),
+        "dagster/row_count": res.rows}))
 
 
 class NasConfig(dg.Config):
@@ -214,6 +218,7 @@ class NasConfig(dg.Config):
     seed: int = 0
     top_k: int = 1
     max_trees: int = 200
+    max_epochs: int = 30
     external_command: list[str] = []
     external_timeout_s: float = 1800.0
     slice_prefix: str = "rolling"
@@ -242,7 +247,8 @@ def nas_candidates(context: dg.AssetExecutionContext, config: NasConfig, warehou
         runner = ExternalNasRunner(config.external_command, timeout_s=config.external_timeout_s,
                                    max_candidates=max(config.top_k, 4), seed=config.seed)
     else:
-        runner = OptunaNasRunner(n_trials=config.n_trials, seed=config.seed, max_trees=config.max_trees)
+        runner = OptunaNasRunner(n_trials=config.n_trials, seed=config.seed, max_trees=config.max_trees,
+                                 max_epochs=config.max_epochs)
     t0 = time.perf_counter()
     with mlflow.registry(warehouse) as registry:
         tracker = NasTracker(registry.client, artifact_location=registry.artifact_location)
@@ -256,7 +262,9 @@ def nas_candidates(context: dg.AssetExecutionContext, config: NasConfig, warehou
         "slice_id": data.slice_id, "manifest_sha256": data.manifest_sha256, "runner": runner.name,
         "seconds": dg.MetadataValue.float(time.perf_counter() - t0),
         "outcomes": dg.MetadataValue.json([{"target": o.target, "trials_tried": o.trials_tried, "pruned": o.pruned,
-                                            "best_val_ic": o.best_val_ic, "architecture": o.best_architecture,
+                                            "best_val_ic": o.best_val_ic,
+                                            "best_kind": o.best_architecture.get("kind"),
+                                            "architecture": o.best_architecture,
                                             "registered": [{"version": r.version, "alias": r.alias}
                                                            for r in o.registered], "error": o.error}
                                            for o in outcomes]),
@@ -274,6 +282,7 @@ class PromotionConfig(dg.Config):
     lookback_days: float = 31.0
     fee_bps: float = 0.5
     spread_share: float = 0.5
+    rounds: int = 1  # steps per candidate while it keeps being promoted (2: shadow → challenger → champion)
 
 
 @dg.asset(deps=[learning_evaluation, nas_candidates], group_name=GROUP, kinds={"mlflow"}, owners=OWNERS,
@@ -289,16 +298,23 @@ def promotion(context: dg.AssetExecutionContext, config: PromotionConfig, wareho
     with mlflow.registry(warehouse) as registry:
         promoter = Promoter(registry, warehouse.get(), warehouse.tenant_id, policy=policy,
                             actor=f"dagster:{context.run.run_id}", ticker_map=ticker_map.rows())
-        transitions = promoter.step_all()
+        transitions = promoter.step_all(rounds=config.rounds)
     for t in transitions:
         context.log.info(f"{t.expert} v{t.version}: {t.from_state} → {t.to_state} ({t.decision}): {t.reason}")
     return dg.MaterializeResult(metadata=clean({
-        "transitions": dg.MetadataValue.json([{"expert": t.expert, "version": t.version, "from": t.from_state,
-                                               "to": t.to_state, "decision": t.decision, "reason": t.reason,
-                                               "mlflow_run_id": t.mlflow_run_id} for t in transitions]),
+        "transitions": dg.MetadataValue.json([_transition_row(t) for t in transitions]),
         "champions_moved": sum(t.moved_champion for t in transitions),
         **{f"mlflow/{t.expert} v{t.version}": mlflow_version_url(mlflow.ui_base(), registered_model_name(t.expert),
                                                                  t.version) for t in transitions}}))
+
+
+def _transition_row(t) -> dict:
+    """One promotion step as a table row: the states, the decision and both sides' evidence."""
+    c, k = (t.metrics or {}).get("candidate") or {}, (t.metrics or {}).get("champion") or {}
+    return {"expert": t.expert, "version": t.version, "from": t.from_state, "to": t.to_state,
+            "decision": t.decision, "trades": int(c.get("n") or 0), "ic": c.get("ic"), "champion_ic": k.get("ic"),
+            "net": c.get("net"), "champion_net": k.get("net"), "moved_champion": t.moved_champion,
+            "reason": t.reason, "mlflow_run_id": t.mlflow_run_id}
 
 
 ASSETS = [labels, pnl, learning_evaluation, signal_evaluation, training_slices, nas_candidates, promotion]

@@ -1,4 +1,4 @@
-"""How the CLI runs Dagster jobs: named jobs, tagged runs, and backfills the UI lists.
+"""How the CLI runs Dagster jobs: named jobs, tagged runs, backfills the UI lists, one progress line.
 
 Why: ``dg.materialize`` shows in the UI as ``__ephemeral_asset_job__`` and "Manually
 launched", and a loop of single runs is not a backfill. Here every run is a run of a named
@@ -10,6 +10,11 @@ The runs execute in this process (``execute_in_process``), like ``thunderline in
 daemon is needed and the terminal gets the result at once. The backfill record is written
 when its runs have finished, with their outcome, so a daemon running beside the CLI never
 picks it up and launches the same partitions a second time.
+
+:class:`RunSession` is what a command holds while it submits runs: the definitions, the
+instance, the tags, and a progress bar on its own line (stderr). Dagster's own per-run log
+lines reach the terminal only with ``verbose`` (``-v``); by default only errors do, and every
+event stays in the instance for the UI.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import dagster as dg
 
-from thunderline_cli.dagster_instance import QUIET_CONSOLE, VERBOSE_CONSOLE
+from thunderline_cli.dagster_instance import QUIET_CONSOLE, VERBOSE_CONSOLE, instance_for
 
 BACKFILL_TAG = "dagster/backfill"  # how Dagster ties runs to their backfill
 
@@ -41,6 +46,31 @@ class Runs:
         return [ev.materialization for r in self.results for ev in r.get_asset_materialization_events()
                 if ev.materialization.asset_key.to_user_string() == asset]
 
+    def output_metadata(self, node: str) -> list[dict[str, Any]]:
+        """The metadata of ``node``'s outputs (op jobs, e.g. the gate retraining), one dict per run, values unwrapped."""
+        return [{k: getattr(v, "value", v) for k, v in ev.event_specific_data.metadata.items()}
+                for r in self.results for ev in r.all_events
+                if ev.event_type_value == "STEP_OUTPUT" and ev.step_key == node]
+
+    def failure(self) -> str | None:
+        """The first failed step of these runs and its error, in one line."""
+        return next((failure_reason(r) or "run failed" for r in self.results if not r.success), None)
+
+
+def failure_reason(result) -> str | None:
+    """The first failed step of a run and its error, in one line (the wrappers Dagster adds unwrapped)."""
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            err = ev.step_failure_data.error
+            while err is not None and err.cause is not None and err.cls_name in _WRAPPERS:
+                err = err.cause
+            msg = (err.message or "").strip().splitlines()[0] if err else ""
+            return f"{ev.step_key}: {msg}"
+    return None
+
+
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+
 
 def _run_config(config: Mapping[str, Any] | None, verbose: bool) -> dict:
     return {**(config or {}), **(VERBOSE_CONSOLE if verbose else QUIET_CONSOLE)}
@@ -58,18 +88,22 @@ def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, *
 
 def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_keys: Sequence,
              *, tags: Mapping[str, str], title: str, config: Mapping[str, Any] | None = None,
-             verbose: bool = False) -> Runs:
+             verbose: bool = False, after_each: Callable[[Any, Any], None] | None = None) -> Runs:
     """Run ``job_name`` for every partition key as one backfill: one run per partition, all tagged with the
-    backfill id, then the backfill record (assets, partitions, outcome) in the instance."""
+    backfill id, then the backfill record (assets, partitions, outcome) in the instance. ``after_each(key,
+    result)`` is called after every run (progress)."""
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
     backfill_id = uuid.uuid4().hex[:8]  # the form Dagster's own backfill ids take
     started = time.time()
     job = defs.resolve_job_def(job_name)
     run_tags = {**tags, BACKFILL_TAG: backfill_id}
-    results = [job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False,
-                                      run_config=_run_config(config, verbose), tags=run_tags)
-               for k in partition_keys]
+    results = []
+    for k in partition_keys:
+        results.append(job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False,
+                                              run_config=_run_config(config, verbose), tags=run_tags))
+        if after_each:
+            after_each(k, results[-1])
     keys = sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
     record = PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(),
@@ -81,3 +115,53 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, 
         BulkActionStatus.COMPLETED_FAILED
     instance.add_backfill(record.with_status(status).with_end_timestamp(time.time()))
     return Runs(results, backfill_id)
+
+
+class RunSession:
+    """One command's Dagster runs: the code location's definitions, the instance at DAGSTER_HOME, the run tags
+    (router version read afresh for every run: the loop itself publishes router versions) and a progress bar."""
+
+    def __init__(self, settings, *, source: str, instance: dg.DagsterInstance | None = None,
+                 resources: dict | None = None, verbose: bool = False, progress: bool = False,
+                 desc: str = "runs") -> None:
+        from tqdm import tqdm
+
+        from resources import build_resources
+        from thunderline_assets.definitions import build_definitions
+
+        self.settings, self.source, self.verbose = settings, source, verbose
+        self.instance = instance or instance_for(settings)
+        self.defs = build_definitions(settings, resources=resources or build_resources(settings))
+        self.bar = tqdm(total=0, desc=desc, unit="run", disable=not progress, leave=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def write(self, line: str) -> None:
+        """A line of output above the progress bar (the bar stays on its own line)."""
+        self.bar.write(line)
+
+    def tags(self) -> dict[str, str]:
+        from thunderline.run_tags import tags_for_settings
+
+        return tags_for_settings(self.settings, self.source)
+
+    def expect(self, n: int) -> None:
+        """``n`` more runs are coming (the bar's total grows as the loop learns what it will run)."""
+        self.bar.total += n
+        self.bar.refresh()
+
+    def _tick(self, job_name: str, key: Any = None) -> None:
+        self.bar.set_postfix_str(f"{job_name} {key}" if key is not None else job_name)
+        self.bar.update(1)
+
+    def run(self, job_name: str, *, partition_key: Any = None, config: Mapping[str, Any] | None = None) -> Runs:
+        runs = run_job(self.defs, self.instance, job_name, tags=self.tags(), partition_key=partition_key,
+                       config=config, verbose=self.verbose)
+        self._tick(job_name, partition_key)
+        return runs
+
+    def backfill(self, job_name: str, partition_keys: Sequence, *, title: str,
+                 config: Mapping[str, Any] | None = None) -> Runs:
+        return backfill(self.defs, self.instance, job_name, list(partition_keys), tags=self.tags(), title=title,
+                        config=config, verbose=self.verbose, after_each=lambda k, _: self._tick(job_name, k))

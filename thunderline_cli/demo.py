@@ -25,6 +25,10 @@ DEMO_TICKS_PER_SYMBOL = 240_000
 #: Planted structure: mid moves follow book imbalance in the calm regime and a latent trend in the
 #: volatile one, so the experts have something to learn (thunderline.market.synthetic).
 DEMO_OFI_IMPACT = 0.3
+#: ``signal_evaluation``'s config in the demo: one walk-forward fold over the month (what
+#: ``thunderline evaluate --months <month> --folds 1`` runs)
+DEMO_WALK_FORWARD = {"folds": 1, "train_fraction": 0.5, "embargo_ms": 5000.0, "seed": 0, "bootstrap": 200,
+                     "permutations": 100}
 
 
 def write_demo_ticks(settings: Settings, month: str, start_us: int, *,
@@ -71,7 +75,7 @@ def run_demo(args) -> int:
     print(f"Thunderline demo in {settings.home}")
     files = generate_demo_data(settings)
     print(f"[1] sample data: {len(files)} landing files under {settings.landing_dir}")
-    report = run_ingest(settings)
+    report = run_ingest(settings, verbose=args.verbose)
     print(f"[2] ingest of the history ({TRAIN_MONTH}) and filings through the Dagster instance:")
     for line in report.lines():
         print(f"    {line}")
@@ -93,7 +97,7 @@ def run_demo(args) -> int:
     for name, why in boot["skipped"].items():
         print(f"    {name:28} not trained: {why}")
     files = write_demo_ticks(settings, LIVE_MONTH, LIVE_START_US)
-    report = run_ingest(settings)
+    report = run_ingest(settings, verbose=args.verbose)
     print(f"[4] {LIVE_MONTH} ticks land → windows → decisions:")
     for line in report.lines():
         print(f"    {line}")
@@ -104,7 +108,7 @@ def run_demo(args) -> int:
 
     drift_months = [TRAIN_MONTH, LIVE_MONTH]
     print(f"[drift] drift_reports for {', '.join(drift_months)} against the {TRAIN_MONTH} baseline (PSI, KS):")
-    drift_runs = run_drift_reports(settings, drift_months, baseline_month=TRAIN_MONTH)
+    drift_runs = run_drift_reports(settings, drift_months, baseline_month=TRAIN_MONTH, verbose=args.verbose)
     for month, ok in drift_runs:
         worst = ", ".join(f"{w['kind']}.{w['feature']} {'–' if w['psi'] is None else format(w['psi'], '.3f')} "
                           f"({w['status']})" for w in month_worst_features(settings, month)) if ok else "run FAILED"
@@ -112,16 +116,22 @@ def run_demo(args) -> int:
     if not all(ok for _, ok in drift_runs):
         print("demo: a drift_reports run failed; see the Dagster UI for its logs")
         return 1
-    from thunderline_cli.learn import run_learning_loop
+    from thunderline_cli.learning_runs import run_learning_loop
 
     t_learn = time.perf_counter()
-    print(f"[learn] labels → paper PnL → training slice of {TRAIN_MONTH} → NAS → shadow → evaluation on "
-          f"{LIVE_MONTH}'s realised labels → promotion → learned gates:")
+    print(f"[learn] the learning group as Dagster runs: labels → paper PnL → training slice of {TRAIN_MONTH} → NAS → "
+          f"shadow → evaluation on {LIVE_MONTH}'s realised labels → promotion → learned gates → walk-forward "
+          f"evaluation of {LIVE_MONTH} (train on its first half, decide the second, 5 s embargo):")
     run_learning_loop(settings, history_months=[TRAIN_MONTH], promotion_rounds=2,
-                      poor_candidate="order_flow_logit_h1")
+                      poor_candidate="order_flow_logit_h1", walk_forward=DEMO_WALK_FORWARD, source="cli:demo",
+                      verbose=args.verbose)
     print(f"    learning loop: {time.perf_counter() - t_learn:.1f}s")
-    print(f"[evaluate] walk-forward over {LIVE_MONTH} (train on its first half, decide the second, 5 s embargo):")
-    _print_evaluation(settings, LIVE_MONTH)
+    from thunderline_cli.drift import run_observability_models
+
+    if not run_observability_models(settings, verbose=args.verbose):
+        print("demo: the observability_models_job run failed; see the Dagster UI for its logs")
+        return 1
+    print("[models] the SQL models (sql/*) and flow_telemetry rebuilt from the warehouse (observability_models_job)")
     print(f"\nDone in {time.perf_counter() - t0:.1f}s. What it produced and how to look at it:")
     print(f"  warehouse        {settings.warehouse_url}")
     print(f"  lake (Parquet)   {settings.lake_dir}")
@@ -131,18 +141,6 @@ def run_demo(args) -> int:
           "   → http://127.0.0.1:5000")
     print(f"  lineage          .venv/bin/thunderline lineage {_a_trace_id(settings)} --up --depth 3")
     return 0
-
-
-def _print_evaluation(settings: Settings, month: str) -> None:
-    """``thunderline evaluate --months <month> --folds 1``: the table, stored and logged to MLflow."""
-    import argparse
-
-    from thunderline_cli.evaluate import cmd_evaluate
-
-    args = argparse.Namespace(symbols=list(DEMO_SYMBOLS), train_from=None, train_to=None, start=None, end=None,
-                              months=[month], folds=1, train_fraction=0.5, embargo_ms=5000.0, tz="UTC", seed=0,
-                              bootstrap=200, permutations=100, shuffle_train=False, json=None)
-    cmd_evaluate(args)
 
 
 def _a_trace_id(settings: Settings) -> str:
@@ -158,4 +156,6 @@ def _a_trace_id(settings: Settings) -> str:
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the whole platform on generated sample data (embedded storage)")
     p.add_argument("--fresh", action="store_true", help="delete THUNDERLINE_HOME first")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show Dagster's log lines of every run (default: errors only; the UI keeps every event)")
     p.set_defaults(func=run_demo)

@@ -78,13 +78,8 @@ def cmd_evaluate(args) -> int:
     wh.dispose()
     mlflow_id = log_mlflow(s.mlflow_tracking_uri, run, artifact_location=s.mlflow_artifacts)
     print(run.tables())
-    for v in run.verdicts():
-        for h, c in v.items():
-            print(f"{h}: blend rank IC {c['blend_rank_ic']:+.4f} vs best expert {c['best_expert']} "
-                  f"{c['best_expert_rank_ic']:+.4f} ({'≥' if c['beats_best_expert'] else '<'}), linear OFI "
-                  f"{c['linear_ofi_rank_ic']:+.4f} ({'≥' if c['beats_linear_ofi'] else '<'}); hit rate on moved "
-                  f"windows {c['blend_hit_rate']:.3f}; shuffled labels inside the null band: "
-                  f"{c['shuffled_inside_band']}")
+    for line in run.verdict_lines():
+        print(line)
     print(f"stored {n} rows in signal_evaluations (run {run.run_id}); MLflow run {mlflow_id} "
           f"in experiment thunderline-evaluation")
     if args.json:

@@ -28,7 +28,8 @@ from thunderline.flow.tick_files import classify_tick_file
 from thunderline.store.content import ContentStore
 from thunderline.store.errors import is_storage_full, storage_failure
 from thunderline.stores import open_stores
-from thunderline_cli.dagster_instance import QUIET_CONSOLE, instance_for
+from thunderline_cli.dagster_instance import QUIET_CONSOLE, VERBOSE_CONSOLE, instance_for
+from thunderline_cli.dagster_runs import failure_reason
 
 
 @dataclass
@@ -104,30 +105,37 @@ def tags_for(resources: dict, tenant: str, source: str = "cli:ingest") -> dict[s
 
 
 def check_partitions_start(partitions: list[str]) -> None:
-    """One error line when landing data is older than the first monthly partition.
+    """One error line when landing data is outside the monthly partitions.
 
-    ``jobs.keys`` is imported only here, after indexing: the monthly partitions begin at the first month with
-    data (:func:`thunderline.flow.data_months.partitions_start`), which the landing index has just recorded.
+    ``jobs.keys`` is imported only here, after indexing: the monthly partitions span the months with data
+    (:func:`thunderline.flow.data_months.partitions_span`), which the landing index has just recorded. A
+    process that imported it earlier (a long-lived one) and then meets a later month says so.
     """
-    from jobs.keys import PARTITIONS_START
+    from jobs.keys import PARTITIONS_LAST, PARTITIONS_START
 
     too_early = sorted({str(p)[:7] for p in partitions if str(p)[:7] < PARTITIONS_START[:7]})
     if too_early:
         raise ConfigError(f"THUNDERLINE_FIRST_MONTH: landing data for {', '.join(too_early)} is before the first "
                           f"monthly partition {PARTITIONS_START[:7]}; set THUNDERLINE_FIRST_MONTH={too_early[0]} "
                           "(or unset it) and run again")
+    too_late = sorted({str(p)[:7] for p in partitions if str(p)[:7] > PARTITIONS_LAST[:7]})
+    if too_late:
+        raise ConfigError(f"THUNDERLINE_LAST_MONTH: landing data for {', '.join(too_late)} is after the last "
+                          f"monthly partition {PARTITIONS_LAST[:7]} this process knows; run the command again "
+                          f"(a new process sees the new months) or set THUNDERLINE_LAST_MONTH={too_late[-1]}")
 
 
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None,
-               wait_s: float = 0.0, expectations: bool = True) -> IngestReport:
+               wait_s: float = 0.0, expectations: bool = True, verbose: bool = False) -> IngestReport:
     """Index the landing area and materialize every partition whose steps are not all current.
 
     Holds the landing-index lease for its whole duration (a concurrent ingest waits up to
     ``wait_s`` seconds, then raises :class:`IngestBusy`). Storage failures (a full disk)
     stop the ingest with ``report.error`` set; what committed stays, the rest is redone
     by the next run. ``expectations=False`` skips the Great Expectations suite on ticks (the
-    numpy rules that decide what is kept and quarantined still run).
+    numpy rules that decide what is kept and quarantined still run). ``verbose`` shows Dagster's log lines of
+    every run on the terminal (by default only errors: the progress bar keeps its line; the UI has every event).
     """
     settings = settings or load_settings()
     landing = Path(landing) if landing else settings.landing_dir
@@ -138,8 +146,9 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     with landing_lease(settings.warehouse_url, wait_s=wait_s):
         fault_point("ingest.locked")
         try:
-            run_config = QUIET_CONSOLE if expectations else \
-                QUIET_CONSOLE | {"ops": {"raw_ticks": {"config": {"run_expectations": False}}}}
+            console = VERBOSE_CONSOLE if verbose else QUIET_CONSOLE
+            run_config = console if expectations else \
+                console | {"ops": {"raw_ticks": {"config": {"run_expectations": False}}}}
             _ingest_locked(settings, landing, report, show_progress, instance, resources, run_config)
         except Exception as exc:  # noqa: BLE001 - storage failures become report.error, the rest propagate
             report.error = storage_failure(exc)
@@ -203,7 +212,8 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
         for tenant, res, job, key, label in plans:
             label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
             result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
-                                            run_config=run_config if job.name == MARKET_JOB else QUIET_CONSOLE,
+                                            run_config=run_config if job.name == MARKET_JOB else
+                                            {"loggers": run_config["loggers"]},
                                             tags=tags_for(res, tenant))
             report.partitions.append(label)
             _accumulate(report, result)
@@ -221,21 +231,6 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
             fault_point("ingest.partition_done")
     finally:
         bar.close()
-
-
-def failure_reason(result) -> str | None:
-    """The first failed step and its error, in one line."""
-    for ev in result.all_events:
-        if ev.event_type_value == "STEP_FAILURE":
-            err = ev.step_failure_data.error
-            while err is not None and err.cause is not None and err.cls_name in _WRAPPERS:
-                err = err.cause
-            msg = (err.message or "").strip().splitlines()[0] if err else ""
-            return f"{ev.step_key}: {msg}"
-    return None
-
-
-_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
 
 
 def _plannable(report: IngestReport, labels: set[str]) -> list[str]:
@@ -287,7 +282,7 @@ def _accumulate(report: IngestReport, result) -> None:
 def cmd_ingest(args) -> int:
     try:
         report = run_ingest(landing=args.landing, show_progress=not args.quiet, wait_s=args.wait,
-                            expectations=not args.no_expectations)
+                            expectations=not args.no_expectations, verbose=args.verbose)
     except IngestBusy as exc:
         print(f"thunderline ingest: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -313,6 +308,8 @@ def register(sub) -> None:
     p = sub.add_parser("ingest", help="index the landing area and materialize every partition it touches")
     p.add_argument("--landing", type=Path, default=None, help="landing directory (default THUNDERLINE_LANDING_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show Dagster's log lines of every run (default: errors only; the UI keeps every event)")
     p.add_argument("--no-expectations", action="store_true",
                    help="skip the Great Expectations suite on ticks (the rules that quarantine rows still run)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",

@@ -1,4 +1,5 @@
-"""Monthly partitions begin at THUNDERLINE_FIRST_MONTH, else at the first month with data, else this month."""
+"""Monthly partitions begin at THUNDERLINE_FIRST_MONTH, else at the first month with data, else this month; they end
+at THUNDERLINE_LAST_MONTH, else at the current month when the data is recent, else at the last month with data."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from thunderline.config import ConfigError, load_settings
-from thunderline.flow.data_months import indexed_months, lake_months, months_with_data, partitions_start
+from thunderline.flow.data_months import (
+    indexed_months,
+    lake_months,
+    months_with_data,
+    partitions_end,
+    partitions_span,
+    partitions_start,
+)
 from thunderline.flow.landing import Classification, index_files
 from thunderline.store import Warehouse
 
@@ -56,15 +64,38 @@ def test_first_month_with_data_from_lake_and_landing_index(tmp_path, warehouse_u
     assert indexed_months(["2023-09|AAPL", "2023-10", "garbage"]) == {"2023-09", "2023-10"}
 
 
+TODAY = dt.date(2026, 12, 3)
+
+
+def test_the_end_follows_the_data(tmp_path):
+    s = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}"), create_dirs=False)
+    # a historical dataset ends with its data (no trailing empty months up to today)
+    assert partitions_span(s, lambda _: {"2024-02", "2025-03", "2025-05"}, TODAY) == ("2024-02-01", "2025-05-01")
+    # recent data (this month or the last): the current month is a partition, live data has a home
+    for recent in ("2026-11", "2026-12"):
+        assert partitions_end(s, lambda _: {"2025-03", recent}, TODAY) == "2026-12-01"
+    assert partitions_end(s, lambda _: set(), TODAY) == "2026-12-01"
+    jan = dt.date(2027, 1, 5)  # across a year end, December is the previous month
+    assert partitions_end(s, lambda _: {"2026-12"}, jan) == "2027-01-01"
+    assert partitions_end(s, lambda _: {"2026-11"}, jan) == "2026-11-01"
+    for value, end in (("2025-08", "2025-08-01"), ("current", "2026-12-01"), ("2023-01", "2025-03-01")):
+        pinned = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", THUNDERLINE_LAST_MONTH=value),
+                               create_dirs=False)
+        assert partitions_end(pinned, lambda _: {"2025-03"}, TODAY) == end  # never before the first
+    with pytest.raises(ConfigError, match="THUNDERLINE_LAST_MONTH"):
+        load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", THUNDERLINE_LAST_MONTH="latest"),
+                      create_dirs=False)
+
+
 def test_definitions_use_it(tmp_path):
-    """A fresh process without THUNDERLINE_FIRST_MONTH: the partitions begin at the lake's first month."""
+    """A fresh process without THUNDERLINE_FIRST_MONTH / _LAST_MONTH: the partitions span the lake's months (a
+    historical month: no partition after it)."""
     home = tmp_path / "home"
     (home / "lake" / "tenant=default" / "ticks" / "month=2025-03" / "symbol=X").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k != "THUNDERLINE_FIRST_MONTH"}
+    env = {k: v for k, v in os.environ.items() if k not in ("THUNDERLINE_FIRST_MONTH", "THUNDERLINE_LAST_MONTH")}
     env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
     code = ("from jobs.keys import months, complete_months\n"
-            "print(months.get_first_partition_window().start.date(), "
-            "complete_months.get_first_partition_window().start.date())")
+            "print(*months.get_partition_keys(), *complete_months.get_partition_keys())")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2025-03-01", "2025-03-01"]

@@ -1,12 +1,13 @@
-"""What a person sees in the Dagster UI, checked in headless Chromium against a small real instance.
+"""What a person sees in the Dagster UI, checked in headless Chromium against the demo's instance.
 
-One tick file of one symbol goes through ``run_ingest`` — the same path ``thunderline demo``
-takes — into a fresh THUNDERLINE_HOME; then the venv's ``dagster-webserver`` serves that
-instance on a free loopback port. Chromium loads the market group's asset graph and the
-``raw_ticks`` asset page (``--dump-dom`` after a virtual-time budget, so React has rendered),
-and the test asserts that the assets and their latest materialization (partition and run id)
-are on the page; the webserver's GraphQL endpoint is asked the same facts. Screenshots go to
-the test's tmp dir (and to ``$THUNDERLINE_ARTIFACTS`` when set).
+The session's ``thunderline demo`` (``tests/demo_support.py``, shared with the instance test) leaves
+a THUNDERLINE_HOME behind; the venv's ``dagster-webserver`` serves that instance on a free loopback
+port. Chromium loads the market group's asset graph, the ``raw_ticks`` asset page, the ``learning``
+group's graph and the page of the learning loop's labels + pnl backfill (``--dump-dom`` after a
+virtual-time budget, so React has rendered), and the tests assert that the assets, their latest
+materialization (partition and run id) and the backfill's runs are on the pages; the webserver's
+GraphQL endpoint is asked the same facts. Screenshots go to the test's tmp dir (and to
+``$THUNDERLINE_ARTIFACTS`` when set).
 
 Chromium is Debian's ``chromium`` package at /usr/bin/chromium: without it the test skips and
 says so, except in CI (``CI=true``) where a missing browser is a failure. Every wait is bounded;
@@ -27,11 +28,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SYMBOL = "UITST"
-MONTH_START_US = 1_704_205_800_000_000  # 2024-01-02 14:30 UTC
 STARTUP_S = 150  # loading the code location imports numba, mlflow, GX: slow on a busy 2-core machine
 CHROMIUM_TIMEOUT_S = 90
-GROUP_PAGE = "locations/{location}/asset-groups/market/lineage"
+GROUP_PAGE = "locations/{location}/asset-groups/{group}/lineage"
 ASSET_PAGE = "assets/raw_ticks"
 
 
@@ -50,54 +49,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_ticks(path: Path, tenant: str) -> None:
-    from thunderline.market import write_canonical_parquet
-    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
-
-    spec = SyntheticSpec(n_ticks=3_000, seed=7, symbol=SYMBOL, venue="UI", start_us=MONTH_START_US)
-    write_canonical_parquet(synthetic_ticks(spec, tenant), path)
+def ui_env(home: Path) -> dict[str, str]:
+    """The environment that serves ``home`` (and nothing of the caller's THUNDERLINE_/MLFLOW_/DAGSTER_)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THUNDERLINE_", "MLFLOW_", "DAGSTER_"))}
+    env.update(THUNDERLINE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"))
+    return env
 
 
 @pytest.fixture(scope="module")
-def ui_instance(tmp_path_factory):
-    """A THUNDERLINE_HOME with one ingested month × symbol and its Dagster instance (closed again)."""
+def webserver(demo_home, tmp_path_factory):
+    """dagster-webserver over the demo's instance: (base URL, code location name)."""
     require_chromium()
-    import dagster as dg
-
-    from thunderline.config import load_settings
-    from thunderline_cli.ingest import run_ingest
-
-    home = tmp_path_factory.mktemp("ui") / "home"
-    settings = load_settings({"THUNDERLINE_HOME": str(home)})
-    settings.ensure_dirs()
-    # what `thunderline` writes for a new home, plus no first-visit newsletter modal over the pages
-    (settings.dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    write_ticks(settings.ticks_landing / f"synthetic_{SYMBOL}.parquet", settings.tenant_id)
-    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        report = run_ingest(settings, show_progress=False, instance=instance)
-        assert not report.runs_failed, report.lines()
-        latest = {name: instance.get_latest_materialization_event(dg.AssetKey(name))
-                  for name in ("raw_ticks", "market_feature_windows", "decision_traces")}
-        # the month's drift report as a backfill (what the demo does for its two months)
-        from thunderline_cli.drift import run_drift_reports
-
-        assert run_drift_reports(settings, ["2024-01"], instance=instance) == [("2024-01", True)]
-        (backfill,) = instance.get_backfills()
-    assert all(latest.values())
-    return settings, {**{k: v.run_id for k, v in latest.items()}, "backfill": backfill.backfill_id}
-
-
-@pytest.fixture(scope="module")
-def webserver(ui_instance, tmp_path_factory):
-    settings, _ = ui_instance
+    nux = demo_home / "dagster" / "dagster.yaml"  # no first-visit newsletter modal over the pages
+    if "nux:" not in nux.read_text():
+        nux.write_text(nux.read_text() + "nux:\n  enabled: false\n")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("THUNDERLINE_", "MLFLOW_TRACKING", "DAGSTER_"))}
-    env.update(THUNDERLINE_HOME=str(settings.home), DAGSTER_HOME=str(settings.dagster_home))
     log_path = tmp_path_factory.mktemp("webserver") / "webserver.log"
     exe = Path(sys.executable).with_name("dagster-webserver")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([str(exe), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"], cwd=REPO,
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                env=ui_env(demo_home), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         location = wait_until_loaded(base, proc, log_path)
@@ -176,23 +147,21 @@ def keep(shot: Path) -> None:
         shutil.copy(shot, dest / shot.name)
 
 
-def test_asset_graph_and_asset_page_show_the_assets_and_their_latest_materialization(ui_instance, webserver,
-                                                                                      tmp_path):
-    _, run_ids = ui_instance
-    base, location = webserver
-
-    # the same facts the pages render, straight from the webserver's GraphQL
+def latest_materializations(base: str) -> dict[str, dict]:
     data = graphql(base, "{ assetNodes { assetKey { path } groupName "
                          "assetMaterializations(limit: 1) { runId partition timestamp } } }")
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
-    assert {"raw_ticks", "market_feature_windows", "decision_traces", "drift_reports"} <= set(nodes)
-    for name, run_id in run_ids.items():
-        if name == "backfill":
-            continue
-        (mat,) = nodes[name]["assetMaterializations"]
-        assert mat["runId"] == run_id and mat["partition"] == f"2024-01-01|{SYMBOL}" and int(mat["timestamp"]) > 0
+    return {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
 
-    graph_url = f"{base}/{GROUP_PAGE.format(location=location)}"
+
+def test_asset_graph_and_asset_page_show_the_assets_and_their_latest_materialization(webserver, tmp_path):
+    base, location = webserver
+    nodes = latest_materializations(base)  # the same facts the pages render, straight from GraphQL
+    assert {"raw_ticks", "market_feature_windows", "decision_traces", "drift_reports"} <= set(nodes)
+    (mat,) = nodes["raw_ticks"]["assetMaterializations"]
+    month, symbol = mat["partition"].split("|")
+    assert symbol in ("TLDM", "TLDX") and month in ("2025-03-01", "2025-04-01") and int(mat["timestamp"]) > 0
+
+    graph_url = f"{base}/{GROUP_PAGE.format(location=location, group='market')}"
     graph_dom = render(graph_url, tmp_path / "dagster_market_graph.png", tmp_path / "p1")
     keep(tmp_path / "dagster_market_graph.png")
     for text in ("raw_ticks", "market_fe", "decision_traces"):  # long names are shortened in graph nodes
@@ -201,29 +170,34 @@ def test_asset_graph_and_asset_page_show_the_assets_and_their_latest_materializa
     asset_dom = render(f"{base}/{ASSET_PAGE}", tmp_path / "dagster_raw_ticks.png", tmp_path / "p2")
     keep(tmp_path / "dagster_raw_ticks.png")
     assert "Latest materialization" in asset_dom
-    assert run_ids["raw_ticks"] in asset_dom  # the latest run is linked from the asset page
-    assert SYMBOL in asset_dom and "rows_read" in asset_dom  # its partition and its metadata
+    assert mat["runId"] in asset_dom  # the latest run is linked from the asset page
+    assert symbol in asset_dom and "rows_read" in asset_dom  # its partition and its metadata
     assert "team:market-data" in asset_dom or "market-data" in asset_dom  # owners render
 
 
-
-def test_learning_group_and_a_backfill(ui_instance, webserver, tmp_path):
-    """The learning group's graph renders its assets; the drift backfill is listed and its page shows its runs."""
-    _, ids = ui_instance
+def test_learning_group_and_a_backfill(webserver, tmp_path):
+    """The learning group's assets are materialized and its graph renders them; the learning loop's labels + pnl
+    backfill is listed and its page shows it."""
     base, location = webserver
+    nodes = latest_materializations(base)
+    learning = {k: n for k, n in nodes.items() if n["groupName"] == "learning"}
+    assert {"labels", "pnl", "learning_evaluation", "training_slices", "nas_candidates", "promotion"} <= set(learning)
+    assert all(n["assetMaterializations"] for n in learning.values()), learning
+
     data = graphql(base, "{ partitionBackfillsOrError { ... on PartitionBackfills { results { id status title "
                          "assetSelection { path } } } } }")
-    backfills = {b["id"]: b for b in data["partitionBackfillsOrError"]["results"]}
-    b = backfills[ids["backfill"]]
-    assert b["status"] == "COMPLETED_SUCCESS" and b["title"] == "drift_reports 2024-01..2024-01"
-    assert b["assetSelection"] == [{"path": ["drift_reports"]}]
+    backfills = [b for b in data["partitionBackfillsOrError"]["results"] if b["title"].startswith("labels + pnl")]
+    assert backfills, data
+    b = backfills[0]
+    assert b["status"] == "COMPLETED_SUCCESS"
+    assert sorted(p["path"][0] for p in b["assetSelection"]) == ["labels", "pnl"]
 
-    learning_dom = render(f"{base}/{GROUP_PAGE.format(location=location).replace('/market/', '/learning/')}",
+    learning_dom = render(f"{base}/{GROUP_PAGE.format(location=location, group='learning')}",
                           tmp_path / "dagster_learning_graph.png", tmp_path / "p3")
     keep(tmp_path / "dagster_learning_graph.png")
     for text in ("labels", "pnl", "training_sl", "promotion"):
         assert text in learning_dom, f"{text!r} not rendered in the learning asset graph"
 
-    backfill_dom = render(f"{base}/runs/b/{ids['backfill']}", tmp_path / "dagster_backfill.png", tmp_path / "p4")
+    backfill_dom = render(f"{base}/runs/b/{b['id']}", tmp_path / "dagster_backfill.png", tmp_path / "p4")
     keep(tmp_path / "dagster_backfill.png")
-    assert ids["backfill"] in backfill_dom and "drift_reports" in backfill_dom
+    assert b["id"] in backfill_dom and "labels" in backfill_dom

@@ -177,13 +177,20 @@ class Promoter:
             return self._judge(name, "shadow", aliases)
         return None
 
-    def step_all(self) -> list[Transition]:
+    def step_all(self, rounds: int = 1) -> list[Transition]:
+        """Up to ``rounds`` steps for every expert with a shadow or challenger: a candidate goes on (shadow →
+        challenger → champion) while each step promotes it, and stops at the first hold, rejection or champion."""
         out = []
         for info in self.registry.list_experts():
-            if {"shadow", "challenger"} & set(info.aliases):
+            if not {"shadow", "challenger"} & set(info.aliases):
+                continue
+            for _ in range(max(1, rounds)):
                 t = self.step(info.name)
-                if t is not None:
-                    out.append(t)
+                if t is None:
+                    break
+                out.append(t)
+                if t.decision != "promoted" or t.to_state == "champion":
+                    break
         return out
 
     def _judge(self, name: str, alias: str, aliases: Mapping[str, str]) -> Transition:

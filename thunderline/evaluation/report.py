@@ -81,6 +81,14 @@ class EvaluationRun:
     def verdicts(self) -> list[dict]:
         return [verdict(r) for r in self.results]
 
+    def verdict_lines(self) -> list[str]:
+        """Each fold × horizon's verdict in one line (what ``thunderline evaluate`` and the asset's report say)."""
+        return [f"{h}: blend rank IC {c['blend_rank_ic']:+.4f} vs best expert {c['best_expert']} "
+                f"{c['best_expert_rank_ic']:+.4f} ({'≥' if c['beats_best_expert'] else '<'}), linear OFI "
+                f"{c['linear_ofi_rank_ic']:+.4f} ({'≥' if c['beats_linear_ofi'] else '<'}); hit rate on moved "
+                f"windows {c['blend_hit_rate']:.3f}; shuffled labels inside the null band: "
+                f"{c['shuffled_inside_band']}" for v in self.verdicts() for h, c in v.items()]
+
 
 def evaluate_period(session, lake, tenant_id: str, *, symbols: Sequence[str], folds: Sequence[Fold], seed: int = 0,
                     horizons_ms: Sequence[int] = DEFAULT_CLOCK_HORIZONS_MS, shuffle_train: bool = False,

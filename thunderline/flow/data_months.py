@@ -59,6 +59,19 @@ def months_with_data(settings: Settings) -> set[str]:
 _months_in_home = months_with_data
 
 
+def _month_start(month: str) -> str:
+    return f"{month[:7]}-01"
+
+
+def _this_month(today: dt.date | None) -> str:
+    return (today or dt.datetime.now(dt.timezone.utc).date()).replace(day=1).isoformat()
+
+
+def _previous_month(month_start: str) -> str:
+    y, m = int(month_start[:4]), int(month_start[5:7])
+    return f"{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}-01"
+
+
 def partitions_start(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
                      today: dt.date | None = None) -> str:
     """First day (``YYYY-MM-01``) of the first monthly partition.
@@ -69,10 +82,35 @@ def partitions_start(settings: Settings, months_with_data: Callable[[Settings], 
     :func:`thunderline.flow.data_months.months_with_data`); with no data at all,
     the current month (UTC) — live data always has a home.
     """
-    if settings.first_month:
-        return f"{settings.first_month}-01"
+    return partitions_span(settings, months_with_data, today)[0]
+
+
+def partitions_end(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
+                   today: dt.date | None = None) -> str:
+    """First day (``YYYY-MM-01``) of the last monthly partition: see :func:`partitions_span`."""
+    return partitions_span(settings, months_with_data, today)[1]
+
+
+def partitions_span(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
+                    today: dt.date | None = None) -> tuple[str, str]:
+    """(first, last) monthly partition as ``YYYY-MM-01``, reading the months with data once.
+
+    The last: ``THUNDERLINE_LAST_MONTH`` (a month, or ``current``); otherwise the current
+    month when the data is recent (its last month is this month or the one before: a live
+    deployment, whose new data needs a home), else the last month with data — a historical
+    dataset (the demo's 2025, a research month of 2012) ends where its data ends instead of
+    trailing empty months up to today. No data at all: the current month. Never before the first.
+    """
+    this_month = _this_month(today)
     found = sorted(m for m in (months_with_data or _months_in_home)(settings) if _MONTH_RE.match(m))
-    if found:
-        return f"{found[0]}-01"
-    today = today or dt.datetime.now(dt.timezone.utc).date()
-    return today.replace(day=1).isoformat()
+    first = _month_start(settings.first_month) if settings.first_month else \
+        (_month_start(found[0]) if found else this_month)
+    if settings.last_month == "current":
+        last = this_month
+    elif settings.last_month:
+        last = _month_start(settings.last_month)
+    elif not found or _month_start(found[-1]) >= _previous_month(this_month):
+        last = this_month
+    else:
+        last = _month_start(found[-1])
+    return first, max(first, last)
