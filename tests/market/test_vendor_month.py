@@ -181,3 +181,31 @@ def test_a_conflicting_redelivery_is_refused_whole_with_its_reason(warehouse, ma
     assert len(q) == 1 and q[0]["reason"].startswith("conflicting_file") and q[0]["field"] == "*"
     assert list((tmp_path / "lake").rglob("*.parquet")) and all(
         str(bad) not in b["source_file"] for b in _batches(warehouse))
+
+
+def test_byte_identical_days_under_the_content_store_are_two_days(warehouse, market_data, tmp_path):
+    """The same bytes landed as two dates are two days, also when landing copies into the content
+    store (as ``thunderline ingest`` does): LOBSTER rows carry seconds after midnight, the day is
+    only in the name, so the stored entry's id must cover the name's day as well as the bytes."""
+    from thunderline.market.identity import tick_file_identity
+    from thunderline.store.content import ContentStore
+
+    msg, ob = _lines(market_data, "message"), _lines(market_data, "orderbook")
+    d1 = _write_pair(tmp_path / "landing", DAY, msg, ob)
+    d2 = _write_pair(tmp_path / "landing", "AMZN_2012-06-22_34200000_57600000_{}_1.csv", msg, ob)
+    assert d1.read_bytes() == d2.read_bytes()
+    store = ContentStore(tmp_path / "landed")
+    lake = Lake(tmp_path / "lake")
+    with warehouse.session("t") as s:
+        landed = index_files(s, "ticks", candidate_files(tmp_path / "landing"), classify_tick_file, store=store)
+        summary = ingest_tick_partition(s, lake, "2012-06", "AMZN", run_expectations=False)
+    msgs = [f for f in landed if "_message_" in f.path]
+    assert sorted(f.sha256 for f in msgs) == sorted({tick_file_identity(d1), tick_file_identity(d2)})
+    assert all(f.is_new and f.status == "indexed" for f in msgs)
+    stored = {f.sha256: p for f in msgs for p in (store.entry_dir("ticks", f.sha256),)}
+    assert all((p / Path(f.path).name).is_file() for f in msgs for p in [stored[f.sha256]])
+    assert summary.rows_read == 2 * N and summary.rows_duplicate == 0 and summary.files_duplicate == []
+    # re-landing the second day changes nothing
+    with warehouse.session("t") as s:
+        again = index_files(s, "ticks", [d2], classify_tick_file, store=store)
+    assert [f.is_new for f in again] == [False] and again[0].sha256 == tick_file_identity(d2)

@@ -65,6 +65,7 @@ def index_files(
     sha_of: Callable[[Path], str] | None = None,
     default_tenant: str | None = None,
     store: ContentStore | None = None,
+    prefix_of: Callable[[Path], bytes] | None = None,
 ) -> list[LandedFile]:
     """Record ``paths`` in ``landing_files``; already-known contents are returned with ``is_new=False``.
 
@@ -90,8 +91,10 @@ def index_files(
     if sha_of is None:
         if kind == "ticks":
             from thunderline.market.identity import tick_file_identity as sha_of
+            from thunderline.market.identity import tick_identity_prefix as prefix_of
         else:
             sha_of = file_sha256
+    prefix_of = prefix_of or (lambda _p: b"")
     out: list[LandedFile] = []
     owner = default_tenant or session.tenant_id
     paths = [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]
@@ -104,7 +107,7 @@ def index_files(
         read_path, size = path, None
         if not known and store is not None:
             try:
-                stored = store.put(path, kind, sha=sha, companions=_companions(path))
+                stored = store.put(path, kind, sha=sha, companions=_companions(path), prefix=prefix_of(path))
             except FileNotFoundError:
                 continue
             read_path, size = stored.path, stored.size

@@ -42,17 +42,26 @@ _BOOK = ("book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz")
 _CANON_NAN = np.float64(np.nan).view(np.uint64)
 
 
-def tick_file_identity(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """The landing identity of a tick file: sha256 of its bytes, and for formats whose rows do not
-    carry the day or symbol (LOBSTER: both only in the file name) of that name-borne meaning too —
-    the same bytes delivered as another day are another file, the same bytes renamed within the
-    same meaning are the same file."""
+def tick_identity_prefix(path: str | Path) -> bytes:
+    """What a tick file's name means beyond its bytes, as the bytes hashed before its content.
+
+    LOBSTER rows hold seconds after midnight; the day and symbol are only in the file name. So
+    the same bytes landed under another day are another file, and the content store must file
+    them under another id (its hash is seeded with this prefix). Empty for formats whose rows
+    carry their own time and symbol."""
     from thunderline.market.lobster import parse_lobster_name
 
-    h = hashlib.sha256()
     info = parse_lobster_name(path)
-    if info is not None:
-        h.update(f"lobster|{info['symbol']}|{info['date']}|{info['kind']}|{info['level']}\n".encode())
+    if info is None:
+        return b""
+    return f"lobster|{info['symbol']}|{info['date']}|{info['kind']}|{info['level']}\n".encode()
+
+
+def tick_file_identity(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """The landing identity of a tick file: sha256 of :func:`tick_identity_prefix` then its bytes —
+    the same bytes delivered as another day are another file, the same bytes renamed within the
+    same meaning are the same file."""
+    h = hashlib.sha256(tick_identity_prefix(path))
     with open(path, "rb") as fh:
         while chunk := fh.read(chunk_size):
             h.update(chunk)

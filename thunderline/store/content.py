@@ -45,8 +45,11 @@ class ContentStore:
         return self.root / kind / sha[:2] / sha
 
     def put(self, path: Path, kind: str, *, sha: str | None = None,
-            companions: Sequence[Path] = ()) -> StoredContent:
-        """Copy ``path`` (and ``companions``) into the store; the content id is the hash of the bytes copied.
+            companions: Sequence[Path] = (), prefix: bytes = b"") -> StoredContent:
+        """Copy ``path`` (and ``companions``) into the store; the content id is the hash of ``prefix`` and
+        the bytes copied. ``prefix`` is what the file's name means beyond its bytes (a LOBSTER file's day,
+        see :func:`thunderline.market.identity.tick_identity_prefix`): without it, the same bytes landed
+        as two days would be filed, and deduplicated, as one.
 
         ``sha``: the caller's hash of the file. If the file changed since, the copy's own hash
         wins (the copy is what gets indexed and read). An existing complete entry is reused.
@@ -59,7 +62,7 @@ class ContentStore:
         tmp_dir = self.root / kind / ".incoming"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = tmp_dir / f".{uuid.uuid4().hex}.tmp"
-        h = hashlib.sha256()
+        h = hashlib.sha256(prefix)
         size = 0
         try:
             with open(path, "rb") as src, open(tmp, "wb") as dst:
