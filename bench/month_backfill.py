@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -58,6 +59,69 @@ def _write(job: tuple) -> int:
     spec = SyntheticSpec(n_ticks=n, seed=seed, symbol=symbol, venue="NASDAQ", start_us=start, depth=depth)
     p = write_lobster_day(spec, out, compression=compression)
     return p.stat().st_size + Path(str(p).replace("_message_", "_orderbook_")).stat().st_size
+
+
+def _children(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of the ingest process and every descendant twice a second: the peak per
+    process, and the largest RSS over time (to show it stays flat as the month is backfilled)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.stop = pid, threading.Event()
+        self.peak: dict[int, tuple[float, str]] = {}
+        self.series: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        t0 = time.perf_counter()
+        while not self.stop.wait(0.5):
+            top = 0.0
+            for p in _children(self.pid):
+                mb = _rss_mb(p)
+                if mb is None:
+                    continue
+                top = max(top, mb)
+                if mb > self.peak.get(p, (0.0, ""))[0]:
+                    try:
+                        cmd = open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:60]
+                    except OSError:
+                        cmd = "?"
+                    self.peak[p] = (mb, cmd)
+            self.series.append((time.perf_counter() - t0, top))
+
+    def report(self) -> None:
+        print(f"processes seen: {len(self.peak)}; peak RSS per process (largest 5):")
+        for pid, (mb, cmd) in sorted(self.peak.items(), key=lambda kv: -kv[1][0])[:5]:
+            print(f"  pid {pid:>7} {mb:>8,.0f} MB  {cmd}")
+        if len(self.series) >= 4:
+            q = len(self.series) // 4
+            quarters = [max(v for _, v in self.series[i * q:(i + 1) * q]) for i in range(4)]
+            print("largest process RSS by quarter of the backfill (flat = bounded):",
+                  " / ".join(f"{v:,.0f} MB" for v in quarters))
 
 
 def step_stats(dagster_home: Path) -> dict[str, float]:
@@ -109,13 +173,19 @@ def main() -> None:
         t0 = time.perf_counter()
         proc = subprocess.Popen([str(cli), "ingest", "--quiet"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
+        sampler = RssSampler(proc.pid)
+        sampler.start()
         out = proc.stdout.read() if proc.stdout else ""
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        sampler.stop.set()
         code = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
         print(out.rstrip())
-        print(f"\nbackfill: exit {code}, wall {wall:.1f}s, {total / wall:,.0f} ticks/s end to end, "
-              f"peak RSS of the ingest process {usage.ru_maxrss / 1024:,.0f} MB")
+        print(f"\nbackfill: exit {code}, wall {wall:.1f}s, {total / wall:,.0f} ticks/s end to end; CPU "
+              f"{cpu:.1f}s (ingest and its children) = {total / max(cpu, 1e-9):,.0f} ticks per CPU-second; "
+              f"peak RSS of any process {usage.ru_maxrss / 1024:,.0f} MB")
+        sampler.report()
         stats = step_stats(home / "dagster")
         print(f"{'stage':<28} {'seconds':>9} {'ticks/s':>12}")
         for key in ("raw_ticks", "market_feature_windows", "decision_traces"):

@@ -33,6 +33,8 @@ def _lobster_pair(tmp_path: Path, level: int, n: int, bad_every: int, seed: int 
         lambda m, o: (m, o + ",5"),                                    # extra orderbook column
         lambda m, o: ("1e3" + m[m.index(","):], o),                    # time in exponent form
         lambda m, o: (m, o.replace(o.split(",")[0], "abc", 1)),       # non-integer price
+        lambda m, o: (m, o.replace(",", ", ", 1)),                     # a space (pyarrow would trim it)
+        lambda m, o: (m.replace(",", ",0x", 2).replace(",0x", ",", 1), o),  # hex order id (pyarrow reads 0x…)
     ]
     t = 34_200.0
     for i in range(1, n + 1):

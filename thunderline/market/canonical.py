@@ -85,46 +85,62 @@ def is_canonical_header(header: list[str]) -> bool:
     return set(REQUIRED_CSV_COLUMNS) <= set(header) and set(header) <= set(CANONICAL_COLUMNS) | {"tenant_id"}
 
 
-def iter_canonical_csv(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
-    src = str(path)
-    em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
+def canonical_header(path: Path) -> list[str]:
+    """The header (line 1) of a canonical CSV; a clear error when it is not one."""
     with open_text(path) as fh:
         header = strip_eol(next(fh, "")).split(",")
-        if not is_canonical_header(header):
-            raise ValueError(f"{path}: line 1: not a canonical Thunderline tick header: {header}")
-        ix = {name: i for i, name in enumerate(header)}
-        ncols = len(header)
+    if not is_canonical_header(header):
+        raise ValueError(f"{path}: line 1: not a canonical Thunderline tick header: {header}")
+    return header
+
+
+def canonical_row(header: list[str]):
+    """The exact rule for one canonical CSV row (also what the columnar reader falls back on)."""
+    ix = {name: i for i, name in enumerate(header)}
+
+    def handle(b: TickBuilder, lineno: int, f: list[str]) -> None:
+        venue, symbol = f[ix["venue"]], f[ix["symbol"]]
+        if not venue or not symbol:
+            raise RowError("venue" if not venue else "symbol", "must not be empty")
+        ts = parse_int(f[ix["ts"]], "ts")
+        seq = parse_int(f[ix["seq"]], "seq")
+        et = parse_int(f[ix["event_type"]], "event_type")
+        if et not in _EVENTS:
+            raise RowError("event_type", f"expected 0, 1 or 2: {et}")
+        vals = {k: _num(f[ix[k]], k, price=True) for k in _PRICE_FIELDS}
+        vals.update({k: _num(f[ix[k]], k, price=False) for k in _SIZE_FIELDS})
+        side = parse_int(f[ix["trade_side"]], "trade_side") if f[ix["trade_side"]] else 0
+        if side not in (-1, 0, 1):
+            raise RowError("trade_side", f"expected -1, 0 or 1: {side}")
+        book = [_levels(f[ix[k]], k, price=k.endswith("_px")) for k in _BOOK_FIELDS]
+        present = [x is not None for x in book]
+        if any(present) and not all(present):
+            raise RowError("book", "the four book_* lists must be all present or all empty")
+        if all(present) and len({len(x) for x in book}) != 1:  # type: ignore[arg-type]
+            raise RowError("book", f"book_* lists differ in length: {[len(x) for x in book]}")  # type: ignore[arg-type]
+        b.add(venue, symbol, ts, seq, et, vals["bid_px"], vals["bid_sz"], vals["ask_px"], vals["ask_sz"],
+              vals["trade_px"], vals["trade_sz"], side, tuple(book) if all(present) else None, lineno)  # type: ignore[arg-type]
+
+    return handle
+
+
+def iter_canonical_csv_rows(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
+    """Row-by-row reader (the reference the columnar reader in ``canonical_columnar`` must equal)."""
+    src = str(path)
+    em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
+    header = canonical_header(path)
+    handle, ncols = canonical_row(header), len(header)
+    with open_text(path) as fh:
+        next(fh, None)
         for lineno, line in enumerate(fh, start=2):
             raw = strip_eol(line)
             f = raw.split(",")
             try:
                 if len(f) != ncols:
                     raise RowError("*", f"expected {ncols} columns, got {len(f)} (truncated or malformed line)")
-                venue, symbol = f[ix["venue"]], f[ix["symbol"]]
-                if not venue or not symbol:
-                    raise RowError("venue" if not venue else "symbol", "must not be empty")
-                ts = parse_int(f[ix["ts"]], "ts")
-                seq = parse_int(f[ix["seq"]], "seq")
-                et = parse_int(f[ix["event_type"]], "event_type")
-                if et not in _EVENTS:
-                    raise RowError("event_type", f"expected 0, 1 or 2: {et}")
-                vals = {k: _num(f[ix[k]], k, price=True) for k in _PRICE_FIELDS}
-                vals.update({k: _num(f[ix[k]], k, price=False) for k in _SIZE_FIELDS})
-                side = parse_int(f[ix["trade_side"]], "trade_side") if f[ix["trade_side"]] else 0
-                if side not in (-1, 0, 1):
-                    raise RowError("trade_side", f"expected -1, 0 or 1: {side}")
-                book = [_levels(f[ix[k]], k, price=k.endswith("_px")) for k in _BOOK_FIELDS]
-                present = [x is not None for x in book]
-                if any(present) and not all(present):
-                    raise RowError("book", "the four book_* lists must be all present or all empty")
-                if all(present) and len({len(x) for x in book}) != 1:  # type: ignore[arg-type]
-                    raise RowError("book", f"book_* lists differ in length: {[len(x) for x in book]}")  # type: ignore[arg-type]
+                handle(em.builder, lineno, f)
             except RowError as exc:
                 em.rejects.append(reject(src, lineno, exc, raw))
-            else:
-                em.builder.add(venue, symbol, ts, seq, et, vals["bid_px"], vals["bid_sz"], vals["ask_px"],
-                               vals["ask_sz"], vals["trade_px"], vals["trade_sz"], side,
-                               tuple(book) if all(present) else None, lineno)  # type: ignore[arg-type]
             if em.full():
                 yield em.take()
     if em.pending():

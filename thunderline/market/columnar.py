@@ -110,7 +110,7 @@ class LineReader:
         if not self._buf:
             return b"", 0
         cut = self._buf.rfind(b"\n", 0, self.block_bytes) + 1
-        if cut == 0:  # one line longer than a block
+        while cut == 0:  # one line longer than a block: read on until it ends (the stream ends in "\n")
             self._fill(len(self._buf) * 2)
             cut = self._buf.rfind(b"\n") + 1
         out, self._buf = self._buf[:cut], self._buf[cut:]

@@ -102,32 +102,30 @@ def _side(text: str) -> int:
     raise RowError("side", f"expected buy/sell/unknown: {text!r}")
 
 
-def iter_tardis_trades(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
-    def handle(b: TickBuilder, row: int, f: list[str]) -> None:
-        ts = parse_int(f[2], "timestamp")
-        side = _side(f[5])
-        px = parse_price(f[6], "price")
-        sz = parse_size(f[7], "amount")
-        if sz <= 0:
-            raise RowError("amount", f"trade amount must be > 0: {f[7]!r}")
-        b.add(f[0], f[1], ts, row, EVENT_TRADE, NAN, NAN, NAN, NAN, px, sz, side, None, row)
-
-    return _drive(path, tenant_id, chunk_rows, len(TARDIS_TRADES), handle)
+def trade_row(b: TickBuilder, row: int, f: list[str]) -> None:
+    """The exact rule for one Tardis trades row (also what the columnar reader falls back on)."""
+    ts = parse_int(f[2], "timestamp")
+    side = _side(f[5])
+    px = parse_price(f[6], "price")
+    sz = parse_size(f[7], "amount")
+    if sz <= 0:
+        raise RowError("amount", f"trade amount must be > 0: {f[7]!r}")
+    b.add(f[0], f[1], ts, row, EVENT_TRADE, NAN, NAN, NAN, NAN, px, sz, side, None, row)
 
 
-def iter_tardis_quotes(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
-    def handle(b: TickBuilder, row: int, f: list[str]) -> None:
-        ts = parse_int(f[2], "timestamp")
-        asz = parse_size(f[4], "ask_amount", allow_empty=True)
-        apx = parse_price(f[5], "ask_price", allow_empty=True)
-        bpx = parse_price(f[6], "bid_price", allow_empty=True)
-        bsz = parse_size(f[7], "bid_amount", allow_empty=True)
-        b.add(f[0], f[1], ts, row, EVENT_QUOTE, bpx, bsz, apx, asz, NAN, 0.0, 0, None, row)
-
-    return _drive(path, tenant_id, chunk_rows, len(TARDIS_QUOTES), handle)
+def quote_row(b: TickBuilder, row: int, f: list[str]) -> None:
+    """The exact rule for one Tardis quotes row."""
+    ts = parse_int(f[2], "timestamp")
+    asz = parse_size(f[4], "ask_amount", allow_empty=True)
+    apx = parse_price(f[5], "ask_price", allow_empty=True)
+    bpx = parse_price(f[6], "bid_price", allow_empty=True)
+    bsz = parse_size(f[7], "bid_amount", allow_empty=True)
+    b.add(f[0], f[1], ts, row, EVENT_QUOTE, bpx, bsz, apx, asz, NAN, 0.0, 0, None, row)
 
 
-def iter_tardis_book_snapshot(path: Path, tenant_id: str, chunk_rows: int, depth: int) -> Iterator[TickChunk]:
+def snapshot_row(depth: int) -> Callable[[TickBuilder, int, list[str]], None]:
+    """The exact rule for one Tardis book_snapshot_``depth`` row."""
+
     def handle(b: TickBuilder, row: int, f: list[str]) -> None:
         ts = parse_int(f[2], "timestamp")
         apx, asz, bpx, bsz = [], [], [], []
@@ -140,7 +138,20 @@ def iter_tardis_book_snapshot(path: Path, tenant_id: str, chunk_rows: int, depth
         b.add(f[0], f[1], ts, row, EVENT_QUOTE, bpx[0], bsz[0], apx[0], asz[0], NAN, 0.0, 0,
               (bpx, bsz, apx, asz), row)
 
-    return _drive(path, tenant_id, chunk_rows, 4 + 4 * depth, handle)
+    return handle
+
+
+def iter_tardis_trades_rows(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
+    """Row-by-row reader (the reference the columnar reader in ``tardis_columnar`` must equal)."""
+    return _drive(path, tenant_id, chunk_rows, len(TARDIS_TRADES), trade_row)
+
+
+def iter_tardis_quotes_rows(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
+    return _drive(path, tenant_id, chunk_rows, len(TARDIS_QUOTES), quote_row)
+
+
+def iter_tardis_book_snapshot_rows(path: Path, tenant_id: str, chunk_rows: int, depth: int) -> Iterator[TickChunk]:
+    return _drive(path, tenant_id, chunk_rows, 4 + 4 * depth, snapshot_row(depth))
 
 
 def iter_tardis_incremental(path: Path, tenant_id: str, chunk_rows: int,

@@ -46,6 +46,7 @@ from thunderline.market._build import (
     strip_eol,
 )
 from thunderline.market.columnar import LineReader, Piece, open_bytes, open_text, parse_block, split_lines, typed_pieces
+from thunderline.market.columnar_lines import guarded_rows
 from thunderline.market.rejects import Reject
 
 LOBSTER_TZ = ZoneInfo("America/New_York")
@@ -360,6 +361,7 @@ def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.Rec
     status = typ == 7
     trade = (typ == 4) | (typ == 5)
     bad = ~ok_time | (secs >= _FLOAT_TIME_LIMIT_S) | ~known | (size < 0)
+    bad |= guarded_rows(piece.data[0], n) | guarded_rows(piece.data[1], n)  # what pyarrow reads, the rule may not
     bad |= ~status & ((direction != 1) & (direction != -1) | (price <= 0) | (trade & (size <= 0)))
     apx, aszf, bpx, bszf = _book_levels(o, n, L, bad)
     ts = _utc_us(ctx.clock, secs, bad)

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from thunderline.market import canonical, crypto, lobster
+from thunderline.market import canonical, canonical_columnar, crypto, lobster, tardis_columnar
 from thunderline.market._build import DEFAULT_CHUNK_ROWS, TickChunk, empty_batch, open_text, strip_eol
 from thunderline.market.rejects import Reject, RejectSink
 from thunderline.market.validation import screen_chunk
@@ -112,20 +112,20 @@ def _format_chunks(
     if fmt == "lobster":
         return lobster.iter_lobster(p, tenant_id, chunk_rows, venue=venue or lobster.LOBSTER_VENUE)
     if fmt == "tardis_trades":
-        return crypto.iter_tardis_trades(p, tenant_id, chunk_rows)
+        return tardis_columnar.iter_tardis_trades(p, tenant_id, chunk_rows)
     if fmt == "tardis_quotes":
-        return crypto.iter_tardis_quotes(p, tenant_id, chunk_rows)
+        return tardis_columnar.iter_tardis_quotes(p, tenant_id, chunk_rows)
     if fmt == "tardis_book_snapshot":
         n = crypto.tardis_snapshot_depth(_header(p))
         assert n is not None
-        return crypto.iter_tardis_book_snapshot(p, tenant_id, chunk_rows, n)
+        return tardis_columnar.iter_tardis_book_snapshot(p, tenant_id, chunk_rows, n)
     if fmt == "tardis_incremental_book_L2":
         return crypto.iter_tardis_incremental(p, tenant_id, chunk_rows, depth or crypto.DEFAULT_BOOK_DEPTH)
     if fmt == "binance_depth":
         return crypto.iter_binance_depth(p, tenant_id, chunk_rows, depth or crypto.DEFAULT_BOOK_DEPTH,
                                          venue or "binance-futures")
     if fmt == "canonical_csv":
-        return canonical.iter_canonical_csv(p, tenant_id, chunk_rows)
+        return canonical_columnar.iter_canonical_csv(p, tenant_id, chunk_rows)
     if fmt == "canonical_parquet":
         return canonical.iter_canonical_parquet(p, tenant_id, chunk_rows)
     raise ValueError(f"{p}: unknown format {fmt!r}; expected one of {FORMATS}")
