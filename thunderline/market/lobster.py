@@ -40,13 +40,12 @@ from thunderline.market._build import (
     TickBuilder,
     TickChunk,
     const_strings,
-    empty_batch,
     parse_int,
     reject,
     strip_eol,
 )
 from thunderline.market.columnar import LineReader, Piece, open_bytes, open_text, parse_block, split_lines, typed_pieces
-from thunderline.market.columnar_lines import guarded_rows
+from thunderline.market.columnar_lines import cut_chunks, guarded_rows
 from thunderline.market.rejects import Reject
 
 LOBSTER_TZ = ZoneInfo("America/New_York")
@@ -290,7 +289,7 @@ def iter_lobster(
             for piece, tables in typed_pieces(Piece(first, got, (mdata, odata)), parse) if got else ():
                 yield from _emit(ctx, piece, tables, chunk_rows)
             if tail:
-                yield from _chunks(ctx, None, tail, chunk_rows)
+                yield from cut_chunks(None, tail, chunk_rows)
         # the message file ended early: the orderbook's remaining rows have no partner
         while True:
             first = orr.next_line
@@ -299,7 +298,7 @@ def iter_lobster(
                 break
             rej = [Reject(str(ob_path), first + i, "*", "orderbook row has no message row (message file ended early)",
                           ln.decode("utf-8", "replace")) for i, ln in enumerate(split_lines(odata))]
-            yield from _chunks(ctx, None, rej, chunk_rows)
+            yield from cut_chunks(None, rej, chunk_rows)
 
 
 class _Ctx:
@@ -319,31 +318,10 @@ def _emit(ctx: _Ctx, piece: Piece, tables, chunk_rows: int) -> Iterator[TickChun
                 rejects.append(out)
             else:
                 b.add(*out)
-        yield from _chunks(ctx, b.flush(), rejects, chunk_rows)
+        yield from cut_chunks(b.flush(), rejects, chunk_rows)
         return
     batch, rejects = _columnar(ctx, piece, *tables)
-    yield from _chunks(ctx, batch, rejects, chunk_rows)
-
-
-def _chunks(ctx: _Ctx, batch: pa.RecordBatch | None, rejects: list[Reject], chunk_rows: int) -> Iterator[TickChunk]:
-    """Cut (batch, rejects) into TickChunks of at most chunk_rows ticks and chunk_rows rejects; a reject goes
-    with the chunk of the first tick after it (the last chunk takes the rest)."""
-    n = 0 if batch is None else batch.num_rows
-    rows = batch.column("source_row").to_numpy() if n else np.zeros(0, np.int64)
-    ri = 0
-    for lo in range(0, max(n, 1), chunk_rows):
-        hi = min(lo + chunk_rows, n)
-        limit = int(rows[hi - 1]) if hi < n else None
-        mine = []
-        while ri < len(rejects) and (limit is None or rejects[ri].source_row < limit):
-            mine.append(rejects[ri])
-            ri += 1
-        while len(mine) > chunk_rows:
-            yield TickChunk(empty_batch(), tuple(mine[:chunk_rows]))
-            mine = mine[chunk_rows:]
-        part = batch.slice(lo, hi - lo) if n else empty_batch()
-        if part.num_rows or mine:
-            yield TickChunk(part, tuple(mine))
+    yield from cut_chunks(batch, rejects, chunk_rows)
 
 
 def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.RecordBatch, list[Reject]]:
