@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from thunderline.store import TenantViolation, Warehouse
+from thunderline.store.bulk import copy_payload
 from thunderline.store.schema import all_tables
 
 JAN = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in µs
@@ -163,8 +164,10 @@ def test_bulk_column_upsert_is_tenant_bound_and_atomic(warehouse):
 
 
 def test_bulk_column_upsert_keeps_empty_strings_nulls_and_quotes_apart(warehouse):
-    """The PostgreSQL COPY path (CSV) must not confuse '' with NULL nor mangle quotes, commas or newlines."""
-    odd = 'a "quoted", comma\nnewline \\ backslash'
+    """The PostgreSQL COPY path (text format, or CSV) must not confuse '' with NULL nor mangle quotes, commas,
+    tabs, line ends, backslashes or text that looks like COPY's own NULL and end markers."""
+    odd = 'a "quoted", comma\nnewline \\ backslash\ttab\rcr \\N \\. é'
+    assert copy_payload(["v", "n"], {"v": [odd, ""], "n": [None, 1]})[0] == "text"  # the path tested here
     rows = [fw("e1", JAN, status="", recipe_version=odd, label_spec=None),
             fw("e2", JAN, features={"q": odd}, label_spec={"h": 1})]
     with warehouse.session("t") as s:
