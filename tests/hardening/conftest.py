@@ -1,7 +1,8 @@
 """Fixtures of the crash / disk-full / concurrency harness (tests/hardening/crash_harness.py).
 
 Session-scoped: one small landing set, and one clean reference ingest per backend that
-every crashed-and-re-run home is compared with.
+every crashed-and-re-run home is compared with (run in the test process, so that the
+children forked from it later start with everything imported and compiled).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 
 import pytest
 
-from .crash_harness import Home, forked_ingest, write_landing_set
+from .crash_harness import Home, in_process_ingest, write_landing_set
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +45,14 @@ def crash_backend(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def crash_reference(crash_backend, crash_landing, tmp_path_factory):
-    """One uninterrupted ingest per backend: the state every crashed-and-re-run home must equal."""
+    """One uninterrupted ingest per backend: the state every crashed-and-re-run home must equal.
+
+    Run in this process, not forked: it also warms the process every crashed run is forked from."""
     _, make = crash_backend
     root = tmp_path_factory.mktemp(f"clean_{crash_backend[0]}")
     home = Home(root, make(root), crash_landing)
     out = root / "result.json"
-    assert forked_ingest(home, result_path=out) == 0
+    assert in_process_ingest(home, result_path=out) == 0
     result = json.loads(out.read_text())
     assert result["failed"] == [] and result["error"] is None
     # the set really exercises every stage
