@@ -156,29 +156,36 @@ def halves(data: bytes) -> tuple[bytes, bytes, int]:
     return data[:cut], data[cut:], k
 
 
+PARSE_BLOCK_BYTES = 1 << 20  # pyarrow's own block: a block that fits the cache parses ~2x faster than 8 MB
+
+
 def parse_block(data: bytes, names: list[str], types: dict[str, pa.DataType], *,
                 use_threads: bool = False) -> pa.Table | None:
     """``data`` (whole lines, no header) as a typed table, or None when a line does not type.
 
     Only the empty string is null (so "NaN"/"inf" arrive as values and are judged by the reader),
     quoting is off (vendor files do not quote), and a line with the wrong number of fields fails
-    the block rather than being skipped.
+    the block rather than being skipped. pyarrow parses in 1 MB blocks (measured: 2-2.5x less CPU
+    than one block of the whole piece); a line longer than that is parsed as one block.
     """
-    try:
-        t = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=use_threads,
-                                           block_size=max(len(data) + 1, 1 << 20)),
-            parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], true_values=[],
-                                                 false_values=[], strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    # one row per line, or the row path decides (pyarrow would skip or split lines the row path keeps)
-    return t if t.num_rows == data.count(b"\n") else None
+    for block_size in (PARSE_BLOCK_BYTES, len(data) + 1):
+        try:
+            t = pacsv.read_csv(
+                pa.py_buffer(data),
+                read_options=pacsv.ReadOptions(column_names=names, use_threads=use_threads, block_size=block_size),
+                parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False,
+                                                 ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], true_values=[],
+                                                     false_values=[], strings_can_be_null=False,
+                                                     quoted_strings_can_be_null=False),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            if "straddl" in str(exc) and block_size < len(data) + 1:
+                continue  # a line longer than pyarrow's block, not a bad line
+            return None
+        # one row per line, or the row path decides (pyarrow would skip or split lines the row path keeps)
+        return t if t.num_rows == data.count(b"\n") else None
+    return None
 
 
 @dataclass(frozen=True)
