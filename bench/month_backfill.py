@@ -61,6 +61,16 @@ def _write(job: tuple) -> int:
     return p.stat().st_size + Path(str(p).replace("_message_", "_orderbook_")).stat().st_size
 
 
+def _generate(jobs: list[tuple], landing: Path) -> int:
+    """Write the month's LOBSTER pairs (two worker processes); a kept ``--workdir`` that already holds
+    them all is reused as it is."""
+    names = list(landing.glob("*_message_*")) if landing.exists() else []
+    if len(names) == len(jobs):
+        return sum(p.stat().st_size + Path(str(p).replace("_message_", "_orderbook_")).stat().st_size for p in names)
+    with ProcessPoolExecutor(2) as pool:
+        return sum(pool.map(_write, jobs))
+
+
 def _children(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
@@ -158,15 +168,15 @@ def main() -> None:
                  str(landing))
                 for i, sym in enumerate(SYMBOLS[: args.symbols]) for j, day in enumerate(trading_days(args.days))]
         t0 = time.perf_counter()
-        with ProcessPoolExecutor(2) as pool:
-            size = sum(pool.map(_write, jobs))
+        size = _generate(jobs, landing)
         gen = time.perf_counter() - t0
         print(f"month {MONTH[0]}-{MONTH[1]:02d}: {args.symbols} symbols × {args.days} days × {per_day:,} ticks = "
               f"{total:,} ticks, {args.depth} levels, {len(jobs)} LOBSTER pairs, {size / 1e9:.2f} GB "
               f"({args.compression}); generated in {gen:.0f}s")
 
+        shutil.rmtree(home, ignore_errors=True)  # a kept --workdir re-runs the backfill from scratch
         env = dict(os.environ, THUNDERLINE_HOME=str(home), THUNDERLINE_LANDING_DIR=str(work / "landing"),
-                   DAGSTER_HOME=str(home / "dagster"))
+                   DAGSTER_HOME=str(home / "dagster"), THUNDERLINE_FIRST_MONTH=f"{MONTH[0]}-{MONTH[1]:02d}")
         for k in ("THUNDERLINE_WAREHOUSE_URL", "THUNDERLINE_LAKE_DIR", "MLFLOW_TRACKING_URI"):
             env.pop(k, None)
         cli = Path(sys.executable).with_name("thunderline")
