@@ -26,7 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
 import pyarrow.csv as pacsv  # noqa: E402
 
 from thunderline.market import lobster  # noqa: E402
@@ -61,12 +63,65 @@ def consume(it) -> int:
     return n
 
 
+def tardis_snapshot_file(ticks: pa.Table, depth: int, out: Path) -> Path:
+    """The ticks' books as a Tardis book_snapshot_{depth} CSV (written by pyarrow: fast, exact floats)."""
+    n = ticks.num_rows
+    lv = {c: ticks.column(c).combine_chunks().flatten().to_numpy().reshape(n, depth)
+          for c in ("book_ask_px", "book_ask_sz", "book_bid_px", "book_bid_sz")}
+    cols = {"exchange": pa.array(["bench"] * n), "symbol": pa.array(["BTCUSDT"] * n),
+            "timestamp": ticks.column("ts"), "local_timestamp": ticks.column("ts")}
+    for i in range(depth):
+        for side, px, sz in (("asks", "book_ask_px", "book_ask_sz"), ("bids", "book_bid_px", "book_bid_sz")):
+            cols[f"{side}[{i}].price"] = pa.array(lv[px][:, i], mask=np.isnan(lv[px][:, i]))
+            cols[f"{side}[{i}].amount"] = pa.array(lv[sz][:, i])
+    pacsv.write_csv(pa.table(cols), out, pacsv.WriteOptions(quoting_style="none"))
+    return out
+
+
+def raw_parse_one(path: Path, types: dict) -> int:
+    """The baseline for one-file formats: pyarrow.csv with the columns' types, one thread."""
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=False),
+                          convert_options=pacsv.ConvertOptions(column_types=types)).num_rows
+
+
+def other_formats(msg: Path, tmp: Path, rows: int, depth: int, repeats: int) -> list[tuple]:
+    """Tardis book_snapshot_{depth} and canonical CSV files of the same day's first ``rows`` ticks: raw
+    parse, columnar reader and row reader, each on the same file."""
+    from thunderline.market import canonical, canonical_columnar, crypto, tardis_columnar
+    from thunderline.market.canonical import write_canonical_csv
+
+    head = pa.Table.from_batches([c.batch for c in lobster.iter_lobster(msg, "bench", 262_144)]).slice(0, rows)
+    head = head.filter(pc.invert(pc.is_null(head.column("book_bid_px"))))  # status rows carry no book
+    snap = tardis_snapshot_file(head, depth, tmp / f"bench_book_snapshot_{depth}.csv")
+    canon = tmp / "bench_canonical.csv"
+    write_canonical_csv(head.to_batches(), canon)
+    snap_types = {"timestamp": pa.int64(), **{f"{s}[{i}].{w}": pa.float64() for i in range(depth)
+                                              for s in ("asks", "bids") for w in ("price", "amount")}}
+    canon_types = {c: pa.int64() for c in ("ts", "seq", "event_type", "trade_side")}
+    out = []
+    for label, path, types, col, row in (
+            (f"tardis book_snapshot_{depth}", snap, snap_types,
+             lambda p: tardis_columnar.iter_tardis_book_snapshot(p, "bench", 262_144, depth),
+             lambda p: crypto.iter_tardis_book_snapshot_rows(p, "bench", 65_536, depth)),
+            ("canonical CSV", canon, canon_types, lambda p: canonical_columnar.iter_canonical_csv(p, "bench", 262_144),
+             lambda p: canonical.iter_canonical_csv_rows(p, "bench", 65_536))):
+        rw, rc, n = timed(lambda: raw_parse_one(path, types), repeats)
+        cw, cc, n2 = timed(lambda: consume(col(path)), repeats)
+        pw, pc_, n3 = timed(lambda: consume(row(path)))
+        assert n == n2 == n3
+        out += [(f"{label}: raw pyarrow.csv parse", n, rw, rc), (f"{label}: columnar", n, cw, cc),
+                (f"{label}: row path", n, pw, pc_)]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--row-path-rows", type=int, default=100_000)
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--other-rows", type=int, default=200_000,
+                    help="ticks of the day written as Tardis book_snapshot and canonical CSV (0: skip)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tl-readers-"))
     try:
@@ -92,6 +147,9 @@ def main() -> None:
             cm = write_lobster_day(spec, tmp / kind, compression=kind)
             zw, zc, nz = timed(lambda: consume(lobster.iter_lobster(cm, "bench", 262_144)), args.repeats)
             rows.append((f"columnar iter_lobster, {kind}", nz, zw, zc))
+        others = other_formats(msg, tmp, min(args.other_rows, args.rows), args.depth, args.repeats) \
+            if args.other_rows else []
+        rows += others
         print(f"{'reader':<48} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'rows/cpu-s':>12} {'rows/wall-s':>12}")
         for name, k, wall, cpu in rows:
             print(f"{name:<48} {k:>10,} {wall:>8.2f} {cpu:>8.2f} {k / cpu:>12,.0f} {k / wall:>12,.0f}")
@@ -100,6 +158,10 @@ def main() -> None:
               f"{col_rate / row_rate:.1f}×)")
         print(f"columnar cost ÷ raw parse cost:     {cc / rc:6.2f}×  (target ≤ 2×)")
         print(f"columnar rows per CPU-second:       {col_rate / 1e6:6.2f} M  (target ≥ 5 M per core, {args.depth} levels)")
+        for i in range(0, len(others), 3):
+            (label, _, _, raw_c), (_, k, _, col_c), (_, _, _, row_c) = others[i:i + 3]
+            print(f"{label.split(':')[0]:<28} columnar {k / col_c / 1e6:5.2f} M rows/CPU-s, "
+                  f"{row_c / col_c:5.1f}x the row path, {col_c / raw_c:4.2f}x the raw parse's CPU")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
