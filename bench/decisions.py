@@ -366,7 +366,9 @@ def cpu_bound(r, n, backends) -> None:
     ``decide_windows`` has three workers that can run at once: the deciding thread (plus the
     expert calls it waits for), the writer thread, and for PostgreSQL the server backend.
     Their CPU per window bounds the rate: none can go faster than its own work, and the
-    three together share two cores. Wall time is what counts; this says what to expect of it.
+    three together share two cores. It is an upper bound: the two threads also take turns
+    at the GIL (row building and driver parameter binding hold it; SQLite's and psycopg2's
+    I/O and Arrow's kernels release it). Wall time is what counts; this says what to expect of it.
     """
     print("\nCPU per window of decide_windows, by worker, and the rate two idle cores would allow:")
     for b in backends:

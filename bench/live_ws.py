@@ -13,12 +13,15 @@ Baseline in the same run: the same micro-batches (replayed from the session's jo
 ticks cut in the same places) through the stdin Arrow path's code (spool → process), timed from
 just before the spool: what the WebSocket adapter adds is the difference.
 A warm-up batch of another symbol is processed first, so numba compiles outside the measurement.
+Wall times move with the neighbours on a shared machine; the CPU time of the thread that processes
+the micro-batches (time.thread_time) is printed for both, with the load average.
 Figures only: nothing here passes or fails on time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -77,7 +80,8 @@ def main() -> None:
         settings = load_settings({"THUNDERLINE_HOME": str(home)})
         version = _seed_router(settings)
         print(f"router {version}; {n_frames} frames in {args.bursts} bursts of {args.burst}, "
-              f"pause {args.pause_s}s; max batch {args.max_batch}, linger {args.linger_ms} ms")
+              f"pause {args.pause_s}s; max batch {args.max_batch}, linger {args.linger_ms} ms; "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         with BinanceStandIn(stream, [Script()], burst=args.burst, pause_s=args.pause_s) as server:
             st = settings.model_copy(update={"binance_ws_url": server.ws_url, "binance_rest_url": server.rest_url})
             runner = LiveRunner(st, instance=None, keep_latencies=True, interval_s=3600)
@@ -86,9 +90,10 @@ def main() -> None:
             orig = runner.handle
 
             def timed(path, arrivals=None, quarantine=(), also=None):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 mb = orig(path, arrivals, quarantine, also)
-                per_batch.append((len(arrivals) if arrivals is not None else 0, (time.perf_counter() - t0) * 1e3))
+                per_batch.append((len(arrivals) if arrivals is not None else 0, (time.perf_counter() - t0) * 1e3,
+                                  (time.thread_time() - c0) * 1e3))
                 return mb
 
             runner.handle = timed
@@ -112,10 +117,12 @@ def main() -> None:
         rest = np.concatenate(lat)
         print(f"  frame arrival → persisted trace, per tick: {_pct(rest)}")
         print("  per micro-batch p99: " + ", ".join(f"{np.percentile(x, 99) / 1000:.0f}" for x in lat) + " ms")
-        sizes = [n for n, _ in per_batch]
-        times = [t for _, t in per_batch]
+        sizes = [n for n, _, _ in per_batch]
+        times = [t for _, t, _ in per_batch]
+        cpus = [c for _, _, c in per_batch]
         if times:
-            print(f"  micro-batch: {np.mean(sizes):.0f} ticks, process {np.median(times):.1f} ms median")
+            print(f"  micro-batch: {np.mean(sizes):.0f} ticks, process {np.median(times):.1f} ms median wall, "
+                  f"{np.median(cpus):.1f} ms median / {max(cpus):.1f} ms max CPU of the processing thread")
         runner.close()
 
         # baseline: the same micro-batches through spool → process, in a fresh warehouse
@@ -127,13 +134,17 @@ def main() -> None:
             _seed_router(s2)
             r2 = LiveRunner(s2, instance=None, keep_latencies=True, interval_s=3600)
             _warm(r2)
+            cpus = []
             for b in batches:
-                t0 = time.time_ns() // 1000
+                t0, c0 = time.time_ns() // 1000, time.thread_time()
                 r2.handle(spool_table(s2, b), np.full(b.num_rows, t0, np.int64))
+                cpus.append((time.thread_time() - c0) * 1e3)
+            print(f"baseline CPU per micro-batch (this thread): {np.median(cpus):.1f} ms median, {max(cpus):.1f} max")
             base_rest = np.concatenate(r2.stats.tick_latency_us[1:])
             print(f"baseline (same batches, spool → persisted trace, no network/JSON/book): {_pct(base_rest)}")
             r2.close()
-            print(f"ratio p99 ws / baseline: {np.percentile(rest, 99) / max(1.0, np.percentile(base_rest, 99)):.2f}x")
+            print(f"ratio p99 ws / baseline: {np.percentile(rest, 99) / max(1.0, np.percentile(base_rest, 99)):.2f}x; "
+                  f"load average at end {os.getloadavg()[0]:.2f}")
         finally:
             shutil.rmtree(home2, ignore_errors=True)
     finally:
