@@ -55,6 +55,8 @@ def cmd_promote(args) -> int:
         p = Promoter(stores.registry, stores.warehouse, stores.tenant_id, policy=GatePolicy(min_count=args.min_count), actor=args.actor)
         if args.rollback:
             t = p.rollback(args.expert, reason=args.reason or "manual rollback", actor=args.actor)
+        elif args.guard:
+            t = p.guard(args.expert)
         else:
             t = p.step(args.expert)
     if t is None:
@@ -87,6 +89,9 @@ def register(sub) -> None:
     pr.add_argument("expert", help="expert name, e.g. momentum_gbm_h1 (registered as thunderline.expert.<name>)")
     pr.add_argument("--rollback", action="store_true",
                     help="move champion back to the previous champion instead of judging a candidate")
+    pr.add_argument("--guard", action="store_true",
+                    help="judge the champion against the version it replaced on realised labels; roll it back "
+                         "when that version beats it on IC and net PnL")
     pr.add_argument("--reason", default="", help="why (recorded with the transition; default 'manual rollback')")
     pr.add_argument("--min-count", type=positive_int, default=200,
                     help="realised trades the candidate needs before it is judged (default 200)")

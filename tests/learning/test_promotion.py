@@ -186,3 +186,49 @@ def test_promotion_rollback_router_versions_and_learned_gates(warehouse, fitted,
     with ExpertRegistry(tracking_uri=uri, artifact_location=artifacts) as reg:
         again = retrain_router_gates(warehouse, TENANT, reg, lookback_days=400, min_windows=50)
     assert again.previous_version == again.version == after.version  # deterministic: same gates, same version
+
+
+def test_champion_guard_rolls_back_a_champion_forced_by_hand_and_keeps_a_good_one(warehouse, fitted, mlflow_store):
+    """An anti-signal version made champion by hand is judged against the champion it replaced on realised labels
+    and rolled back; a good version forced over a bad one is kept. Both outcomes are recorded and tagged."""
+    uri, artifacts = mlflow_store
+    b = "pg" if warehouse.is_postgres else "lite"
+    bad_first, good_first = f"guard_a_{b}", f"guard_b_{b}"
+    live = planted_windows(n_symbols=3, n_windows=300, seed=23, start_us=LIVE_START_US)
+    store_planted(warehouse, live)
+    end = {"thunderline.train_data_end_us": str(fitted["train_end_us"])}
+    with ExpertRegistry(tracking_uri=uri, artifact_location=artifacts, warehouse=warehouse,
+                        tenant_id=TENANT) as reg:
+        v_good = reg.register(_named(fitted["good"], bad_first), alias="champion", tags=end).version
+        v_bad = reg.register(_named(fitted["bad"], bad_first), alias="shadow", tags=end).version
+        w_bad = reg.register(_named(fitted["bad"], good_first), alias="champion", tags=end).version
+        w_good = reg.register(_named(fitted["good"], good_first), tags=end).version
+        state = initial_router_state({bad_first: "order_flow", good_first: "order_flow"},
+                                     {bad_first: v_good, good_first: w_bad}, fitted["features"], d=8, seed=3)
+        experts = {bad_first: reg.load(bad_first, "champion"), good_first: reg.load(good_first, "champion")}
+        with warehouse.session(TENANT) as s:
+            publish_router_version(s, state, reason="test bootstrap")
+            decide_windows(s, live, state, experts)
+        p = Promoter(reg, warehouse, TENANT, policy=GatePolicy(min_count=100, lookback_days=400), actor="carol (ops)")
+        with pytest.raises(PromotionError, match="needs a champion and the version it replaced"):
+            p.guard(bad_first)
+        forced = p.force_champion(bad_first, v_bad, reason="hotfix by hand")
+        assert (forced.decision, forced.from_state, forced.previous_champion) == ("forced", "shadow", v_good)
+        assert reg.aliases(bad_first) == {"champion": v_bad}
+        back = p.guard(bad_first)
+        assert (back.decision, back.champion_after) == ("rolled_back", v_good), back.reason
+        assert back.metrics["candidate"]["ic"] < back.metrics["champion"]["ic"] and back.metrics["candidate"]["n"] >= 100
+        assert reg.aliases(bad_first) == {"champion": v_good}
+        assert reg.version(bad_first, v_bad).tags["thunderline.lifecycle"] == "rolled_back"
+        assert "champion guard" in back.reason
+
+        p.force_champion(good_first, w_good, reason="better by hand")
+        kept = p.guard(good_first)
+        assert (kept.decision, kept.champion_after) == ("kept", w_good), kept.reason
+        assert reg.aliases(good_first) == {"champion": w_good}
+    with warehouse.session(TENANT) as s:
+        pe = s.table("promotion_events")
+        events = s.select("promotion_events", pe.c.expert.in_([bad_first, good_first]), order_by=[pe.c.at_us])
+    assert [(e["expert"], e["decision"]) for e in events] == [
+        (bad_first, "forced"), (bad_first, "rolled_back"), (good_first, "forced"), (good_first, "kept")]
+    assert all(e["mlflow_run_id"] and e["actor"] == "carol (ops)" for e in events)

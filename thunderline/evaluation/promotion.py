@@ -24,7 +24,9 @@ Promotion moves the ``champion`` alias; the model promotion sensor
 (``sensors/model_promotion.py``) then publishes a router version that routes
 to it (:func:`publish_router_for_champions` does the same in-process, e.g. for
 the demo). :meth:`Promoter.rollback` moves ``champion`` back to the version it
-replaced. Every transition — including *held* and *rejected* — is written to
+replaced; :meth:`Promoter.guard` does so on evidence (the replaced version beats
+the champion on IC and net PnL on windows after the champion's training data),
+which also catches a champion set by hand (:meth:`Promoter.force_champion`). Every transition — including *held* and *rejected* — is written to
 ``promotion_events`` (who, why, both sides' metrics and the thresholds), logged
 as a run of the MLflow experiment ``thunderline-promotions``, and tagged on the
 model version (``thunderline.lifecycle``, ``thunderline.last_transition``).
@@ -76,7 +78,7 @@ class Transition:
     version: str
     from_state: str
     to_state: str
-    decision: str  # registered | promoted | held | rejected | rolled_back
+    decision: str  # registered | promoted | forced | held | kept | rejected | rolled_back
     actor: str
     reason: str
     previous_champion: str | None = None
@@ -235,7 +237,57 @@ class Promoter:
         self.client.delete_registered_model_alias(_rm(name), "challenger")
         return self._transition(name, version, "challenger", "none", "rejected", why, champion, champion, evidence)
 
-    def rollback(self, name: str, *, reason: str, actor: str | None = None) -> Transition:
+    def force_champion(self, name: str, version: str, *, reason: str, actor: str | None = None) -> Transition:
+        """Make ``version`` the champion by hand, without evidence (an operator's override); recorded like
+        every step, and the replaced champion is kept so :meth:`guard` can judge the override and
+        :meth:`rollback` can undo it."""
+        aliases = self.registry.aliases(name)
+        champion = aliases.get("champion")
+        if champion == str(version):
+            raise PromotionError(f"{_rm(name)}: v{version} already is the champion")
+        from_state = next((a for a in ("challenger", "shadow") if aliases.get(a) == str(version)), "none")
+        self.client.set_registered_model_alias(_rm(name), "champion", str(version))
+        if from_state != "none":
+            self.client.delete_registered_model_alias(_rm(name), from_state)
+        if champion is not None:
+            self.client.set_registered_model_tag(_rm(name), PREVIOUS_CHAMPION_TAG, str(champion))
+            self._tag(name, champion, "previous_champion", None)
+        return self._transition(name, str(version), from_state, "champion", "forced", reason, champion,
+                                str(version), {}, actor=actor)
+
+    def guard(self, name: str) -> Transition:
+        """Champion watch: replay the champion and the version it replaced on the same evidence windows (after
+        the champion's training data); when the replaced version beats it on both IC and net PnL — the
+        promotion rule, applied in reverse — the champion is rolled back, else it is *kept* (or *held*
+        with fewer than ``min_count`` trades). Every outcome is recorded like a promotion step."""
+        rm = self.client.get_registered_model(_rm(name))
+        previous = (rm.tags or {}).get(PREVIOUS_CHAMPION_TAG)
+        current = (rm.aliases or {}).get("champion")
+        if not previous or current is None:
+            raise PromotionError(f"{_rm(name)}: needs a champion and the version it replaced to guard it")
+        cur_v = self.registry.resolve(name, "champion")
+        ev = self.evidence().restrict(_int(cur_v.tags.get(TRAIN_END_TAG)))
+        c = replay_performance(self.registry.load(name, "champion"), ev, self.policy.cost)
+        k = replay_performance(self.registry.load_version(name, previous), ev, self.policy.cost)
+        p = self.policy
+        evidence = {"candidate": jsonable(c), "champion": jsonable(k), "policy": p.to_json(), "windows": len(ev),
+                    "evidence_start_us": ev.start_us, "evidence_end_us": ev.end_us,
+                    "champion_version": str(current), "restored_version": str(previous)}
+        if c.n < p.min_count:
+            return self._transition(name, str(current), "champion", "champion", "held",
+                                    f"{c.n} realised trades since the champion's training data, the guard needs "
+                                    f"{p.min_count}", str(current), str(current), evidence)
+        ic_c, ic_k = (x.ic if math.isfinite(x.ic) else 0.0 for x in (c, k))
+        worse = ic_k > ic_c + p.ic_margin and k.net > c.net + p.pnl_margin
+        why = (f"champion v{current} IC {ic_c:+.4f}, net {c.net:+.6f} vs replaced v{previous} IC {ic_k:+.4f}, "
+               f"net {k.net:+.6f} over {c.n} trades: {'worse on both' if worse else 'not worse on both'}")
+        if worse:
+            return self.rollback(name, reason=f"champion guard: {why}", evidence=evidence)
+        return self._transition(name, str(current), "champion", "champion", "kept", why, str(current),
+                                str(current), evidence)
+
+    def rollback(self, name: str, *, reason: str, actor: str | None = None,
+                 evidence: Mapping[str, Any] | None = None) -> Transition:
         """Point ``champion`` back at the version the last promotion replaced."""
         rm = self.client.get_registered_model(_rm(name))
         previous = (rm.tags or {}).get(PREVIOUS_CHAMPION_TAG)
@@ -248,7 +300,7 @@ class Promoter:
         self.client.delete_registered_model_tag(_rm(name), PREVIOUS_CHAMPION_TAG)
         self._tag(name, previous, "champion", None)
         return self._transition(name, str(current), "champion", "none", "rolled_back", reason, str(current),
-                                str(previous), {"restored_version": str(previous)}, actor=actor)
+                                str(previous), {"restored_version": str(previous), **(evidence or {})}, actor=actor)
 
     def register_shadow(self, name: str, version: str, *, reason: str, metrics: Mapping[str, Any] | None = None,
                         actor: str | None = None) -> Transition:
@@ -270,7 +322,8 @@ class Promoter:
                        decision=decision, actor=actor or self.actor, reason=reason, previous_champion=previous,
                        champion_after=after, metrics=_clean(evidence), at_us=int(time.time() * 1e6))
         t.mlflow_run_id = self._log_run(t)
-        lifecycle = {"held": from_state, "rejected": "rejected", "rolled_back": "rolled_back"}.get(decision, to_state)
+        lifecycle = {"held": from_state, "kept": from_state, "rejected": "rejected",
+                     "rolled_back": "rolled_back"}.get(decision, to_state)
         self._tag(name, version, lifecycle, {"decision": decision, "from": from_state, "to": to_state,
                                              "actor": t.actor, "reason": reason, "run_id": t.mlflow_run_id,
                                              "at_us": t.at_us})

@@ -488,6 +488,12 @@ class ExpertRegistry:
         v = self.resolve(name, alias)
         return self._bind(name, alias, v)
 
+    def load_version(self, name: str, version: str | int) -> LoadedExpert:
+        """One version by number (e.g. the champion a promotion replaced, to judge both on the same windows);
+        bound under the pseudo-alias ``v<version>``, which no registry alias can be."""
+        v = self.version(name, version)
+        return self._bind(name, f"v{v.version}", v)
+
     def get(self, name: str, alias: str = "champion") -> LoadedExpert:
         """The version currently bound to ``alias`` without asking the registry (hot path; see :meth:`refresh`)."""
         with self._lock:
