@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, score_targets, stack_scales, stage_split
+from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, score_targets
 from thunderline.decisions.gates import fit_gate
+from thunderline.decisions.stacking import purged_folds, stack_weights
 from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
 from thunderline.evaluation.walkforward import Fold, FoldResult, report_rows, walk_forward_folds
 from thunderline.labels.clock import QuoteMids
@@ -51,9 +52,52 @@ def test_stacking_gives_noise_experts_no_weight_and_the_good_one_the_most():
     y = rng.standard_normal(n)
     good = np.tanh(np.sign(y) * 0.3 + rng.standard_normal(n) * 0.5)
     noise = rng.uniform(-1, 1, (n, 2))
-    alpha, stats = stack_scales(np.column_stack([noise[:, 0], good, noise[:, 1]]), y, ["n1", "good", "n2"])
+    alpha, stats, info = stack_weights(np.column_stack([noise[:, 0], good, noise[:, 1]]), y, ["n1", "good", "n2"],
+                                       np.arange(n) * 4 // n)
     assert alpha == {"n1": 0.0, "good": 1.0, "n2": 0.0}
-    assert stats["good"]["t"] > 5
+    assert stats["good"]["t"] > 5 and info["best"] == "good"
+
+
+def test_stacking_combines_complementary_experts_and_shrinks_a_redundant_one_to_the_best():
+    """Two experts that each see half of the signal are both weighted (the cross-validated stack beats either
+    alone); a noisy copy of the best expert adds nothing out of fold, so the penalty keeps it small."""
+    rng = np.random.default_rng(4)
+    n = 6000
+    a, b = rng.standard_normal(n), rng.standard_normal(n)
+    y = np.sign(a + b + rng.standard_normal(n))
+    fold = np.arange(n) * 4 // n
+    S = np.column_stack([a, b, a + 2.0 * rng.standard_normal(n)])
+    alpha, _, info = stack_weights(S, y, ["a", "b", "copy"], fold)
+    assert alpha["a"] > 0.5 and alpha["b"] > 0.5 and alpha["copy"] < 0.2
+    assert set(info["cv_rank_ic"]) and info["lambda"] in info["cv_rank_ic"]
+    # with nothing to gain beyond the best expert, the chosen λ leaves (almost) the best expert alone
+    S2 = np.column_stack([a, a + 3.0 * rng.standard_normal(n)])
+    alpha2, _, _ = stack_weights(S2, np.sign(a + rng.standard_normal(n)), ["a", "noisy"], fold)
+    assert alpha2["a"] == 1.0 and alpha2["noisy"] < 0.15
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 10_000_000), st.integers(50, 400))
+def test_purged_folds_cover_every_row_once_and_train_never_near_the_block(k, purge, n):
+    t = np.sort(np.random.default_rng(n).integers(0, 600_000_000, n))
+    folds = purged_folds(t, k, purge)
+    blocks = np.sum([b for _, b in folds], axis=0)
+    assert np.all(blocks == 1)  # every row in exactly one block
+    for train, block in folds:
+        assert not (train & block).any()
+        if block.any():
+            lo, hi = t[block].min(), t[block].max()
+            # no training row within the purge of the block on either side
+            assert not np.any(train & (t + purge > lo) & (t - purge < hi + 1))
+
+
+def test_a_fold_may_test_before_its_training_period_with_the_embargo_before_training():
+    from thunderline.evaluation.report import single_fold
+
+    f = single_fold(100_000_000, 200_000_000, 0, 100_000_000, embargo_us=5_000_000)
+    assert (f.test_start_us, f.test_end_us) == (0, 95_000_000) and f.train_start_us == 100_000_000
+    with pytest.raises(ValueError, match="must not overlap"):
+        single_fold(0, 200_000_000, 100_000_000, 300_000_000)
 
 
 def test_score_targets_ignore_unmoved_windows_and_wrong_experts():
@@ -120,14 +164,6 @@ def test_walk_forward_purge_and_embargo(n_folds, frac, embargo):
             assert np.all(frame[train]["window_end_us"].to_numpy()[filled] + h * 1000 <= f.train_end_us)
 
 
-def test_stage_split_is_chronological_and_purged():
-    t = np.arange(0, 10_000_000, 125_000)
-    sp = stage_split(t, purge_us=5_000_000)
-    c1, c2 = sp.cuts_us
-    assert np.all(t[sp.fit] + 5_000_000 <= c1) and np.all(t[sp.calibrate] >= c1)
-    assert np.all(t[sp.calibrate] + 5_000_000 <= c2) and np.all(t[sp.select] >= c2)
-
-
 def test_signal_evaluation_rows_are_stored_and_replaced(warehouse):
     from thunderline.evaluation.report import EvaluationRun, store_run
 
@@ -169,3 +205,30 @@ def test_init_schema_adds_columns_an_older_release_lacked(warehouse):
         assert conn.execute(sa.text("SELECT c FROM t_migrate WHERE id = 1")).scalar() == 0
         conn.execute(sa.text("DROP TABLE t_migrate"))
     assert "blended_score" in {c["name"] for c in sa.inspect(warehouse.engine).get_columns("decision_traces")}
+
+
+def test_decision_stack_fits_on_out_of_fold_scores_and_refits_experts_on_the_whole_period():
+    """On planted windows (order flow predicts the next move, momentum does not): every training window gets an
+    out-of-fold score, the stack weights the order-flow expert, and the experts that decide are refitted on
+    the whole training period."""
+    from thunderline.decisions.fitting import fit_decision_stack
+    from thunderline.decisions.stacking import CV_FOLDS, SHRINK_GRID
+    from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
+
+    from .learning_data import planted_windows
+
+    wins = planted_windows(n_symbols=2, n_windows=1200, seed=7)
+    mids = {}
+    for sym in sorted({w.key for w in wins}):
+        ws = sorted((w for w in wins if w.key == sym), key=lambda w: w.window_start_us)
+        ts = np.array([w.window_end_us for w in ws], dtype=np.int64)
+        mids[sym] = QuoteMids(ts, 100 * np.exp(np.cumsum([w.features["mid_return"] for w in ws])))
+    specs = [DEFAULT_SPECS_BY_NAME[n] for n in ("order_flow_logit_h1", "momentum_gbm_h1_shallow", "ofi_linear_h1")]
+    fit = fit_decision_stack(wins, mids, specs=specs, d=8)
+    r = fit.report
+    assert r["cv_folds"] == CV_FOLDS and r["stack_windows"] == len(wins)
+    assert r["stacking"]["final"]["lambda"] in SHRINK_GRID
+    assert fit.state.scale_of("order_flow_logit_h1") > 0.5
+    assert r["calibrate_stats"]["order_flow_logit_h1"]["t"] > r["calibrate_stats"]["momentum_gbm_h1_shallow"]["t"]
+    assert all(fx.train_info["n_rows"] == len(wins) for fx in fit.experts.values())
+    assert r["chosen"] in r["select_rank_ic"]

@@ -2,22 +2,25 @@
 
 Why a second stage: experts alone do not say how much of each to trust, and a fixed
 vote let a weak expert carry the blend. On the training period only (never the period
-to be decided), in time order, with purges so no label crosses into a later stage:
+to be decided), with purges so no label crosses from one fold into another:
 
-1. **fit** (first part): every expert is trained on clock labels — the sign of the mid
-   move over its own horizon (``hold`` when the mid did not move), realised from quotes
-   as-of the window's end (:mod:`thunderline.labels.clock`);
-2. **calibrate** (middle part, after a purge of the longest horizon): each expert's
-   signed score is regressed, without intercept and with non-negative coefficients,
-   on the realised move at the blend's horizon, together with the others (stacking).
-   An expert whose score adds nothing out of sample gets α = 0; the largest α is 1.
-   The gates are learned from which expert's α-scaled score was right per window;
-3. **select** (last part): candidate router configurations — the stacked blend with
-   uniform routing, learned gates with soft or sparse routing, and the best calibrated
-   expert alone — are each run through the real decision path; the one with the
-   highest rank IC of the blended score wins (ties: the simpler, listed first). The
-   action thresholds are fitted there: the |score| above which a position paid its
-   spread and fees on that part, or no trading at all when none did.
+1. **out-of-fold scores** (:mod:`thunderline.decisions.stacking`): the period is cut into
+   ``CV_FOLDS`` contiguous purged folds; every expert is trained on the other folds (clock
+   labels: the sign of the mid move over its own horizon, ``hold`` when the mid did not move,
+   :mod:`thunderline.labels.clock`) and scores the fold, so every training window gets a score
+   from experts that never saw it;
+2. **stack** (all out-of-fold rows): α per expert by non-negative ridge regression of the move's
+   direction on the standardised scores, shrunk toward the best single expert by a λ chosen by
+   purged cross-validation; experts whose out-of-fold IC is not above noise get 0. The gates are
+   learned from which expert's α-scaled score was right per window;
+3. **select** (the last fold, forward in time): candidate router configurations — the best expert
+   alone, the stacked blend with uniform routing, learned gates with soft or sparse routing — are
+   fitted on the earlier folds' out-of-fold rows and run through the real decision path with the
+   experts that did not see the last fold; a more complex candidate replaces the current choice
+   only when it beats it by ``SELECT_Z`` standard errors. The action thresholds are fitted there:
+   the |score| above which a position paid its spread and fees, or no trading at all when none did;
+4. **refit**: the chosen configuration's α and gates are refitted on every out-of-fold row, and
+   the experts on the whole training period (what is registered and decides).
 
 The blend can therefore always fall back to the best validated expert, and a day on
 which routing does not help ends with the plain stacked blend.
@@ -26,6 +29,7 @@ which routing does not help ends with the plain stacked blend.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -38,14 +42,10 @@ from thunderline.labels.clock import QuoteMids, clock_labels
 from thunderline.labels.forward import LABEL_BUY, LABEL_HOLD, LABEL_SELL, label_column
 from thunderline.routing import RouterConfig, RouterLayerConfig
 
-#: Share of the training period per stage (fit, calibrate, select).
-STAGES = (0.6, 0.24, 0.16)
 DEFAULT_BLEND_HORIZON_MS = 1000
 #: Standard errors by which a more complex candidate must beat the current choice on the select stage
 #: (two: with four candidates tried in turn, a spurious switch has a few per cent chance, not a third).
 SELECT_Z = 2.0
-#: Ridge penalty of the stacking regression, per window (standardised units).
-RIDGE = 0.1
 #: Exchange/broker fee per side, basis points of notional, charged by threshold fitting and paper PnL.
 DEFAULT_FEE_BPS = 0.1
 
@@ -91,72 +91,7 @@ def class_labels(returns: Mapping[int, pd.DataFrame], specs, index: pd.Index) ->
     return pd.DataFrame(cols, index=index)
 
 
-# --------------------------------------------------------------------------- stages
-@dataclass
-class StageSplit:
-    """Row masks of the fit / calibrate / select stages over a training frame (purged at each cut)."""
-
-    fit: np.ndarray
-    calibrate: np.ndarray
-    select: np.ndarray
-    cuts_us: tuple[int, int]
-
-
-def stage_split(end_us: np.ndarray, purge_us: int, stages: Sequence[float] = STAGES) -> StageSplit:
-    """Chronological stages by decision time; a row whose label horizon would reach past the next
-    stage's start (``end + purge > cut``) is dropped from its stage (the purge)."""
-    t = np.asarray(end_us, dtype=np.int64)
-    if t.size == 0:
-        raise ValueError("stage_split: no training windows")
-    lo, hi = int(t.min()), int(t.max()) + 1
-    c1 = lo + int((hi - lo) * stages[0])
-    c2 = lo + int((hi - lo) * (stages[0] + stages[1]))
-    fit = (t + purge_us <= c1)
-    cal = (t >= c1) & (t + purge_us <= c2)
-    sel = t >= c2
-    return StageSplit(fit, cal, sel, (c1, c2))
-
-
-def stack_scales(scores: np.ndarray, y: np.ndarray, names: Sequence[str], *, min_t: float = 2.0
-                 ) -> tuple[dict[str, float], dict[str, dict]]:
-    """α per expert: non-negative least squares of ``y`` on the experts' scores (no intercept) among the
-    experts whose own score predicts ``y`` (t-statistic of the rank IC > ``min_t``), scaled so the largest
-    α is 1; every other expert gets 0. Returns (α, per-expert stats)."""
-    from scipy.optimize import nnls
-    from scipy.stats import spearmanr
-
-    S = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(y) & np.isfinite(S).all(axis=1)
-    S, y = S[ok], y[ok]
-    stats, useful = {}, []
-    y = np.sign(y)  # the direction: robust to the few large moves that would own a least-squares fit
-    for j, name in enumerate(names):
-        s = S[:, j]
-        ic = float(spearmanr(s, y).statistic) if s.size > 2 and np.ptp(s) > 0 and np.ptp(y) > 0 else 0.0
-        ic = 0.0 if not np.isfinite(ic) else ic
-        t = ic * np.sqrt(max(s.size - 2, 1)) / np.sqrt(max(1e-12, 1 - ic * ic))
-        stats[name] = {"rank_ic": ic, "t": float(t), "n": int(s.size)}
-        if t > min_t:
-            useful.append(j)
-    alpha = {name: 0.0 for name in names}
-    if useful:
-        sd = S[:, useful].std(axis=0)
-        sd = np.where(sd > 0, sd, 1.0)
-        # ridge-penalised NNLS on standardised scores: collinear experts share weight (their
-        # average is steadier out of sample than whichever one least squares happens to pick)
-        Z = S[:, useful] / sd
-        lam = np.sqrt(RIDGE * len(y))
-        coef, _ = nnls(np.vstack([Z, lam * np.eye(len(useful))]),
-                       np.r_[y / (np.std(y) or 1.0), np.zeros(len(useful))])
-        coef = coef / sd  # back to raw score units
-        if coef.max() > 0:
-            coef = coef / coef.max()
-            for j, c in zip(useful, coef):
-                alpha[names[j]] = float(np.clip(c, 0.0, 1.0))
-    return alpha, stats
-
-
+# --------------------------------------------------------------------------- stacking helpers
 def score_targets(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per window, the expert whose (scaled) score was most right about the realised move: the largest
     ``score × sign(move)`` when it is > 0; ``-1`` (teaches nothing) when no expert was right or the mid
@@ -219,64 +154,53 @@ class BlendFit:
     candidates: dict[str, float] = field(default_factory=dict)
     expert_stats: dict[str, dict] = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
+    stacking: dict = field(default_factory=dict)
 
 
-def fit_blend(state: RouterState, experts: Mapping[str, Any], windows_cal: Sequence, y_cal: np.ndarray,
-              windows_sel: Sequence, y_sel: Mapping[int, np.ndarray], spread_sel: np.ndarray, *, tenant_id: str,
-              horizon_ms: int = DEFAULT_BLEND_HORIZON_MS, edgar_windows=(), ticker_map=(),
-              fee_bps: float = DEFAULT_FEE_BPS, min_t: float = 2.0) -> BlendFit:
-    """Scales, gates, routing and thresholds for ``state`` (see the module docstring), fitted on the
-    calibrate windows (``y_cal``: realised log return at ``horizon_ms``) and chosen on the select windows
-    (``y_sel``: horizon ms → realised log returns there; a candidate's merit is its mean rank IC over them).
+@dataclass
+class OutOfFold:
+    """Out-of-fold scores of the training windows and what produced them."""
 
-    Starting from the best calibrated expert alone, the stacked blend and then each routing replace the
-    current choice only if their select-stage merit exceeds its merit by more than ``SELECT_Z`` standard errors of
-    the difference (``sqrt(2·(1 − ρ)/n)``, ρ the rank correlation of the two blended scores): stacking
-    and routing must earn their place on evidence."""
-    from scipy.stats import spearmanr
+    names: list[str]
+    scores: np.ndarray  # rows × experts; 0 where the fold's expert could not be trained
+    fold: np.ndarray  # fold index per row (-1: in no fold)
+    embedded: np.ndarray  # the router embedding of every row
+    last_experts: dict[str, Any]  # the experts that did not see the last fold
 
-    from thunderline.decisions.pipeline import decide, joined_feature_frame
 
-    names = sorted({e for pool in state.pools for e in pool})
-    df_cal, _ = joined_feature_frame(windows_cal, edgar_windows, ticker_map)
-    S = np.column_stack([_scores(experts[n], df_cal) for n in names])
-    alpha, stats = stack_scales(S, y_cal, names, min_t=min_t)
-    best = max(names, key=lambda n: stats[n]["t"])
-    provisional = BlendSpec((1.0, 1.0), alpha, horizon_ms)
-
-    # gates from which scaled expert was right on the calibrate windows
-    F = df_cal.reindex(columns=list(state.embedding.feature_names)).to_numpy(np.float64)
-    X = state.embedding.embed(F)
+def _gates(state: RouterState, names: Sequence[str], S: np.ndarray, alpha: Mapping[str, float], X: np.ndarray,
+           y: np.ndarray) -> list[np.ndarray]:
+    """One gate per layer learned from which α-scaled expert was right per row (zeros where nobody was)."""
     scaled = S * np.array([alpha[n] for n in names])
     learned = []
     for pool in state.pools:
         cols = [names.index(e) for e in pool]
         try:
-            learned.append(fit_gate(X, score_targets(scaled[:, cols], y_cal), len(pool)).W)
+            learned.append(fit_gate(X, score_targets(scaled[:, cols], y), len(pool)).W)
         except GateFitError:
             learned.append(np.zeros((state.config.d, len(pool))))
+    return learned
+
+
+def _candidates(state: RouterState, names: Sequence[str], alpha: Mapping[str, float], best: str,
+                gates: Sequence[np.ndarray], horizon_ms: int) -> dict[str, RouterState]:
     zeros = [np.zeros_like(g) for g in state.gates]
+    stacked = BlendSpec((1.0, 1.0), dict(alpha), horizon_ms)
     one_hot = BlendSpec((1.0, 1.0), {n: (1.0 if n == best else 0.0) for n in names}, horizon_ms)
-    candidates = {
-        "stacked": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=provisional),
+    return {
         "best_expert": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=one_hot),
-        "gated_soft": _with_layers(state, full_capacity=True, p=1.0, gates=learned, blend=provisional),
-        "gated_sparse": _with_layers(state, full_capacity=True, p=None, gates=learned, blend=provisional),
-        "gated_expert_choice": _with_layers(state, full_capacity=False, p=None, gates=learned, blend=provisional),
+        "stacked": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=stacked),
+        "gated_soft": _with_layers(state, full_capacity=True, p=1.0, gates=gates, blend=stacked),
+        "gated_sparse": _with_layers(state, full_capacity=True, p=None, gates=gates, blend=stacked),
+        "gated_expert_choice": _with_layers(state, full_capacity=False, p=None, gates=gates, blend=stacked),
     }
-    ics, zs = {}, {}
-    for key, cand in candidates.items():
-        batch = decide(windows_sel, cand, dict(experts), tenant_id=tenant_id, edgar_windows=edgar_windows,
-                       ticker_map=ticker_map, enforce_budgets=False)
-        zs[key] = z = batch.blended_score
-        per_h = []
-        for y in y_sel.values():
-            ok = np.isfinite(y)
-            ic = spearmanr(z[ok], y[ok]).statistic if ok.sum() > 2 and np.ptp(z[ok]) > 0 else 0.0
-            per_h.append(float(ic) if np.isfinite(ic) else 0.0)
-        ics[key] = float(np.mean(per_h))
-    # simplest first: the best expert alone, then the stacked blend, then each routing; a candidate
-    # replaces the current choice only when it beats it by more than SELECT_Z standard errors of the difference
+
+
+def _choose(zs: Mapping[str, np.ndarray], ics: Mapping[str, float]) -> str:
+    """Simplest first (the best expert alone, the stacked blend, each routing): a candidate replaces the
+    current choice only when it beats it by ``SELECT_Z`` standard errors of the difference."""
+    from scipy.stats import spearmanr
+
     chosen = "best_expert"
     for key in ("stacked", "gated_soft", "gated_sparse", "gated_expert_choice"):
         n = max(len(zs[key]), 3)
@@ -285,13 +209,53 @@ def fit_blend(state: RouterState, experts: Mapping[str, Any], windows_cal: Seque
         rho = float(rho) if np.isfinite(rho) else 0.0
         if ics[key] - ics[chosen] > SELECT_Z * np.sqrt(2.0 * max(1.0 - rho, 0.0) / n):
             chosen = key
+    return chosen
+
+
+def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Sequence,
+              y_sel: Mapping[int, np.ndarray], spread_sel: np.ndarray, *, tenant_id: str,
+              horizon_ms: int = DEFAULT_BLEND_HORIZON_MS, edgar_windows=(), ticker_map=(),
+              fee_bps: float = DEFAULT_FEE_BPS) -> BlendFit:
+    """Scales, gates, routing and thresholds for ``state`` from out-of-fold scores (see the module docstring).
+
+    ``y``: the target per training row (direction of the move); ``windows_sel``: the last fold's windows,
+    ``y_sel``: horizon ms → their realised log returns (a candidate's merit is its mean rank IC over them)."""
+    from scipy.stats import spearmanr
+
+    from thunderline.decisions.pipeline import decide
+    from thunderline.decisions.stacking import stack_weights
+
+    names, S, fold, X = oof.names, oof.scores, oof.fold, oof.embedded
+    last = int(fold.max())
+    early = (fold >= 0) & (fold < last)
+    alpha_e, stats_e, info_e = stack_weights(S[early], y[early], names, fold[early])
+    gates_e = _gates(state, names, S[early], alpha_e, X[early], y[early])
+    candidates = _candidates(state, names, alpha_e, info_e["best"], gates_e, horizon_ms)
+    ics, zs = {}, {}
+    for key, cand in candidates.items():
+        z = decide(windows_sel, cand, dict(oof.last_experts), tenant_id=tenant_id, edgar_windows=edgar_windows,
+                   ticker_map=ticker_map, enforce_budgets=False).blended_score
+        zs[key] = z
+        per_h = []
+        for ys in y_sel.values():
+            ok = np.isfinite(ys)
+            ic = spearmanr(z[ok], ys[ok]).statistic if ok.sum() > 2 and np.ptp(z[ok]) > 0 else 0.0
+            per_h.append(float(ic) if np.isfinite(ic) else 0.0)
+        ics[key] = float(np.mean(per_h))
+    chosen = _choose(zs, ics)
     y_h = y_sel.get(int(horizon_ms), next(iter(y_sel.values())))
     thresholds, th_info = fit_thresholds(zs[chosen], y_h * 1e4, spread_sel, fee_bps)
-    final_blend = BlendSpec(thresholds, candidates[chosen].blend.scale, horizon_ms, {
-        "chosen": chosen, "select_rank_ic": ics, "calibrate_windows": int(np.isfinite(y_cal).sum()),
-        "select_windows": int(len(windows_sel)), "best_expert": best, "fee_bps": fee_bps})
-    final = dataclasses.replace(candidates[chosen], blend=final_blend)
-    return BlendFit(final, chosen, ics, stats, th_info)
+    # refit the chosen configuration on every out-of-fold row
+    rows = fold >= 0
+    alpha, stats, info = stack_weights(S[rows], y[rows], names, fold[rows])
+    final_cands = _candidates(state, names, alpha, info["best"], _gates(state, names, S[rows], alpha, X[rows], y[rows]),
+                              horizon_ms)
+    final_blend = BlendSpec(thresholds, final_cands[chosen].blend.scale, horizon_ms, {
+        "chosen": chosen, "select_rank_ic": ics, "stack_windows": int(rows.sum()),
+        "select_windows": int(len(windows_sel)), "best_expert": info["best"], "fee_bps": fee_bps,
+        "shrinkage_lambda": info["lambda"]})
+    final = dataclasses.replace(final_cands[chosen], blend=final_blend)
+    return BlendFit(final, chosen, ics, stats, th_info, {"select": info_e, "final": info})
 
 
 def _scores(expert, df: pd.DataFrame) -> np.ndarray:
@@ -327,8 +291,7 @@ def fit_decision_stack(windows: Sequence, mids: Mapping[str, QuoteMids], *, seed
     realised moves across training windows first (the negative control: nothing should be learned).
     """
     from thunderline.decisions.seeding import initial_router_state, training_frame
-    from thunderline.experts import DEFAULT_EXPERT_SPECS, ExpertInputError
-    from thunderline.experts.training import train_expert
+    from thunderline.experts import DEFAULT_EXPERT_SPECS
 
     specs = tuple(specs or DEFAULT_EXPERT_SPECS)
     windows = sorted(windows, key=lambda w: (w.key, w.window_start_us))
@@ -340,33 +303,76 @@ def fit_decision_stack(windows: Sequence, mids: Mapping[str, QuoteMids], *, seed
     if shuffle_labels_seed is not None:
         perm = np.random.default_rng(shuffle_labels_seed).permutation(len(df))
         rets = {h: pd.DataFrame(r.to_numpy()[perm], columns=r.columns, index=r.index) for h, r in rets.items()}
-    split = stage_split(df["window_end_us"].to_numpy(), max(horizons) * 1000)
     labels = class_labels(rets, specs, df.index)
-
-    fitted, skipped = {}, {}
-    for spec in specs:
-        try:
-            fitted[spec.name] = train_expert(spec, df[split.fit], labels[split.fit], seed)
-        except ExpertInputError as exc:  # e.g. no filing history for filing experts
-            skipped[spec.name] = str(exc)
+    fitted, skipped = _train_all(specs, df, labels, seed)
+    oof = _out_of_fold(fitted, specs, df, labels, seed, max(horizons) * 1000, skipped)
+    for name in skipped:
+        fitted.pop(name, None)
     if not fitted:
         raise ValueError(f"fit_decision_stack: no expert could be trained ({skipped})")
     versions = {n: (str(register(fx)) if register is not None else "fit") for n, fx in sorted(fitted.items())}
-    state = initial_router_state({n: fx.family for n, fx in fitted.items()}, versions, df[split.fit], d=d, seed=seed)
-    # the calibration target: the direction of the move, averaged over every label horizon, so the
+    state = initial_router_state({n: fx.family for n, fx in fitted.items()}, versions, df, d=d, seed=seed)
+    oof = _with_embedding(oof, state, df, sorted(fitted))
+    # the stacking target: the direction of the move, averaged over every label horizon, so the
     # blend is fitted to be right at all of them rather than at one
-    y = np.nanmean(np.column_stack([np.sign(rets[h]["fwd_return"].to_numpy()) for h in horizons]), axis=1)
-    cal_idx, sel_idx = np.flatnonzero(split.calibrate), np.flatnonzero(split.select)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a window with no realised horizon: NaN, left out
+        y = np.nanmean(np.column_stack([np.sign(rets[h]["fwd_return"].to_numpy()) for h in horizons]), axis=1)
+    sel_idx = np.flatnonzero(oof.fold == oof.fold.max())
     spread = df["spread_bps"].to_numpy(np.float64) if "spread_bps" in df else np.zeros(len(df))
     y_sel = {h: rets[h]["fwd_return"].to_numpy()[sel_idx] for h in horizons}
-    fit = fit_blend(state, fitted, [windows[i] for i in cal_idx], y[cal_idx], [windows[i] for i in sel_idx],
-                    y_sel, spread[sel_idx], tenant_id=tenant_id, horizon_ms=horizon_ms,
-                    edgar_windows=edgar_windows, ticker_map=ticker_map, fee_bps=fee_bps)
+    fit = fit_blend(state, oof, y, [windows[i] for i in sel_idx], y_sel, spread[sel_idx], tenant_id=tenant_id,
+                    horizon_ms=horizon_ms, edgar_windows=edgar_windows, ticker_map=ticker_map, fee_bps=fee_bps)
     gap = {f"{h}ms": float((rets[h]["status"] != "filled").mean()) for h in horizons}
-    report = {"train_windows": len(df), "fit_windows": int(split.fit.sum()),
-              "calibrate_windows": int(split.calibrate.sum()), "select_windows": int(split.select.sum()),
-              "label_gap_rate": gap, "blend": fit.state.blend.to_json(), "chosen": fit.chosen,
-              "select_rank_ic": fit.candidates, "calibrate_stats": fit.expert_stats,
-              "thresholds": fit.thresholds, "versions": versions,
+    report = {"train_windows": len(df), "cv_folds": int(oof.fold.max()) + 1, "stack_windows": int((oof.fold >= 0).sum()),
+              "select_windows": len(sel_idx), "label_gap_rate": gap, "blend": fit.state.blend.to_json(),
+              "chosen": fit.chosen, "select_rank_ic": fit.candidates, "calibrate_stats": fit.expert_stats,
+              "stacking": fit.stacking, "thresholds": fit.thresholds, "versions": versions,
               "train_info": {n: dict(fx.train_info) for n, fx in fitted.items()}}
     return StackFit(fitted, fit.state, report, skipped)
+
+
+def _train_all(specs, df: pd.DataFrame, labels: pd.DataFrame, seed: int, rows: np.ndarray | None = None,
+               skipped: dict | None = None) -> tuple[dict, dict]:
+    """Every spec trained on ``rows`` of ``df`` (all rows by default); (fitted, skipped with the reason)."""
+    from thunderline.experts import ExpertInputError
+    from thunderline.experts.training import train_expert
+
+    fitted, skipped = {}, ({} if skipped is None else skipped)
+    for spec in specs:
+        if spec.name in skipped:
+            continue
+        try:
+            fitted[spec.name] = (train_expert(spec, df, labels, seed) if rows is None
+                                 else train_expert(spec, df[rows], labels[rows], seed))
+        except ExpertInputError as exc:  # e.g. no filing history for filing experts
+            skipped[spec.name] = str(exc)
+    return fitted, skipped
+
+
+def _out_of_fold(fitted: Mapping[str, Any], specs, df: pd.DataFrame, labels: pd.DataFrame, seed: int,
+                 purge_us: int, skipped: dict) -> OutOfFold:
+    """Scores of every training row by experts trained on the other purged folds. An expert that cannot be
+    trained on some fold joins ``skipped`` (the blend is fitted only over experts every fold has)."""
+    from thunderline.decisions.stacking import CV_FOLDS, purged_folds
+
+    folds = purged_folds(df["window_end_us"].to_numpy(), CV_FOLDS, purge_us)
+    per_fold, fold_id = [], np.full(len(df), -1, dtype=np.int64)
+    for k, (train, block) in enumerate(folds):
+        fx, _ = _train_all([s for s in specs if s.name in fitted], df, labels, seed, rows=train, skipped=skipped)
+        per_fold.append(fx)
+        fold_id[block] = k
+    names = sorted(n for n in fitted if n not in skipped)
+    S = np.zeros((len(df), len(names)))
+    for k, (_, block) in enumerate(folds):
+        part = df[block]
+        for j, n in enumerate(names):
+            S[block, j] = _scores(per_fold[k][n], part)
+    return OutOfFold(names, S, fold_id, np.zeros((len(df), 0)), {n: per_fold[-1][n] for n in names})
+
+
+def _with_embedding(oof: OutOfFold, state: RouterState, df: pd.DataFrame, names: Sequence[str]) -> OutOfFold:
+    """The router's embedding of every training row, and the columns of ``names`` only."""
+    keep = [oof.names.index(n) for n in names]
+    X = state.embedding.embed(df.reindex(columns=list(state.embedding.feature_names)).to_numpy(np.float64))
+    return OutOfFold(list(names), oof.scores[:, keep], oof.fold, X, {n: oof.last_experts[n] for n in names})

@@ -96,8 +96,8 @@ def evaluate_period(session, lake, tenant_id: str, *, symbols: Sequence[str], fo
     """Run every fold on the windows and quotes of ``symbols`` (see :mod:`~thunderline.evaluation.walkforward`)."""
     from thunderline.store.window_rows import load_edgar_windows
 
-    lo = min(f.train_start_us for f in folds)
-    hi = max(f.test_end_us for f in folds)
+    lo = min(min(f.train_start_us, f.test_start_us) for f in folds)
+    hi = max(max(f.train_end_us, f.test_end_us) for f in folds)
     windows = load_market_windows(session, symbols, lo, hi)
     if not windows:
         raise ValueError(f"no market windows for {list(symbols)} between {lo} and {hi} µs: ingest them first")
@@ -176,11 +176,18 @@ def _json_default(o):
 
 def single_fold(train_from_us: int, train_to_us: int, test_from_us: int, test_to_us: int, *,
                 embargo_us: int = 5_000_000) -> Fold:
-    """One explicit fold; the test period starts no earlier than ``train_to + embargo``."""
-    if not (train_from_us < train_to_us <= test_from_us < test_to_us):
-        raise ValueError("periods must satisfy train_from < train_to ≤ from < to")
-    return Fold(0, int(train_from_us), int(train_to_us), int(max(test_from_us, train_to_us + embargo_us)),
-                int(test_to_us))
+    """One explicit fold. Forward (test after training): the test period starts no earlier than
+    ``train_to + embargo``. Backward (test before training, e.g. decide the morning with experts
+    trained on the afternoon): it ends no later than ``train_from − embargo``, so no test label
+    reads a quote the training features were built from."""
+    if train_from_us < train_to_us <= test_from_us < test_to_us:
+        return Fold(0, int(train_from_us), int(train_to_us), int(max(test_from_us, train_to_us + embargo_us)),
+                    int(test_to_us))
+    if test_from_us < test_to_us <= train_from_us < train_to_us and test_from_us < train_from_us - embargo_us:
+        return Fold(0, int(train_from_us), int(train_to_us), int(test_from_us),
+                    int(min(test_to_us, train_from_us - embargo_us)))
+    raise ValueError("periods must not overlap: train_from < train_to ≤ from < to, or from < to ≤ train_from < "
+                     "train_to (the test period before training)")
 
 
 __all__ = ["EvaluationRun", "evaluate_period", "load_market_windows", "load_mids", "log_mlflow", "months_between",

@@ -1,0 +1,124 @@
+"""Stacking on out-of-fold scores: purged K-fold over the training period, ridge shrunk toward the best expert.
+
+Why out of fold: the blend's weights must be fitted on scores the experts produced on windows they
+were not trained on — otherwise an expert that memorises its training rows (boosted trees do) looks
+better to the stack than it will be. And why all of the training period rather than a held-back
+tail: a stack fitted on a quarter of the data picks weights by luck on one cut of a day and not on
+another. So:
+
+* :func:`purged_folds` cuts the training period into ``k`` contiguous blocks by decision time; the
+  experts of block ``j`` are trained on the other blocks, minus every row within ``purge_us`` of
+  block ``j`` on either side (before it: its label would read quotes inside the block; after it:
+  its features overlap the block's labels). Every training row thus gets an out-of-fold score.
+* :func:`shrunk_stack`: non-negative ridge regression of the move's direction on the experts'
+  standardised out-of-fold scores, among the experts whose own rank IC has a t-statistic above
+  ``min_t``, with the penalty pulling the coefficients toward **the best single expert**
+  (its own univariate coefficient, every other expert 0) rather than toward zero. λ = 0 is
+  the free stack, λ → ∞ the best expert alone, so a stack that cannot earn its extra weights
+  on held-out rows collapses to the expert the blend would otherwise fall back to.
+* :func:`stack_weights` chooses λ from :data:`SHRINK_GRID` by the same purged folds (the stack of
+  each λ is fitted on the other folds' out-of-fold rows and scored by rank IC on the fold),
+  then fits it on every row. Weights are rescaled so the largest is 1.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.optimize import nnls
+from scipy.stats import rankdata
+
+#: Contiguous purged folds of the training period (out-of-fold scores, choice of λ).
+CV_FOLDS = 4
+#: Shrinkage toward the best expert tried by cross-validation (per window, standardised units).
+SHRINK_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: An expert enters the stack only when the t-statistic of its own out-of-fold rank IC exceeds this.
+MIN_T = 2.0
+
+
+def purged_folds(end_us: np.ndarray, k: int, purge_us: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` contiguous blocks by decision time: (train mask, block mask) per block, the train mask
+    without every row within ``purge_us`` of the block (either side)."""
+    t = np.asarray(end_us, dtype=np.int64)
+    if t.size == 0 or k < 2:
+        raise ValueError(f"purged_folds: need rows and k ≥ 2 (got {t.size} rows, k={k})")
+    edges = np.linspace(int(t.min()), int(t.max()) + 1, k + 1).astype(np.int64)
+    out = []
+    for j in range(k):
+        lo, hi = int(edges[j]), int(edges[j + 1])
+        block = (t >= lo) & (t < hi)
+        train = (t + purge_us < lo) | (t - purge_us >= hi)
+        out.append((train, block))
+    return out
+
+
+def rank_ic_t(s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(Spearman rank IC, its t-statistic) of score and target; (0, 0) when either is constant."""
+    s = np.asarray(s, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if s.size < 3 or np.ptp(s) == 0 or np.ptp(y) == 0:
+        return 0.0, 0.0
+    a, b = rankdata(s) - (s.size + 1) / 2, rankdata(y) - (y.size + 1) / 2
+    ic = float(a @ b / np.sqrt((a @ a) * (b @ b)))
+    return ic, ic * np.sqrt(max(s.size - 2, 1)) / np.sqrt(max(1e-12, 1 - ic * ic))
+
+
+def shrunk_stack(S: np.ndarray, y: np.ndarray, lam: float, useful: Sequence[int], best: int) -> np.ndarray:
+    """Non-negative coefficients (raw score units, one per column of ``S``; 0 outside ``useful``) of the
+    ridge regression of ``y`` on the standardised ``useful`` scores, shrunk toward ``best`` alone."""
+    beta = np.zeros(S.shape[1])
+    useful = list(useful)
+    if not useful:
+        return beta
+    sd = S[:, useful].std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    Z = S[:, useful] / sd
+    yy = y / (np.std(y) or 1.0)
+    prior = np.zeros(len(useful))
+    if best in useful:
+        zb = Z[:, useful.index(best)]
+        prior[useful.index(best)] = max(float(zb @ yy) / max(float(zb @ zb), 1e-12), 0.0)
+    root = np.sqrt(lam * len(yy))
+    coef, _ = nnls(np.vstack([Z, root * np.eye(len(useful))]), np.r_[yy, root * prior])
+    beta[useful] = coef / sd
+    return beta
+
+
+def _useful(S: np.ndarray, y: np.ndarray, min_t: float) -> tuple[list[int], int, list[tuple[float, float]]]:
+    stats = [rank_ic_t(S[:, j], y) for j in range(S.shape[1])]
+    useful = [j for j, (_, t) in enumerate(stats) if t > min_t]
+    best = int(np.argmax([t for _, t in stats])) if stats else 0
+    return useful, best, stats
+
+
+def stack_weights(S: np.ndarray, y: np.ndarray, names: Sequence[str], fold_id: np.ndarray | None = None, *,
+                  grid: Sequence[float] = SHRINK_GRID, min_t: float = MIN_T) -> tuple[dict, dict, dict]:
+    """α per expert (largest 1) from out-of-fold scores ``S`` (rows × experts) and target ``y``; λ chosen by
+    cross-validation over ``fold_id`` (one λ, the first of ``grid``, without folds). Returns
+    (α, per-expert stats, {"lambda", "cv_rank_ic", "best"})."""
+    S = np.asarray(S, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(y) & np.isfinite(S).all(axis=1)
+    S, y = S[ok], y[ok]
+    fold = None if fold_id is None else np.asarray(fold_id)[ok]
+    useful, best, stats = _useful(S, y, min_t)
+    cv: dict[float, float] = {}
+    if fold is not None and len(np.unique(fold)) >= 2:
+        for lam in grid:
+            scores = []
+            for f in np.unique(fold):
+                tr, te = fold != f, fold == f
+                u, b, _ = _useful(S[tr], y[tr], min_t)
+                scores.append(rank_ic_t(S[te] @ shrunk_stack(S[tr], y[tr], lam, u, b), y[te])[0])
+            cv[float(lam)] = float(np.mean(scores))
+        lam = max(cv, key=lambda k: (cv[k], k))  # ties: the stronger shrinkage
+    else:
+        lam = float(grid[0])
+    beta = shrunk_stack(S, y, lam, useful, best)
+    alpha = {n: 0.0 for n in names}
+    if beta.max() > 0:
+        for j, n in enumerate(names):
+            alpha[n] = float(np.clip(beta[j] / beta.max(), 0.0, 1.0))
+    per = {n: {"rank_ic": stats[j][0], "t": float(stats[j][1]), "n": int(len(y))} for j, n in enumerate(names)}
+    return alpha, per, {"lambda": lam, "cv_rank_ic": cv, "best": names[best] if len(names) else None}
