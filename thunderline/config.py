@@ -19,6 +19,8 @@ for these names.
 | THUNDERLINE_SENSOR_INTERVAL_S | 10 (seconds between sensor evaluations) |
 | THUNDERLINE_FIRST_MONTH     | first month with data (YYYY-MM)           |
 | THUNDERLINE_LAST_MONTH      | last month with data, or the current month when the data is recent (YYYY-MM or `current`) |
+| THUNDERLINE_LABELS          | clock (or chained: the next windows)      |
+| THUNDERLINE_LABEL_HORIZONS_MS | 250,1000,5000 (clock label horizons)    |
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ class Settings(BaseModel):
     binance_ws_url: str = "wss://fstream.binance.com"
     first_month: str | None = None  # YYYY-MM: monthly partitions start here (None: the first month with data)
     last_month: str | None = None  # YYYY-MM or "current": they end here (None: see data_months.partitions_end)
+    # labels the learning loop realises (labels asset, PnL, gate retraining): on a clock from the lake's quotes,
+    # or chained to the next non-overlapping windows (thunderline.labels.clock_realise)
+    label_definition: str = "clock"
+    label_horizons_ms: tuple[int, ...] = (250, 1000, 5000)
 
     @field_validator("tenant_id")
     @classmethod
@@ -174,6 +180,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
     if last_month is not None and last_month != "current" and not _MONTH_RE.match(last_month):
         raise ConfigError(f"THUNDERLINE_LAST_MONTH={last_month!r}: expected a month as YYYY-MM (e.g. 2025-04) or "
                           "'current'")
+    labels = _label_settings(env)
     try:
         settings = Settings(
             home=home,
@@ -189,10 +196,23 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             **sources,
             first_month=first_month,
             last_month=last_month,
+            **labels,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
     return settings.ensure_dirs() if create_dirs else settings
+
+
+def _label_settings(env: Mapping[str, str]) -> dict:
+    definition = env.get("THUNDERLINE_LABELS", "").strip() or "clock"
+    if definition not in ("clock", "chained"):
+        raise ConfigError(f"THUNDERLINE_LABELS={definition!r}: expected 'clock' or 'chained'")
+    raw = env.get("THUNDERLINE_LABEL_HORIZONS_MS", "").strip() or "250,1000,5000"
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and 0 < int(p) <= 3_600_000 and (int(p) % 250 == 0) for p in parts):
+        raise ConfigError(f"THUNDERLINE_LABEL_HORIZONS_MS={raw!r}: expected comma-separated milliseconds, each a "
+                          "multiple of 250 in 250..3600000 (e.g. 250,1000,5000)")
+    return {"label_definition": definition, "label_horizons_ms": tuple(sorted({int(p) for p in parts}))}
 
 
 _CONTACT_RE = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")

@@ -50,20 +50,32 @@ def _cost(config: PnlConfig):
     return CostModel(config.fee_bps, config.spread_share, config.horizon)
 
 
+class LabelsConfig(dg.Config):
+    definition: str = ""  # clock | chained; empty: THUNDERLINE_LABELS (default clock)
+    horizons_ms: list[int] = []  # clock horizons; empty: THUNDERLINE_LABEL_HORIZONS_MS (default 250, 1000, 5000)
+
+
 @dg.asset(partitions_def=month_symbol, deps=[market_feature_windows], group_name=GROUP, kinds={"sql"},
           owners=OWNERS,
-          description="Each market window's label (forward return over non-overlapping windows, class with a dead "
-                      "band), realised asynchronously once the future windows exist; fill status and latency.",
+          description="Each market window's label: on a clock (mid as of the window's end and 250 ms / 1 s / 5 s "
+                      "later, from the lake's quotes) or chained to the next non-overlapping windows; realised "
+                      "asynchronously once the future exists; fill status, gap rate per spec and latency.",
           metadata=table_definition_metadata(learning_tables.labels))
-def labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def labels(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: WarehouseResource,
+           lake: LakeResource) -> dg.MaterializeResult:
+    from thunderline.config import load_settings
     from thunderline.flow.learning_partition import realise_label_partition
+    from thunderline.labels.clock_realise import label_specs_for
 
+    specs = label_specs_for(load_settings(create_dirs=False), config.definition or None, config.horizons_ms or None)
     month, symbol = split_key(context.partition_key)
     with warehouse.session() as s:
-        summary = realise_label_partition(s, month, symbol)
+        summary = realise_label_partition(s, month, symbol, specs, lake=lake.get())
     context.log.info(f"{summary.partition}: {summary.newly_filled:,} labels filled, status {summary.status}")
     return dg.MaterializeResult(metadata=clean({
         "windows": summary.windows, "newly_filled": summary.newly_filled, "already_final": summary.already_final,
+        "specs": ", ".join(sp.id for sp in specs),
+        "gap_rate_by_spec": dg.MetadataValue.json(summary.gap_rate_by_spec),
         "status": dg.MetadataValue.json(summary.status), "fill_rate": dg.MetadataValue.float(summary.fill_rate),
         "latency_ms_p50": dg.MetadataValue.float(summary.latency_ms_p50 or 0.0),
         "latency_ms_p95": dg.MetadataValue.float(summary.latency_ms_p95 or 0.0)}))

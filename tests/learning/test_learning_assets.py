@@ -67,11 +67,15 @@ def test_learning_assets_materialize(warehouse, mlflow_store, tmp_path):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("symbols", ["SYN0", "SYN1"])
         key = dg.MultiPartitionKey({"month": "2024-02-01", "symbol": "SYN0"})
-        r = dg.materialize([labels, pnl], partition_key=key, instance=instance, resources=res)
+        # planted windows come without quotes in the lake: the chained definition (still an option) labels them
+        r = dg.materialize([labels, pnl], partition_key=key, instance=instance, resources=res,
+                           run_config={"ops": {"labels": {"config": {"definition": "chained"}}}})
         assert r.success
         md = {e.materialization.asset_key.path[-1]: e.materialization.metadata
               for e in r.get_asset_materialization_events()}
         assert md["labels"]["windows"].value == 300 and md["labels"]["fill_rate"].value > 0.95
+        gaps = str(md["labels"]["gap_rate_by_spec"].value)  # gap rate per spec (a table in the UI)
+        assert all(sid in gaps for sid in ("class_h1_db2bps", "class_h4_db2bps", "class_h10_db2bps"))
         assert md["pnl"]["priced"].value > 250 and md["pnl"]["net"].value > 0  # the planted signal pays
         r = dg.materialize([learning_evaluation], partition_key="2024-02-01", instance=instance, resources=res)
         assert r.success

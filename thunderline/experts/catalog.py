@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
+from thunderline.labels.clock import WINDOW_HORIZON_MS
 
 #: Registered-model name prefix in MLflow: ``thunderline.expert.<name>``.
 EXPERT_MODEL_PREFIX = "thunderline.expert."
@@ -79,9 +80,7 @@ FAMILY_FEATURES: Mapping[str, tuple[str, ...]] = {
     "ofi_top": OFI_TOP_FEATURES,
 }
 
-#: Clock horizon (ms) of an expert whose spec gives only a horizon in windows: 1 window → 250 ms,
-#: 4 → 1 s, 10 → 5 s (the default clock label horizons); otherwise 250 ms per window.
-WINDOW_HORIZON_MS: Mapping[int, int] = {1: 250, 4: 1000, 10: 5000}
+# WINDOW_HORIZON_MS (imported above): the clock horizon of an expert whose spec gives only windows.
 
 #: Default per-batch latency budget of an expert, milliseconds.
 DEFAULT_LATENCY_BUDGET_MS = 50.0

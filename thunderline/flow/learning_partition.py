@@ -54,11 +54,17 @@ class LabelSummary:
     status: dict[str, int] = field(default_factory=dict)
     latency_ms_p50: float | None = None
     latency_ms_p95: float | None = None
+    by_spec: dict[str, dict[str, int]] = field(default_factory=dict)  # spec id → status → count
 
     @property
     def fill_rate(self) -> float:
         total = sum(self.status.values())
         return self.status.get(STATUS_FILLED, 0) / total if total else 0.0
+
+    @property
+    def gap_rate_by_spec(self) -> dict[str, float]:
+        """Share of ``gap`` labels per spec (the windows whose label will never be realised)."""
+        return {k: v.get(STATUS_GAP, 0) / max(sum(v.values()), 1) for k, v in sorted(self.by_spec.items())}
 
 
 def _window_frame(rows: list[dict]) -> pd.DataFrame:
@@ -88,8 +94,11 @@ def load_market_windows(session: TenantSession, symbol: str, lo: int, hi: int,
 
 
 def realise_label_partition(session: TenantSession, month: str, symbol: str,
-                            default_specs: Sequence[LabelSpec] = DEFAULT_LABEL_SPECS) -> LabelSummary:
-    """Realise the labels of every market window of (month, symbol) that is not final yet."""
+                            default_specs: Sequence[LabelSpec] = DEFAULT_LABEL_SPECS, *, lake=None) -> LabelSummary:
+    """Realise the labels of every market window of (month, symbol) that is not final yet.
+
+    Clock specs (``LabelSpec.clock_ms``, :func:`thunderline.labels.clock_realise.configured_label_specs`) are
+    realised from ``lake``'s quotes of the symbol; chained specs from the following windows."""
     summary = LabelSummary(f"{month}|{symbol}")
     lo, hi = month_bounds_us(month)
     cols = ["id", "key", "recipe_version", "window_start", "window_end", "available_at", "features", "label_spec"]
@@ -100,9 +109,9 @@ def realise_label_partition(session: TenantSession, month: str, symbol: str,
     frame = _window_frame(own)
     wanted = [specs_of(ls, default_specs) for ls in frame["label_spec"]]
     all_specs = tuple(dict.fromkeys(s for ss in wanted for s in ss))
-    max_h = max(s.horizon for s in all_specs)
     width = int((frame["window_end_us"] - frame["window_start_us"]).max())
-    future = load_market_windows(session, symbol, hi, hi + (max_h + 2) * width, cols)
+    reach = max((s.clock_ms or 0) * 1000 if s.clock_ms else (s.horizon + 2) * width for s in all_specs)
+    future = load_market_windows(session, symbol, hi, hi + reach + 2 * width, cols)
     full = pd.concat([frame, _window_frame(future)], ignore_index=True) if future else frame
     lab = session.table("labels")
     final = {(r["feature_window_id"], r["spec_id"]) for r in session.select(
@@ -111,9 +120,40 @@ def realise_label_partition(session: TenantSession, month: str, symbol: str,
     fw = session.table("feature_windows")
     known_until = session.execute(sa.select(sa.func.max(fw.c.window_end)).where(
         fw.c.tenant_id == session.tenant_id, fw.c.kind == "market", fw.c.key == symbol)).scalar()
-    realised = realise_labels(full, all_specs, group_col="recipe_version", known_until_us=known_until)
+    realised = _realise(full, all_specs, known_until, lake, session.tenant_id, symbol, lo, hi + reach)
     realised = realised[realised["row"] < len(frame)]  # only this partition's windows get rows
-    by_spec = {s.id: s for s in all_specs}
+    rows = _label_rows(session.tenant_id, realised, frame, wanted, {s.id: s for s in all_specs}, final, symbol, month,
+                       summary)
+    summary.rows_written = session.upsert("labels", rows)
+    return summary
+
+
+def _realise(full: pd.DataFrame, specs: Sequence[LabelSpec], known_until: int | None, lake, tenant_id: str,
+             symbol: str, lo: int, hi: int) -> pd.DataFrame:
+    """Chained specs from the windows, clock specs from the lake's quotes over [lo, hi]."""
+    from thunderline.labels.clock_realise import realise_clock_labels
+
+    chained = [s for s in specs if s.clock_ms is None]
+    clock = [s for s in specs if s.clock_ms is not None]
+    parts = []
+    if chained:
+        parts.append(realise_labels(full, chained, group_col="recipe_version", known_until_us=known_until))
+    if clock:
+        if lake is None:
+            raise ValueError(f"labels of {symbol}: clock label specs {[s.id for s in clock]} need the lake's quotes "
+                             "(pass lake=, or THUNDERLINE_LABELS=chained)")
+        from thunderline.labels.clock import load_quote_mids
+        from thunderline.partitioning import month_of_us
+
+        months = sorted({month_of_us(lo), month_of_us(hi)})
+        mids = load_quote_mids(lake, tenant_id, months, symbol, hi_us=hi)
+        parts.append(realise_clock_labels(full, clock, mids, known_until_us=known_until))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _label_rows(tenant_id: str, realised: pd.DataFrame, frame: pd.DataFrame, wanted, by_spec, final, symbol: str,
+                month: str, summary: LabelSummary) -> list[dict]:
+    """``labels`` rows of the realised records that are wanted and not final yet; counts go to ``summary``."""
     now = utcnow()
     rows, latencies = [], []
     for rec in realised.itertuples(index=False):
@@ -123,6 +163,8 @@ def realise_label_partition(session: TenantSession, month: str, symbol: str,
             continue
         wid = frame.at[i, "id"]
         summary.status[rec.status] = summary.status.get(rec.status, 0) + 1
+        per = summary.by_spec.setdefault(rec.spec_id, {})
+        per[rec.status] = per.get(rec.status, 0) + 1
         if (wid, rec.spec_id) in final:
             summary.already_final += 1
             continue
@@ -131,7 +173,7 @@ def realise_label_partition(session: TenantSession, month: str, symbol: str,
             summary.newly_filled += 1
             latencies.append(int(rec.latency_us))
         rows.append(dict(
-            id=label_id(session.tenant_id, wid, rec.spec_id), feature_window_id=wid, symbol=symbol, month=month,
+            id=label_id(tenant_id, wid, rec.spec_id), feature_window_id=wid, symbol=symbol, month=month,
             window_start=int(frame.at[i, "window_start_us"]), window_end=int(frame.at[i, "window_end_us"]),
             available_at=int(frame.at[i, "available_at_us"]), spec_id=rec.spec_id, spec=spec.to_json(),
             horizon=int(rec.horizon), label_type=rec.label_type, status=rec.status, filled=bool(filled),
@@ -142,11 +184,10 @@ def realise_label_partition(session: TenantSession, month: str, symbol: str,
             exit_spread_bps=_finite(rec.exit_spread_bps) if filled else None,
             filled_at=now if filled else None,
         ))
-    summary.rows_written = session.upsert("labels", rows)
     if latencies:
         summary.latency_ms_p50 = float(np.percentile(latencies, 50)) / 1e3
         summary.latency_ms_p95 = float(np.percentile(latencies, 95)) / 1e3
-    return summary
+    return rows
 
 
 def _finite(x: Any) -> float | None:

@@ -63,3 +63,14 @@ def promote_champions(session: TenantSession, champions: Mapping[str, str]) -> P
 def publish_router_for_champions(client, session):
     """What the model promotion sensor's job does, in-process: route to the current MLflow champions."""
     return promote_champions(session, champion_versions(alias_snapshot(client)))
+
+
+def rollback_drill(promoter, name: str, version: str, *,
+                   reason: str = "rollback drill: a rejected candidate made champion by hand, without evidence"):
+    """Show a rollback working on evidence: ``version`` (e.g. the demo's rejected poor candidate) is made the
+    champion of ``name`` by hand (:meth:`~thunderline.evaluation.promotion.Promoter.force_champion`), then
+    the champion guard judges it against the champion it replaced on realised labels
+    (:meth:`~thunderline.evaluation.promotion.Promoter.guard`). Returns (forced, guarded) transitions; the
+    CLI's learning loop and the promotion asset both call it through a :class:`Promoter`."""
+    forced = promoter.force_champion(name, version, reason=reason)
+    return forced, promoter.guard(name)

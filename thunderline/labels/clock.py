@@ -36,6 +36,9 @@ from thunderline.labels.forward import LABEL_BUY, LABEL_HOLD, LABEL_SELL
 
 #: The default clock horizons, milliseconds.
 DEFAULT_CLOCK_HORIZONS_MS: tuple[int, ...] = (250, 1000, 5000)
+#: Clock horizon (ms) of an expert horizon given in windows: 1 window → 250 ms, 4 → 1 s, 10 → 5 s
+#: (the default clock label horizons); otherwise 250 ms per window.
+WINDOW_HORIZON_MS: dict[int, int] = {1: 250, 4: 1000, 10: 5000}
 STATUS_PENDING, STATUS_FILLED, STATUS_GAP = "pending", "filled", "gap"
 
 

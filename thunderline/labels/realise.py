@@ -51,14 +51,21 @@ class LabelSpec:
     """How a window's label is realised: horizon in non-overlapping windows, type and dead band.
 
     ``dead_band_bps`` (class labels only) is in basis points of log return:
-    2.0 means |forward return| ≤ 0.0002 is ``hold``.
+    2.0 means |forward return| ≤ 0.0002 is ``hold``. ``clock_ms``: realise the label on a clock
+    instead (mid as of the window's end and ``clock_ms`` later, from the lake's quotes:
+    :mod:`thunderline.labels.clock_realise`); ``horizon`` then names the expert horizon it serves
+    (1 → 250 ms, 4 → 1 s, 10 → 5 s by default), which is how consumers ask for it.
     """
 
     horizon: int = 1
     type: str = "class"
     dead_band_bps: float = 2.0
+    clock_ms: int | None = None
 
     def __post_init__(self) -> None:
+        if self.clock_ms is not None and (isinstance(self.clock_ms, bool) or int(self.clock_ms) != self.clock_ms
+                                          or self.clock_ms < 1):
+            raise ValueError(f"label spec: clock_ms {self.clock_ms!r} must be a whole number of milliseconds >= 1")
         if isinstance(self.horizon, bool) or not isinstance(self.horizon, (int, np.integer)) or self.horizon < 1:
             raise ValueError(f"label spec: horizon {self.horizon!r} must be a whole number of windows >= 1")
         if self.type not in LABEL_TYPES:
@@ -68,10 +75,16 @@ class LabelSpec:
 
     @property
     def id(self) -> str:
-        """Short stable name, e.g. ``class_h1_db2bps`` or ``delta_h4``."""
+        """Short stable name, e.g. ``class_h1_db2bps`` or ``delta_h4``; a clock spec adds its horizon:
+        ``class_h1_c250ms_db0bps``."""
+        clock = "" if self.clock_ms is None else f"_c{int(self.clock_ms)}ms"
         if self.type == "delta":
-            return f"delta_h{self.horizon}"
-        return f"class_h{self.horizon}_db{self.dead_band_bps:g}bps"
+            return f"delta_h{self.horizon}{clock}"
+        return f"class_h{self.horizon}{clock}_db{self.dead_band_bps:g}bps"
+
+    @property
+    def definition(self) -> str:
+        return "chained" if self.clock_ms is None else "clock"
 
     @property
     def dead_band(self) -> float:
@@ -81,19 +94,23 @@ class LabelSpec:
         out: dict[str, Any] = {"horizon": int(self.horizon), "type": self.type}
         if self.type == "class":
             out["dead_band_bps"] = float(self.dead_band_bps)
+        if self.clock_ms is not None:
+            out["clock_ms"] = int(self.clock_ms)
         return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "LabelSpec":
         """Accepts ``dead_band_bps`` or ``dead_band`` (return units); unknown keys are an error."""
-        unknown = set(d) - {"horizon", "type", "dead_band_bps", "dead_band"}
+        unknown = set(d) - {"horizon", "type", "dead_band_bps", "dead_band", "clock_ms"}
         if unknown:
             raise ValueError(f"label spec {dict(d)!r}: unknown keys {sorted(unknown)}")
         band = d.get("dead_band_bps")
         if band is None and d.get("dead_band") is not None:
             band = float(d["dead_band"]) * 1e4
+        clock = d.get("clock_ms")
         return cls(horizon=int(d.get("horizon", 1)), type=str(d.get("type", "class")),
-                   dead_band_bps=float(2.0 if band is None else band))
+                   dead_band_bps=float((2.0 if clock is None else 0.0) if band is None else band),
+                   clock_ms=None if clock is None else int(clock))
 
 
 #: What every market window is labelled with when its ``label_spec`` says nothing: the
