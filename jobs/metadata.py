@@ -23,6 +23,7 @@ DEFAULT_COLUMNS: dict[str, tuple[str, str]] = {
     "risk_flags": ("flag", "traces"), "status": ("status", "labels"), "by_kind": ("kind", "documents"),
     "by_status": ("status", "windows"), "net_by_router_version": ("router_version", "net"),
     "expert_latency_ms": ("expert", "ms"), "dead_bands": ("horizon", "dead_band"),
+    "gap_rate_by_spec": ("spec", "gap_rate"),
 }
 
 

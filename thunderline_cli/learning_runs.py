@@ -53,6 +53,8 @@ def run_learning_loop(settings, *, history_months: Sequence[str], targets: Seque
         if poor_candidate:
             loop.poor_candidate(poor_candidate, history_months, seed=seed)
         moved = loop.promotion(min_count=min_count, rounds=promotion_rounds)
+        if poor_candidate:
+            loop.rollback_drill(poor_candidate, min_count=min_count)
         if retrain_gates:
             loop.gates()
         if moved:
@@ -108,6 +110,15 @@ class _LearningRuns:
                      if str(mat.partition)[:7] in decided)
         self.show(f"    labels + pnl: {len(parts)} month × symbol runs (backfill {runs.backfill_id}); labels "
                   f"{sum(status.values()):,} {status}; {priced:,} decisions priced in {', '.join(decided) or '-'}")
+        gaps: dict[str, list[int]] = {}
+        for mat in runs.materializations("labels"):
+            n = sum(int(r["labels"]) for r in table_rows(mat.metadata["status"]))
+            for row in table_rows(mat.metadata["gap_rate_by_spec"]) if "gap_rate_by_spec" in mat.metadata else ():
+                acc = gaps.setdefault(row["spec"], [0.0, 0])
+                acc[0], acc[1] = acc[0] + float(row["gap_rate"]) * n, acc[1] + n
+        if gaps:
+            self.show("    gap rate per label spec: " + ", ".join(f"{k} {g / max(n, 1):.1%}"
+                                                            for k, (g, n) in sorted(gaps.items())))
         self.out["labels"] = status
         return decided
 
@@ -174,6 +185,28 @@ class _LearningRuns:
                 .register_shadow(name, pv, reason="deliberately poor candidate: trained on inverted labels",
                                  actor=actor)
         self.show(f"    deliberately poor candidate: thunderline.expert.{name} v{pv} (inverted labels) @shadow")
+        self.poor_version = pv
+
+    def rollback_drill(self, name: str, *, min_count: int) -> None:
+        """The rejected poor candidate made champion by hand, then judged by the champion guard against the
+        champion it replaced on realised labels and rolled back (:func:`thunderline.flow.promotion.rollback_drill`;
+        both transitions are MLflow runs of ``thunderline-promotions`` and tags on the versions)."""
+        from thunderline.evaluation.promotion import GatePolicy, Promoter
+        from thunderline.flow.promotion import rollback_drill
+        from thunderline.stores import open_stores
+
+        pv = getattr(self, "poor_version", None)
+        if pv is None:
+            return
+        actor = f"thunderline ({self.session.source})"
+        with open_stores(self.settings) as stores:
+            promoter = Promoter(stores.registry, stores.warehouse, stores.tenant_id,
+                                policy=GatePolicy(min_count=min_count), actor=actor)
+            forced, guarded = rollback_drill(promoter, name, pv)
+        self.show(f"    rollback drill {name}: v{pv} forced to champion by hand (replacing v{forced.previous_champion});"
+                  f" champion guard → {guarded.decision}, champion v{guarded.champion_after}: {guarded.reason}")
+        self.out["rollback"] = {"expert": name, "forced": pv, "decision": guarded.decision,
+                                "champion_after": guarded.champion_after}
 
     def promotion(self, *, min_count: int, rounds: int) -> bool:
         """One run of ``promotion_job``; True when a champion moved."""
