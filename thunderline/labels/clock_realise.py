@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from thunderline.labels.clock import WINDOW_HORIZON_MS, QuoteMids, clock_labels
-from thunderline.labels.realise import STATUS_FILLED, LabelSpec, _class_labels
+from thunderline.labels.realise import STATUS_FILLED, LabelSpec, label_records
 
 
 def window_horizon_of(clock_ms: int) -> int:
@@ -85,14 +85,6 @@ def realise_clock_labels(frame: pd.DataFrame, specs: Sequence[LabelSpec], mids: 
         j = np.searchsorted(at[by_end], horizon_end, side="right") - 1
         exit_ = np.where(j >= 0, spread[by_end[np.clip(j, 0, None)]], np.nan)
         exit_ = np.where(np.isfinite(exit_), exit_, spread)
-        parts.append(pd.DataFrame({
-            "row": frame.index.to_numpy(), "spec_id": spec.id, "horizon": int(spec.horizon),
-            "label_type": spec.type, "status": pd.Series(lab["status"].to_numpy(dtype=object), dtype=object),
-            "fwd_return": np.where(filled, r, np.nan),
-            "label": pd.Series(_class_labels(spec, r, filled), dtype=object),
-            "realised_at_us": np.where(filled, horizon_end, -1),
-            "latency_us": np.where(filled, horizon_end - avail, -1),
-            "entry_spread_bps": np.where(filled, spread, np.nan),
-            "exit_spread_bps": np.where(filled, exit_, np.nan),
-        }))
+        status = lab["status"].to_numpy(dtype=object)
+        parts.append(label_records(frame.index.to_numpy(), spec, status, r, filled, horizon_end, avail, spread, exit_))
     return pd.concat(parts, ignore_index=True)

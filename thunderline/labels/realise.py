@@ -176,6 +176,25 @@ def _class_labels(spec: LabelSpec, r: np.ndarray, filled: np.ndarray) -> np.ndar
     return lab
 
 
+def label_records(index: np.ndarray, spec: LabelSpec, status: np.ndarray, r: np.ndarray, filled: np.ndarray,
+                  realised: np.ndarray, avail: np.ndarray, entry: np.ndarray, exit_: np.ndarray) -> pd.DataFrame:
+    """The output rows of one spec (shared by the chained and the clock definitions): unfilled labels carry
+    no return, class, realisation time or spreads."""
+    return pd.DataFrame({
+        "row": index,
+        "spec_id": spec.id,
+        "horizon": int(spec.horizon),
+        "label_type": spec.type,
+        "status": pd.Series(status, dtype=object),
+        "fwd_return": np.where(filled, r, np.nan),
+        "label": pd.Series(_class_labels(spec, r, filled), dtype=object),
+        "realised_at_us": np.where(filled, realised, -1),
+        "latency_us": np.where(filled, realised - avail, -1),
+        "entry_spread_bps": np.where(filled, entry, np.nan),
+        "exit_spread_bps": np.where(filled, exit_, np.nan),
+    })
+
+
 def realise_labels(frame: pd.DataFrame, specs: Iterable[LabelSpec] = DEFAULT_LABEL_SPECS, *,
                    group_col: str | None = None, known_until_us: int | None = None) -> pd.DataFrame:
     """One row per (frame row, spec): status, forward return, label, realised_at, latency, spreads.
@@ -232,17 +251,5 @@ def realise_labels(frame: pd.DataFrame, specs: Iterable[LabelSpec] = DEFAULT_LAB
         entry = np.where(np.isfinite(entry), entry, own)
         exit_ = np.where(np.isfinite(exit_), exit_, own)
         for spec in (s for s in specs if s.horizon == h):
-            parts.append(pd.DataFrame({
-                "row": index,
-                "spec_id": spec.id,
-                "horizon": h,
-                "label_type": spec.type,
-                "status": pd.Series(status, dtype=object),
-                "fwd_return": np.where(filled, r, np.nan),
-                "label": pd.Series(_class_labels(spec, r, filled), dtype=object),
-                "realised_at_us": np.where(filled, realised, -1),
-                "latency_us": np.where(filled, realised - avail, -1),
-                "entry_spread_bps": np.where(filled, entry, np.nan),
-                "exit_spread_bps": np.where(filled, exit_, np.nan),
-            }))
+            parts.append(label_records(index, spec, status, r, filled, realised, avail, entry, exit_))
     return pd.concat(parts, ignore_index=True)
