@@ -308,65 +308,12 @@ def main() -> int:
               f"CPU columns are per request: the server's processes, and this client")
         print(f"{'format':14} {'requests':>8} {'body KiB':>9} {'req/s':>8} {'ticks/s':>11} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'errors':>6} {'server CPU ms':>13} {'client CPU ms':>13}")
-        runs: list[tuple[float, float]] = []
         try:
-            seed = 100
-            for fmt in args.formats.split(","):
-                base, depth = (fmt.split("-book")[0], int(fmt.split("-book")[1])) if "-book" in fmt else (fmt, 0)
-                n_req = args.requests if base == "arrow" else args.text_requests
-                for _ in range(args.repeat if fmt == "arrow" else 1):
-                    seed += 1
-                    tables = batches(n_req + args.connections, args.batch, seed=seed, depth=depth)
-                    reqs = [poster.request_bytes(*encode(t, base)) for t in tables]
-                    kib = np.mean([len(r) for r in reqs]) / 1024
-                    poster.run(split(reqs[: args.connections], args.connections))  # warm-up: connections, caches
-                    c0, k0 = cpu_seconds(proc.pid), time.process_time()
-                    lat, elapsed, errors = poster.run(split(reqs[args.connections:], args.connections))
-                    n = len(lat)
-                    cpu_ms = (cpu_seconds(proc.pid) - c0) / max(n, 1) * 1e3
-                    client_ms = (time.process_time() - k0) / max(n, 1) * 1e3
-                    q = np.quantile(np.array(lat) * 1e3, [0.5, 0.99]) if lat else [float("nan")] * 2
-                    rate = (n - errors) * args.batch / elapsed
-                    if fmt == "arrow":
-                        runs.append((rate, float(q[1])))
-                    print(f"{fmt:14} {n:8d} {kib:9.0f} {n / elapsed:8.1f} {rate:11,.0f} {q[0]:7.1f} {q[1]:7.1f} "
-                          f"{errors:6d} {cpu_ms:13.2f} {client_ms:13.2f}", flush=True)
+            runs = _format_runs(args, poster, proc)
             if runs:
-                rates = sorted(r for r, _ in runs)
-                p99s = sorted(p for _, p in runs)
-                met = [r >= TARGET_TICKS_S and p < TARGET_P99_MS for r, p in runs]
-                med = runs[sorted(range(len(runs)), key=lambda i: runs[i][0])[len(runs) // 2]]
-                print(f"arrow over {len(runs)} runs: ticks/s best {rates[-1]:,.0f} median {np.median(rates):,.0f}; "
-                      f"p99 best {p99s[0]:.1f} ms median {np.median(p99s):.1f} ms; workers {args.workers}")
-                verdict = "MET" if med[0] >= TARGET_TICKS_S and med[1] < TARGET_P99_MS else "NOT MET"
-                print(f"target: >= {TARGET_TICKS_S:,} ticks/s accepted and p99 < {TARGET_P99_MS:.0f} ms per "
-                      f"{args.batch}-tick request -> {verdict} in the median run ({sum(met)} of {len(runs)} runs met it)")
-
+                _print_arrow_verdict(runs, args)
             if args.e2e_requests > 0:
-                # end to end: a fresh tenant, post, then the sensor's path to persisted windows
-                wh = Warehouse(settings.warehouse_url)
-                key2 = create_key(wh, "e2e")[0]
-                warm = create_key(wh, "warm")[0]
-                wh.dispose()
-                warm_poster = Poster(port, warm)
-                warm_poster.run([[warm_poster.request_bytes(*encode(t, "arrow")) for t in batches(2, args.batch, seed=7, depth=0)]])
-                registry, decider = train_decider(tmp)
-                end_to_end(settings, "warm", decider)  # compiles numba kernels outside the timed run
-                e2e = Poster(port, key2)
-                # one tick stream per connection, posted in order (seq rises per stream across its batches)
-                streams = [[e2e.request_bytes(*encode(t, "arrow"))
-                            for t in batches(args.e2e_requests // args.connections, args.batch, seed=900 + w, depth=0)]
-                           for w in range(args.connections)]
-                t0 = time.perf_counter()
-                lat, post_s, errors = e2e.run(streams)
-                t1 = time.perf_counter()
-                ticks, windows, traces = end_to_end(settings, "e2e", decider)
-                t2 = time.perf_counter()
-                registry.close()
-                total = sum(len(w) for w in streams) * args.batch
-                print(f"end to end: {total:,} ticks posted in {post_s:.2f} s ({errors} errors), landing → lake → "
-                      f"{windows:,} feature windows → {traces:,} decision traces persisted in {t2 - t1:.2f} s; "
-                      f"{ticks:,} ticks kept; {total / (t2 - t0):,.0f} ticks/s end to end to persisted decisions")
+                _end_to_end_run(args, settings, port, tmp)
         finally:
             proc.terminate()
             try:
@@ -374,6 +321,77 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
+
+
+def _format_runs(args, poster: Poster, proc: subprocess.Popen) -> list[tuple[float, float]]:
+    """One timed run per format (``--repeat`` of plain Arrow), a table line each; returns the Arrow runs'
+    (ticks/s, p99 ms)."""
+    runs: list[tuple[float, float]] = []
+    seed = 100
+    for fmt in args.formats.split(","):
+        base, depth = (fmt.split("-book")[0], int(fmt.split("-book")[1])) if "-book" in fmt else (fmt, 0)
+        n_req = args.requests if base == "arrow" else args.text_requests
+        for _ in range(args.repeat if fmt == "arrow" else 1):
+            seed += 1
+            tables = batches(n_req + args.connections, args.batch, seed=seed, depth=depth)
+            reqs = [poster.request_bytes(*encode(t, base)) for t in tables]
+            kib = np.mean([len(r) for r in reqs]) / 1024
+            poster.run(split(reqs[: args.connections], args.connections))  # warm-up: connections, caches
+            c0, k0 = cpu_seconds(proc.pid), time.process_time()
+            lat, elapsed, errors = poster.run(split(reqs[args.connections:], args.connections))
+            n = len(lat)
+            cpu_ms = (cpu_seconds(proc.pid) - c0) / max(n, 1) * 1e3
+            client_ms = (time.process_time() - k0) / max(n, 1) * 1e3
+            q = np.quantile(np.array(lat) * 1e3, [0.5, 0.99]) if lat else [float("nan")] * 2
+            rate = (n - errors) * args.batch / elapsed
+            if fmt == "arrow":
+                runs.append((rate, float(q[1])))
+            print(f"{fmt:14} {n:8d} {kib:9.0f} {n / elapsed:8.1f} {rate:11,.0f} {q[0]:7.1f} {q[1]:7.1f} "
+                  f"{errors:6d} {cpu_ms:13.2f} {client_ms:13.2f}", flush=True)
+    return runs
+
+
+def _print_arrow_verdict(runs: list[tuple[float, float]], args) -> None:
+    """Best and median of the Arrow runs, and whether the median run meets the target."""
+    rates = sorted(r for r, _ in runs)
+    p99s = sorted(p for _, p in runs)
+    met = [r >= TARGET_TICKS_S and p < TARGET_P99_MS for r, p in runs]
+    med = runs[sorted(range(len(runs)), key=lambda i: runs[i][0])[len(runs) // 2]]
+    print(f"arrow over {len(runs)} runs: ticks/s best {rates[-1]:,.0f} median {np.median(rates):,.0f}; "
+          f"p99 best {p99s[0]:.1f} ms median {np.median(p99s):.1f} ms; workers {args.workers}")
+    verdict = "MET" if med[0] >= TARGET_TICKS_S and med[1] < TARGET_P99_MS else "NOT MET"
+    print(f"target: >= {TARGET_TICKS_S:,} ticks/s accepted and p99 < {TARGET_P99_MS:.0f} ms per "
+          f"{args.batch}-tick request -> {verdict} in the median run ({sum(met)} of {len(runs)} runs met it)")
+
+
+def _end_to_end_run(args, settings, port: int, tmp: str) -> None:
+    """End to end: a fresh tenant posts, then the sensor's path to persisted windows and decisions."""
+    from thunderline.ingress import create_key
+    from thunderline.store import Warehouse
+
+    wh = Warehouse(settings.warehouse_url)
+    key2 = create_key(wh, "e2e")[0]
+    warm = create_key(wh, "warm")[0]
+    wh.dispose()
+    warm_poster = Poster(port, warm)
+    warm_poster.run([[warm_poster.request_bytes(*encode(t, "arrow")) for t in batches(2, args.batch, seed=7, depth=0)]])
+    registry, decider = train_decider(tmp)
+    end_to_end(settings, "warm", decider)  # compiles numba kernels outside the timed run
+    e2e = Poster(port, key2)
+    # one tick stream per connection, posted in order (seq rises per stream across its batches)
+    streams = [[e2e.request_bytes(*encode(t, "arrow"))
+                for t in batches(args.e2e_requests // args.connections, args.batch, seed=900 + w, depth=0)]
+               for w in range(args.connections)]
+    t0 = time.perf_counter()
+    lat, post_s, errors = e2e.run(streams)
+    t1 = time.perf_counter()
+    ticks, windows, traces = end_to_end(settings, "e2e", decider)
+    t2 = time.perf_counter()
+    registry.close()
+    total = sum(len(w) for w in streams) * args.batch
+    print(f"end to end: {total:,} ticks posted in {post_s:.2f} s ({errors} errors), landing → lake → "
+          f"{windows:,} feature windows → {traces:,} decision traces persisted in {t2 - t1:.2f} s; "
+          f"{ticks:,} ticks kept; {total / (t2 - t0):,.0f} ticks/s end to end to persisted decisions")
 
 
 if __name__ == "__main__":

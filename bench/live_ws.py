@@ -64,12 +64,8 @@ def main() -> None:
     ap.add_argument("--linger-ms", type=float, default=5.0)
     args = ap.parse_args()
 
-    from binance_standin import BinanceStandIn, Script, build_stream
+    from binance_standin import build_stream
     from live_latency import _seed_router
-
-    from thunderline.sources import binance_ws as bws
-    from thunderline_cli.live_service import LiveRunner, run_binance_ws
-    from thunderline_cli.spool import spool_table
 
     datasets = REPO.parent / "shared" / "datasets" / "market" / "crypto" / "binance"
     n_frames = args.bursts * args.burst
@@ -82,34 +78,7 @@ def main() -> None:
         print(f"router {version}; {n_frames} frames in {args.bursts} bursts of {args.burst}, "
               f"pause {args.pause_s}s; max batch {args.max_batch}, linger {args.linger_ms} ms; "
               f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-        with BinanceStandIn(stream, [Script()], burst=args.burst, pause_s=args.pause_s) as server:
-            st = settings.model_copy(update={"binance_ws_url": server.ws_url, "binance_rest_url": server.rest_url})
-            runner = LiveRunner(st, instance=None, keep_latencies=True, interval_s=3600)
-            _warm(runner)
-            per_batch: list[tuple[int, float]] = []
-            orig = runner.handle
-
-            def timed(path, arrivals=None, quarantine=(), also=None):
-                t0, c0 = time.perf_counter(), time.thread_time()
-                mb = orig(path, arrivals, quarantine, also)
-                per_batch.append((len(arrivals) if arrivals is not None else 0, (time.perf_counter() - t0) * 1e3,
-                                  (time.thread_time() - c0) * 1e3))
-                return mb
-
-            runner.handle = timed
-            stop = threading.Event()
-            th = threading.Thread(target=run_binance_ws, args=(runner, "binance-ws://BTCUSDT"),
-                                  kwargs=dict(stop=stop, linger_s=args.linger_ms / 1000, max_batch=args.max_batch,
-                                              stall_s=3600), daemon=True)
-            t_start = time.perf_counter()
-            th.start()
-            while not (server.done.is_set() and getattr(runner, "source", None) is not None
-                       and runner.source.sync.stats.frames >= server.sent_frames and runner.source.sync.pending == 0):
-                time.sleep(0.02)
-            time.sleep(0.3)
-            stop.set()
-            th.join(120)
-            elapsed = time.perf_counter() - t_start
+        runner, per_batch, elapsed = _run_over_websocket(settings, stream, args)
         lat = runner.stats.tick_latency_us[1:]  # [0] is the warm-up batch
         s = runner.stats
         print(f"live ws: {s.batches} micro-batches, {s.ticks:,} ticks, {s.windows:,} windows, {s.traces:,} traces "
@@ -124,31 +93,79 @@ def main() -> None:
             print(f"  micro-batch: {np.mean(sizes):.0f} ticks, process {np.median(times):.1f} ms median wall, "
                   f"{np.median(cpus):.1f} ms median / {max(cpus):.1f} ms max CPU of the processing thread")
         runner.close()
-
-        # baseline: the same micro-batches through spool → process, in a fresh warehouse
-        [journal] = list((settings.landing_dir / "live" / "journal").glob("*.jsonl"))
-        batches, _ = bws.replay_journal(journal, "BTCUSDT", settings.tenant_id)
-        home2 = Path(tempfile.mkdtemp(prefix="tl-live-ws-base-"))
-        try:
-            s2 = load_settings({"THUNDERLINE_HOME": str(home2), "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri})
-            _seed_router(s2)
-            r2 = LiveRunner(s2, instance=None, keep_latencies=True, interval_s=3600)
-            _warm(r2)
-            cpus = []
-            for b in batches:
-                t0, c0 = time.time_ns() // 1000, time.thread_time()
-                r2.handle(spool_table(s2, b), np.full(b.num_rows, t0, np.int64))
-                cpus.append((time.thread_time() - c0) * 1e3)
-            print(f"baseline CPU per micro-batch (this thread): {np.median(cpus):.1f} ms median, {max(cpus):.1f} max")
-            base_rest = np.concatenate(r2.stats.tick_latency_us[1:])
-            print(f"baseline (same batches, spool → persisted trace, no network/JSON/book): {_pct(base_rest)}")
-            r2.close()
-            print(f"ratio p99 ws / baseline: {np.percentile(rest, 99) / max(1.0, np.percentile(base_rest, 99)):.2f}x; "
-                  f"load average at end {os.getloadavg()[0]:.2f}")
-        finally:
-            shutil.rmtree(home2, ignore_errors=True)
+        _baseline(settings, rest)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _run_over_websocket(settings, stream, args):
+    """The live runner against the Binance stand-in until every frame is processed; returns the runner,
+    (ticks, wall ms, thread CPU ms) per micro-batch and the elapsed seconds."""
+    from binance_standin import BinanceStandIn, Script
+
+    from thunderline_cli.live_service import LiveRunner, run_binance_ws
+
+    with BinanceStandIn(stream, [Script()], burst=args.burst, pause_s=args.pause_s) as server:
+        st = settings.model_copy(update={"binance_ws_url": server.ws_url, "binance_rest_url": server.rest_url})
+        runner = LiveRunner(st, instance=None, keep_latencies=True, interval_s=3600)
+        _warm(runner)
+        per_batch: list[tuple[int, float, float]] = []
+        orig = runner.handle
+
+        def timed(path, arrivals=None, quarantine=(), also=None):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            mb = orig(path, arrivals, quarantine, also)
+            per_batch.append((len(arrivals) if arrivals is not None else 0, (time.perf_counter() - t0) * 1e3,
+                              (time.thread_time() - c0) * 1e3))
+            return mb
+
+        runner.handle = timed
+        stop = threading.Event()
+        th = threading.Thread(target=run_binance_ws, args=(runner, "binance-ws://BTCUSDT"),
+                              kwargs=dict(stop=stop, linger_s=args.linger_ms / 1000, max_batch=args.max_batch,
+                                          stall_s=3600), daemon=True)
+        t_start = time.perf_counter()
+        th.start()
+        while not (server.done.is_set() and getattr(runner, "source", None) is not None
+                   and runner.source.sync.stats.frames >= server.sent_frames and runner.source.sync.pending == 0):
+            time.sleep(0.02)
+        time.sleep(0.3)
+        stop.set()
+        th.join(120)
+        elapsed = time.perf_counter() - t_start
+    return runner, per_batch, elapsed
+
+
+def _baseline(settings, rest: np.ndarray) -> None:
+    """The same micro-batches (replayed from the journal) through spool → process in a fresh warehouse:
+    the part of the latency that is not network, JSON or book keeping."""
+    from live_latency import _seed_router
+
+    from thunderline.sources import binance_ws as bws
+    from thunderline_cli.live_service import LiveRunner
+    from thunderline_cli.spool import spool_table
+
+    [journal] = list((settings.landing_dir / "live" / "journal").glob("*.jsonl"))
+    batches, _ = bws.replay_journal(journal, "BTCUSDT", settings.tenant_id)
+    home2 = Path(tempfile.mkdtemp(prefix="tl-live-ws-base-"))
+    try:
+        s2 = load_settings({"THUNDERLINE_HOME": str(home2), "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri})
+        _seed_router(s2)
+        r2 = LiveRunner(s2, instance=None, keep_latencies=True, interval_s=3600)
+        _warm(r2)
+        cpus = []
+        for b in batches:
+            t0, c0 = time.time_ns() // 1000, time.thread_time()
+            r2.handle(spool_table(s2, b), np.full(b.num_rows, t0, np.int64))
+            cpus.append((time.thread_time() - c0) * 1e3)
+        print(f"baseline CPU per micro-batch (this thread): {np.median(cpus):.1f} ms median, {max(cpus):.1f} max")
+        base_rest = np.concatenate(r2.stats.tick_latency_us[1:])
+        print(f"baseline (same batches, spool → persisted trace, no network/JSON/book): {_pct(base_rest)}")
+        r2.close()
+        print(f"ratio p99 ws / baseline: {np.percentile(rest, 99) / max(1.0, np.percentile(base_rest, 99)):.2f}x; "
+              f"load average at end {os.getloadavg()[0]:.2f}")
+    finally:
+        shutil.rmtree(home2, ignore_errors=True)
 
 
 if __name__ == "__main__":
