@@ -85,7 +85,6 @@ def index_files(
     earlier content id, so the appended file is read once, not on top of its own prefix;
     any other rewrite is simply new content.
     """
-    from thunderline.faults import fault_point
     from thunderline.ingress.landing import tenant_of_landing_path
 
     if sha_of is None:
@@ -95,54 +94,66 @@ def index_files(
         else:
             sha_of = file_sha256
     prefix_of = prefix_of or (lambda _p: b"")
-    out: list[LandedFile] = []
     owner = default_tenant or session.tenant_id
-    paths = [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]
-    for path in paths:
-        try:
-            sha = sha_of(path)
-        except FileNotFoundError:  # removed between listing and hashing: not landed any more
-            continue
-        known = _known(session, sha)
-        read_path, size = path, None
-        if not known and store is not None:
-            try:
-                stored = store.put(path, kind, sha=sha, companions=_companions(path), prefix=prefix_of(path))
-            except FileNotFoundError:
-                continue
-            read_path, size = stored.path, stored.size
-            if stored.sha256 != sha:  # rewritten while we read it: the copy is what counts
-                sha = stored.sha256
-                known = _known(session, sha)
-            fault_point("landing.file_stored")
-        if known:
-            k = known[0]
-            out.append(LandedFile(sha, k["path"], kind, k["format"], list(k["partitions"]), k["status"], k["detail"], False))
-            continue
-        try:
-            c = classify(read_path)
-            status, detail, fmt, parts = "indexed", None, c.format, sorted(set(c.partitions))
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded with its reason
-            # the reason names the landing path, whichever copy was read
-            detail = file_reject_reason(Path(read_path), kind, exc).replace(str(read_path), str(path))
-            status, fmt, parts = "rejected", "unknown", []
-        size = size if size is not None else path.stat().st_size
-        if store is not None:
-            session.upsert("landed_content", [dict(id=sha, kind=kind, stored_path=str(read_path), size=size)])
-        if status == "indexed":
-            _supersede_prefixes(session, kind, path, sha, read_path, size)
-        if not session.insert_new("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=size,
-                                                         partitions=parts, status=status, detail=detail)]):
-            k = _known(session, sha)[0]  # another indexer got there first: theirs stands
-            out.append(LandedFile(sha, k["path"], kind, k["format"], list(k["partitions"]), k["status"], k["detail"], False))
-            continue
-        if status == "rejected":
-            # the whole file is unusable: say so in quarantine (the file itself stays in the landing area)
-            session.upsert("quarantine", [dict(id=content_id("quarantine", ["landing", kind, sha, detail]),
-                                               stage=f"landing.{kind}", source=str(path), row_number=None,
-                                               field="*", reason=detail, raw=None, partition_key=None)])
-        out.append(LandedFile(sha, str(path), kind, fmt, parts, status, detail, True))
+    out: list[LandedFile] = []
+    for path in [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]:
+        landed = _index_one(session, kind, path, classify, sha_of, store, prefix_of)
+        if landed is not None:
+            out.append(landed)
     return out
+
+
+def _index_one(session: TenantSession, kind: str, path: Path, classify: Classifier, sha_of: Callable[[Path], str],
+               store: ContentStore | None, prefix_of: Callable[[Path], bytes]) -> LandedFile | None:
+    """One file: known content is returned as it was recorded; new content is stored (with a ``store``),
+    classified and recorded (a file that cannot be read is recorded rejected, with a quarantine row).
+    None when the file vanished before it could be read."""
+    from thunderline.faults import fault_point
+
+    try:
+        sha = sha_of(path)
+    except FileNotFoundError:  # removed between listing and hashing: not landed any more
+        return None
+    known = _known(session, sha)
+    read_path, size = path, None
+    if not known and store is not None:
+        try:
+            stored = store.put(path, kind, sha=sha, companions=_companions(path), prefix=prefix_of(path))
+        except FileNotFoundError:
+            return None
+        read_path, size = stored.path, stored.size
+        if stored.sha256 != sha:  # rewritten while we read it: the copy is what counts
+            sha = stored.sha256
+            known = _known(session, sha)
+        fault_point("landing.file_stored")
+    if known:
+        return _as_recorded(known[0], sha, kind)
+    try:
+        c = classify(read_path)
+        status, detail, fmt, parts = "indexed", None, c.format, sorted(set(c.partitions))
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded with its reason
+        # the reason names the landing path, whichever copy was read
+        detail = file_reject_reason(Path(read_path), kind, exc).replace(str(read_path), str(path))
+        status, fmt, parts = "rejected", "unknown", []
+    size = size if size is not None else path.stat().st_size
+    if store is not None:
+        session.upsert("landed_content", [dict(id=sha, kind=kind, stored_path=str(read_path), size=size)])
+    if status == "indexed":
+        _supersede_prefixes(session, kind, path, sha, read_path, size)
+    if not session.insert_new("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=size,
+                                                     partitions=parts, status=status, detail=detail)]):
+        return _as_recorded(_known(session, sha)[0], sha, kind)  # another indexer got there first: theirs stands
+    if status == "rejected":
+        # the whole file is unusable: say so in quarantine (the file itself stays in the landing area)
+        session.upsert("quarantine", [dict(id=content_id("quarantine", ["landing", kind, sha, detail]),
+                                           stage=f"landing.{kind}", source=str(path), row_number=None,
+                                           field="*", reason=detail, raw=None, partition_key=None)])
+    return LandedFile(sha, str(path), kind, fmt, parts, status, detail, True)
+
+
+def _as_recorded(k, sha: str, kind: str) -> LandedFile:
+    """A ``landing_files`` row already recorded, as a LandedFile that is not new."""
+    return LandedFile(sha, k["path"], kind, k["format"], list(k["partitions"]), k["status"], k["detail"], False)
 
 
 def file_reject_reason(path: Path, kind: str, exc: BaseException) -> str:
