@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,6 +64,26 @@ _COUNTERS = ("rows_read", "rows_kept", "rows_rejected", "rows_duplicate", "rows_
              "crossed_or_locked")
 
 
+
+@dataclass
+class _Checkpoint:
+    """A partition's state before a file: restored when the file is refused."""
+
+    counters: dict
+    reasons: dict
+    rules: dict
+    n_batches: int
+    n_quarantine: int
+    gx: Any
+    totals: dict
+
+
+def _count_reasons(counts: dict[str, int], rejects) -> None:
+    """Adds rejected rows to the per-rule counts (the rule is the reason up to its first colon)."""
+    for r in rejects:
+        counts[r.reason.split(":")[0]] = counts.get(r.reason.split(":")[0], 0) + 1
+
+
 class PartitionIngest:
     """The ingest of one month × symbol, one landing file at a time, in the order files are added.
 
@@ -91,87 +111,23 @@ class PartitionIngest:
 
     def add_file(self, f: dict) -> None:
         """Read landing file ``f`` (a ``landing_files`` row) and keep this partition's valid, new ticks."""
-        summary, pkey = self.summary, self.summary.partition
-        before = {k: getattr(summary, k) for k in _COUNTERS}
-        reasons_before = dict(summary.reject_reasons)
-        rules_before = {k: dict(v) for k, v in summary.numpy_rules.items()}
-        n_batches, n_quarantine = len(self._batches), len(self._quarantine)
-        gx_before = self.expectations.snapshot() if self.expectations else None
-        totals_before = dict(self.validator.totals)
+        summary = self.summary
+        cp = self._checkpoint()
         self.ledger.begin(f["path"])
         summary.files += 1
-        conflict: tuple[str, int] | None = None
         read_path = str(read_path_of(f))
         for i, chunk in enumerate(iter_tick_chunks(read_path, self.tenant, chunk_rows=self.chunk_rows)):
-            b, parse_rejects = chunk.batch, chunk.rejects
-            if read_path != f["path"]:  # rows and rejects cite the landing path, whichever copy was read
-                parse_rejects = [dataclasses.replace(r, source=f["path"]) if r.source == read_path else r
-                                 for r in parse_rejects]
-                b = _cite_landing_path(b, read_path, f["path"])
-            mine = pc.and_(pc.equal(b.column("symbol"), self.symbol),
-                           pc.and_(pc.greater_equal(b.column("ts"), self.lo), pc.less(b.column("ts"), self.hi)))
-            # parse rejects are quarantined by every partition of the file; ids make that idempotent
-            self._quarantine += quarantine_rows(parse_rejects, "raw_ticks", None)
-            summary.rows_read += len(parse_rejects)
-            summary.rows_rejected += len(parse_rejects)
-            for r in parse_rejects:
-                summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
-            own = b.filter(mine)
-            summary.rows_other_partitions += b.num_rows - own.num_rows
-            if own.num_rows == 0:
-                continue
-            summary.rows_read += own.num_rows
-            seen = self.ledger.check(f["format"], own)
-            if seen.conflict_with is not None:
-                conflict = (seen.conflict_with, seen.conflicting_rows)
-                break
-            if seen.duplicate.any():
-                summary.rows_duplicate += int(seen.duplicate.sum())
-                own = own.filter(pa.array(~seen.duplicate))
-                if own.num_rows == 0:
-                    continue
-            if self.expectations:
-                self.expectations.add(own)
-            res = self.validator.validate(own)
-            summary.numpy_rules = _merge_counts(summary.numpy_rules, rule_summary(res))
-            kept = own.filter(pa.array(res.keep))
-            summary.crossed_or_locked += sum(res.flag_counts.values())
-            rejects = res.rejects(own)
-            self._quarantine += quarantine_rows(rejects, "raw_ticks", pkey)
-            summary.rows_rejected += len(rejects)
-            for r in rejects:
-                summary.reject_reasons[r.reason.split(":")[0]] = summary.reject_reasons.get(r.reason.split(":")[0], 0) + 1
-            if kept.num_rows == 0:
-                continue
-            summary.rows_kept += kept.num_rows
-            row = _write_batch(self.lake, self.tenant, self.month, self.symbol, f, i, kept)
-            self.written.add(Path(row["path"]).name)
-            self._batches.append(row)
-            summary.batches += 1
-            summary.ts_min = row["ts_min"] if summary.ts_min is None else min(summary.ts_min, row["ts_min"])
-            summary.ts_max = row["ts_max"] if summary.ts_max is None else max(summary.ts_max, row["ts_max"])
-            if self.progress:
-                self.progress(own.num_rows)
-        if conflict is not None:
-            # refuse the whole file: undo what it wrote and counted, say why in one quarantine row
-            self.ledger.abandon()
-            for row in self._batches[n_batches:]:
-                self.written.discard(Path(row["path"]).name)
-                Path(row["path"]).unlink(missing_ok=True)
-            del self._batches[n_batches:]
-            del self._quarantine[n_quarantine:]
-            for k, v in before.items():
-                setattr(summary, k, v)
-            summary.reject_reasons, summary.numpy_rules = reasons_before, rules_before
-            self.validator.totals = totals_before
-            if self.expectations:
-                self.expectations.restore(gx_before)
-            other, n = conflict
-            reason = (f"conflicting_file: {n:,} ticks differ from {other} inside its time range "
-                      f"(same format {f['format']!r} and venue); the earlier file is kept")
-            self._refuse(f, reason)
-            return
+            conflict = self._add_chunk(f, i, chunk, read_path)
+            if conflict is not None:
+                # refuse the whole file: undo what it wrote and counted, say why in one quarantine row
+                self._rollback(cp)
+                other, n = conflict
+                reason = (f"conflicting_file: {n:,} ticks differ from {other} inside its time range "
+                          f"(same format {f['format']!r} and venue); the earlier file is kept")
+                self._refuse(f, reason)
+                return
         self.ledger.commit()
+        before, reasons_before = cp.counters, cp.reasons
         read = summary.rows_read - before["rows_read"]
         if read and summary.rows_kept == before["rows_kept"]:
             if summary.rows_duplicate > before["rows_duplicate"]:
@@ -180,6 +136,86 @@ class PartitionIngest:
                 new = {k: v - reasons_before.get(k, 0) for k, v in summary.reject_reasons.items()}
                 top = max(new.items(), key=lambda kv: kv[1])[0]
                 summary.files_rejected.append({"path": f["path"], "reason": f"every row quarantined (most: {top})"})
+
+    def _add_chunk(self, f: dict, i: int, chunk, read_path: str) -> tuple[str, int] | None:
+        """One chunk of file ``f``: parse rejects quarantined, other partitions' rows counted and dropped,
+        duplicates of earlier files dropped, the rest validated, rejects quarantined, kept rows written
+        as batch ``i``. Returns (other file, conflicting rows) when the chunk contradicts an earlier file."""
+        summary, pkey = self.summary, self.summary.partition
+        b, parse_rejects = chunk.batch, chunk.rejects
+        if read_path != f["path"]:  # rows and rejects cite the landing path, whichever copy was read
+            parse_rejects = [dataclasses.replace(r, source=f["path"]) if r.source == read_path else r
+                             for r in parse_rejects]
+            b = _cite_landing_path(b, read_path, f["path"])
+        mine = pc.and_(pc.equal(b.column("symbol"), self.symbol),
+                       pc.and_(pc.greater_equal(b.column("ts"), self.lo), pc.less(b.column("ts"), self.hi)))
+        # parse rejects are quarantined by every partition of the file; ids make that idempotent
+        self._quarantine += quarantine_rows(parse_rejects, "raw_ticks", None)
+        summary.rows_read += len(parse_rejects)
+        summary.rows_rejected += len(parse_rejects)
+        _count_reasons(summary.reject_reasons, parse_rejects)
+        own = b.filter(mine)
+        summary.rows_other_partitions += b.num_rows - own.num_rows
+        if own.num_rows == 0:
+            return None
+        summary.rows_read += own.num_rows
+        seen = self.ledger.check(f["format"], own)
+        if seen.conflict_with is not None:
+            return seen.conflict_with, seen.conflicting_rows
+        if seen.duplicate.any():
+            summary.rows_duplicate += int(seen.duplicate.sum())
+            own = own.filter(pa.array(~seen.duplicate))
+            if own.num_rows == 0:
+                return None
+        if self.expectations:
+            self.expectations.add(own)
+        res = self.validator.validate(own)
+        summary.numpy_rules = _merge_counts(summary.numpy_rules, rule_summary(res))
+        kept = own.filter(pa.array(res.keep))
+        summary.crossed_or_locked += sum(res.flag_counts.values())
+        rejects = res.rejects(own)
+        self._quarantine += quarantine_rows(rejects, "raw_ticks", pkey)
+        summary.rows_rejected += len(rejects)
+        _count_reasons(summary.reject_reasons, rejects)
+        if kept.num_rows == 0:
+            return None
+        summary.rows_kept += kept.num_rows
+        row = _write_batch(self.lake, self.tenant, self.month, self.symbol, f, i, kept)
+        self.written.add(Path(row["path"]).name)
+        self._batches.append(row)
+        summary.batches += 1
+        summary.ts_min = row["ts_min"] if summary.ts_min is None else min(summary.ts_min, row["ts_min"])
+        summary.ts_max = row["ts_max"] if summary.ts_max is None else max(summary.ts_max, row["ts_max"])
+        if self.progress:
+            self.progress(own.num_rows)
+        return None
+
+    def _checkpoint(self) -> _Checkpoint:
+        """What a refused file must not leave behind: counters, batches, quarantine rows, GX and rule totals."""
+        summary = self.summary
+        return _Checkpoint(
+            counters={k: getattr(summary, k) for k in _COUNTERS},
+            reasons=dict(summary.reject_reasons),
+            rules={k: dict(v) for k, v in summary.numpy_rules.items()},
+            n_batches=len(self._batches), n_quarantine=len(self._quarantine),
+            gx=self.expectations.snapshot() if self.expectations else None,
+            totals=dict(self.validator.totals),
+        )
+
+    def _rollback(self, cp: _Checkpoint) -> None:
+        """Undoes a refused file: its ledger entry, the batches it wrote (files too) and what it counted."""
+        self.ledger.abandon()
+        for row in self._batches[cp.n_batches:]:
+            self.written.discard(Path(row["path"]).name)
+            Path(row["path"]).unlink(missing_ok=True)
+        del self._batches[cp.n_batches:]
+        del self._quarantine[cp.n_quarantine:]
+        for k, v in cp.counters.items():
+            setattr(self.summary, k, v)
+        self.summary.reject_reasons, self.summary.numpy_rules = cp.reasons, cp.rules
+        self.validator.totals = cp.totals
+        if self.expectations:
+            self.expectations.restore(cp.gx)
 
     def _refuse(self, f: dict, reason: str) -> None:
         self.summary.files_rejected.append({"path": f["path"], "reason": reason})
