@@ -41,22 +41,8 @@ def mlflow_uri(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def trained(mlflow_uri):
-    """Market experts trained once on synthetic history and registered as champions, and a seeded router
-    state (as tests/orchestration does); generous budgets so a busy machine cannot abstain on one path only."""
-    import dataclasses
+    """Market experts trained once on synthetic history, registered as champions, and a seeded router state
+    (tests/trained_pool.py, as tests/orchestration does)."""
+    from trained_pool import trained_market_pool
 
-    from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
-    from thunderline.experts import DEFAULT_EXPERT_SPECS
-    from thunderline.experts.registry import ExpertRegistry
-    from thunderline.market.features import build_windows, to_feature_windows
-    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
-
-    specs = [dataclasses.replace(s, latency_budget_ms=600_000.0) for s in DEFAULT_EXPERT_SPECS
-             if s.family != "filing"][:2]
-    ticks = synthetic_ticks(SyntheticSpec(n_ticks=45_000, seed=11, symbol="HIST"))
-    history = to_feature_windows(build_windows(ticks), tenant_id="default", symbol="HIST")
-    registry = ExpertRegistry(tracking_uri=mlflow_uri)
-    state, _ = bootstrap_from_windows(registry, history, specs=specs, seed=3)
-    experts, shadows = load_pool(registry, state)
-    yield state, experts, shadows
-    registry.close()
+    yield from trained_market_pool(mlflow_uri)
