@@ -116,6 +116,7 @@ def test_the_demo_and_a_second_ingest_are_quiet(demo_home):
     out = demo_output(demo_home)
     if out is not None:
         assert "Warning" not in out[1] and "Traceback" not in out[1], out[1][-3000:]
+        assert " INFO mlflow" not in out[1], out[1][-3000:]  # MLflow's store set-up lines
         assert "[learn]" in out[0] and "promotion" in out[0] and "gates:" in out[0]
     p = thunderline(demo_home, "ingest", "--quiet")
     assert p.returncode == 0, p.stderr[-3000:]

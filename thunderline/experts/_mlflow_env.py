@@ -32,6 +32,10 @@ def apply() -> None:
     """Set the defaults above (without overriding explicit settings); idempotent."""
     for k, v in _DEFAULTS.items():
         os.environ.setdefault(k, v)
+    # "Creating initial MLflow database tables..." / "Updating database tables" (INFO) on a new SQLite store:
+    # two timestamped lines in the middle of the demo's output that say nothing a user acts on
+    store_log = logging.getLogger("mlflow.store.db.utils")
+    store_log.setLevel(max(store_log.level, logging.WARNING))
     if "mlflow" in sys.modules:  # imported before us: its telemetry client may already exist
         with contextlib.suppress(Exception):
             from mlflow.telemetry import set_telemetry_client
