@@ -47,6 +47,7 @@ def run_learning_loop(settings, *, history_months: Sequence[str], targets: Seque
                          desc="learn")
     loop = _LearningRuns(session, show or session.write)
     try:
+        loop.check_history(history_months)
         decided = loop.labels_and_pnl(history_months)
         loop.evaluation(decided)
         loop.retrain(history_months, targets, n_trials=n_trials, seed=seed)
@@ -87,6 +88,17 @@ class _LearningRuns:
     def _run(self, job: str, *, partition_key=None, config: Mapping | None = None) -> Runs:
         self.session.expect(1)
         return self._check(self.session.run(job, partition_key=partition_key, config=config), job)
+
+    @staticmethod
+    def check_history(history_months: Sequence[str]) -> None:
+        """The retrain runs on the last history month's partition: it must be a complete monthly partition."""
+        from jobs.keys import complete_months
+
+        if not complete_months.has_partition_key(f"{history_months[-1]}-01"):
+            first, last = complete_months.get_first_partition_key(), complete_months.get_last_partition_key()
+            raise LearningRunFailed(f"--history {history_months[-1]}: not a complete monthly partition "
+                                    f"({first[:7] if first else '-'}..{last[:7] if last else '-'}; see "
+                                    "THUNDERLINE_FIRST_MONTH / THUNDERLINE_LAST_MONTH)")
 
     def labels_and_pnl(self, history_months: Sequence[str]) -> list[str]:
         from jobs.keys import month_symbol_key

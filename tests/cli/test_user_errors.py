@@ -59,7 +59,8 @@ PG_DOWN = "postgresql+psycopg2://postgres@127.0.0.1:1/nothing_listens_here"
 @pytest.mark.parametrize("case", [
     "rollback_without_previous_champion", "promote_unknown_expert", "routers_with_postgres_down",
     "promote_with_mlflow_unreachable", "mistyped_landing_dir", "files_at_landing_root", "bad_history_month",
-    "ingest_with_postgres_down", "bad_first_month", "bootstrap_month_without_data"])
+    "ingest_with_postgres_down", "bad_first_month", "bootstrap_month_without_data", "history_before_partitions",
+    "history_month_in_progress"])
 def test_one_line_nonzero_no_hang(home, tmp_path, case):
     if case == "rollback_without_previous_champion":
         one_line(run(home, "learn", "promote", "order_flow_logit_h1", "--rollback"),
@@ -90,6 +91,14 @@ def test_one_line_nonzero_no_hang(home, tmp_path, case):
         one_line(run(home, "ingest", THUNDERLINE_WAREHOUSE_URL=PG_DOWN), "THUNDERLINE_WAREHOUSE_URL", "Connection refused")
     elif case == "bad_first_month":
         one_line(run(home, "ingest", THUNDERLINE_FIRST_MONTH="2025-3"), "THUNDERLINE_FIRST_MONTH='2025-3'", "YYYY-MM")
+    elif case == "history_before_partitions":  # the home's partitions begin in 2010-01
+        one_line(run(home, "learn", "loop", "--history", "2009-05", "--quiet"), "--history 2009-05",
+                 "not a complete monthly partition")
+    elif case == "history_month_in_progress":
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
+        one_line(run(home, "learn", "loop", "--history", now), f"--history {now}", "not a complete month yet")
     elif case == "bootstrap_month_without_data":
         one_line(run(home, "experts", "bootstrap", "--months", "2031-01"), "no market windows in 2031-01")
 
