@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -260,3 +260,28 @@ def reject(source: str, row: int, exc: RowError | str, raw: str, field_name: str
         return Reject(source, row, exc.field, exc.reason, raw)
     return Reject(source, row, field_name, str(exc), raw)
 
+
+def data_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end) for each line after the header; the header is line 1."""
+    with open_text(path) as fh:
+        next(fh, None)
+        for lineno, line in enumerate(fh, start=2):
+            yield lineno, strip_eol(line)
+
+
+def drive_rows(rows: Iterable[tuple[int, str, list[str]]], src: str, tenant_id: str, chunk_rows: int, ncols: int,
+               handle: Callable[["TickBuilder", int, list[str]], None]) -> Iterator[TickChunk]:
+    """The row readers' loop: each (line number, raw line, fields) with ``ncols`` fields goes to ``handle``;
+    a wrong column count or a RowError becomes a reject naming the line; chunks of ``chunk_rows``."""
+    em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
+    for lineno, raw, fields in rows:
+        try:
+            if len(fields) != ncols:
+                raise RowError("*", f"expected {ncols} columns, got {len(fields)} (truncated or malformed line)")
+            handle(em.builder, lineno, fields)
+        except RowError as exc:
+            em.rejects.append(reject(src, lineno, exc, raw))
+        if em.full():
+            yield em.take()
+    if em.pending():
+        yield em.take()

@@ -42,15 +42,15 @@ import pyarrow.parquet as pq
 from thunderline.contracts import EVENT_QUOTE, EVENT_STATUS, EVENT_TRADE, TICK_SCHEMA
 from thunderline.market._build import (
     NAN,
-    ChunkEmitter,
     RowError,
     TickBuilder,
     TickChunk,
     const_strings,
+    data_lines,
+    drive_rows,
     open_text,
     parse_decimal,
     parse_int,
-    reject,
     strip_eol,
     to_float,
 )
@@ -126,25 +126,9 @@ def canonical_row(header: list[str]):
 
 def iter_canonical_csv_rows(path: Path, tenant_id: str, chunk_rows: int) -> Iterator[TickChunk]:
     """Row-by-row reader (the reference the columnar reader in ``canonical_columnar`` must equal)."""
-    src = str(path)
-    em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
     header = canonical_header(path)
-    handle, ncols = canonical_row(header), len(header)
-    with open_text(path) as fh:
-        next(fh, None)
-        for lineno, line in enumerate(fh, start=2):
-            raw = strip_eol(line)
-            f = raw.split(",")
-            try:
-                if len(f) != ncols:
-                    raise RowError("*", f"expected {ncols} columns, got {len(f)} (truncated or malformed line)")
-                handle(em.builder, lineno, f)
-            except RowError as exc:
-                em.rejects.append(reject(src, lineno, exc, raw))
-            if em.full():
-                yield em.take()
-    if em.pending():
-        yield em.take()
+    rows = ((lineno, raw, raw.split(",")) for lineno, raw in data_lines(path))
+    yield from drive_rows(rows, str(path), tenant_id, chunk_rows, len(header), canonical_row(header))
 
 
 def _parquet_row_checks(t: pa.Table) -> tuple[np.ndarray, list[tuple[str, str]]]:

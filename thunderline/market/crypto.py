@@ -30,17 +30,15 @@ from typing import Callable, Iterator
 from thunderline.contracts import DEFAULT_BOOK_DEPTH, EVENT_QUOTE, EVENT_TRADE
 from thunderline.market._build import (
     NAN,
-    ChunkEmitter,
     RowError,
     TickBuilder,
     TickChunk,
-    open_text,
+    data_lines,
+    drive_rows,
     parse_decimal,
     parse_int,
     parse_price,
     parse_size,
-    reject,
-    strip_eol,
     to_float,
 )
 from thunderline.market.book import L2Book
@@ -67,29 +65,13 @@ def tardis_snapshot_depth(header: list[str]) -> int | None:
 
 def _rows(path: Path) -> Iterator[tuple[int, str, list[str]]]:
     """(line number, raw line, fields) for each data line after the header; the header is line 1."""
-    with open_text(path) as fh:
-        next(fh, None)
-        for lineno, line in enumerate(fh, start=2):
-            raw = strip_eol(line)
-            fields = next(csv.reader([raw])) if '"' in raw else raw.split(",")
-            yield lineno, raw, fields
+    for lineno, raw in data_lines(path):
+        yield lineno, raw, next(csv.reader([raw])) if '"' in raw else raw.split(",")
 
 
 def _drive(path: Path, tenant_id: str, chunk_rows: int, ncols: int,
            handle: Callable[[TickBuilder, int, list[str]], None]) -> Iterator[TickChunk]:
-    src = str(path)
-    em = ChunkEmitter(TickBuilder(tenant_id, src), chunk_rows)
-    for lineno, raw, fields in _rows(path):
-        try:
-            if len(fields) != ncols:
-                raise RowError("*", f"expected {ncols} columns, got {len(fields)} (truncated or malformed line)")
-            handle(em.builder, lineno, fields)
-        except RowError as exc:
-            em.rejects.append(reject(src, lineno, exc, raw))
-        if em.full():
-            yield em.take()
-    if em.pending():
-        yield em.take()
+    yield from drive_rows(_rows(path), str(path), tenant_id, chunk_rows, ncols, handle)
 
 
 def _side(text: str) -> int:
