@@ -37,11 +37,12 @@ def test_an_expert_promoted_on_evidence_to_champion(client):
     expert, version = promoted[0]
     assert (expert, version, "shadow", "challenger", "promoted") in steps
     rm = client.get_registered_model(EXPERT_MODEL_PREFIX + expert)
-    assert rm.aliases.get("champion") == version  # still the champion at the end of the demo
+    assert str(rm.aliases.get("champion")) == version  # still the champion at the end of the demo
     mv = client.get_model_version(rm.name, version)
     assert mv.tags[LIFECYCLE_TAG] == "champion"
     assert json.loads(mv.tags[TRANSITION_TAG])["decision"] == "promoted"
-    run = next(r for r in runs if r.data.params["version"] == version and r.data.params["to_state"] == "champion")
+    run = next(r for r in runs if (r.data.params["expert"], r.data.params["version"], r.data.params["to_state"],
+                                   r.data.params["decision"]) == (expert, version, "champion", "promoted"))
     assert run.data.metrics["candidate_ic"] > run.data.metrics["champion_ic"]  # promoted on evidence
 
 
@@ -59,7 +60,7 @@ def test_the_poor_candidate_is_rejected_and_a_forced_champion_rolled_back(client
     assert "champion guard" in back.data.tags["mlflow.note.content"]
     assert back.data.metrics["candidate_ic"] < back.data.metrics["champion_ic"]
     rm = client.get_registered_model(EXPERT_MODEL_PREFIX + expert)
-    assert rm.aliases.get("champion") == back.data.params["champion_after"] != version
+    assert str(rm.aliases.get("champion")) == back.data.params["champion_after"] != version
     mv = client.get_model_version(rm.name, version)
     assert mv.tags[LIFECYCLE_TAG] == "rolled_back" and "inverted" in mv.tags.get("thunderline.candidate", "")
 
