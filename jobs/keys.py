@@ -35,6 +35,11 @@ LEARNING_LABELS_JOB = "learning_labels_job"
 MONTHLY_RETRAIN_JOB = "monthly_retrain_job"
 GATE_RETRAINING_JOB = "gate_retraining_job"
 
+# Pools (Dagster op concurrency): the scale-out profile's dagster.yaml caps how many steps write the warehouse
+# and how many load experts from MLflow at once, whatever the number of workers (thunderline deploy celery).
+WAREHOUSE_POOL = "thunderline-warehouse"
+MLFLOW_POOL = "thunderline-mlflow"
+
 # Run tags.
 MONTHLY_TAG = "thunderline/monthly_backfill"
 PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself

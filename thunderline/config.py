@@ -21,6 +21,7 @@ for these names.
 | THUNDERLINE_LAST_MONTH      | last month with data, or the current month when the data is recent (YYYY-MM or `current`) |
 | THUNDERLINE_LABELS          | clock (or chained: the next windows)      |
 | THUNDERLINE_LABEL_HORIZONS_MS | 250,1000,5000 (clock label horizons)    |
+| THUNDERLINE_PROFILE         | celery if $DAGSTER_HOME/celery.yaml exists, else embedded |
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from thunderline.deploy_profile import PROFILE_FILE, CeleryProfile, ProfileError, read_profile
 
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _MONTH_RE = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")
@@ -92,6 +95,12 @@ class Settings(BaseModel):
     # or chained to the next non-overlapping windows (thunderline.labels.clock_realise)
     label_definition: str = "clock"
     label_horizons_ms: tuple[int, ...] = (250, 1000, 5000)
+    celery: CeleryProfile | None = None  # the scale-out profile (thunderline deploy celery); None: embedded
+
+    @property
+    def profile(self) -> str:
+        """``celery`` (steps on Celery workers, PostgreSQL instance, run queue) or ``embedded`` (one process tree)."""
+        return "embedded" if self.celery is None else "celery"
 
     @field_validator("tenant_id")
     @classmethod
@@ -181,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
         raise ConfigError(f"THUNDERLINE_LAST_MONTH={last_month!r}: expected a month as YYYY-MM (e.g. 2025-04) or "
                           "'current'")
     labels = _label_settings(env)
+    celery = _celery_profile(env, dagster_home, warehouse)
     try:
         settings = Settings(
             home=home,
@@ -197,6 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             first_month=first_month,
             last_month=last_month,
             **labels,
+            celery=celery,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
@@ -213,6 +224,27 @@ def _label_settings(env: Mapping[str, str]) -> dict:
         raise ConfigError(f"THUNDERLINE_LABEL_HORIZONS_MS={raw!r}: expected comma-separated milliseconds, each a "
                           "multiple of 250 in 250..3600000 (e.g. 250,1000,5000)")
     return {"label_definition": definition, "label_horizons_ms": tuple(sorted({int(p) for p in parts}))}
+
+
+def _celery_profile(env: Mapping[str, str], dagster_home: Path, warehouse: str) -> CeleryProfile | None:
+    """The scale-out profile when it is on: THUNDERLINE_PROFILE=celery, or unset with $DAGSTER_HOME/celery.yaml present."""
+    wanted = env.get("THUNDERLINE_PROFILE", "").strip()
+    if wanted not in ("", "embedded", "celery"):
+        raise ConfigError(f"THUNDERLINE_PROFILE={wanted!r}: expected embedded or celery")
+    path = dagster_home / PROFILE_FILE
+    if wanted == "embedded" or (not wanted and not path.exists()):
+        return None
+    if not path.exists():
+        raise ConfigError(f"THUNDERLINE_PROFILE=celery: {path} does not exist (write it with "
+                          "`thunderline deploy celery --home $DAGSTER_HOME ...`)")
+    try:
+        profile = read_profile(path)
+    except ProfileError as exc:
+        raise ConfigError(str(exc)) from None
+    if not warehouse.startswith("postgresql"):
+        raise ConfigError(f"THUNDERLINE_WAREHOUSE_URL={warehouse!r}: the celery profile ({path}) needs a PostgreSQL "
+                          "warehouse (workers on other hosts cannot share a SQLite file)")
+    return profile
 
 
 _CONTACT_RE = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")

@@ -10,7 +10,7 @@ import time
 
 import dagster as dg
 
-from jobs.keys import month_symbol, split_key
+from jobs.keys import MLFLOW_POOL, month_symbol, split_key
 from jobs.metadata import clean, mlflow_version_url, table_definition_metadata
 from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
@@ -40,6 +40,7 @@ def expert_links(mlflow: MlflowResource, experts) -> dict[str, dg.UrlMetadataVal
 
 
 @dg.asset(
+    pool=MLFLOW_POOL,
     partitions_def=month_symbol,
     deps=[market_feature_windows,
           dg.AssetDep(edgar_feature_windows, partition_mapping=dg.AllPartitionMapping())],
@@ -69,6 +70,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
         yield dg.AssetCheckResult(check_name="undercovered", passed=True, severity=dg.AssetCheckSeverity.WARN)
         return
     t0 = time.perf_counter()
+    warehouse.get().ensure_months([month])  # DDL before the transaction: parallel workers, same new month
     with mlflow.registry(warehouse) as registry:
         experts, shadows = load_pool(registry, state)
         with warehouse.session() as s:

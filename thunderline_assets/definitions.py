@@ -3,7 +3,8 @@
 Each domain module (market, edgar, decisions, observability, learning) exports
 ``defs(settings)`` with its assets, checks, jobs, schedules and sensors;
 :func:`build_definitions` merges them, adds the nightly jobs over the
-observability/learning groups, the resources and the executor. Settings are read
+observability/learning groups, the resources and the executor (multiprocess, or Celery
+under the scale-out profile: :mod:`resources.execution`). Settings are read
 when the definitions are built (Dagster loading the code location, a CLI
 command, a test), never at import.
 """
@@ -14,6 +15,7 @@ import dagster as dg
 
 from jobs.schedules import build_nightly
 from resources import build_resources
+from resources.execution import build_executor, execution_resources
 from thunderline.config import Settings, load_settings
 from thunderline_assets import decisions, edgar, learning, market, observability
 
@@ -25,11 +27,12 @@ def build_definitions(settings: Settings | None = None, *, resources: dict | Non
     settings = settings or load_settings(create_dirs=False)
     domains = dg.Definitions.merge(*(domain.defs(settings) for domain in DOMAINS))
     nightly_jobs, nightly_schedules = build_nightly(domains.assets)
+    resources = resources if resources is not None else build_resources(settings)
     return dg.Definitions.merge(domains, dg.Definitions(
         jobs=nightly_jobs,
         schedules=nightly_schedules,
-        resources=resources if resources is not None else build_resources(settings),
-        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+        resources={**execution_resources(settings), **resources},
+        executor=build_executor(settings),  # Celery workers under the scale-out profile (resources/execution.py)
     ))
 
 

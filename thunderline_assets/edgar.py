@@ -8,7 +8,7 @@ import time
 
 import dagster as dg
 
-from jobs.keys import months
+from jobs.keys import WAREHOUSE_POOL, months
 from jobs.metadata import clean, table_definition_metadata
 from jobs.partition_jobs import edgar_partition_job
 from jobs.schedules import monthly_edgar_backfill
@@ -28,6 +28,7 @@ def _month(context: dg.AssetExecutionContext) -> str:
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     partitions_def=months,
     group_name="edgar",
     kinds={"sql", "xbrl"},
@@ -59,6 +60,7 @@ def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     partitions_def=months,
     deps=[raw_filings],
     group_name="edgar",

@@ -10,7 +10,7 @@ import time
 
 import dagster as dg
 
-from jobs.keys import month_symbol, split_key
+from jobs.keys import WAREHOUSE_POOL, month_symbol, split_key
 from jobs.metadata import arrow_column_schema, clean, table_definition_metadata
 from jobs.partition_jobs import market_partition_job
 from jobs.schedules import monthly_market_backfill
@@ -45,6 +45,7 @@ def _progress_logger(context: dg.AssetExecutionContext, every: int = 2_000_000):
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     partitions_def=month_symbol,
     group_name="market",
     kinds={"parquet", "sql"},
@@ -124,6 +125,7 @@ class WindowConfig(dg.Config):
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     partitions_def=month_symbol,
     deps=[raw_ticks],
     group_name="market",
@@ -139,6 +141,7 @@ def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConf
     month, symbol = split_key(context.partition_key)
     recipe = market_recipe(config.recipe, width_ms=config.width_ms, overlap=config.overlap)
     t0 = time.perf_counter()
+    warehouse.get().ensure_months([month])  # DDL before the transaction: parallel workers, same new month
     with warehouse.session() as s:
         summary = build_window_partition(s, month, symbol, recipe=recipe, progress=_progress_logger(context))
     fault_point("market_feature_windows.committed")

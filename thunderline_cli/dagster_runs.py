@@ -6,10 +6,13 @@ job of the code location, carries the run tags of :mod:`thunderline.run_tags` (t
 source, router version, code version), and a set of partitions run together is recorded as
 an asset backfill (Backfills tab, with its runs via the ``dagster/backfill`` tag).
 
-The runs execute in this process (``execute_in_process``), like ``thunderline ingest``: no
-daemon is needed and the terminal gets the result at once. The backfill record is written
-when its runs have finished, with their outcome, so a daemon running beside the CLI never
-picks it up and launches the same partitions a second time.
+Embedded (the default), the runs execute in this process (``execute_in_process``), like
+``thunderline ingest``: no daemon is needed and the terminal gets the result at once. The
+backfill record is written when its runs have finished, with their outcome, so a daemon
+running beside the CLI never picks it up and launches the same partitions a second time.
+Under the scale-out profile (``thunderline deploy celery``) :func:`submit_backfill` hands the
+partitions to Dagster's backfill machinery instead and :func:`wait_backfill` follows it: the
+daemon queues the runs, the Celery workers run their steps.
 
 :class:`RunSession` is what a command holds while it submits runs: the definitions, the
 instance, the tags, and a progress bar on its own line (stderr). Dagster's own per-run log
@@ -92,7 +95,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, 
     """Run ``job_name`` for every partition key as one backfill: one run per partition, all tagged with the
     backfill id, then the backfill record (assets, partitions, outcome) in the instance. ``after_each(key,
     result)`` is called after every run (progress)."""
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.execution.backfill import BulkActionStatus
 
     backfill_id = uuid.uuid4().hex[:8]  # the form Dagster's own backfill ids take
     started = time.time()
@@ -104,13 +107,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, 
                                               run_config=_run_config(config, verbose), tags=run_tags))
         if after_each:
             after_each(k, results[-1])
-    keys = sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
-    record = PartitionBackfill.from_asset_partitions(
-        backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(),
-        partition_names=[str(k) for k in partition_keys], asset_selection=keys, backfill_timestamp=started,
-        tags=dict(tags), dynamic_partitions_store=instance, all_partitions=False, title=title,
-        description=f"{len(partition_keys)} partition(s) of {job_name}, run by the thunderline CLI",
-        run_config=None)
+    record = _backfill_record(defs, instance, job_name, partition_keys, backfill_id, started, tags, title, None)
     status = BulkActionStatus.COMPLETED_SUCCESS if all(r.success for r in results) else \
         BulkActionStatus.COMPLETED_FAILED
     instance.add_backfill(record.with_status(status).with_end_timestamp(time.time()))
@@ -163,5 +160,86 @@ class RunSession:
 
     def backfill(self, job_name: str, partition_keys: Sequence, *, title: str,
                  config: Mapping[str, Any] | None = None) -> Runs:
+        if getattr(self.settings, "celery", None) is not None:  # scale-out profile: the daemon, queue and workers
+            return self._queued_backfill(job_name, list(partition_keys), title=title, config=config)
         return backfill(self.defs, self.instance, job_name, list(partition_keys), tags=self.tags(), title=title,
                         config=config, verbose=self.verbose, after_each=lambda k, _: self._tick(job_name, k))
+
+    def _queued_backfill(self, job_name: str, partition_keys: list, *, title: str,
+                         config: Mapping[str, Any] | None) -> Runs:
+        backfill_id = submit_backfill(self.defs, self.instance, job_name, partition_keys, tags=self.tags(),
+                                      title=title, config=config)
+        seen = {"n": 0}
+
+        def progress(finished: int, _runs) -> None:
+            for _ in range(finished - seen["n"]):
+                self._tick(job_name, f"backfill {backfill_id}")
+            seen["n"] = max(seen["n"], finished)
+
+        return wait_backfill(self.instance, backfill_id, progress=progress)
+
+
+def _backfill_record(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_keys: Sequence,
+                     backfill_id: str, started: float, tags: Mapping[str, str], title: str,
+                     run_config: Mapping[str, Any] | None):
+    """An asset backfill of ``job_name``'s assets over ``partition_keys`` (status REQUESTED)."""
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    job = defs.resolve_job_def(job_name)
+    keys = sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
+    return PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(),
+        partition_names=[str(k) for k in partition_keys], asset_selection=keys, backfill_timestamp=started,
+        tags=dict(tags), dynamic_partitions_store=instance, all_partitions=False, title=title,
+        description=f"{len(partition_keys)} partition(s) of {job_name}, run by the thunderline CLI",
+        run_config=dict(run_config) if run_config is not None else None)
+
+
+@dataclass
+class QueuedRun:
+    """A finished run launched by the daemon, read back from the instance: the part of
+    ``ExecuteInProcessResult`` the CLI reads (success, events, materializations)."""
+
+    run: dg.DagsterRun
+    all_events: list = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return self.run.status == dg.DagsterRunStatus.SUCCESS
+
+    def get_asset_materialization_events(self) -> list:
+        return [ev for ev in self.all_events if ev.event_type_value == "ASSET_MATERIALIZATION"]
+
+
+def submit_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_keys: Sequence,
+                    *, tags: Mapping[str, str], title: str, config: Mapping[str, Any] | None = None) -> str:
+    """Hand ``partition_keys`` of ``job_name`` to Dagster's backfill machinery (scale-out profile): the daemon
+    turns the backfill into queued runs, the queue starts them, their steps run on the Celery workers. The
+    Backfills tab shows it from this moment. Returns the backfill id."""
+    backfill_id = uuid.uuid4().hex[:8]
+    instance.add_backfill(_backfill_record(defs, instance, job_name, partition_keys, backfill_id, time.time(), tags,
+                                           title, _run_config(config, False)))
+    return backfill_id
+
+
+def wait_backfill(instance: dg.DagsterInstance, backfill_id: str, *, progress=None, poll_s: float = 1.0,
+                  timeout_s: float | None = None) -> Runs:
+    """Wait until the daemon has finished backfill ``backfill_id``; ``progress(done, runs)`` after each poll.
+    Raises TimeoutError after ``timeout_s`` (None: wait as long as it takes — Ctrl-C leaves it running)."""
+    from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        record = instance.get_backfill(backfill_id)
+        runs = instance.get_runs(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))
+        if progress is not None:
+            progress(sum(r.is_finished for r in runs), runs)
+        if record is not None and record.status in BULK_ACTION_TERMINAL_STATUSES and all(r.is_finished for r in runs):
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"backfill {backfill_id} not finished after {timeout_s:.0f}s "
+                               f"(status {record.status.value if record else 'missing'})")
+        time.sleep(poll_s)
+    results = [QueuedRun(r, [e.dagster_event for e in instance.all_logs(r.run_id) if e.is_dagster_event])
+               for r in sorted(runs, key=lambda r: r.tags.get("dagster/partition", ""))]
+    return Runs(results, backfill_id)

@@ -169,7 +169,7 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
     from thunderline.ingress.landing import landing_tenants
 
     tenants = sorted({settings.tenant_id, *landing_tenants(landing)})
-    plans = []
+    plans, defs_by_tenant = [], {}
     for tenant in tenants:
         ts = settings.model_copy(update={"tenant_id": tenant})
         store = ContentStore(settings.landed_dir / f"tenant={tenant}")
@@ -202,11 +202,15 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
             from thunderline_assets.definitions import build_definitions
 
             defs = build_definitions(ts, resources=res)
+            defs_by_tenant[tenant] = defs
             jobs = {"edgar": defs.resolve_job_def(EDGAR_JOB), "market": defs.resolve_job_def(MARKET_JOB)}
         plans += [(tenant, res, jobs["edgar"], f"{m}-01", m) for m in edgar_months]
         plans += [(tenant, res, jobs["market"],
                    dg.MultiPartitionKey({"month": f"{p[:7]}-01", "symbol": p.split("|")[1]}), p) for p in tick_parts]
 
+    if settings.celery is not None:  # scale-out profile: Dagster's backfills, the run queue, the Celery workers
+        _ingest_queued(settings, plans, defs_by_tenant, instance, report, show_progress, run_config)
+        return
     bar = tqdm(total=len(plans), desc="ingest", unit="partition", disable=not show_progress)
     try:
         for tenant, res, job, key, label in plans:
@@ -231,6 +235,57 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
             fault_point("ingest.partition_done")
     finally:
         bar.close()
+
+
+def _ingest_queued(settings: Settings, plans: list, defs_by_tenant: dict, instance: dg.DagsterInstance,
+                   report: IngestReport, show_progress: bool, run_config: dict) -> None:
+    """The partitions as backfills (EDGAR first, then market, per tenant), waited for with a progress bar.
+
+    The daemon launches the runs through the queue and the Celery workers run their steps; this process only
+    submits and follows (thunderline_cli.dagster_runs). Another tenant's runs override the warehouse's tenant."""
+    from jobs.keys import MARKET_JOB
+    from thunderline_cli.dagster_runs import submit_backfill, wait_backfill
+
+    groups: dict[tuple[str, str], list] = {}
+    for tenant, res, job, key, label in plans:
+        groups.setdefault((tenant, job.name), []).append((res, key, label))
+    bar = tqdm(total=len(plans), desc="ingest (queued)", unit="partition", disable=not show_progress)
+    done_before = 0
+    try:
+        for (tenant, job_name), items in groups.items():
+            res = items[0][0]
+            config = dict(run_config if job_name == MARKET_JOB else {"loggers": run_config["loggers"]})
+            if tenant != settings.tenant_id:
+                config["resources"] = {"warehouse": {"config": {"tenant_id": tenant}}}
+            backfill_id = submit_backfill(defs_by_tenant[tenant], instance, job_name, [k for _, k, _ in items],
+                                          tags=tags_for(res, tenant), title=f"ingest {tenant} {job_name}",
+                                          config=config)
+            bar.set_postfix_str(f"backfill {backfill_id}")
+
+            def progress(finished: int, runs, base=done_before) -> None:
+                bar.n = base + finished
+                bar.refresh()
+
+            runs = wait_backfill(instance, backfill_id, progress=progress)
+            done_before += len(items)
+            prefix = "" if tenant == settings.tenant_id else f"{tenant}:"
+            for result in runs.results:
+                label = prefix + _label_of(result.run.tags.get("dagster/partition", ""))
+                report.partitions.append(label)
+                _accumulate(report, result)
+                if not result.success:
+                    report.runs_failed.append(label)
+                    why = failure_reason(result)
+                    if why:
+                        report.failure_reasons[label] = why
+    finally:
+        bar.close()
+
+
+def _label_of(partition: str) -> str:
+    """``YYYY-MM`` or ``YYYY-MM|SYM`` from a run's partition tag (``YYYY-MM-01`` / ``YYYY-MM-01|SYM``)."""
+    month, _, symbol = partition.partition("|")
+    return month[:7] + (f"|{symbol}" if symbol else "")
 
 
 def _plannable(report: IngestReport, labels: set[str]) -> list[str]:

@@ -13,12 +13,24 @@ import sys
 from thunderline.config import ConfigError, load_settings
 from thunderline.store import WarehouseError
 from thunderline.stores import open_stores
-from thunderline_cli import demo, edgar, evaluate, experts, ingest, ingress_server, keys, learn, lineage, live_service
+from thunderline_cli import (
+    demo,
+    deploy,
+    edgar,
+    evaluate,
+    experts,
+    ingest,
+    ingress_server,
+    keys,
+    learn,
+    lineage,
+    live_service,
+)
 from thunderline_cli.errors import CliError
 
 #: Each module registers its subcommands: ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
-#: learn/promote, edgar.
-_COMMANDS = (ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, edgar)
+#: learn/promote, edgar, deploy/worker (the scale-out profile).
+_COMMANDS = (ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, edgar, deploy)
 
 
 def _cmd_config(args) -> int:

@@ -25,6 +25,8 @@ from thunderline.store import bulk
 from thunderline.store import postgres as pg
 from thunderline.store.schema import PARTITIONED_BY_MONTH, metadata, utcnow
 
+_PARTITION_DDL_LOCK = 0x544C5044  # advisory lock key ("TLPD") serialising month-partition DDL across processes
+
 TENANT_SETTING = "thunderline.tenant_id"
 
 
@@ -115,6 +117,28 @@ class Warehouse:
             if self.is_postgres:
                 conn.execute(sa.select(sa.func.set_config(TENANT_SETTING, tenant_id, True)))
             yield TenantSession(self, conn, tenant_id)
+
+    def ensure_months(self, months: Iterable[str]) -> None:
+        """Create the month partitions of every month-partitioned table before a writing transaction opens.
+
+        Why outside the writer's transaction: ``CREATE TABLE … PARTITION OF`` takes an ACCESS EXCLUSIVE lock on
+        the parent, so two workers writing the same new month in parallel (the scale-out profile) deadlock when
+        each creates it inside its own transaction. Here each partition is created in its own short transaction,
+        serialised across processes by an advisory lock; the writer then finds it and takes no DDL lock.
+        """
+        if not self.is_postgres:
+            return
+        wanted = [(t, m) for m in sorted(set(months)) for t in sorted(PARTITIONED_BY_MONTH)
+                  if f"{t}_{m.replace('-', '_')}" not in self._known_partitions]
+        if not wanted:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PARTITION_DDL_LOCK)))
+            for table, month in wanted:  # an existing partition takes no lock at all (to_regclass reads the catalog)
+                name = f"{table}_{month.replace('-', '_')}"
+                if conn.execute(sa.select(sa.func.to_regclass(name))).scalar() is None:
+                    pg.ensure_month_partition(conn, table, month)
+        self._known_partitions.update(f"{t}_{m.replace('-', '_')}" for t, m in wanted)
 
     def ensure_partitions(self, conn: sa.Connection, table: str, months: Iterable[str]) -> None:
         if not self.is_postgres or table not in PARTITIONED_BY_MONTH:
