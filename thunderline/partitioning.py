@@ -57,3 +57,23 @@ def split_label(label: str) -> tuple[str, str]:
     if not sep or not symbol or "|" in symbol or len(month) < 7:
         raise ValueError(f"partition {label!r}: expected 'YYYY-MM|SYMBOL'")
     return month[:7], symbol
+
+
+def symbol_bucket(symbol: str, buckets: int) -> int:
+    """The bucket ``symbol`` falls in among ``buckets``: the first 8 bytes of its SHA-256, modulo ``buckets``.
+
+    Why a content hash: a symbol's bucket never depends on which other symbols exist or on the order they
+    arrived, so adding a listing moves nobody, and every host computes the same bucket. It is the second
+    partition dimension of the bucketed design for more than ~4,000 symbols (docs/scaling.md, "Partitions
+    that scale"), where months × symbols would pass Dagster's advised 100 k partitions per asset.
+    """
+    import hashlib
+
+    if buckets < 1:
+        raise ValueError(f"buckets={buckets}: expected at least 1")
+    return int.from_bytes(hashlib.sha256(symbol.encode()).digest()[:8], "big") % buckets
+
+
+def bucket_label(bucket: int, buckets: int) -> str:
+    """``b007`` for bucket 7 of up to 1,000: fixed width, so labels sort as numbers."""
+    return f"b{bucket:0{len(str(buckets - 1))}d}"

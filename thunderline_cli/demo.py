@@ -140,6 +140,8 @@ def run_demo(args) -> int:
     print(f"  MLflow UI        .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}"
           "   → http://127.0.0.1:5000")
     print(f"  lineage          .venv/bin/thunderline lineage {_a_trace_id(settings)} --up --depth 3")
+    print("  scale out        thunderline deploy celery … then thunderline worker start -n w1 on each host "
+          "(README \"Scaling out\")")
     return 0
 
 
