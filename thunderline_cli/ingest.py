@@ -256,7 +256,9 @@ def _ingest_queued(settings: Settings, plans: list, defs_by_tenant: dict, instan
             res = items[0][0]
             config = dict(run_config if job_name == MARKET_JOB else {"loggers": run_config["loggers"]})
             if tenant != settings.tenant_id:
-                config["resources"] = {"warehouse": {"config": {"tenant_id": tenant}}}
+                # the URL by reference: every host has THUNDERLINE_WAREHOUSE_URL, and a password stays out of the run
+                config["resources"] = {"warehouse": {"config": {"url": {"env": "THUNDERLINE_WAREHOUSE_URL"},
+                                                                "tenant_id": tenant}}}
             backfill_id = submit_backfill(defs_by_tenant[tenant], instance, job_name, [k for _, k, _ in items],
                                           tags=tags_for(res, tenant), title=f"ingest {tenant} {job_name}",
                                           config=config)

@@ -68,22 +68,28 @@ class Cluster:
     def dagster_home(self) -> Path:
         return Path(self.env["DAGSTER_HOME"])
 
-    def spawn(self, argv: list[str], log_name: str, **extra_env: str) -> subprocess.Popen:
+    def spawn(self, argv: list[str], log_name: str, *, track: bool = True, **extra_env: str) -> subprocess.Popen:
+        """Start ``argv`` in its own process group; ``track``: :meth:`stop_all` stops it (workers, CLI runs)."""
         log = open(self.logs / log_name, "w")
         proc = subprocess.Popen(argv, cwd=REPO, env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        self.procs.append(proc)
+        if track:
+            self.procs.append(proc)
         return proc
 
     def cli(self, *args: str, log_name: str, **extra_env: str) -> subprocess.Popen:
         return self.spawn([sys.executable, "-m", "thunderline_cli.main", *args], log_name, **extra_env)
 
-    def worker(self, name: str, **extra_env: str) -> subprocess.Popen:
-        """``thunderline worker start -n NAME``, returned once Celery says it is ready."""
+    def worker(self, name: str, *, wait: bool = True, **extra_env: str) -> subprocess.Popen:
+        """``thunderline worker start -n NAME``, returned once Celery says it is ready (``wait``)."""
         proc = self.cli("worker", "start", "-n", name, log_name=f"worker-{name}.log", **extra_env)
-        self.wait_for(lambda: f"{name}@" in self.log(f"worker-{name}.log") and " ready." in
-                      self.log(f"worker-{name}.log"), f"worker {name} ready", proc=proc, timeout_s=300)
+        if wait:
+            self.wait_ready(name, proc)
         return proc
+
+    def wait_ready(self, name: str, proc: subprocess.Popen) -> None:
+        self.wait_for(lambda: " ready." in self.log(f"worker-{name}.log"), f"worker {name} ready", proc=proc,
+                      timeout_s=300)
 
     def log(self, name: str) -> str:
         path = self.logs / name
@@ -108,6 +114,7 @@ class Cluster:
         return dg.DagsterInstance.from_config(str(self.dagster_home))
 
     def stop_all(self) -> None:
+        """Stop the workers and CLI processes a test started (the daemon stays for the next test)."""
         for proc in reversed(self.procs):
             stop_group(proc)
         self.procs.clear()

@@ -73,7 +73,7 @@ def cluster(tmp_path_factory, trained, mlflow_uri):
     purge_queue()
     c = Cluster(env, logs)
     daemon = c.spawn([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", "workspace.yaml"],
-                     "daemon.log")
+                     "daemon.log", track=False)
     try:
         yield c
     finally:
@@ -118,8 +118,9 @@ def test_two_workers_share_the_steps_and_match_an_in_process_run(cluster, traine
         # workers start once runs are waiting on the broker, so both find work at once
         cluster.wait_for(lambda: len(instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))) >= 2,
                          "two runs started", proc=ingest)
-        cluster.worker("w1")
-        cluster.worker("w2")
+        workers = {name: cluster.worker(name, wait=False) for name in ("w1", "w2")}  # started together
+        for name, proc in workers.items():
+            cluster.wait_ready(name, proc)
         assert ingest.wait(900) == 0, cluster.log("ingest-two.log")[-3000:]
         runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
         assert len(runs) == 4 and all(r.tags.get("dagster/backfill") for r in runs)  # a backfill (Backfills tab)
