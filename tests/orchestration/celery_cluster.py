@@ -43,6 +43,17 @@ def purge_queue() -> int:
             return 0
 
 
+def queue_consumers() -> int:
+    """Workers consuming the ``dagster`` queue right now (0 when the queue does not exist)."""
+    from kombu import Connection
+
+    with Connection(BROKER, connect_timeout=5) as conn:
+        try:
+            return conn.default_channel.queue_declare(QUEUE, passive=True).consumer_count
+        except Exception:  # noqa: BLE001 - amqp 404: never declared
+            return 0
+
+
 def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: float = 60) -> None:
     """Stop ``proc``'s process group (started with start_new_session by this module)."""
     if proc.poll() is not None and sig != signal.SIGKILL:

@@ -28,6 +28,7 @@ from celery_cluster import (
     broker_open,
     partition_hashes,
     purge_queue,
+    queue_consumers,
     step_runs,
     stop_group,
     worker_names,
@@ -43,6 +44,9 @@ JAN, FEB, MAR, APR = 1_704_205_800_000_000, 1_706_884_200_000_000, 1_709_562_600
 def cluster(tmp_path_factory, trained, mlflow_uri):
     if not broker_open():
         pytest.skip("RabbitMQ is not reachable at 127.0.0.1:5672: the Celery scale-out tests need a broker")
+    if queue_consumers():  # another deployment's workers on this broker would take (and run) our steps
+        pytest.fail("workers of another deployment consume the 'dagster' queue on 127.0.0.1:5672 (dagster-celery "
+                    "routes every deployment's steps to that one queue): stop them, or give each its own vhost")
     from pg_support import APP_ROLE, require_pg
 
     from thunderline.decisions.router_state import publish_router_version
