@@ -22,5 +22,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri,
                                  artifact_location=settings.mlflow_artifacts),
         "ticker_map": TickerMapResource(path=str(settings.ticker_map)),
-        "landing": LandingResource(root=str(settings.landing_dir)),
+        "landing": LandingResource(root=str(settings.landing_dir), landed=str(settings.landed_dir)),
     }

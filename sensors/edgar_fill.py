@@ -70,7 +70,7 @@ def evaluate_edgar_fill(context: dg.SensorEvaluationContext, warehouse: Warehous
     wh = ready_warehouse(warehouse)
     with wh.session(warehouse.tenant_id) as s:
         scan = scan_landing(s, "edgar", landing.edgar, landing_classifier(s), cursor.get("scan"),
-                            order=submissions_first)
+                            order=submissions_first, store=landing.content_store(warehouse.tenant_id))
     wh.dispose()
     for f in scan.rejected:
         context.log.warning(f"EDGAR landing file rejected (quarantined): {f.path}: {f.detail}")

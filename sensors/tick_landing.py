@@ -69,7 +69,8 @@ def evaluate_tick_landing(context: dg.SensorEvaluationContext, warehouse: Wareho
     wh = ready_warehouse(warehouse)
     t_now = now_us()
     with wh.session(warehouse.tenant_id) as s:
-        scan = scan_landing(s, "ticks", landing.ticks, classify_tick_file, cursor.get("scan"))
+        scan = scan_landing(s, "ticks", landing.ticks, classify_tick_file, cursor.get("scan"),
+                            store=landing.content_store(warehouse.tenant_id))
         waiting = backlog(s, "ticks")
         emit(s, "flow.market.backlog", waiting, {"path": "dagster"}, ts=t_now)
         state, change = LADDER.observe_interval(s, t_now, backlog=waiting)

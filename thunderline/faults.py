@@ -31,6 +31,8 @@ POINTS = (
     "ingest.locked",  # the landing lease is held, nothing indexed yet
     "landing.file_stored",  # a landing file copied into the content store, its index row not yet committed
     "landing.indexed",  # the landing index committed
+    "compaction.stored",  # a compacted file durable in the content store, not indexed yet
+    "compaction.committed",  # compacted files indexed and their members retired, members' copies not removed
     "raw_filings.written",  # EDGAR documents written, transaction open
     "raw_filings.committed",
     "edgar_feature_windows.written",

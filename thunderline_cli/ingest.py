@@ -20,12 +20,13 @@ from tqdm import tqdm
 
 from thunderline.config import ConfigError, Settings, load_settings
 from thunderline.faults import fault_point
+from thunderline.flow.compaction import CompactionSummary, compact_landed
 from thunderline.flow.edgar_partition import landing_classifier, submissions_first
 from thunderline.flow.ingest_lock import IngestBusy, landing_lease
 from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.ledger import incomplete_partitions
 from thunderline.flow.tick_files import classify_tick_file
-from thunderline.store.content import ContentStore
+from thunderline.store.content import tenant_store
 from thunderline.store.errors import is_storage_full, storage_failure
 from thunderline.stores import open_stores
 from thunderline_cli.dagster_instance import QUIET_CONSOLE, VERBOSE_CONSOLE, instance_for
@@ -43,6 +44,7 @@ class IngestReport:
     runs_failed: list[str] = field(default_factory=list)
     failure_reasons: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # why the ingest stopped early (one line), e.g. storage full
+    compaction: list[CompactionSummary] = field(default_factory=list)  # one per tenant
     elapsed_s: float = 0.0
 
     def failure_line(self) -> str | None:
@@ -69,6 +71,10 @@ class IngestReport:
             f"partitions materialized: {len(self.partitions)}; failed runs: {len(self.runs_failed)}",
             f"elapsed: {self.elapsed_s:.1f}s",
         ]
+        compacted = CompactionSummary(*(sum(getattr(c, k) for c in self.compaction)
+                                        for k in ("groups", "files", "rows", "removed_copies")))
+        if compacted.line():
+            out.insert(1, compacted.line())
         for reason, n in self.reject_reasons.most_common(8):
             out.append(f"  rejected {n:,}: {reason}")
         for path, why in self.files_rejected[:8]:
@@ -127,7 +133,8 @@ def check_partitions_start(partitions: list[str]) -> None:
 
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None,
-               wait_s: float = 0.0, expectations: bool = True, verbose: bool = False) -> IngestReport:
+               wait_s: float = 0.0, expectations: bool = True, verbose: bool = False,
+               compact: bool = True) -> IngestReport:
     """Index the landing area and materialize every partition whose steps are not all current.
 
     Holds the landing-index lease for its whole duration (a concurrent ingest waits up to
@@ -136,6 +143,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     by the next run. ``expectations=False`` skips the Great Expectations suite on ticks (the
     numpy rules that decide what is kept and quarantined still run). ``verbose`` shows Dagster's log lines of
     every run on the terminal (by default only errors: the progress bar keeps its line; the UI has every event).
+    ``compact=False`` ingests small landed files one by one instead of compacting them first
+    (:mod:`thunderline.flow.compaction`).
     """
     settings = settings or load_settings()
     landing = Path(landing) if landing else settings.landing_dir
@@ -149,7 +158,7 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
             console = VERBOSE_CONSOLE if verbose else QUIET_CONSOLE
             run_config = console if expectations else \
                 console | {"ops": {"raw_ticks": {"config": {"run_expectations": False}}}}
-            _ingest_locked(settings, landing, report, show_progress, instance, resources, run_config)
+            _ingest_locked(settings, landing, report, show_progress, instance, resources, run_config, compact)
         except Exception as exc:  # noqa: BLE001 - storage failures become report.error, the rest propagate
             report.error = storage_failure(exc)
             if report.error is None:
@@ -159,7 +168,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
 
 
 def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show_progress: bool,
-                   instance: dg.DagsterInstance | None, resources: dict | None, run_config: dict) -> None:
+                   instance: dg.DagsterInstance | None, resources: dict | None, run_config: dict,
+                   compact: bool = True) -> None:
     # jobs.keys (and the definitions that import it) fix the first monthly partition from the months with
     # data when first imported, so they are imported only after this pass has indexed the landing files
     from resources import build_resources
@@ -172,7 +182,7 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
     plans, defs_by_tenant = [], {}
     for tenant in tenants:
         ts = settings.model_copy(update={"tenant_id": tenant})
-        store = ContentStore(settings.landed_dir / f"tenant={tenant}")
+        store = tenant_store(settings.landed_dir, tenant)
         with open_stores(ts, init_schema=True) as stores:
             with stores.session() as s:
                 ticks = index_files(s, "ticks", candidate_files(landing / "ticks"), classify_tick_file,
@@ -180,6 +190,8 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
                 edgar = index_files(s, "edgar", submissions_first(candidate_files(landing / "edgar")),
                                     landing_classifier(s), default_tenant=settings.tenant_id, store=store)
             fault_point("landing.indexed")
+            if compact:  # many small landed files → one per symbol-day, before anything is planned
+                report.compaction.append(compact_landed(stores.session, store))
             # what is left to do comes from the step ledger, not from this pass: a partition a crash
             # left half-built is planned again even though its files were indexed by an earlier run
             with stores.session() as s:
@@ -339,7 +351,8 @@ def _accumulate(report: IngestReport, result) -> None:
 def cmd_ingest(args) -> int:
     try:
         report = run_ingest(landing=args.landing, show_progress=not args.quiet, wait_s=args.wait,
-                            expectations=not args.no_expectations, verbose=args.verbose)
+                            expectations=not args.no_expectations, verbose=args.verbose,
+                            compact=not args.no_compact)
     except IngestBusy as exc:
         print(f"thunderline ingest: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -367,6 +380,8 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show Dagster's log lines of every run (default: errors only; the UI keeps every event)")
+    p.add_argument("--no-compact", action="store_true",
+                   help="ingest many small landed tick files one by one instead of compacting them per symbol-day first")
     p.add_argument("--no-expectations", action="store_true",
                    help="skip the Great Expectations suite on ticks (the rules that quarantine rows still run)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",

@@ -37,6 +37,7 @@ from thunderline.config import Settings, load_settings
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, effective_settings, measurement_from_events
 from thunderline.flow.live import DecisionContext, LiveProcessor, MicroBatch
 from thunderline.market.features import market_recipe
+from thunderline.store.content import tenant_store
 from thunderline.stores import Stores, open_stores
 from thunderline.telemetry import Event, EventBatch, MetricsRegistry, now_us
 from thunderline_cli.dagster_instance import instance_for
@@ -94,7 +95,8 @@ class LiveRunner:
             self._stack.close()
             raise
         self.enforce_budgets = enforce_budgets
-        self.processor = LiveProcessor(self.warehouse, settings.tenant_id, self.stores.lake, decisions=self.decisions)
+        self.processor = LiveProcessor(self.warehouse, settings.tenant_id, self.stores.lake, decisions=self.decisions,
+                                       store=tenant_store(settings.landed_dir, settings.tenant_id))
         self.metrics = metrics or MetricsRegistry()
         self.reporter = DagsterReporter(instance) if instance is not None else None
         self.ladder = BackpressureLadder("live")
@@ -182,7 +184,8 @@ def tail_landing(runner: LiveRunner, root: Path, *, once: bool = False, poll_s: 
     cursor: dict | None = None
     while True:
         with runner.warehouse.session(runner.settings.tenant_id) as s:
-            scan = scan_landing(s, "ticks", root, classify_tick_file, cursor, settle_s=settle_s)
+            scan = scan_landing(s, "ticks", root, classify_tick_file, cursor, settle_s=settle_s,
+                                store=runner.processor.store)
         cursor = scan.cursor
         todo = sorted(f.path for f in scan.landed if f.status == "indexed")
         runner.backlog = len(todo)

@@ -57,6 +57,7 @@ def crash_reference(crash_backend, crash_landing, tmp_path_factory):
     assert result["failed"] == [] and result["error"] is None
     # the set really exercises every stage
     tables = result["snapshot"]["tables"]
-    for name in ("raw_tick_batches", "feature_windows", "raw_edgar_docs", "quarantine", "partition_steps"):
+    for name in ("raw_tick_batches", "feature_windows", "raw_edgar_docs", "quarantine", "partition_steps",
+                 "compacted_members"):
         assert tables[name][0] > 0, name
     return result

@@ -50,8 +50,9 @@ class Home:
 
 
 def write_landing_set(dst: Path, datasets: Path | None = None) -> Path:
-    """A small, deterministic landing set touching every stage: 2 symbols (one split over two files,
-    one replaying ten rows, which quarantine) and 2 EDGAR filings of different months."""
+    """A small, deterministic landing set touching every stage: 3 symbols (one split over two files,
+    one replaying ten rows, which quarantine, one in 4 small files as the HTTP ingress lands them,
+    which compaction merges) and 2 EDGAR filings of different months."""
     import pyarrow as pa
 
     from thunderline.edgar.demo_filings import write_demo_filings
@@ -66,6 +67,7 @@ def write_landing_set(dst: Path, datasets: Path | None = None) -> Path:
     b = pa.Table.from_batches(list(synthetic_ticks(SyntheticSpec(n_ticks=4_000, seed=8, symbol="HARB"), "default")))
     b = pa.concat_tables([b.slice(0, 2_000), b.slice(1_990, 10), b.slice(2_000)])  # 10 replayed rows: quarantined
     write_canonical_parquet(iter(b.to_batches()), ticks / "harb.parquet")
+    write_http_landed(dst, "HARC", files=4, ticks_per_file=250, seed=9)
     edgar = dst / "edgar"
     tmp = dst / ".demo"
     manifest = write_demo_filings(tmp)
@@ -77,6 +79,20 @@ def write_landing_set(dst: Path, datasets: Path | None = None) -> Path:
         f.unlink()
     tmp.rmdir()
     return dst
+
+
+def write_http_landed(landing: Path, symbol: str, *, files: int, ticks_per_file: int, seed: int,
+                      tenant: str = "default") -> list[Path]:
+    """One symbol's stream in small files, landed as ``thunderline serve`` lands each accepted request."""
+    import pyarrow as pa
+
+    from thunderline.ingress.landing import DurableLanding
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    out = DurableLanding(landing)
+    spec = SyntheticSpec(n_ticks=files * ticks_per_file, seed=seed, symbol=symbol)
+    return [out.write_ticks(tenant, pa.Table.from_batches([b])).path
+            for b in synthetic_ticks(spec, tenant, chunk_rows=ticks_per_file)]
 
 
 def snapshot(home: Home) -> dict:
@@ -119,7 +135,8 @@ def differences(ref: dict, got: dict) -> list[str]:
     return out
 
 
-def _ingest(home: Home, fault: str | None, result_path: Path | None, wait_s: float, snap: bool) -> int:
+def _ingest(home: Home, fault: str | None, result_path: Path | None, wait_s: float, snap: bool,
+            compact: bool = True) -> int:
     """One ingest of ``home`` in this process (``fault`` armed); its exit code as the CLI would give it."""
     for k in ("THUNDERLINE_FAULT", "THUNDERLINE_TENANT", "THUNDERLINE_LAKE_DIR"):
         os.environ.pop(k, None)
@@ -135,7 +152,7 @@ def _ingest(home: Home, fault: str | None, result_path: Path | None, wait_s: flo
     # The Great Expectations suite only yields check results, never rows: skipped for speed.
     with dg.DagsterInstance.ephemeral() as instance:
         report = run_ingest(load_settings(), home.landing, show_progress=False, instance=instance,
-                            expectations=False, wait_s=wait_s)
+                            expectations=False, wait_s=wait_s, compact=compact)
     os.environ.pop("THUNDERLINE_FAULT", None)
     result = {"lines": report.lines(), "failed": report.runs_failed, "error": report.error,
               "partitions": report.partitions}
@@ -147,11 +164,11 @@ def _ingest(home: Home, fault: str | None, result_path: Path | None, wait_s: flo
 
 
 def _child(home: Home, fault: str | None, result_path: Path | None, wait_s: float = 0.0,
-           snap: bool = True) -> None:
+           snap: bool = True, compact: bool = True) -> None:
     """Body of a forked child: one ingest (optionally with a fault armed); never returns."""
     code = 0
     try:
-        code = _ingest(home, fault, result_path, wait_s, snap)
+        code = _ingest(home, fault, result_path, wait_s, snap, compact)
     except BaseException:  # noqa: BLE001 - report, then leave without running the parent's cleanup
         traceback.print_exc()
         sys.stderr.flush()
@@ -174,13 +191,13 @@ def in_process_ingest(home: Home, *, result_path: Path | None = None, snap: bool
 
 
 def start_ingest(home: Home, *, fault: str | None = None, result_path: Path | None = None, wait_s: float = 0.0,
-                 snap: bool = True) -> int:
+                 snap: bool = True, compact: bool = True) -> int:
     """Fork a child running one ingest; returns its pid (see :func:`wait_ingest`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _child(home, fault, result_path, wait_s, snap)
+        _child(home, fault, result_path, wait_s, snap, compact)
     return pid
 
 
@@ -193,9 +210,9 @@ def wait_ingest(pid: int) -> int:
 
 
 def forked_ingest(home: Home, *, fault: str | None = None, result_path: Path | None = None,
-                  snap: bool = True) -> int:
-    """Run one ingest in a forked child and wait for it."""
-    return wait_ingest(start_ingest(home, fault=fault, result_path=result_path, snap=snap))
+                  snap: bool = True, compact: bool = True) -> int:
+    """Run one ingest in a forked child and wait for it (``compact=False``: small files one by one)."""
+    return wait_ingest(start_ingest(home, fault=fault, result_path=result_path, snap=snap, compact=compact))
 
 
 def cli(home: Home, *args: str, env: dict[str, str] | None = None, timeout: float = 600):

@@ -1,4 +1,4 @@
-"""Crash consistency: ``ingest`` killed (SIGKILL) at 22 named points, then re-run, equals a clean run.
+"""Crash consistency: ``ingest`` killed (SIGKILL) at 24 named points, then re-run, equals a clean run.
 
 Issue 16, item 3: a crash between the tick step and the windows step used to leave a
 partition with 0 windows that no re-run revisited. Every kill point below is a fault
@@ -24,8 +24,10 @@ from .crash_harness import KILLED, Home, differences, forked_ingest
 KILL_POINTS = [
     ("kill:ingest.locked", "lease held, nothing indexed"),
     ("kill:landing.file_stored@1", "first landing file copied, index transaction open"),
-    ("kill:landing.file_stored@4", "mid-indexing, EDGAR files"),
+    ("kill:landing.file_stored@8", "mid-indexing, EDGAR files"),
     ("kill:landing.indexed", "index committed, no partition run yet"),
+    ("kill:compaction.stored@1", "small files' compacted file in the content store, not indexed"),
+    ("kill:compaction.committed@1", "compacted file indexed, members retired, their copies not removed"),
     ("kill:raw_filings.written@1", "EDGAR documents written, transaction open"),
     ("kill:raw_filings.committed@1", "between raw_filings and edgar_feature_windows"),
     ("kill:edgar_feature_windows.written@1", "EDGAR windows written, transaction open"),
@@ -43,7 +45,7 @@ KILL_POINTS = [
     ("kill:ingest.partition_done@3", "between two market partitions"),
     ("kill:raw_ticks.committed@2", "second market partition: between ticks and windows"),
     ("kill:market_feature_windows.committed@2", "second market partition: between windows and decisions"),
-    ("kill:ingest.partition_done@4", "every run done, before the ingest returns"),
+    ("kill:ingest.partition_done@5", "every run done, before the ingest returns"),
 ]
 
 

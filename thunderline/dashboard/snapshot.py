@@ -124,10 +124,16 @@ def _ingress(session: TenantSession, ingress: dict | None, accepted: list[tuple[
         lf = metadata.tables["landing_files"]
         shas = [s for s, _ in accepted]
         done: set[str] = set()
+        cm = metadata.tables["compacted_members"]
         for i in range(0, len(shas), 500):
             done |= {r[0] for r in session.conn.execute(
                 sa.select(lf.c.id).where(lf.c.tenant_id == session.tenant_id, lf.c.id.in_(shas[i : i + 500]),
                                          lf.c.status == "processed"))}
+            # a small file compacted with others is done when the compacted file is
+            done |= {r[0] for r in session.conn.execute(
+                sa.select(cm.c.member_id).join(lf, sa.and_(lf.c.id == cm.c.compacted_id, lf.c.tenant_id == cm.c.tenant_id))
+                .where(cm.c.tenant_id == session.tenant_id, cm.c.member_id.in_(shas[i : i + 500]),
+                       lf.c.status == "processed"))}
         pend = [t for s, t in accepted if s not in done]
         waiting = len(pend)
         pending_since = min(pend) if pend else None

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
+from thunderline.flow.ledger import LIVE_FILE_STATUSES
 from thunderline.hashing import content_id, file_sha256
 from thunderline.store.content import ContentStore
 from thunderline.store.warehouse import TenantSession
@@ -262,15 +263,21 @@ def files_for_partition(session: TenantSession, kind: str, partition: str) -> li
     ``read_path`` is where its bytes are read from: the content-addressed copy when there is one.
     """
     t = session.table("landing_files")
-    rows = session.select("landing_files", t.c.kind == kind, t.c.status.in_(("indexed", "processed")),
+    rows = session.select("landing_files", t.c.kind == kind, t.c.status.in_(LIVE_FILE_STATUSES),
                           order_by=[t.c.path, t.c.id])
-    rows = [r for r in rows if partition in (r["partitions"] or [])]
-    if rows:
-        lc = session.table("landed_content")
-        stored = {r["id"]: r["stored_path"] for r in session.select(
-            "landed_content", lc.c.id.in_([r["id"] for r in rows]), columns=["id", "stored_path"])}
-        for r in rows:
-            r["read_path"] = stored.get(r["id"], r["path"])
+    return with_read_paths(session, [r for r in rows if partition in (r["partitions"] or [])])
+
+
+def with_read_paths(session: TenantSession, rows: list[dict]) -> list[dict]:
+    """Set ``read_path`` on ``landing_files`` rows: the content-addressed copy, else the landing path."""
+    lc = session.table("landed_content")
+    ids = [r["id"] for r in rows]
+    stored: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        stored.update((r["id"], r["stored_path"]) for r in session.select(
+            "landed_content", lc.c.id.in_(ids[i:i + 500]), columns=["id", "stored_path"]))
+    for r in rows:
+        r["read_path"] = stored.get(r["id"], r["path"])
     return rows
 
 

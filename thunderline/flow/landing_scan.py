@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from thunderline.flow.landing import Classifier, LandedFile, candidate_files, index_files
+from thunderline.store.content import ContentStore
 from thunderline.store.warehouse import TenantSession
 
 CURSOR_VERSION = 1
@@ -76,6 +77,7 @@ def scan_landing(
     settle_s: float = 1.0,
     now_s: float | None = None,
     default_tenant: str | None = None,
+    store: ContentStore | None = None,
 ) -> ScanResult:
     """Index what changed under ``root`` since ``cursor`` and group unprocessed files by partition.
 
@@ -89,6 +91,10 @@ def scan_landing(
     naming it (as ``thunderline serve`` lands them) and, when it is ``default_tenant``
     (default: the session's tenant, i.e. ``THUNDERLINE_TENANT``), untagged files an operator
     dropped. Another tenant's files are never indexed under this one.
+
+    ``store``: the tenant's content store (:func:`thunderline.store.content.tenant_store`); new
+    content is indexed through it exactly as ``thunderline ingest`` indexes it, so the same bytes
+    are one content id whichever path saw them first.
     """
     from thunderline.ingress.landing import files_of_tenant
 
@@ -119,7 +125,7 @@ def scan_landing(
     todo = changed + retry if changed else []
     if order is not None:
         todo = order(todo)
-    landed = index_files(session, kind, todo, classify) if todo else []  # one result per path, in order
+    landed = index_files(session, kind, todo, classify, store=store) if todo else []  # one result per path, in order
     seen = {os.path.relpath(p, root): (p, f) for p, f in zip(todo, landed)}
     new_cache: dict[str, list] = {}
     for rel, st in stats.items():  # files no longer present drop out: the cache never outgrows the directory

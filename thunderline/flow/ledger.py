@@ -29,7 +29,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "ticks": ("raw_ticks", "market_feature_windows", "decision_traces"),
     "edgar": ("raw_filings", "edgar_feature_windows"),
 }
-LIVE_FILE_STATUSES = ("indexed", "processed")  # superseded and rejected contents feed no partition
+LIVE_FILE_STATUSES = ("indexed", "processed")  # superseded, rejected and compacted contents feed no partition
 
 
 def inputs_digest(shas: Iterable[str]) -> str:

@@ -32,11 +32,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from thunderline.flow.landing import LandedFile, files_for_partition, index_files, mark_processed
+from thunderline.flow.landing import LandedFile, files_for_partition, index_files, mark_processed, with_read_paths
 from thunderline.flow.market_windows import PartitionWindows, persist_windows
 from thunderline.flow.tick_files import classify_tick_file
 from thunderline.flow.tick_ingest import PartitionIngest
 from thunderline.market.features import FULL_RECIPE, Recipe
+from thunderline.store.content import ContentStore
 from thunderline.store.lake import Lake
 from thunderline.store.warehouse import TenantSession, Warehouse
 from thunderline.telemetry import Event, make_event, now_us
@@ -125,8 +126,9 @@ class LiveProcessor:
 
     def __init__(self, warehouse: Warehouse, tenant_id: str, lake: Lake, *,
                  decisions: DecisionContext | None = None, recipe: Recipe = FULL_RECIPE,
-                 chunk_rows: int = 262_144, enrichment: bool = True) -> None:
+                 chunk_rows: int = 262_144, enrichment: bool = True, store: ContentStore | None = None) -> None:
         self.warehouse, self.tenant, self.lake = warehouse, tenant_id, lake
+        self.store = store  # the tenant's content store: files are indexed as `thunderline ingest` indexes them
         self.decisions = decisions
         self.recipe = recipe
         self.chunk_rows = chunk_rows
@@ -150,7 +152,7 @@ class LiveProcessor:
             with self.warehouse.session(self.tenant) as s:
                 if quarantine:
                     s.upsert("quarantine", list({r["id"]: r for r in quarantine}.values()))
-                [landed] = index_files(s, "ticks", [Path(path)], classify_tick_file)
+                [landed] = index_files(s, "ticks", [Path(path)], classify_tick_file, store=self.store)
                 touched = list(landed.partitions)
                 mb = self.process_landed(s, landed, arrived)
                 if also is not None:
@@ -169,7 +171,7 @@ class LiveProcessor:
         if landed.status != "indexed":
             return None
         t0 = time.perf_counter()
-        f = {"id": landed.sha256, "path": landed.path, "format": landed.format}
+        [f] = with_read_paths(session, [{"id": landed.sha256, "path": landed.path, "format": landed.format}])
         mb = MicroBatch(landed.path, list(landed.partitions), arrived_at_us=arrived_at_us)
         new_windows: list = []
         for part in landed.partitions:

@@ -28,6 +28,7 @@ from thunderline.flow.ledger import inputs_digest, record_step
 from thunderline.flow.tick_files import quarantine_rows
 from thunderline.hashing import content_id
 from thunderline.market import iter_tick_chunks
+from thunderline.market.compacted import COMPACTED_FORMAT
 from thunderline.market.identity import SourceLedger
 from thunderline.market.validation import TickValidator, rule_summary
 from thunderline.partitioning import month_bounds_us
@@ -116,14 +117,14 @@ class PartitionIngest:
         self.ledger.begin(f["path"])
         summary.files += 1
         read_path = str(read_path_of(f))
-        for i, chunk in enumerate(iter_tick_chunks(read_path, self.tenant, chunk_rows=self.chunk_rows)):
+        for i, chunk in enumerate(self._chunks(f, read_path)):
             conflict = self._add_chunk(f, i, chunk, read_path)
             if conflict is not None:
                 # refuse the whole file: undo what it wrote and counted, say why in one quarantine row
                 self._rollback(cp)
                 other, n = conflict
                 reason = (f"conflicting_file: {n:,} ticks differ from {other} inside its time range "
-                          f"(same format {f['format']!r} and venue); the earlier file is kept")
+                          f"(same format {_ledger_format(f)!r} and venue); the earlier file is kept")
                 self._refuse(f, reason)
                 return
         self.ledger.commit()
@@ -137,6 +138,11 @@ class PartitionIngest:
                 top = max(new.items(), key=lambda kv: kv[1])[0]
                 summary.files_rejected.append({"path": f["path"], "reason": f"every row quarantined (most: {top})"})
 
+    def _chunks(self, f: dict, read_path: str):
+        """The chunks of ``f``. A compacted file's format is named by the index only, never detected."""
+        fmt = COMPACTED_FORMAT if f["format"] == COMPACTED_FORMAT else None
+        return iter_tick_chunks(read_path, self.tenant, chunk_rows=self.chunk_rows, fmt=fmt)
+
     def _add_chunk(self, f: dict, i: int, chunk, read_path: str) -> tuple[str, int] | None:
         """One chunk of file ``f``: parse rejects quarantined, other partitions' rows counted and dropped,
         duplicates of earlier files dropped, the rest validated, rejects quarantined, kept rows written
@@ -146,7 +152,7 @@ class PartitionIngest:
         if read_path != f["path"]:  # rows and rejects cite the landing path, whichever copy was read
             parse_rejects = [dataclasses.replace(r, source=f["path"]) if r.source == read_path else r
                              for r in parse_rejects]
-            b = _cite_landing_path(b, read_path, f["path"])
+            b = cite_landing_path(b, read_path, f["path"])
         mine = pc.and_(pc.equal(b.column("symbol"), self.symbol),
                        pc.and_(pc.greater_equal(b.column("ts"), self.lo), pc.less(b.column("ts"), self.hi)))
         # parse rejects are quarantined by every partition of the file; ids make that idempotent
@@ -159,7 +165,7 @@ class PartitionIngest:
         if own.num_rows == 0:
             return None
         summary.rows_read += own.num_rows
-        seen = self.ledger.check(f["format"], own)
+        seen = self.ledger.check(_ledger_format(f), own)
         if seen.conflict_with is not None:
             return seen.conflict_with, seen.conflicting_rows
         if seen.duplicate.any():
@@ -332,7 +338,7 @@ def _write_batch(lake: Lake, tenant: str, month: str, symbol: str, f: dict, chun
                 ts_max=int(ts.max()), rows=kept.num_rows, sha256=sha)
 
 
-def _cite_landing_path(batch: pa.RecordBatch, read_path: str, landing_path: str) -> pa.RecordBatch:
+def cite_landing_path(batch: pa.RecordBatch, read_path: str, landing_path: str) -> pa.RecordBatch:
     """Rows read from a content-addressed copy keep citing the landing path they arrived under."""
     i = batch.schema.get_field_index("source")
     if i < 0 or batch.num_rows == 0:
@@ -340,3 +346,8 @@ def _cite_landing_path(batch: pa.RecordBatch, read_path: str, landing_path: str)
     col = batch.column(i)
     fixed = pc.if_else(pc.equal(col, read_path), pa.scalar(landing_path, col.type), col)
     return batch.set_column(i, batch.schema.field(i), fixed)
+
+
+def _ledger_format(f: dict) -> str:
+    """The format the source ledger keys ``f`` by: a compacted file's rows were its members' canonical Parquet."""
+    return "canonical_parquet" if f["format"] == COMPACTED_FORMAT else f["format"]

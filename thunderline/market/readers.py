@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from thunderline.market import canonical, canonical_columnar, crypto, lobster, tardis_columnar
+from thunderline.market import canonical, canonical_columnar, compacted, crypto, lobster, tardis_columnar
 from thunderline.market._build import DEFAULT_CHUNK_ROWS, TickChunk, empty_batch, open_text, strip_eol
 from thunderline.market.rejects import Reject, RejectSink
 from thunderline.market.validation import screen_chunk
@@ -128,6 +128,8 @@ def _format_chunks(
         return canonical_columnar.iter_canonical_csv(p, tenant_id, chunk_rows)
     if fmt == "canonical_parquet":
         return canonical.iter_canonical_parquet(p, tenant_id, chunk_rows)
+    if fmt == compacted.COMPACTED_FORMAT:  # named by the landing index only, never detected
+        return compacted.iter_compacted_parquet(p, tenant_id, chunk_rows)
     raise ValueError(f"{p}: unknown format {fmt!r}; expected one of {FORMATS}")
 
 

@@ -97,3 +97,14 @@ class ContentStore:
                 n += 1
         return n
 
+
+
+def tenant_store(landed_dir: str | Path, tenant_id: str) -> ContentStore:
+    """The content store of ``tenant_id`` under ``landed_dir`` (``$THUNDERLINE_HOME/landed``).
+
+    The one place the layout is decided: ``thunderline ingest``, the landing sensors and
+    ``thunderline live`` all index landing files into this store, so a content id read by any
+    of them is the same copy."""
+    from thunderline.identifiers import check_tenant, safe_join
+
+    return ContentStore(safe_join(landed_dir, f"tenant={check_tenant(tenant_id)}"))

@@ -16,6 +16,8 @@ on PostgreSQL).
 * ``landed_content``: one row per (tenant, sha256) — where the content-addressed copy
   of a landing file lives. Partition runs read the copy, so deleting, archiving or
   rewriting the landing path never changes what an ingested content id means.
+* ``compacted_members``: one row per small landing file retired into a compacted file
+  (status ``compacted`` in ``landing_files``), naming the compacted content that holds its rows.
 """
 
 from __future__ import annotations
@@ -44,5 +46,18 @@ landed_content = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("stored_path", sa.Text, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+# Small landed tick files merged into one content-addressed file (thunderline.flow.compaction): which
+# file each retired member's rows now live in, and where (its ordinal and rows in the compacted file).
+compacted_members = sa.Table(
+    "compacted_members",
+    metadata,
+    sa.Column("member_id", sa.String(64), primary_key=True),  # the small file's landing_files.id
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("compacted_id", sa.String(64), nullable=False, index=True),  # the compacted file's landing_files.id
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
 )
