@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -373,17 +374,38 @@ def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.Rec
 def _book_levels(o: pa.Table, n: int, L: int, bad: np.ndarray) -> tuple[np.ndarray, ...]:
     """The orderbook file's L levels as (n, L) float arrays: ask prices, ask sizes, bid prices, bid sizes
     (a dummy level is NaN price, size 0). Rows with a negative size or non-positive price are marked in
-    ``bad`` (in place) for the exact row rules."""
-    apx, aszf, bpx, bszf = (np.empty((n, L)) for _ in range(4))
-    for k in range(L):
-        ap, asz, bp, bsz = (o.column(4 * k + j).to_numpy() for j in range(4))
-        bad |= (asz < 0) | (bsz < 0) | ((ap != DUMMY_ASK) & (ap <= 0)) | ((bp != DUMMY_BID) & (bp <= 0))
-        da, db = ap == DUMMY_ASK, bp == DUMMY_BID
-        apx[:, k] = np.where(da, np.nan, ap / PRICE_SCALE)
-        aszf[:, k] = np.where(da, 0.0, asz)
-        bpx[:, k] = np.where(db, np.nan, bp / PRICE_SCALE)
-        bszf[:, k] = np.where(db, 0.0, bsz)
-    return apx, aszf, bpx, bszf
+    ``bad`` (in place) for the exact row rules.
+
+    Why a kernel: the 4·L integer columns are copied once into one (4·L, n) array, chunk by chunk
+    (pyarrow parses in 1 MB blocks), and one numba pass converts and checks them; the numpy version
+    made ~10 temporaries per level and cost a fifth of the read."""
+    ob = np.empty((4 * L, n), np.int64)
+    for j in range(4 * L):
+        lo = 0
+        for chunk in o.column(j).chunks:
+            ob[j, lo:lo + len(chunk)] = chunk.to_numpy()
+            lo += len(chunk)
+    out = tuple(np.empty((n, L)) for _ in range(4))
+    _levels_kernel(ob, *out, bad)
+    return out
+
+
+@numba.njit(cache=True)
+def _levels_kernel(ob, apx, aszf, bpx, bszf, bad):  # pragma: no cover - compiled
+    n, L = apx.shape
+    for i in range(n):
+        for k in range(L):
+            ap, asz, bp, bsz = ob[4 * k, i], ob[4 * k + 1, i], ob[4 * k + 2, i], ob[4 * k + 3, i]
+            if asz < 0 or bsz < 0 or (ap != DUMMY_ASK and ap <= 0) or (bp != DUMMY_BID and bp <= 0):
+                bad[i] = True
+            if ap == DUMMY_ASK:
+                apx[i, k], aszf[i, k] = np.nan, 0.0
+            else:
+                apx[i, k], aszf[i, k] = ap / PRICE_SCALE, asz
+            if bp == DUMMY_BID:
+                bpx[i, k], bszf[i, k] = np.nan, 0.0
+            else:
+                bpx[i, k], bszf[i, k] = bp / PRICE_SCALE, bsz
 
 
 def _utc_us(clock: _LocalClock, secs: np.ndarray, bad: np.ndarray) -> np.ndarray:
