@@ -434,7 +434,7 @@ def print_e2e(sizes: list[int], gx: bool) -> None:
 def lake_to_windows(n: int, batch_rows: int = 262_144) -> None:
     """The read path of market_feature_windows: lake Parquet batches (as raw_ticks writes them) →
     validated arrays → WindowBuilder, through PartitionWindows; top of book and 10 levels."""
-    from thunderline.flow.market_partition import PartitionWindows
+    from thunderline.flow.market_windows import PartitionWindows
     from thunderline.hashing import content_id
     from thunderline.store.lake import Lake
 
