@@ -6,6 +6,9 @@ At ``--scale 1`` this is the issue's month: 10 symbols × 10 M ticks (100 M), a 
 LOBSTER day file pair per symbol-day (21 trading days of January 2024). ``--scale 0.01`` is the same
 month with 1 % of the ticks per file (same files, same days), for a quick run.
 
+The full month in one command (needs ~20 GB of disk with zstd; uncompressed, the landing files and
+their content-store copies take ~80 GB): ``python bench/month_backfill.py --compression zstd``.
+
 Stages, each timed on its own:
 
 1. **generate** the vendor files (two worker processes; not part of the backfill);
