@@ -45,8 +45,7 @@ def book_lists(t: pa.Table, name: str, *, price: bool) -> tuple[pa.ListArray, np
     mine = present[parent]
     vals, parent = vals.filter(pa.array(mine)), parent[mine]
     empty = pc.equal(vals, "").to_numpy(zero_copy_only=False)
-    ok = pc.match_substring_regex(vals, DECIMAL_RE).to_numpy(zero_copy_only=False)
-    x = pc.cast(pc.if_else(pa.array(ok), vals, "1"), pa.float64()).to_numpy(zero_copy_only=False).copy()
+    x, ok = _decimals(vals, empty)
     with np.errstate(invalid="ignore"):
         wrong = ~empty & (~ok | ~np.isfinite(x) | ((x <= 0) if price else (x < 0)))
     x[empty] = np.nan
@@ -56,6 +55,21 @@ def book_lists(t: pa.Table, name: str, *, price: bool) -> tuple[pa.ListArray, np
     np.cumsum(lens, out=offsets[1:])
     lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(x), mask=pa.array(~present))
     return lists, present, lens, bad
+
+
+def _decimals(vals: pa.Array, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Text elements as float64 and which of them follow the decimal grammar.
+
+    Arrow's string→double cast reads what the grammar reads, plus nan/inf spellings (caught by the
+    caller's finiteness check) and nothing with spaces, underscores or hex; so when the cast of every
+    non-empty element succeeds, the regex is not needed. Otherwise the regex picks the elements."""
+    try:
+        x = pc.cast(pc.if_else(pa.array(empty), "1", vals), pa.float64()).to_numpy(zero_copy_only=False).copy()
+        return x, np.ones(len(vals), bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.match_substring_regex(vals, DECIMAL_RE).to_numpy(zero_copy_only=False)
+        x = pc.cast(pc.if_else(pa.array(ok), vals, "1"), pa.float64()).to_numpy(zero_copy_only=False).copy()
+        return x, ok
 
 
 def _build(t: pa.Table) -> tuple[dict, np.ndarray]:
