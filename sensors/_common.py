@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import dagster as dg
 
 from resources import WarehouseResource
+from thunderline.store import Warehouse
 
 DEFAULT_INTERVAL_S = 10
 
@@ -30,10 +32,15 @@ def dump_cursor(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def ready_warehouse(warehouse: WarehouseResource):
-    """The resource's Warehouse with its schema created (once per process and URL)."""
+@contextmanager
+def ready_warehouse(warehouse: WarehouseResource) -> Iterator[Warehouse]:
+    """The resource's Warehouse with its schema created (once per process and URL), disposed in ``finally``:
+    a sensor tick that raises must not leave its engine's connections behind in the long-lived daemon."""
     wh = warehouse.get()
-    if wh.url not in _READY:
-        wh.init_schema()
-        _READY.add(wh.url)
-    return wh
+    try:
+        if wh.url not in _READY:
+            wh.init_schema()
+            _READY.add(wh.url)
+        yield wh
+    finally:
+        wh.dispose()

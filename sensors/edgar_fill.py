@@ -67,11 +67,9 @@ def evaluate_edgar_fill(context: dg.SensorEvaluationContext, warehouse: Warehous
     from thunderline.flow.edgar_partition import landing_classifier, submissions_first
 
     cursor = load_cursor(context)
-    wh = ready_warehouse(warehouse)
-    with wh.session(warehouse.tenant_id) as s:
+    with ready_warehouse(warehouse) as wh, wh.session(warehouse.tenant_id) as s:
         scan = scan_landing(s, "edgar", landing.edgar, landing_classifier(s), cursor.get("scan"),
                             order=submissions_first, store=landing.content_store(warehouse.tenant_id))
-    wh.dispose()
     for f in scan.rejected:
         context.log.warning(f"EDGAR landing file rejected (quarantined): {f.path}: {f.detail}")
     tags = tags_for_warehouse(warehouse.get(), warehouse.tenant_id, "sensor:edgar_fill_sensor") if scan.work else {}
@@ -89,12 +87,10 @@ def evaluate_edgar_run_telemetry(context: dg.RunStatusSensorContext, warehouse: 
             docs += int(rec.asset_materialization.metadata["documents"].value)
     stats = context.instance.get_run_stats(run.run_id)
     seconds = max(1e-3, (stats.end_time or time.time()) - (stats.start_time or stats.launch_time or time.time()))
-    wh = ready_warehouse(warehouse)
-    with wh.session(warehouse.tenant_id) as s:
+    with ready_warehouse(warehouse) as wh, wh.session(warehouse.tenant_id) as s:
         emit(s, "flow.edgar.throughput", docs / seconds,
              {"partition": run.tags.get(PARTITION_TAG, run.tags.get("dagster/partition", "")), "documents": docs},
              ts=int((stats.end_time or time.time()) * 1e6))
-    wh.dispose()
     return None
 
 

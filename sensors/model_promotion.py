@@ -34,10 +34,8 @@ def evaluate_model_promotion(context: dg.SensorEvaluationContext, warehouse: War
 
     snapshot = alias_snapshot(mlflow)
     champions = champion_versions(snapshot)
-    wh = ready_warehouse(warehouse)
-    with wh.session(warehouse.tenant_id) as s:
+    with ready_warehouse(warehouse) as wh, wh.session(warehouse.tenant_id) as s:
         state = active_router(s)
-    wh.dispose()
     cursor = dump_cursor({"aliases": snapshot})
     changes = pending_change(state, champions)
     if not changes:

@@ -66,15 +66,13 @@ def market_run_request(work: PartitionWork, state: LadderState, trigger: str,
 def evaluate_tick_landing(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                           landing: LandingResource) -> dg.SensorResult:
     cursor = load_cursor(context)
-    wh = ready_warehouse(warehouse)
     t_now = now_us()
-    with wh.session(warehouse.tenant_id) as s:
+    with ready_warehouse(warehouse) as wh, wh.session(warehouse.tenant_id) as s:
         scan = scan_landing(s, "ticks", landing.ticks, classify_tick_file, cursor.get("scan"),
                             store=landing.content_store(warehouse.tenant_id))
         waiting = backlog(s, "ticks")
         emit(s, "flow.market.backlog", waiting, {"path": "dagster"}, ts=t_now)
         state, change = LADDER.observe_interval(s, t_now, backlog=waiting)
-    wh.dispose()
     if change is not None:
         context.log.info(f"backpressure: {change.direction} {change.step} → level {change.level_after}")
     for f in scan.rejected:
@@ -98,10 +96,8 @@ def evaluate_market_run_lag(context: dg.RunStatusSensorContext, warehouse: Wareh
     end_us = int((stats.end_time or time.time()) * 1e6)
     lag_ms = max(0.0, (end_us - int(landed)) / 1000.0)
     partition = run.tags.get(PARTITION_TAG, "")
-    wh = ready_warehouse(warehouse)
-    with wh.session(warehouse.tenant_id) as s:
+    with ready_warehouse(warehouse) as wh, wh.session(warehouse.tenant_id) as s:
         emit(s, "flow.market.lag_ms", lag_ms, {"path": "dagster", "partition": partition}, ts=end_us)
-    wh.dispose()
     if run.tags.get("dagster/partition"):
         context.instance.report_runless_asset_event(dg.AssetObservation(
             asset_key="market_feature_windows", partition=run.tags["dagster/partition"],

@@ -11,7 +11,7 @@ import json
 import pandas as pd
 
 from thunderline.config import load_settings
-from thunderline.store import Warehouse
+from thunderline.stores import open_stores
 
 
 def parse_time_us(text: str, tz: str = "UTC") -> int:
@@ -62,20 +62,17 @@ def _folds(args, session=None):
 def cmd_evaluate(args) -> int:
     from resources.ticker_map import TickerMapResource
     from thunderline.evaluation.report import evaluate_period, log_mlflow, store_run
-    from thunderline.store.lake import Lake
 
     s = load_settings()
-    wh = Warehouse(s.warehouse_url)
-    wh.init_schema()
     tmap = TickerMapResource(path=str(s.ticker_map)).rows()
-    with wh.session(s.tenant_id) as sess:
-        folds = _folds(args, sess)
-        run = evaluate_period(sess, Lake(s.lake_dir), s.tenant_id, symbols=args.symbols, folds=folds, seed=args.seed,
-                              shuffle_train=args.shuffle_train, n_boot=args.bootstrap, n_perm=args.permutations,
-                              ticker_map=tmap)
-    with wh.session(s.tenant_id) as sess:
-        n = store_run(sess, run)
-    wh.dispose()
+    with open_stores(s, init_schema=True) as stores:
+        with stores.session() as sess:
+            folds = _folds(args, sess)
+            run = evaluate_period(sess, stores.lake, s.tenant_id, symbols=args.symbols, folds=folds, seed=args.seed,
+                                  shuffle_train=args.shuffle_train, n_boot=args.bootstrap, n_perm=args.permutations,
+                                  ticker_map=tmap)
+        with stores.session() as sess:
+            n = store_run(sess, run)
     mlflow_id = log_mlflow(s.mlflow_tracking_uri, run, artifact_location=s.mlflow_artifacts)
     print(run.tables())
     for line in run.verdict_lines():
@@ -89,41 +86,42 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _stored_window_keys(sess, months: list[str], symbols: list[str] | None) -> set[tuple[str, str]]:
+    """(month, symbol) of every stored market window of ``months`` (only ``symbols`` when given)."""
+    from thunderline.partitioning import month_bounds_us
+
+    fw = sess.table("feature_windows")
+    keys = set()
+    for m in months:
+        lo, hi = month_bounds_us(m)
+        for r in sess.select("feature_windows", fw.c.kind == "market", fw.c.window_start >= lo,
+                             fw.c.window_start < hi, columns=["key"]):
+            if not symbols or r["key"] in symbols:
+                keys.add((m, r["key"]))
+    return keys
+
+
 def cmd_decide(args) -> int:
     from resources.ticker_map import TickerMapResource
     from thunderline.decisions.bootstrap import load_pool
     from thunderline.decisions.router_state import active_router
-    from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.decision_partition import decide_partition
-    from thunderline.partitioning import month_bounds_us
+    from thunderline_cli.errors import CliError
 
     s = load_settings()
-    wh = Warehouse(s.warehouse_url)
-    wh.init_schema()
     tmap = TickerMapResource(path=str(s.ticker_map)).rows()
-    with wh.session(s.tenant_id) as sess:
-        state = active_router(sess)
-        fw = sess.table("feature_windows")
-        keys = set()
-        for m in args.months:
-            lo, hi = month_bounds_us(m)
-            for r in sess.select("feature_windows", fw.c.kind == "market", fw.c.window_start >= lo,
-                                 fw.c.window_start < hi, columns=["key"]):
-                if not args.symbols or r["key"] in args.symbols:
-                    keys.add((m, r["key"]))
-    if state is None:
-        from thunderline_cli.errors import CliError
-
-        raise CliError("no active router version: run `thunderline experts bootstrap` first")
-    with ExpertRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_location=s.mlflow_artifacts,
-                        warehouse=wh, tenant_id=s.tenant_id) as reg:
-        experts, shadows = load_pool(reg, state)
+    with open_stores(s, init_schema=True) as stores:
+        with stores.session() as sess:
+            state = active_router(sess)
+            keys = _stored_window_keys(sess, args.months, args.symbols)
+        if state is None:
+            raise CliError("no active router version: run `thunderline experts bootstrap` first")
+        experts, shadows = load_pool(stores.registry, state)
         for m, sym in sorted(keys):
-            with wh.session(s.tenant_id) as sess:
+            with stores.session() as sess:
                 summary = decide_partition(sess, m, sym, state, experts, shadows=shadows, ticker_map=tmap)
             print(f"{m}|{sym}: {summary.traces:,} traces with router {state.version} "
                   f"({summary.skipped_existing:,} already decided); actions {summary.actions}")
-    wh.dispose()
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 import dagster as dg
 import pytest
@@ -113,7 +114,8 @@ def test_a_file_still_being_written_waits_for_the_next_tick(settings_env, epheme
     [sensor, _] = build_tick_landing_sensors(10)
     defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), sensors=[sensor], resources=resources)
     f = write_ticks(settings_env.ticks_landing / "SNC.parquet", "SNC")
-    f.touch()  # modified just now: not settled
+    t = time.time() + 60  # modified "just now" however slow this machine is: not settled (settle_s is 1 s)
+    os.utime(f, (t, t))
     res = sensor.evaluate_tick(sensor_context(ephemeral_instance, defs, resources))
     assert res.run_requests == [] and _rows(settings_env, "landing_files") == []
     os.utime(f, (0, 0))
