@@ -171,7 +171,10 @@ def test_live_stream_lands_once_and_matches_a_replay_of_its_frames(settings_env,
     batches, gaps = bws.replay_journal(journal, SYMBOL, settings.tenant_id)
     replayed = pa.concat_tables(batches)
     assert len(gaps) == len(q) and len(batches) == len(spool)
-    assert replayed.num_rows == live_ticks.num_rows > 3000 and _rows_json(replayed) == _rows_json(live_ticks)
+    # how many updates a resync skips depends on when its snapshot is fetched (the stand-in keeps playing), so the
+    # count varies with the machine's load (2.8-3.3 k seen); the bound only says the stream landed, the equality is
+    # the property
+    assert replayed.num_rows == live_ticks.num_rows > 1000 and _rows_json(replayed) == _rows_json(live_ticks)
     assert len(set(live_ticks.column("seq").to_pylist())) == live_ticks.num_rows
     assert cursor["u"] == max(r for r, e in zip(live_ticks.column("source_row").to_pylist(),
                                                  live_ticks.column("event_type").to_pylist()) if e == 0)
