@@ -12,8 +12,8 @@ import sys
 
 from thunderline.config import ConfigError, load_settings
 from thunderline.store import WarehouseError
-from thunderline.stores import open_stores
 from thunderline_cli import (
+    db,
     demo,
     deploy,
     edgar,
@@ -28,26 +28,15 @@ from thunderline_cli import (
 )
 from thunderline_cli.errors import CliError
 
-#: Each module registers its subcommands: ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
+#: Each module registers its subcommands: db, ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
 #: learn/promote, edgar, deploy/worker (the scale-out profile).
-_COMMANDS = (ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, edgar, deploy)
+_COMMANDS = (db, ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, edgar, deploy)
 
 
 def _cmd_config(args) -> int:
     s = load_settings()
     for k, v in s.model_dump().items():
         print(f"{k:22} {v}")
-    return 0
-
-
-def _cmd_db_init(args) -> int:
-    s = load_settings()
-    with open_stores(s) as stores:
-        notes = stores.warehouse.init_schema()
-        url = stores.warehouse.engine.url.render_as_string(hide_password=True)
-    print(f"warehouse ready: {s.warehouse_url if not s.is_postgres else 'postgresql (' + url + ')'}")
-    for n in notes:
-        print(f"note: {n}")
     return 0
 
 
@@ -91,8 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="thunderline", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("config", help="print the validated configuration").set_defaults(func=_cmd_config)
-    db = sub.add_parser("db", help="warehouse administration").add_subparsers(dest="db_command", required=True)
-    db.add_parser("init", help="create tables, indexes, partitions and RLS (idempotent)").set_defaults(func=_cmd_db_init)
     for command in _COMMANDS:
         command.register(sub)
     return p

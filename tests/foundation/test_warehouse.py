@@ -175,22 +175,3 @@ def test_bulk_column_upsert_keeps_empty_strings_nulls_and_quotes_apart(warehouse
         got = {r["id"]: r for r in s.select("feature_windows")}
     assert got["e1"]["status"] == "" and got["e1"]["recipe_version"] == odd and got["e1"]["label_spec"] is None
     assert got["e2"]["features"] == {"q": odd} and got["e2"]["label_spec"] == {"h": 1}
-
-
-def test_init_schema_adds_columns_a_older_warehouse_lacks(warehouse):
-    """A warehouse created before decision traces kept lineage (and blended_score) gets the columns."""
-    from thunderline.store.schema import decision_traces
-
-    new = {"edgar_window_id", "lineage_batch", "experts_used", "blended_score"}
-    old = sa.MetaData()
-    sa.Table("decision_traces_old", old, *[sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-                                          for c in decision_traces.c if c.name not in new])
-    with warehouse.engine.begin() as conn:
-        old.create_all(conn)
-        conn.exec_driver_sql("DROP TABLE decision_traces CASCADE" if warehouse.is_postgres
-                             else "DROP TABLE decision_traces")
-        conn.exec_driver_sql("ALTER TABLE decision_traces_old RENAME TO decision_traces")
-    assert not new & {c["name"] for c in sa.inspect(warehouse.engine).get_columns("decision_traces")}
-    warehouse.init_schema()
-    assert new <= {c["name"] for c in sa.inspect(warehouse.engine).get_columns("decision_traces")}
-    warehouse.init_schema()  # idempotent

@@ -183,30 +183,6 @@ def test_signal_evaluation_rows_are_stored_and_replaced(warehouse):
         assert s.select("signal_evaluations") == []  # tenants do not see each other's reports
 
 
-def test_init_schema_adds_columns_an_older_release_lacked(warehouse):
-    """decision_traces.blended_score arrived after warehouses existed: init_schema adds such columns."""
-    import sqlalchemy as sa
-
-    from thunderline.store.warehouse import add_missing_columns
-
-    old = sa.MetaData()
-    sa.Table("t_migrate", old, sa.Column("id", sa.Integer, primary_key=True), sa.Column("a", sa.Float))
-    new = sa.MetaData()
-    sa.Table("t_migrate", new, sa.Column("id", sa.Integer, primary_key=True), sa.Column("a", sa.Float),
-             sa.Column("b", sa.Float), sa.Column("c", sa.Float, nullable=False, server_default=sa.text("0")),
-             sa.Column("d", sa.Float, nullable=False))
-    with warehouse.engine.begin() as conn:
-        old.create_all(conn)
-        conn.execute(sa.text("INSERT INTO t_migrate (id, a) VALUES (1, 2.0)"))
-        notes = add_missing_columns(conn, new)
-        assert notes[:2] == ["added column t_migrate.b", "added column t_migrate.c"]
-        assert "t_migrate.d is missing" in notes[2]
-        assert add_missing_columns(conn, new)[-1:] == notes[2:]  # idempotent
-        assert conn.execute(sa.text("SELECT c FROM t_migrate WHERE id = 1")).scalar() == 0
-        conn.execute(sa.text("DROP TABLE t_migrate"))
-    assert "blended_score" in {c["name"] for c in sa.inspect(warehouse.engine).get_columns("decision_traces")}
-
-
 def test_decision_stack_fits_on_out_of_fold_scores_and_refits_experts_on_the_whole_period():
     """On planted windows (order flow predicts the next move, momentum does not): every training window gets an
     out-of-fold score, the stack weights the order-flow expert, and the experts that decide are refitted on

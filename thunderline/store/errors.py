@@ -48,3 +48,7 @@ def storage_failure(exc: BaseException) -> str | None:
             return storage_error_line(seen)
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+class SchemaMismatch(RuntimeError):
+    """The warehouse's tables are not what its migration history says they should be."""

@@ -1,9 +1,10 @@
-"""PostgreSQL specifics: month range partitions, row-level security, app-role provisioning.
+"""PostgreSQL specifics: month range partitions, the RLS-bypass check, app-role provisioning.
 
 Why: in production the warehouse holds months of windows and traces for many
 tenants. Month partitions keep indexes small and let old months be detached;
 row-level security makes tenant isolation a property of the database, not only
-of our queries. RLS is FORCEd so the owning app role is bound by it too; only
+of our queries (the policies are created by the migrations, see
+:mod:`thunderline.store.migrations.tenancy`). RLS is FORCEd so the owning app role is bound by it too; only
 superusers (and BYPASSRLS roles) skip it, so the app must never connect as one.
 """
 
@@ -14,37 +15,20 @@ from sqlalchemy.engine import make_url
 
 from thunderline.partitioning import month_bounds_us
 
-POLICY = "tenant_isolation"
-_TENANT_EXPR = "tenant_id = current_setting('thunderline.tenant_id', true)"
-
 
 def _quote(conn: sa.Connection, ident: str) -> str:
     return conn.dialect.identifier_preparer.quote(ident)
 
 
-def create_schema(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
-    """Create tables (partitioned parents included), then enable + force RLS on each."""
-    notes: list[str] = []
-    metadata.create_all(conn)
-    existing = {
-        (r.tablename, r.policyname)
-        for r in conn.execute(sa.text("SELECT tablename, policyname FROM pg_policies WHERE schemaname = current_schema()"))
-    }
-    for table in metadata.sorted_tables:
-        q = _quote(conn, table.name)
-        conn.execute(sa.text(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"))
-        conn.execute(sa.text(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY"))
-        if (table.name, POLICY) not in existing:
-            conn.execute(sa.text(f"CREATE POLICY {POLICY} ON {q} USING ({_TENANT_EXPR}) WITH CHECK ({_TENANT_EXPR})"))
+def rls_bypass_notes(conn: sa.Connection) -> list[str]:
+    """A warning when this connection's role skips row-level security (superuser or BYPASSRLS)."""
     row = conn.execute(
         sa.text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     ).scalar_one()
-    if row:
-        notes.append(
-            "connected as a superuser/BYPASSRLS role: row-level security is NOT enforced for this "
-            "connection; point THUNDERLINE_WAREHOUSE_URL at a plain application role"
-        )
-    return notes
+    if not row:
+        return []
+    return ["connected as a superuser/BYPASSRLS role: row-level security is NOT enforced for this "
+            "connection; point THUNDERLINE_WAREHOUSE_URL at a plain application role"]
 
 
 def ensure_month_partition(conn: sa.Connection, table: str, month: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import orjson
@@ -21,8 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from thunderline.partitioning import month_of_us
-from thunderline.store import bulk
+from thunderline.store import bulk, migrations
 from thunderline.store import postgres as pg
+from thunderline.store.errors import SchemaMismatch
 from thunderline.store.schema import PARTITIONED_BY_MONTH, metadata, utcnow
 
 _PARTITION_DDL_LOCK = 0x544C5044  # advisory lock key ("TLPD") serialising month-partition DDL across processes
@@ -82,27 +82,27 @@ class Warehouse:
             raise WarehouseError(f"{self.setting_name}={redact(self.url)}: cannot connect ({cause})") from None
 
     def init_schema(self) -> list[str]:
-        """Create every table, index, partition parent and RLS policy. Idempotent. Returns notes."""
+        """Upgrade the schema to the head migration (creating it when empty). Idempotent. Returns notes.
+
+        The one way tables get created (see :mod:`thunderline.store.migrations`); a warehouse
+        already at head costs one read of ``alembic_version``.
+        """
+        return self.migrate("upgrade", "head")
+
+    def migrate(self, direction: str, revision: str) -> list[str]:
+        """``upgrade`` or ``downgrade`` to ``revision``; WarehouseError names a bad revision or schema."""
         self.check()
-        notes: list[str] = []
+        try:
+            if direction == "upgrade":
+                notes = migrations.upgrade(self.engine, revision)
+            else:
+                migrations.downgrade(self.engine, revision)
+                notes = []
+        except (SchemaMismatch, migrations.MigrationError) as exc:
+            raise WarehouseError(f"{self.setting_name}={redact(self.url)}: {exc}") from None
         if self.is_postgres:
-            with self.engine.begin() as conn:
-                # one creator at a time: concurrent CREATE ... IF NOT EXISTS collide in pg_type
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7405335102)"))
-                notes += pg.create_schema(conn, metadata)
-        else:
-            for attempt in range(8):  # processes starting together race between "exists?" and CREATE
-                try:
-                    metadata.create_all(self.engine)
-                    break
-                except sa.exc.OperationalError as exc:
-                    # another process created it first, or holds the write lock while this one upgrades
-                    # a read to a write (SQLite answers that at once, without waiting out busy_timeout)
-                    if not ("already exists" in str(exc) or "locked" in str(exc)) or attempt == 7:
-                        raise
-                    time.sleep(0.05 * (attempt + 1))
-        with self.engine.begin() as conn:
-            notes += add_missing_columns(conn, metadata)
+            with self.engine.connect() as conn:
+                notes += pg.rls_bypass_notes(conn)
         return notes
 
     def dispose(self) -> None:
@@ -149,32 +149,6 @@ class Warehouse:
                 continue
             pg.ensure_month_partition(conn, table, month)
             self._known_partitions.add(name)
-
-
-def add_missing_columns(conn: sa.Connection, md: sa.MetaData) -> list[str]:
-    """Add columns a newer schema declares to tables an older release created (``CREATE TABLE`` does
-    not change an existing table). Only columns that can be added in place — nullable, or with a server
-    default — are; anything else is reported. Idempotent. Returns notes."""
-    insp = sa.inspect(conn)
-    existing_tables = set(insp.get_table_names())
-    notes = []
-    for table in md.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        have = {c["name"] for c in insp.get_columns(table.name)}
-        for col in table.columns:
-            if col.name in have:
-                continue
-            if not col.nullable and col.server_default is None:
-                notes.append(f"{table.name}.{col.name} is missing and cannot be added in place (no default)")
-                continue
-            ddl = sa.schema.CreateColumn(col).compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(table.name)} ADD COLUMN {ddl}"))
-            notes.append(f"added column {table.name}.{col.name}")
-            for index in table.indexes:  # an index over the new column (e.g. decision_traces.edgar_window_id)
-                if col.name in {c.name for c in index.columns}:
-                    index.create(conn, checkfirst=True)
-    return notes
 
 
 class TenantSession:
