@@ -245,3 +245,24 @@ def test_every_table_at_head_is_under_the_tenant_policy(pg_database):
         assert all(rls[t] == (True, True) for t in tables) and tables <= policed
     finally:
         wh.dispose()
+
+
+def test_a_pre_migration_warehouse_that_already_has_compacted_members_keeps_it(empty_url):
+    """Revision 0002's table arrived (by create_all) shortly before migrations: such a warehouse keeps its rows."""
+    from thunderline.store.ledger_tables import compacted_members
+
+    load_pre_migration_snapshot(empty_url)
+    engine = sa.create_engine(empty_url)
+    with engine.begin() as conn:
+        compacted_members.create(conn)
+        conn.execute(compacted_members.insert(), [dict(member_id="m", tenant_id="a", compacted_id="c", ordinal=0,
+                                                      rows=7)])  # inserted_at: the column's Python default
+    engine.dispose()
+    wh = Warehouse(empty_url)
+    try:
+        wh.init_schema()
+        assert migrations.current(wh.engine) == migrations.head()
+        with wh.engine.connect() as c:
+            assert c.execute(sa.text("SELECT member_id, rows FROM compacted_members")).all() == [("m", 7)]
+    finally:
+        wh.dispose()
