@@ -71,8 +71,11 @@ def index_files(
     """Record ``paths`` in ``landing_files``; already-known contents are returned with ``is_new=False``.
 
     A file's identity is the sha256 of its bytes — for tick files, of what the file *means*:
-    a LOBSTER file's day and symbol live only in its name, so its identity also covers them
-    (:func:`thunderline.market.identity.tick_file_identity`).
+    a LOBSTER file's day and symbol live only in its name, so its identity also covers them,
+    and a LOBSTER message file's identity covers its orderbook partner's bytes: the pair is one
+    delivery (:func:`thunderline.market.identity.tick_file_identity`). A corrected orderbook next
+    to the same message file is therefore new content, which the tick ingest's per-source ledger
+    deduplicates or refuses as a conflict like any re-delivered file.
 
     Only files of the session's tenant are indexed: a file under ``ticks/tenant=<t>/`` (or
     ``edgar/tenant=<t>/``) belongs to tenant ``t`` — written there by the ingress from the API
@@ -84,7 +87,8 @@ def index_files(
     may then be deleted, archived or rewritten without changing any partition. A path
     rewritten with content that *extends* its earlier content (rows appended) supersedes the
     earlier content id, so the appended file is read once, not on top of its own prefix;
-    any other rewrite is simply new content.
+    any other rewrite is simply new content. A LOBSTER orderbook is stored once, inside its
+    message file's entry (the reader opens the pair there), never as an entry of its own.
     """
     from thunderline.ingress.landing import tenant_of_landing_path
 
@@ -117,6 +121,8 @@ def _index_one(session: TenantSession, kind: str, path: Path, classify: Classifi
         return None
     known = _known(session, sha)
     read_path, size = path, None
+    if _stored_with_partner(path):
+        store = None  # a LOBSTER orderbook is copied once, into its message file's entry (the pair's id)
     if not known and store is not None:
         try:
             stored = store.put(path, kind, sha=sha, companions=_companions(path), prefix=prefix_of(path))
@@ -141,6 +147,9 @@ def _index_one(session: TenantSession, kind: str, path: Path, classify: Classifi
         session.upsert("landed_content", [dict(id=sha, kind=kind, stored_path=str(read_path), size=size)])
     if status == "indexed":
         _supersede_prefixes(session, kind, path, sha, read_path, size)
+        if _companions(path):  # the pair is complete now: its wait for the partner is over
+            t = session.table("landing_files")
+            session.delete("landing_files", t.c.kind == kind, t.c.path == str(path), t.c.status == "rejected")
     if not session.insert_new("landing_files", [dict(id=sha, kind=kind, path=str(path), format=fmt, size=size,
                                                      partitions=parts, status=status, detail=detail)]):
         return _as_recorded(_known(session, sha)[0], sha, kind)  # another indexer got there first: theirs stands
@@ -196,6 +205,14 @@ def _companions(path: Path) -> list[Path]:
     if info is None or info["kind"] != "message":
         return []
     return [lobster_pair(path)[1]]
+
+
+def _stored_with_partner(path: Path) -> bool:
+    """True for a LOBSTER orderbook file: its bytes are part of its message file's identity and entry."""
+    from thunderline.market.lobster import parse_lobster_name
+
+    info = parse_lobster_name(path)
+    return info is not None and info["kind"] == "orderbook"
 
 
 def _supersede_prefixes(session: TenantSession, kind: str, path: Path, sha: str, read_path: Path, size: int) -> None:

@@ -42,30 +42,47 @@ _BOOK = ("book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz")
 _CANON_NAN = np.float64(np.nan).view(np.uint64)
 
 
-def tick_identity_prefix(path: str | Path) -> bytes:
+def tick_identity_prefix(path: str | Path, chunk_size: int = 1 << 20) -> bytes:
     """What a tick file's name means beyond its bytes, as the bytes hashed before its content.
 
     LOBSTER rows hold seconds after midnight; the day and symbol are only in the file name. So
     the same bytes landed under another day are another file, and the content store must file
     them under another id (its hash is seeded with this prefix). Empty for formats whose rows
-    carry their own time and symbol."""
-    from thunderline.market.lobster import parse_lobster_name
+    carry their own time and symbol.
+
+    A LOBSTER delivery is a *pair*: the message file says what happened, the orderbook what the
+    book was after it, and the reader reads them together. So a message file's prefix also names
+    its orderbook partner's sha256 (``absent`` until it has landed): a corrected orderbook next to a
+    byte-identical message file is another delivery of the day, not a duplicate of the first."""
+    from thunderline.market.lobster import lobster_pair, parse_lobster_name
 
     info = parse_lobster_name(path)
     if info is None:
         return b""
-    return f"lobster|{info['symbol']}|{info['date']}|{info['kind']}|{info['level']}\n".encode()
+    name = f"lobster|{info['symbol']}|{info['date']}|{info['kind']}|{info['level']}\n"
+    if info["kind"] != "message":
+        return name.encode()
+    orderbook = lobster_pair(path)[1]
+    try:
+        partner = _sha256_of(orderbook, hashlib.sha256(), chunk_size)
+    except FileNotFoundError:
+        partner = "absent"
+    return f"{name}orderbook|{partner}\n".encode()
+
+
+def _sha256_of(path: str | Path, h, chunk_size: int) -> str:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def tick_file_identity(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """The landing identity of a tick file: sha256 of :func:`tick_identity_prefix` then its bytes —
     the same bytes delivered as another day are another file, the same bytes renamed within the
-    same meaning are the same file."""
-    h = hashlib.sha256(tick_identity_prefix(path))
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            h.update(chunk)
-    return h.hexdigest()
+    same meaning are the same file, and a LOBSTER message file's identity covers its orderbook's
+    bytes too (the pair is one delivery)."""
+    return _sha256_of(path, hashlib.sha256(tick_identity_prefix(path, chunk_size)), chunk_size)
 
 
 def _fmix(h: np.ndarray) -> np.ndarray:

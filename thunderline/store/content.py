@@ -6,7 +6,9 @@ read exactly the bytes the content id names (issue 16, item 9). Each new content
 copied once, while hashing it, to ``<root>/<kind>/<sha[:2]>/<sha>/<original name>``
 (the name is kept: readers detect formats by it and EDGAR sources cite it). A
 LOBSTER message file's orderbook partner is copied into the same entry, since the
-reader opens the pair together.
+reader opens the pair together, and only there (the landing index stores no orderbook
+on its own); the entry's id covers both files, since the message file's ``prefix``
+names the orderbook's sha256.
 
 Writes go to a hidden temporary file, are fsynced and renamed into place, so an
 entry is either complete or absent; a crash leaves at most a ``.tmp`` file that the
