@@ -54,12 +54,18 @@ def _corrected(ob: bytes, row: int = 20_000) -> bytes:
     return b"".join(lines)
 
 
-def test_a_corrected_orderbook_next_to_the_same_message_file_is_a_new_delivery(warehouse, market_data, tmp_path):
+def _first_delivery(warehouse, market_data: Path, tmp_path: Path):
+    """The real AMZN pair landed (with a content store) and ingested once: (message, orderbook, store, summary)."""
     src = market_data / "lobster"
     msg, ob = (src / DAY.format("message")).read_bytes(), (src / DAY.format("orderbook")).read_bytes()
     store = ContentStore(tmp_path / "landed")
     _pair(tmp_path / "landing" / "a", msg, ob)
-    _, s1 = _land(warehouse, tmp_path, store)
+    _, summary = _land(warehouse, tmp_path, store)
+    return msg, ob, store, summary
+
+
+def test_a_corrected_orderbook_next_to_the_same_message_file_is_a_new_delivery(warehouse, market_data, tmp_path):
+    msg, ob, store, s1 = _first_delivery(warehouse, market_data, tmp_path)
     batches = _state(warehouse)[0]
 
     fixed = _corrected(ob)
@@ -82,11 +88,7 @@ def test_a_corrected_orderbook_next_to_the_same_message_file_is_a_new_delivery(w
 
 
 def test_the_same_pair_twice_changes_nothing_and_the_store_holds_each_file_once(warehouse, market_data, tmp_path):
-    src = market_data / "lobster"
-    msg, ob = (src / DAY.format("message")).read_bytes(), (src / DAY.format("orderbook")).read_bytes()
-    store = ContentStore(tmp_path / "landed")
-    _pair(tmp_path / "landing" / "a", msg, ob)
-    _, s1 = _land(warehouse, tmp_path, store)
+    msg, ob, store, s1 = _first_delivery(warehouse, market_data, tmp_path)
     files = _stored_files(store)
     # one entry: the message file and its orderbook, each once; nothing else
     assert sorted(p.name for p in files) == sorted(DAY.format(k) for k in ("message", "orderbook"))
