@@ -79,7 +79,7 @@ def reference_shape(url: str) -> dict:
         with engine.begin() as conn:
             metadata.create_all(conn)
             if conn.dialect.name == "postgresql":
-                from thunderline.store.migrations.tenancy import POLICY, TENANT_EXPR
+                from thunderline.store.postgres import POLICY, TENANT_EXPR
                 for t in metadata.sorted_tables:
                     conn.exec_driver_sql(f'ALTER TABLE "{t.name}" ENABLE ROW LEVEL SECURITY')
                     conn.exec_driver_sql(f'ALTER TABLE "{t.name}" FORCE ROW LEVEL SECURITY')
@@ -264,5 +264,32 @@ def test_a_pre_migration_warehouse_that_already_has_compacted_members_keeps_it(e
         assert migrations.current(wh.engine) == migrations.head()
         with wh.engine.connect() as c:
             assert c.execute(sa.text("SELECT member_id, rows FROM compacted_members")).all() == [("m", 7)]
+    finally:
+        wh.dispose()
+
+
+@pytest.mark.usefixtures("pg_database")
+def test_month_partitions_are_under_the_tenant_policy_new_and_old(pg_database):
+    """The parent's policy binds queries through the parent only: a query naming a month partition directly
+    must not read another tenant's rows. New partitions get the policy when created; 0003 adds it to the
+    partitions a warehouse already had (made here by hand, as the code before 0003 made them)."""
+    wh = Warehouse(pg_database[0])
+    try:
+        migrations.upgrade(wh.engine, "0002")
+        with wh.engine.begin() as c:  # an old partition: no policy of its own
+            c.execute(sa.text(f"CREATE TABLE feature_windows_2024_02 PARTITION OF feature_windows "
+                              f"FOR VALUES FROM ({FEB}) TO ({FEB + 29 * 86_400_000_000})"))
+        wh.init_schema()  # → head
+        fill(wh)  # tenants a and b, January (a new partition) and February (the old one)
+        for tenant, other in (("a", "b"), ("b", "a")):
+            with wh.session(tenant) as s:
+                for part in ("feature_windows_2024_01", "feature_windows_2024_02", "decision_traces_2024_02"):
+                    seen = {r[0] for r in s.execute(sa.text(f"SELECT DISTINCT tenant_id FROM {part}"))}
+                    assert seen == {tenant}, (part, seen)
+        migrations.downgrade(wh.engine, "0002")  # and back: the old partition loses its own policy again
+        with wh.engine.connect() as c:
+            forced = c.execute(sa.text("SELECT relrowsecurity FROM pg_class "
+                                       "WHERE relname = 'feature_windows_2024_02'")).scalar()
+        assert forced is False
     finally:
         wh.dispose()

@@ -5,8 +5,8 @@ statement parameters or array literals, and one ``INSERT … SELECT … ON CONFL
 batch keeps today's semantics exactly (insert, or replace every non-key column; the
 primary key includes ``tenant_id``). The upsert goes through the partitioned parent,
 so row-level security's ``WITH CHECK`` still vets every row — the reason rows are not
-copied straight into a month partition (partitions carry no policy of their own, and
-PostgreSQL refuses ``COPY FROM`` into a table with row-level security).
+copied straight into a month partition (every partition carries the tenant policy too,
+and PostgreSQL refuses ``COPY FROM`` into a table with row-level security).
 
 The staging table is a session-local ``TEMP`` table with the target's column types and
 no constraints or indexes, emptied at commit (``ON COMMIT DELETE ROWS``) and truncated

@@ -31,16 +31,35 @@ def rls_bypass_notes(conn: sa.Connection) -> list[str]:
             "connection; point THUNDERLINE_WAREHOUSE_URL at a plain application role"]
 
 
+#: the one tenant policy every table carries (the migrations create it on tables, this module on partitions)
+POLICY = "tenant_isolation"
+TENANT_EXPR = "tenant_id = current_setting('thunderline.tenant_id', true)"
+
+
+def tenant_isolation_statements(quoted_table: str) -> list[str]:
+    """ENABLE + FORCE row-level security and the tenant policy on one table (idempotent: a policy made
+    concurrently by another process is kept)."""
+    policy = f"CREATE POLICY {POLICY} ON {quoted_table} USING ({TENANT_EXPR}) WITH CHECK ({TENANT_EXPR})"
+    return [f"ALTER TABLE {quoted_table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {quoted_table} FORCE ROW LEVEL SECURITY",
+            f"DO $$ BEGIN {policy}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"]
+
+
 def ensure_month_partition(conn: sa.Connection, table: str, month: str) -> None:
-    """Create ``<table>_YYYY_MM`` for ``month`` if missing (on demand, before a write)."""
+    """Create ``<table>_YYYY_MM`` for ``month`` if missing (on demand, before a write), under the tenant policy.
+
+    Why the policy on the partition too: the parent's policy binds queries through the parent only; a query
+    naming ``feature_windows_2024_01`` directly would read every tenant's rows.
+    """
     lo, hi = month_bounds_us(month)
     name = f"{table}_{month.replace('-', '_')}"
-    conn.execute(
-        sa.text(
-            f"CREATE TABLE IF NOT EXISTS {_quote(conn, name)} PARTITION OF {_quote(conn, table)} "
-            f"FOR VALUES FROM ({lo}) TO ({hi})"
-        )
-    )
+    if conn.execute(sa.select(sa.func.to_regclass(name))).scalar() is not None:
+        return
+    quoted = _quote(conn, name)
+    conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {quoted} PARTITION OF {_quote(conn, table)} "
+                         f"FOR VALUES FROM ({lo}) TO ({hi})"))
+    for statement in tenant_isolation_statements(quoted):
+        conn.execute(sa.text(statement))
 
 
 def provision_database(admin_url: str, database: str, app_role: str) -> str:

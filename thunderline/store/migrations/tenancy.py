@@ -13,8 +13,7 @@ from typing import Iterable
 
 from alembic import op
 
-POLICY = "tenant_isolation"
-TENANT_EXPR = "tenant_id = current_setting('thunderline.tenant_id', true)"
+from thunderline.store.postgres import tenant_isolation_statements
 
 
 def enable_tenant_isolation(tables: Iterable[str]) -> None:
@@ -24,7 +23,5 @@ def enable_tenant_isolation(tables: Iterable[str]) -> None:
         return
     quote = bind.dialect.identifier_preparer.quote
     for table in tables:
-        q = quote(table)
-        op.execute(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY {POLICY} ON {q} USING ({TENANT_EXPR}) WITH CHECK ({TENANT_EXPR})")
+        for statement in tenant_isolation_statements(quote(table)):
+            op.execute(statement)
