@@ -14,7 +14,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -307,8 +307,3 @@ def read_path_of(f: dict) -> Path:
     return p
 
 
-def mark_processed(session: TenantSession, shas: Sequence[str]) -> None:
-    if shas:
-        t = session.table("landing_files")
-        session.execute(sa.update(t).where(t.c.tenant_id == session.tenant_id, t.c.id.in_(list(shas)))
-                        .values(status="processed"))

@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable, Sequence
 
+import sqlalchemy as sa
+
 from thunderline.store.schema import utcnow
 from thunderline.store.warehouse import TenantSession
 
@@ -99,10 +101,16 @@ def incomplete_partitions(session: TenantSession, kind: str) -> list[str]:
     return [p for p in candidates if not _complete(kind, ledger.get(p), inputs_digest(by_part[p]))]
 
 
+def mark_processed(session: TenantSession, shas: Sequence[str]) -> None:
+    """Landing files ``shas`` have fed every step of their partitions (live micro-batches and settle_files)."""
+    if shas:
+        t = session.table("landing_files")
+        session.execute(sa.update(t).where(t.c.tenant_id == session.tenant_id, t.c.id.in_(list(shas)))
+                        .values(status="processed"))
+
+
 def settle_files(session: TenantSession, kind: str) -> int:
     """Mark ``processed`` every indexed file whose partitions are all complete; returns how many."""
-    from thunderline.flow.landing import mark_processed
-
     by_part, rows = _contents_by_partition(session, kind)
     pending = [r for r in rows if r["status"] == "indexed" and r["partitions"]]
     if not pending:

@@ -32,7 +32,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from thunderline.flow.landing import LandedFile, files_for_partition, index_files, mark_processed, with_read_paths
+from thunderline.flow.landing import LandedFile, files_for_partition, index_files, with_read_paths
+from thunderline.flow.ledger import mark_processed
 from thunderline.flow.market_windows import PartitionWindows, persist_windows
 from thunderline.flow.tick_files import classify_tick_file
 from thunderline.flow.tick_ingest import PartitionIngest
