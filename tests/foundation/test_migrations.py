@@ -38,7 +38,7 @@ def second_url(warehouse_url, tmp_path):
     if warehouse_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'reference.db'}"
         return
-    from conftest import APP_ROLE, require_pg
+    from pg_support import APP_ROLE, require_pg
 
     from thunderline.store.postgres import drop_database, provision_database
 
@@ -53,7 +53,7 @@ def shape(engine: sa.Engine) -> dict:
     """Tables, columns, keys and indexes as SQLAlchemy inspection sees them (+ RLS and partitioning on PG)."""
     insp = sa.inspect(engine)
     out = {}
-    for t in sorted(set(insp.get_table_names()) - {"alembic_version"}):
+    for t in sorted(set(insp.get_table_names()) - {migrations.VERSION_TABLE}):
         cols = [(c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in insp.get_columns(t)]
         idx = sorted((i["name"], tuple(map(str, i["column_names"])), tuple(map(str, i.get("expressions") or ())),
                       bool(i["unique"]), sorted((k, str(v)) for k, v in (i.get("dialect_options") or {}).items()))
@@ -66,7 +66,8 @@ def shape(engine: sa.Engine) -> dict:
                 "SELECT tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = 'public'"))))
             out["<rls>"] = sorted(map(tuple, c.execute(sa.text(
                 "SELECT relname, relrowsecurity, relforcerowsecurity, relkind FROM pg_class "
-                "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') AND relname <> 'alembic_version'"))))
+                "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') "
+                f"AND relname <> '{migrations.VERSION_TABLE}'"))))
             out["<partitioning>"] = sorted(map(tuple, c.execute(sa.text(
                 "SELECT partrelid::regclass::text, pg_get_partkeydef(partrelid) FROM pg_partitioned_table"))))
     return out
@@ -123,7 +124,7 @@ def test_downgrade_of_the_latest_revision_on_an_empty_database(empty_url):
         wh.migrate("downgrade", "-1")
         assert migrations.current(wh.engine) == latest.down_revision
         if latest.down_revision is None:  # the baseline: nothing of ours is left
-            assert set(sa.inspect(wh.engine).get_table_names()) <= {"alembic_version"}
+            assert set(sa.inspect(wh.engine).get_table_names()) <= {migrations.VERSION_TABLE}
         wh.init_schema()  # and back up again
         assert migrations.current(wh.engine) == migrations.head()
     finally:
@@ -224,7 +225,7 @@ def test_a_warehouse_that_is_not_the_baseline_is_refused_and_left_alone(empty_ur
                                                  r"experts: unexpected columns \['extra'\].*quarantine"):
             wh.init_schema()
         assert migrations.current(wh.engine) is None
-        assert "alembic_version" not in sa.inspect(wh.engine).get_table_names()
+        assert migrations.VERSION_TABLE not in sa.inspect(wh.engine).get_table_names()
     finally:
         wh.dispose()
 

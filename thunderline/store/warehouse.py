@@ -85,7 +85,7 @@ class Warehouse:
         """Upgrade the schema to the head migration (creating it when empty). Idempotent. Returns notes.
 
         The one way tables get created (see :mod:`thunderline.store.migrations`); a warehouse
-        already at head costs one read of ``alembic_version``.
+        already at head costs one read of its version table.
         """
         return self.migrate("upgrade", "head")
 

@@ -6,7 +6,7 @@ change an existing table. Every schema change is therefore a revision in ``versi
 and there is one way tables get created: :func:`upgrade` to head (``db init``,
 ``Warehouse.init_schema`` and ``open_stores(init_schema=True)`` all call it). Revision
 ``0001`` is the schema as it was when migrations arrived; a warehouse created before then
-(tables, no ``alembic_version``) is checked against that baseline and stamped, never
+(tables, no version table) is checked against that baseline and stamped, never
 re-created. The script location is set in code, so no ``alembic.ini`` is needed.
 """
 
@@ -34,6 +34,10 @@ PG_LOCK_KEY = 7405335102
 MigrationError = CommandError
 
 
+#: Our own version table, not Alembic's default ``alembic_version``: the Dagster instance (dagster-postgres)
+#: and MLflow's tracking store keep their Alembic revisions there, and may share the warehouse's database.
+VERSION_TABLE = "thunderline_schema_version"
+
 def config(connection: sa.Connection | None = None) -> Config:
     """An Alembic config pointing at this package; ``connection`` is what env.py migrates."""
     cfg = Config()
@@ -50,7 +54,7 @@ def head() -> str:
 def current(engine: sa.Engine) -> str | None:
     """The warehouse's revision; None for an empty or pre-migration warehouse."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
 def autogenerate_filter(dialect: str):
@@ -60,6 +64,8 @@ def autogenerate_filter(dialect: str):
     PostgreSQL compares them, so a real change to one is still caught there.
     """
     def include(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ == "table" and name == VERSION_TABLE:
+            return False  # ours, not the models'
         if dialect != "sqlite" or type_ != "index":
             return True
         index = compare_to if reflected else obj
@@ -86,7 +92,7 @@ def _locked(engine: sa.Engine) -> Iterator[sa.Connection]:
 def upgrade(engine: sa.Engine, revision: str = "head") -> list[str]:
     """Bring the warehouse to ``revision`` (adopting a pre-migration one first). Returns notes.
 
-    Fast when already at head: one read of ``alembic_version``, no lock taken.
+    Fast when already at head: one read of the version table, no lock taken.
     """
     if revision == "head" and current(engine) == head():
         return []
@@ -115,7 +121,7 @@ def baseline_shape() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
 
 def _shape(conn: sa.Connection, only: set[str] | None) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     insp = sa.inspect(conn)
-    names = [t for t in insp.get_table_names() if t != "alembic_version" and (only is None or t in only)]
+    names = [t for t in insp.get_table_names() if t != VERSION_TABLE and (only is None or t in only)]
     return {t: (frozenset(c["name"] for c in insp.get_columns(t)), _index_names(insp, t)) for t in names}
 
 
@@ -128,7 +134,7 @@ def _index_names(insp: sa.Inspector, table: str) -> frozenset[str]:
 def adopt_legacy(conn: sa.Connection) -> list[str]:
     """Stamp a warehouse created before migrations with the baseline, after checking it is one.
 
-    A database without ``alembic_version`` but with warehouse tables was made by
+    A database without our version table but with warehouse tables was made by
     ``metadata.create_all`` of the previous releases: it must have exactly the baseline's
     tables, columns and indexes (and, on PostgreSQL, the tenant policies), else
     :class:`SchemaMismatch` names the difference and nothing is changed.
@@ -136,7 +142,7 @@ def adopt_legacy(conn: sa.Connection) -> list[str]:
     insp = sa.inspect(conn)
     present = set(insp.get_table_names())
     expected = baseline_shape()
-    if "alembic_version" in present or not present & set(expected):
+    if VERSION_TABLE in present or not present & set(expected):
         return []
     have = _shape(conn, set(expected))
     problems = [f"table {t} missing" for t in sorted(set(expected) - set(have))]

@@ -8,7 +8,7 @@ that connection, so the version check and the upgrade happen under one lock.
 from alembic import context
 
 from thunderline.store import metadata
-from thunderline.store.migrations import autogenerate_filter
+from thunderline.store.migrations import VERSION_TABLE, autogenerate_filter
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -18,6 +18,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy-and-move
     compare_type=True,
+    version_table=VERSION_TABLE,
     include_object=autogenerate_filter(connection.dialect.name),
 )
 with context.begin_transaction():
