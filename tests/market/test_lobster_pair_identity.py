@@ -100,3 +100,26 @@ def test_the_same_pair_twice_changes_nothing_and_the_store_holds_each_file_once(
     assert [f.is_new for f in landed] == [False] * 4
     assert _stored_files(store) == files and _state(warehouse) == before
     assert s2.rows_kept == s1.rows_kept and s2.files_rejected == []
+
+
+def test_the_pair_id_hashes_the_orderbook_bytes_it_stored_in_the_same_read(market_data, tmp_path):
+    """The orderbook is hashed (for the pair's id) in the read that copies it: rewritten after that read,
+    the entry still holds the bytes its id names — the id is the identity of the stored pair."""
+    from thunderline.flow.landing import _companions, _prefix_for
+    from thunderline.market.identity import tick_file_identity, tick_identity_prefix
+
+    src = market_data / "lobster"
+    msg, ob = (src / DAY.format("message")).read_bytes(), (src / DAY.format("orderbook")).read_bytes()
+    path = _pair(tmp_path / "landing", msg, ob)
+    orderbook = _companions(path)[0]
+    inner = _prefix_for(path, tick_identity_prefix)
+
+    def prefix_then_rewrite(shas):  # the vendor rewrites the orderbook right after the store read it
+        out = inner(shas)
+        orderbook.write_bytes(_corrected(ob))
+        return out
+
+    stored = ContentStore(tmp_path / "landed").put(path, "ticks", companions=[orderbook], prefix=prefix_then_rewrite)
+    assert (stored.path.parent / orderbook.name).read_bytes() == ob  # what was hashed is what was stored
+    assert stored.sha256 == tick_file_identity(stored.path)  # the id is the stored pair's own identity
+    assert stored.sha256 != tick_file_identity(path)  # and not the rewritten landing pair's

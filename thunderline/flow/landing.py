@@ -98,7 +98,7 @@ def index_files(
             from thunderline.market.identity import tick_identity_prefix as prefix_of
         else:
             sha_of = file_sha256
-    prefix_of = prefix_of or (lambda _p: b"")
+    prefix_of = prefix_of or (lambda _p, **_k: b"")
     owner = default_tenant or session.tenant_id
     out: list[LandedFile] = []
     for path in [p for p in paths if (tenant_of_landing_path(p) or owner) == session.tenant_id]:
@@ -125,7 +125,7 @@ def _index_one(session: TenantSession, kind: str, path: Path, classify: Classifi
         store = None  # a LOBSTER orderbook is copied once, into its message file's entry (the pair's id)
     if not known and store is not None:
         try:
-            stored = store.put(path, kind, sha=sha, companions=_companions(path), prefix=prefix_of(path))
+            stored = store.put(path, kind, sha=sha, companions=_companions(path), prefix=_prefix_for(path, prefix_of))
         except FileNotFoundError:
             return None
         read_path, size = stored.path, stored.size
@@ -195,6 +195,14 @@ def _known(session: TenantSession, sha: str) -> list[dict]:
         session.delete("landing_files", t.c.id == sha)
         return []
     return known
+
+
+def _prefix_for(path: Path, prefix_of: Callable[..., bytes]) -> bytes | Callable[[list], bytes]:
+    """The store's prefix for ``path``: for a file with a companion (a LOBSTER message file), a callable
+    given the companion's sha256 as the store copied it, so the id hashes the bytes stored (one read)."""
+    if not _companions(path):
+        return prefix_of(path)
+    return lambda shas: prefix_of(path, partner_sha=shas[0])
 
 
 def _companions(path: Path) -> list[Path]:

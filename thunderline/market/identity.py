@@ -42,7 +42,8 @@ _BOOK = ("book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz")
 _CANON_NAN = np.float64(np.nan).view(np.uint64)
 
 
-def tick_identity_prefix(path: str | Path, chunk_size: int = 1 << 20) -> bytes:
+def tick_identity_prefix(path: str | Path, chunk_size: int = 1 << 20, *,
+                         partner_sha: str | None | bool = False) -> bytes:
     """What a tick file's name means beyond its bytes, as the bytes hashed before its content.
 
     LOBSTER rows hold seconds after midnight; the day and symbol are only in the file name. So
@@ -53,7 +54,11 @@ def tick_identity_prefix(path: str | Path, chunk_size: int = 1 << 20) -> bytes:
     A LOBSTER delivery is a *pair*: the message file says what happened, the orderbook what the
     book was after it, and the reader reads them together. So a message file's prefix also names
     its orderbook partner's sha256 (``absent`` until it has landed): a corrected orderbook next to a
-    byte-identical message file is another delivery of the day, not a duplicate of the first."""
+    byte-identical message file is another delivery of the day, not a duplicate of the first.
+
+    ``partner_sha``: the orderbook's sha256 as the caller already read it (None: absent), so a caller
+    that copies the pair hashes what it copied (:meth:`thunderline.store.content.ContentStore.put`);
+    by default the orderbook is read here."""
     from thunderline.market.lobster import lobster_pair, parse_lobster_name
 
     info = parse_lobster_name(path)
@@ -62,11 +67,13 @@ def tick_identity_prefix(path: str | Path, chunk_size: int = 1 << 20) -> bytes:
     name = f"lobster|{info['symbol']}|{info['date']}|{info['kind']}|{info['level']}\n"
     if info["kind"] != "message":
         return name.encode()
-    orderbook = lobster_pair(path)[1]
-    try:
-        partner = _sha256_of(orderbook, hashlib.sha256(), chunk_size)
-    except FileNotFoundError:
-        partner = "absent"
+    if partner_sha is not False:
+        partner = partner_sha or "absent"
+    else:
+        try:
+            partner = _sha256_of(lobster_pair(path)[1], hashlib.sha256(), chunk_size)
+        except FileNotFoundError:
+            partner = "absent"
     return f"{name}orderbook|{partner}\n".encode()
 
 

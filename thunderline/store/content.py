@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from thunderline.durable_files import fsync_dir
 
@@ -46,12 +45,15 @@ class ContentStore:
             raise ValueError(f"not a sha256: {sha!r}")
         return self.root / kind / sha[:2] / sha
 
-    def put(self, path: Path, kind: str, *, sha: str | None = None,
-            companions: Sequence[Path] = (), prefix: bytes = b"") -> StoredContent:
+    def put(self, path: Path, kind: str, *, sha: str | None = None, companions: Sequence[Path] = (),
+            prefix: bytes | Callable[[list[str | None]], bytes] = b"") -> StoredContent:
         """Copy ``path`` (and ``companions``) into the store; the content id is the hash of ``prefix`` and
         the bytes copied. ``prefix`` is what the file's name means beyond its bytes (a LOBSTER file's day,
         see :func:`thunderline.market.identity.tick_identity_prefix`): without it, the same bytes landed
-        as two days would be filed, and deduplicated, as one.
+        as two days would be filed, and deduplicated, as one. A callable ``prefix`` is given the sha256 of
+        each companion *as copied* (None for one that is absent), so an id that covers a companion
+        (a LOBSTER message file's orderbook) hashes exactly the bytes stored, in the read that copies them:
+        a partner rewritten between the landing scan's hash and this copy cannot end up under the wrong id.
 
         ``sha``: the caller's hash of the file. If the file changed since, the copy's own hash
         wins (the copy is what gets indexed and read). An existing complete entry is reused.
@@ -63,31 +65,22 @@ class ContentStore:
                 return StoredContent(sha, final, final.stat().st_size)
         tmp_dir = self.root / kind / ".incoming"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f".{uuid.uuid4().hex}.tmp"
-        h = hashlib.sha256(prefix)
-        size = 0
+        tmps: list[Path] = []
         try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-            digest = h.hexdigest()
+            copied = [_copy_hashing(Path(c), tmp_dir, tmps) for c in companions]
+            head = prefix([c[1] if c else None for c in copied]) if callable(prefix) else prefix
+            tmp, digest, size = _copy_hashing(path, tmp_dir, tmps, hashlib.sha256(head), missing_ok=False)
             entry = self.entry_dir(kind, digest)
             entry.mkdir(parents=True, exist_ok=True)
-            for c in companions:
-                if Path(c).exists() and not (entry / Path(c).name).exists():
-                    ctmp = entry / f".{Path(c).name}.tmp"
-                    shutil.copyfile(c, ctmp)
-                    os.replace(ctmp, entry / Path(c).name)
+            for c, got in zip(companions, copied):
+                if got and not (entry / Path(c).name).exists():
+                    os.replace(got[0], entry / Path(c).name)
             final = entry / path.name
             os.replace(tmp, final)
             fsync_dir(entry)
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            for t in tmps:
+                t.unlink(missing_ok=True)
         return StoredContent(digest, final, size)
 
     def sweep_incoming(self) -> int:
@@ -99,6 +92,30 @@ class ContentStore:
                 n += 1
         return n
 
+
+
+def _copy_hashing(src: Path, tmp_dir: Path, tmps: list[Path], h=None,
+                  missing_ok: bool = True) -> tuple[Path, str, int] | None:
+    """``src`` copied to a fresh fsynced temporary in ``tmp_dir`` while hashing it (one read):
+    (temporary, sha256 hex, size); None when ``src`` is absent and ``missing_ok``."""
+    h = h or hashlib.sha256()
+    tmp = tmp_dir / f".{uuid.uuid4().hex}.tmp"
+    size = 0
+    try:
+        src_fh = open(src, "rb")
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
+    tmps.append(tmp)
+    with src_fh, open(tmp, "wb") as dst:
+        while chunk := src_fh.read(CHUNK):
+            h.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return tmp, h.hexdigest(), size
 
 
 def tenant_store(landed_dir: str | Path, tenant_id: str) -> ContentStore:
