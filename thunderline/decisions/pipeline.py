@@ -40,6 +40,7 @@ from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import ExpertRunner, window_risk_flags
 from thunderline.experts._threads import single_threaded
 from thunderline.experts.blend import ABSTAIN, action_codes, action_strings, blend_scores, score_actions
+from thunderline.feature_schemas import adapt_rows
 from thunderline.hashing import time_ordered_ids_of_lists
 from thunderline.risk import RiskConfig, apply_risk
 from thunderline.routing import Assignment, route
@@ -291,7 +292,9 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     if missing:
         raise LookupError(f"router {state.version} routes to experts that are not loaded: {missing}")
     df, edgar_ids = joined_feature_frame(windows, edgar_windows, ticker_map)
-    F = df.reindex(columns=list(state.embedding.feature_names)).to_numpy(np.float64)
+    versions = _WindowVersions([w.feature_schema_version for w in windows])
+    F = versions.read_as(df, _router_schema(state, experts), state.embedding.feature_names)
+    F = F.reindex(columns=list(state.embedding.feature_names)).to_numpy(np.float64)
     X = state.embedding.embed(F)
     t1 = time.perf_counter()
     assignments = [route(X, g, layer.capacity_factor, max(P_FLOOR, layer.p - p_shift), layer.max_experts)
@@ -299,7 +302,7 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     skipped = set(abstain_experts)
     t2 = time.perf_counter()
     need, results, shadow_results = _run_experts(state, assignments, experts, df, n, runner, shadows,
-                                                 skipped, enforce_budgets)
+                                                 skipped, enforce_budgets, versions)
     t3 = time.perf_counter()
     A, C, Sc, W, res_cols, alpha = _pool_columns(state, assignments, results, n)
     blended_score, Z = blend_scores(A, Sc, W, alpha)
@@ -327,10 +330,34 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     return batch
 
 
-def _run_experts(state, assignments, experts, df, n: int, runner, shadows, skipped, enforce_budgets):
+class _WindowVersions:
+    """The batch's per-window feature schema versions, and the frame as a reader of one version reads it."""
+
+    def __init__(self, versions: list[str]) -> None:
+        self.versions = versions
+        self.distinct = set(versions)
+
+    def read_as(self, df: pd.DataFrame, version: str, needed) -> pd.DataFrame:
+        """``df`` through the declared forward path when the windows are not all of ``version`` (identity
+        otherwise, or when ``version`` is unknown ""; refused with FeatureSchemaError naming the feature)."""
+        if not version or self.distinct == {version}:
+            return df
+        return adapt_rows(df, self.versions, version, tuple(needed or ()))
+
+    def frame_for(self, df: pd.DataFrame, expert: Any) -> pd.DataFrame:
+        return self.read_as(df, getattr(expert, "feature_schema_version", "") or "", getattr(expert, "features", ()))
+
+
+def _router_schema(state: RouterState, experts) -> str:
+    """The feature schema the router's embedding was fitted on: its pool experts' one version ("" if mixed)."""
+    found = {getattr(experts.get(e), "feature_schema_version", "") or "" for pool in state.pools for e in pool}
+    return found.pop() if len(found) == 1 else ""
+
+
+def _run_experts(state, assignments, experts, df, n: int, runner, shadows, skipped, enforce_budgets, versions):
     """Runs every expert on the windows some layer kept it for (an expert silenced by backpressure is
-    skipped), and every shadow on all windows. Returns (windows each expert must answer, expert name →
-    (rows, result), shadow results)."""
+    skipped), and every shadow on all windows, each on the features as its feature schema version names
+    them. Returns (windows each expert must answer, expert name → (rows, result), shadow results)."""
     need: dict[str, np.ndarray] = {}
     for pool, a in zip(state.pools, assignments):
         for j, name in enumerate(pool):
@@ -341,8 +368,10 @@ def _run_experts(state, assignments, experts, df, n: int, runner, shadows, skipp
         rows = np.flatnonzero(need[name])
         if rows.size and name not in skipped:
             budget = _budget(experts[name], rows.size) if enforce_budgets else REPLAY_BUDGET_MS
-            results[name] = (rows, runner.run(experts[name], _expert_frame(df, experts[name], rows), budget))
-    shadow_results = [runner.run(s, df, _budget(s, n) if enforce_budgets else REPLAY_BUDGET_MS) for s in shadows]
+            frame = versions.frame_for(df, experts[name])
+            results[name] = (rows, runner.run(experts[name], _expert_frame(frame, experts[name], rows), budget))
+    shadow_results = [runner.run(s, versions.frame_for(df, s), _budget(s, n) if enforce_budgets else REPLAY_BUDGET_MS)
+                      for s in shadows]
     return need, results, shadow_results
 
 

@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
+from thunderline.feature_schemas import adapt_rows
 from thunderline.hashing import content_hash, content_id
 from thunderline.store.label_rows import load_labels
 from thunderline.store.window_rows import load_edgar_windows, row_to_window
@@ -84,6 +85,9 @@ class SliceSpec:
     embargo_windows: int = 2
     hold_fraction: float = 1.0 / 3.0
     recipe_version: str | None = None
+    #: the feature schema the slice is read as ("" = the current one); windows of other versions are
+    #: adapted through the declared forward path (thunderline.feature_schemas) or refused
+    feature_schema_version: str = ""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", self.name or ""):
@@ -104,9 +108,15 @@ class SliceSpec:
     def feature_names(self) -> tuple[str, ...]:
         return self.features or _default_features()
 
+    @property
+    def schema_version(self) -> str:
+        return self.feature_schema_version or FEATURE_SCHEMA_VERSION
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = list(self.feature_names)
+        if not self.feature_schema_version:  # absent when current: slice ids made before the field stay put
+            d.pop("feature_schema_version")
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
     @classmethod
@@ -211,7 +221,8 @@ def slice_frame(session, spec: SliceSpec, *, ticker_map: Sequence[dict] = ()) ->
                          + (f" for {list(spec.symbols)}" if spec.symbols else ""))
     windows = [row_to_window(r) for r in rows]
     edgar = load_edgar_windows(session, None, max(w.available_at_us for w in windows)) if ticker_map else []
-    feats = feature_frame(windows, edgar, ticker_map)
+    feats = adapt_rows(feature_frame(windows, edgar, ticker_map), [w.feature_schema_version for w in windows],
+                       spec.schema_version, spec.feature_names)
     df = pd.DataFrame({
         "feature_window_id": [w.id for w in windows],
         "symbol": [w.key for w in windows],
@@ -278,7 +289,7 @@ def write_slice(frame: pd.DataFrame, spec: SliceSpec, root: str | Path, tenant_i
         "slice_id": spec.slice_id(tenant_id),
         "tenant_id": tenant_id,
         "spec": spec.to_json(),
-        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "feature_schema_version": spec.schema_version,
         "rows": int(len(df)),
         "files": files,
         "columns": schema.names,

@@ -1,0 +1,223 @@
+"""Feature schema versions and their declared forward path.
+
+Why: a window's features are stored as a name → value map stamped with
+``feature_schema_version``; a recipe change (a renamed, new or dropped feature)
+must not silently turn an expert's or a training slice's input into NaN. Every
+version pins the ordered features of each recipe (``market.full``,
+``market.coarse``, ``edgar``); every version after the first declares a
+:class:`ForwardMigration` from its predecessor made of three operations:
+
+* :class:`Rename` ``old → new`` (same meaning, new name);
+* :class:`Add` ``name`` with a **backfill rule**: a ``pandas.eval`` expression
+  over the predecessor's features (``"spread / 2"``, or a constant ``"0.0"``)
+  that computes it for windows written before it existed;
+* :class:`Drop` ``name``, optionally with a ``restore`` expression over the
+  successor's features for readers that still need it.
+
+Reading windows of version W as version R (:func:`adapt_frame`):
+
+* W older than R: the migrations W → R run forward (rename, backfill, drop);
+* W newer than R (an expert or slice trained on N reading windows of N+1): they
+  run backwards — a renamed feature is read under its old name, a new one is
+  ignored, a dropped one is restored by its rule or the read is **refused** with
+  :class:`FeatureSchemaError` naming the feature and both versions.
+
+The chain is linear and append-only; ``tests/foundation/test_feature_schemas.py``
+pins every version against its checked-in snapshot and the current recipes
+against the latest version, so a recipe change without a new version fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from thunderline.hashing import content_hash
+
+
+class FeatureSchemaError(ValueError):
+    """Windows of one feature schema version cannot be read as another; the message names feature and versions."""
+
+
+@dataclass(frozen=True)
+class Rename:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Add:
+    name: str
+    backfill: str  # pandas.eval expression over the predecessor's features
+
+
+@dataclass(frozen=True)
+class Drop:
+    name: str
+    restore: str | None = None  # pandas.eval expression over the successor's features, or refused
+
+
+@dataclass(frozen=True)
+class ForwardMigration:
+    ops: tuple[Rename | Add | Drop, ...]
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    version: str
+    recipes: Mapping[str, tuple[str, ...]]  # recipe family -> ordered feature names
+    forward: ForwardMigration | None = None  # from the previous version; None for the first
+
+    @property
+    def features(self) -> frozenset[str]:
+        return frozenset(f for names in self.recipes.values() for f in names)
+
+    def to_json(self) -> dict:
+        ops = [] if self.forward is None else [
+            {"op": type(o).__name__.lower(), **{k: v for k, v in vars(o).items()}} for o in self.forward.ops]
+        return {"version": self.version, "recipes": {k: list(v) for k, v in sorted(self.recipes.items())},
+                "forward": ops, "hash": content_hash({"recipes": {k: list(v) for k, v in self.recipes.items()},
+                                                       "forward": ops})}
+
+
+class SchemaChain:
+    """The ordered, linear versions; validates each forward migration against its neighbours."""
+
+    def __init__(self, schemas: Sequence[FeatureSchema]) -> None:
+        self.schemas = tuple(schemas)
+        self.order = {s.version: i for i, s in enumerate(self.schemas)}
+        if len(self.order) != len(self.schemas) or not self.schemas or self.schemas[0].forward is not None:
+            raise ValueError("feature schema chain: unique versions, the first without a forward migration")
+        for prev, cur in zip(self.schemas, self.schemas[1:]):
+            _check_migration(prev, cur)
+
+    @property
+    def latest(self) -> str:
+        return self.schemas[-1].version
+
+    def index(self, version: str) -> int:
+        if version not in self.order:
+            raise FeatureSchemaError(f"unknown feature schema version {version!r}; known: {list(self.order)}")
+        return self.order[version]
+
+    def __getitem__(self, version: str) -> FeatureSchema:
+        return self.schemas[self.index(version)]
+
+
+def _check_migration(prev: FeatureSchema, cur: FeatureSchema) -> None:
+    if cur.forward is None:
+        raise ValueError(f"feature schema {cur.version}: no forward migration from {prev.version}")
+    have = set(prev.features)
+    for op in cur.forward.ops:
+        if isinstance(op, Rename):
+            if op.old not in have or op.new in have:
+                raise ValueError(f"{cur.version}: rename {op.old}->{op.new} does not fit {prev.version}")
+            have = (have - {op.old}) | {op.new}
+        elif isinstance(op, Add):
+            if op.name in have:
+                raise ValueError(f"{cur.version}: add {op.name}, already in {prev.version}")
+            have.add(op.name)
+        elif op.name not in have:
+            raise ValueError(f"{cur.version}: drop {op.name}, not in {prev.version}")
+        else:
+            have.discard(op.name)
+    if have != set(cur.features):
+        raise ValueError(f"{cur.version}: {prev.version} migrated by its ops gives {sorted(have ^ set(cur.features))} "
+                         "that differ from its recipes (declare every rename/add/drop)")
+
+
+def _eval(frame: pd.DataFrame, expr: str, what: str) -> np.ndarray:
+    try:
+        out = frame.eval(expr, engine="python") if not _is_number(expr) else float(expr)
+    except Exception as exc:  # an undefined name or a bad expression: say which rule
+        raise FeatureSchemaError(f"{what}: rule {expr!r} cannot be evaluated on columns "
+                                 f"{sorted(map(str, frame.columns))}: {exc}") from exc
+    return np.broadcast_to(np.asarray(out, dtype=np.float64), (len(frame),)).copy()
+
+
+def _is_number(expr: str) -> bool:
+    try:
+        float(expr)
+        return True
+    except ValueError:
+        return False
+
+
+def _forward(frame: pd.DataFrame, m: ForwardMigration, needed: set[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for op in m.ops:
+        if isinstance(op, Add) and needed and op.name not in needed:
+            continue  # backfilled only for a reader that reads it
+        if isinstance(op, Rename):
+            out = out.drop(columns=[op.new], errors="ignore").rename(columns={op.old: op.new})
+        elif isinstance(op, Add):
+            out[op.name] = _eval(out, op.backfill, f"backfill of {op.name!r}")
+        else:
+            out = out.drop(columns=[op.name], errors="ignore")
+    return out
+
+
+def _backward(frame: pd.DataFrame, schema: FeatureSchema, prev: str, needed: set[str], reader: str) -> pd.DataFrame:
+    out = frame.copy()
+    for op in reversed(schema.forward.ops):
+        if isinstance(op, Rename):
+            out = out.drop(columns=[op.old], errors="ignore").rename(columns={op.new: op.old})
+        elif isinstance(op, Add):
+            out = out.drop(columns=[op.name], errors="ignore")
+        elif op.restore is not None:
+            out[op.name] = _eval(out, op.restore, f"restore of {op.name!r} (dropped in {schema.version})")
+        elif op.name in needed:
+            raise FeatureSchemaError(
+                f"feature {op.name!r} (read as schema {reader}) was dropped in feature schema {schema.version} "
+                f"without a restore rule: windows of {schema.version} cannot feed a reader of {prev}; "
+                "retrain it on the new version")
+    return out
+
+
+def adapt_frame(frame: pd.DataFrame, window_version: str, reader_version: str, needed: Iterable[str] = (),
+                chain: SchemaChain | None = None) -> pd.DataFrame:
+    """``frame`` (features of windows of ``window_version``) as ``reader_version`` names them.
+
+    ``needed`` empty means every feature (all backfills run). Columns not touched by a migration pass through (a column already named like a rename's target is
+    replaced: in a frame of mixed versions it holds the other versions' NaN); ``needed`` are the reader's features (a dropped
+    one without a restore rule refuses the read). Identity when the versions are equal."""
+    chain = chain or CHAIN
+    w, r = chain.index(window_version), chain.index(reader_version)
+    out = frame
+    needed_set = set(needed)
+    for i in range(w + 1, r + 1):
+        out = _forward(out, chain.schemas[i].forward, needed_set)
+    for i in range(w, r, -1):
+        out = _backward(out, chain.schemas[i], chain.schemas[i - 1].version, needed_set, reader_version)
+    return out
+
+
+def adapt_rows(frame: pd.DataFrame, window_versions: Sequence[str], reader_version: str,
+               needed: Sequence[str], chain: SchemaChain | None = None) -> pd.DataFrame:
+    """Per row, ``needed`` columns read as ``reader_version`` from windows of mixed versions (same index)."""
+    versions = np.asarray(window_versions, dtype=object)
+    groups = sorted(set(versions.tolist()))
+    if groups == [reader_version]:
+        return frame
+    out = frame.copy()
+    for v in groups:
+        rows = np.flatnonzero(versions == v)
+        part = adapt_frame(frame.iloc[rows], v, reader_version, needed, chain)
+        for f in needed:
+            if f in part.columns:
+                if f not in out.columns:
+                    out[f] = np.nan
+                out.iloc[rows, out.columns.get_loc(f)] = part[f].to_numpy(np.float64)
+    return out
+
+
+def _released() -> tuple[FeatureSchema, ...]:
+    from thunderline.feature_schema_versions import RELEASED
+
+    return RELEASED
+
+
+CHAIN = SchemaChain(_released())
