@@ -192,3 +192,15 @@ def test_bulk_writes_compress_large_documents_with_lz4_on_postgresql(warehouse):
         method = s.execute("SELECT pg_column_compression(features) FROM feature_windows WHERE id = 'z1'").scalar_one()
         assert s.select("feature_windows")[0]["features"] == big
     assert method == "lz4"
+
+
+def test_bulk_column_upsert_across_statement_boundaries(warehouse):
+    """More rows than one multi-row statement holds (SQLite: 256 per statement, remainder in a shorter one):
+    every row lands once, and a second write of some keys replaces exactly those."""
+    rows = [fw(f"r{i}", JAN + i, features={"x": float(i)}) for i in range(700)]
+    again = [fw(f"r{i}", JAN + i, features={"x": -float(i)}) for i in range(100, 613)]
+    with warehouse.session("a") as s:
+        assert s.upsert_columns("feature_windows", _columns(rows)) == 700
+        assert s.upsert_columns("feature_windows", _columns(again)) == 513
+        got = {r["id"]: r["features"]["x"] for r in s.select("feature_windows")}
+    assert got == {f"r{i}": (-float(i) if 100 <= i < 613 else float(i)) for i in range(700)}
