@@ -22,6 +22,8 @@ for these names.
 | THUNDERLINE_LABELS          | clock (or chained: the next windows)      |
 | THUNDERLINE_LABEL_HORIZONS_MS | 250,1000,5000 (clock label horizons)    |
 | THUNDERLINE_PROFILE         | celery if $DAGSTER_HOME/celery.yaml exists, else embedded |
+| THUNDERLINE_RETENTION       | raw ticks hot 90 days, nothing deleted (thunderline.retention_policy) |
+| THUNDERLINE_COLD_URL        | $THUNDERLINE_HOME/cold (directory or s3://, gs://, … URL) |
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Mapping
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from thunderline.deploy_profile import PROFILE_FILE, CeleryProfile, ProfileError, read_profile
+from thunderline.retention_policy import PolicyError, RetentionPolicy, parse_policy
 
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _MONTH_RE = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")
@@ -96,6 +99,9 @@ class Settings(BaseModel):
     label_definition: str = "clock"
     label_horizons_ms: tuple[int, ...] = (250, 1000, 5000)
     celery: CeleryProfile | None = None  # the scale-out profile (thunderline deploy celery); None: embedded
+    # retention (thunderline.retention): hot/keep horizons per tenant × data class, and where tiered lake files go
+    retention: RetentionPolicy = RetentionPolicy()
+    cold_url: str = ""
 
     @property
     def profile(self) -> str:
@@ -191,6 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
                           "'current'")
     labels = _label_settings(env)
     celery = _celery_profile(env, dagster_home, warehouse)
+    retention = _retention_settings(env, home)
     try:
         settings = Settings(
             home=home,
@@ -208,10 +215,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             last_month=last_month,
             **labels,
             celery=celery,
+            **retention,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
     return settings.ensure_dirs() if create_dirs else settings
+
+
+def _retention_settings(env: Mapping[str, str], home: Path) -> dict:
+    raw = env.get("THUNDERLINE_RETENTION", "").strip()
+    try:
+        policy = parse_policy(raw)
+    except PolicyError as exc:
+        raise ConfigError(f"THUNDERLINE_RETENTION: {exc}") from None
+    cold = env.get("THUNDERLINE_COLD_URL", "").strip() or str(home / "cold")
+    if "://" not in cold:
+        cold = str(Path(cold).expanduser().resolve())
+    elif not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", cold):
+        raise ConfigError(f"THUNDERLINE_COLD_URL={cold!r}: expected a directory or a URL such as s3://bucket/prefix")
+    return {"retention": policy, "cold_url": cold}
 
 
 def _label_settings(env: Mapping[str, str]) -> dict:

@@ -49,6 +49,10 @@ POINTS = (
     "ingest.partition_done",  # one partition's run finished, the next not started
 )
 
+#: Fault points of retention's tiering (thunderline.retention.tiering), aimed at by tests/retention, not by
+#: the ingest crash harness: a file copied to cold storage / recorded cold / its hot copy removed.
+TIERING_POINTS = ("retention.copied", "retention.recorded", "retention.file_tiered")
+
 _hits: dict[str, int] = {}
 
 

@@ -90,6 +90,9 @@ raw_edgar_docs = sa.Table(
     sa.Column("meta", JSONType),
     sa.Column("content_hash", sa.String(64), nullable=False),
     _inserted(),
+    # after inserted_at: migration 0004 added them to existing tables, which append
+    sa.Column("sections_redacted", JSONType),  # section names dropped by policy (exhibits, ...); None before 0004
+    sa.Column("xbrl_hash", sa.String(64)),  # sha256 of the canonical XBRL facts; None: no XBRL (or before 0004)
     sa.Index("ix_raw_edgar_docs_cik", "tenant_id", "cik", "accepted_at"),
     sa.Index("ix_raw_edgar_docs_accession", "tenant_id", "accession"),
 )

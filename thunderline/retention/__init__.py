@@ -1,0 +1,14 @@
+"""Retention and tiering: per-tenant horizons, lake months to cold storage and back, audited purges.
+
+``thunderline.retention_policy`` reads THUNDERLINE_RETENTION (vocabulary layer: config parses it); ``tiering`` moves a month's tick files to cold storage
+(``coldstore``: a directory or an object store) with a manifest and a sha256 per file;
+``restore`` brings them back bit-identical; ``purge`` deletes past the keep horizon, only when
+asked, with an audit row per data class and month.
+"""
+
+from thunderline.retention.restore import RestoreReport, restore_month
+from thunderline.retention.tiering import RetentionError, TierReport, tier_month
+from thunderline.retention_policy import DATA_CLASSES, ClassPolicy, PolicyError, RetentionPolicy, parse_policy
+
+__all__ = ["DATA_CLASSES", "ClassPolicy", "PolicyError", "RetentionPolicy", "parse_policy", "RestoreReport",
+           "restore_month", "RetentionError", "TierReport", "tier_month"]
