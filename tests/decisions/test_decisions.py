@@ -248,7 +248,7 @@ def test_lineage_walks_are_the_same_as_with_one_edge_row_per_trace(trained, ware
     per_trace = []  # each batch's lineage one edge per row, as decide_windows prepares the batch
     prepare = decision_partition.prepare_batch
     monkeypatch.setattr(decision_partition, "prepare_batch",
-                        lambda b: per_trace.append(decision_partition.batch_edge_columns(b)) or prepare(b))
+                        lambda b, *rest: per_trace.append(decision_partition.batch_edge_columns(b)) or prepare(b, *rest))
 
     def walks(s, nodes):
         return {(n, d): [tuple(vars(x).values()) for x in walk(s, n, d, 5)] for n in nodes for d in ("up", "down")}

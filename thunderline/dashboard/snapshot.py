@@ -24,6 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 import sqlalchemy as sa
 
+from thunderline.decisions.gate_storage import dense_scores
 from thunderline.store.schema import decision_traces, feature_windows, metadata, telemetry_events
 from thunderline.store.warehouse import TenantSession
 
@@ -74,8 +75,8 @@ def router_from_traces(traces: Iterable[dict]) -> dict[str, float | None]:
         for layer_i, layer in enumerate(sel):
             for e in layer:
                 picks[(layer_i, e)] = picks.get((layer_i, e), 0) + 1
-        for scores in tr.get("gate_scores") or []:
-            s = np.asarray([x for x in scores if x is not None], dtype=np.float64)
+        for layer in tr.get("gate_scores") or []:  # dense lists, or top-n sparse documents (scores not stored: None)
+            s = np.asarray([x for x in dense_scores(layer) if x is not None], dtype=np.float64)
             s = s[s > 0]
             if s.size:
                 entropies.append(float(-(s * np.log(s)).sum()))

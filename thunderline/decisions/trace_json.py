@@ -21,6 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from thunderline.decisions import gate_storage
+from thunderline.decisions.gate_storage import GateStorage
+
 if TYPE_CHECKING:
     from thunderline.decisions.pipeline import DecisionBatch
 
@@ -65,14 +68,16 @@ def _rows(values: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise("[", body, "]", "")
 
 
-def json_columns(batch: "DecisionBatch", arrow: bool = False) -> dict[str, list[str] | pa.Array]:
+def json_columns(batch: "DecisionBatch", arrow: bool = False,
+                 storage: GateStorage = gate_storage.DEFAULT) -> dict[str, list[str] | pa.Array]:
     """gate_scores, selected_experts, expert_actions, risk_flags and embedding as JSON text, one per trace
-    (as Arrow string arrays with ``arrow=True``: the PostgreSQL COPY path serialises them without Python strings)."""
+    (as Arrow string arrays with ``arrow=True``: the PostgreSQL COPY path serialises them without Python strings).
+    Gate scores of layers wider than ``storage.sparse_above`` are stored top-n sparse (:mod:`gate_storage`)."""
     n, L = len(batch), len(batch.assignments)
     layer_offsets = np.arange(0, n * L + 1, L) if L else np.zeros(n + 1, np.int64)
 
-    # gate scores: per trace, per layer, the layer's scores
-    per_layer = [_rows(a.scores) for a in batch.assignments]
+    # gate scores: per trace, per layer, the layer's scores (dense, or the sparse document)
+    per_layer = [gate_layer(a.scores, a.kept_mask, storage) for a in batch.assignments]
     gates = arrays(_interleave(per_layer, n), layer_offsets) if L else _empty(n)
 
     # kept experts per layer, in kept order
@@ -104,6 +109,19 @@ def json_columns(batch: "DecisionBatch", arrow: bool = False) -> dict[str, list[
     out = {"gate_scores": gates, "selected_experts": selected, "expert_actions": actions, "risk_flags": flags,
            "embedding": _rows(batch.embedding)}
     return out if arrow else {k: v.to_pylist() for k, v in out.items()}
+
+
+def gate_layer(scores: np.ndarray, kept: np.ndarray, storage: GateStorage = gate_storage.DEFAULT) -> pa.Array:
+    """One layer's stored gate scores for every trace: ``[s0,...]`` rows, or above ``storage.sparse_above``
+    experts ``{"n":w,"i":[...],"s":[...]}`` with the top-n and kept experts (as :func:`gate_storage.sparse_layer`)."""
+    n, w = scores.shape
+    if not storage.is_sparse(w) or n == 0:
+        return _rows(scores)
+    r, c = np.nonzero(gate_storage.stored_mask(scores, kept, storage.top_n))  # row-major: indices ascend
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))])
+    idx = arrays(pa.array(c.astype(np.int64)).cast(pa.string()), offsets)
+    vals = arrays(numbers(np.asarray(scores, dtype=np.float64)[r, c]), offsets)
+    return pc.binary_join_element_wise(f'{{"n":{w},"i":', idx, ',"s":', vals, "}", "")
 
 
 def _pairs(batch: "DecisionBatch") -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from thunderline.decisions import trace_json
+from thunderline.decisions import gate_storage, trace_json
+from thunderline.decisions.gate_storage import GateStorage
 from thunderline.decisions.pipeline import DecisionBatch, decide
 from thunderline.decisions.router_state import RouterState
 from thunderline.faults import fault_point
@@ -53,18 +54,26 @@ class DecisionSummary:
     writer_wait_s: float = 0.0  # time deciding stood still waiting for the warehouse writer
 
 
-def trace_row(tr) -> dict:
+def trace_row(tr, storage: GateStorage | None = None, kept: Sequence[Sequence[int]] = ()) -> dict:
+    """A trace's warehouse row, one by one (the definition the bulk path reproduces). Gate scores are dense
+    unless ``storage`` is given with ``kept`` (per layer, the indices of the kept experts): then layers wider
+    than ``storage.sparse_above`` are stored sparse, as :func:`batch_columns` stores them."""
     body = tr.hashed_content()
+    gates = tr.gate_scores
+    if storage is not None:
+        gates = [gate_storage.sparse_layer(g, k, storage.top_n) if storage.is_sparse(len(g)) else g
+                 for g, k in zip(gates, kept)]
     acts = [{**a, "latency_ms": x.latency_ms} for a, x in zip(body["expert_actions"], tr.expert_actions)]
     return dict(id=tr.id, feature_window_id=tr.feature_window_id, symbol=tr.symbol, window_start=tr.window_start_us,
-                window_end=tr.window_end_us, router_version=tr.router_version, gate_scores=tr.gate_scores,
+                window_end=tr.window_end_us, router_version=tr.router_version, gate_scores=gates,
                 selected_experts=tr.selected_experts, expert_actions=acts, blended_action=tr.blended_action,
                 blended_confidence=tr.blended_confidence, blended_score=tr.blended_score, risk_flags=tr.risk_flags,
                 embedding=tr.embedding,
                 content_hash=tr.content_hash)
 
 
-def batch_columns(batch: DecisionBatch, arrow: bool = False) -> dict[str, list]:
+def batch_columns(batch: DecisionBatch, arrow: bool = False,
+                  storage: GateStorage = gate_storage.DEFAULT) -> dict[str, list]:
     """``decision_traces`` columns of a batch with JSON columns as text, for the bulk upsert.
 
     Same values as :func:`trace_row` of every trace (tests compare them parsed). Every float of a
@@ -79,8 +88,9 @@ def batch_columns(batch: DecisionBatch, arrow: bool = False) -> dict[str, list]:
     if not all(np.isfinite(np.asarray(x, dtype=np.float64)).all() for x in floats):
         rows = [trace_row(t) for t in batch.traces]  # the rare slow path: the per-trace definition
         cols = {k: [r[k] for r in rows] for k in rows[0]}
-        for k in ("gate_scores", "selected_experts", "expert_actions", "risk_flags", "embedding"):
+        for k in ("selected_experts", "expert_actions", "risk_flags", "embedding"):
             cols[k] = [json_dumps(v) for v in cols[k]]
+        cols["gate_scores"] = trace_json.json_columns(batch, storage=storage)["gate_scores"]  # always finite
         return cols
     return {
         "id": batch.ids, "feature_window_id": batch.feature_window_ids, "symbol": batch.symbols,
@@ -88,7 +98,7 @@ def batch_columns(batch: DecisionBatch, arrow: bool = False) -> dict[str, list]:
         "router_version": [batch.router_version] * len(batch),
         "blended_action": batch.blended_actions.tolist(), "blended_confidence": batch.blended_confidence.tolist(),
         "blended_score": batch.blended_score.tolist(), "content_hash": batch.content_hashes,
-        **trace_json.json_columns(batch, arrow=arrow),
+        **trace_json.json_columns(batch, arrow=arrow, storage=storage),
     }
 
 
@@ -144,7 +154,7 @@ class PreparedBatch:
         return len(self.traces.get("id", ()))
 
 
-def prepare_batch(batch: DecisionBatch) -> PreparedBatch:
+def prepare_batch(batch: DecisionBatch, storage: GateStorage = gate_storage.DEFAULT) -> PreparedBatch:
     """Everything :func:`persist_batch` writes, computed without touching the database.
 
     Lineage: the market window, the as-of EDGAR window and the expert versions a trace
@@ -153,7 +163,7 @@ def prepare_batch(batch: DecisionBatch) -> PreparedBatch:
     """
     if not len(batch):
         return PreparedBatch(batch.tenant_id, {})
-    traces = batch_columns(batch, arrow=True)  # JSON columns stay Arrow arrays until the writer needs them
+    traces = batch_columns(batch, arrow=True, storage=storage)  # JSON columns stay Arrow arrays until the writer needs them
     bid = batch_id(batch.tenant_id, batch.router_version, batch.ids)
     ranges, mask, overflow = range_columns(batch.tenant_id, bid, batch.ids, batch.router_version, expert_use(batch))
     edgar = batch.edgar_window_ids or [None] * len(batch)
@@ -189,8 +199,10 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
                    shadows: Sequence[Any] = (), ticker_map: Sequence[dict] = (), runner=None, risk=None,
                    summary: DecisionSummary | None = None, progress: Callable[[int], None] | None = None,
                    enforce_budgets: bool = True, p_shift: float = 0.0,
-                   abstain_experts: Sequence[str] = ()) -> DecisionSummary:
-    """Decide ``windows`` (FeatureWindows, one or many symbols) in bounded batches and persist them."""
+                   abstain_experts: Sequence[str] = (),
+                   storage: GateStorage = gate_storage.DEFAULT) -> DecisionSummary:
+    """Decide ``windows`` (FeatureWindows, one or many symbols) in bounded batches and persist them
+    (gate scores as ``storage`` says: dense up to its width, top-n sparse above)."""
     summary = summary or DecisionSummary("")
     summary.router_version = state.version
     if not windows:
@@ -214,7 +226,7 @@ def decide_windows(session: TenantSession, windows: Sequence, state: RouterState
             batch = decide(part, state, experts, tenant_id=session.tenant_id, shadows=shadows,
                            edgar_windows=edgar, ticker_map=ticker_map, runner=runner, risk=risk,
                            enforce_budgets=enforce_budgets, p_shift=p_shift, abstain_experts=abstain_experts)
-            prepared = prepare_batch(batch)
+            prepared = prepare_batch(batch, storage)
             waited = time.perf_counter()
             if pending is not None:
                 summary.traces += pending.result()
