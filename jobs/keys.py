@@ -7,23 +7,29 @@ Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start
 at ``THUNDERLINE_FIRST_MONTH`` (default: the first month with data) and end at
 ``THUNDERLINE_LAST_MONTH`` (default: the current month when the data is recent, so live
-data has a home, else the last month with data), see
-:func:`thunderline.flow.data_months.partitions_span`: the UI shows the months that matter.
+data has a home, else the last month with data); with a data-derived start, the months in between
+without data are no partitions (Dagster ``exclusions``), see
+:func:`thunderline.flow.data_months.partitions_layout`: the UI shows the months that matter.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 
 from thunderline.config import load_settings
-from thunderline.flow.data_months import partitions_span
+from thunderline.flow.data_months import partitions_layout
 from thunderline.timebounds import SUPPORTED_START
 
 #: the first and the last month (thunderline.flow.data_months.partitions_span), never before the readers'
 #: supported range (they quarantine earlier times, see thunderline.timebounds)
-_START, _LAST = partitions_span(load_settings(create_dirs=False))
+_START, _LAST, _GAPS = partitions_layout(load_settings(create_dirs=False))
 PARTITIONS_START = max(SUPPORTED_START, _START)
 PARTITIONS_LAST = max(PARTITIONS_START, _LAST)
+#: months inside the span without data (no partition: the UI shows the months with data, see partitions_layout)
+PARTITIONS_GAPS = tuple(m for m in _GAPS if PARTITIONS_START < m < PARTITIONS_LAST)
+_EXCLUDED = [dt.datetime.fromisoformat(m).replace(tzinfo=dt.timezone.utc) for m in PARTITIONS_GAPS] or None
 #: exclusive end: the month after the last (the current month's partition exists until then via end_offset)
 _END = f"{int(PARTITIONS_LAST[:4]) + (PARTITIONS_LAST[5:7] == '12')}-{int(PARTITIONS_LAST[5:7]) % 12 + 1:02d}-01"
 
@@ -45,7 +51,7 @@ MONTHLY_TAG = "thunderline/monthly_backfill"
 PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself
 TRIGGER_TAG = "thunderline/trigger"
 
-months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=1)
+months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=1, exclusions=_EXCLUDED)
 symbols = dg.DynamicPartitionsDefinition(name="symbols")
 month_symbol = dg.MultiPartitionsDefinition({"month": months, "symbol": symbols})
 
@@ -66,7 +72,8 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
 #: Complete months only (no partition for the month in progress): training slices and NAS searches of the
 #: learning loop look back from a month that has ended. Distinct from ``months`` on purpose, so the nightly
 #: observability jobs (which pick up ``months`` assets) do not re-run a NAS search every night.
-complete_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=0)
+complete_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=0,
+                                                  exclusions=_EXCLUDED)
 
 
 def in_range(month_starts: list[str], partitions: dg.PartitionsDefinition = months) -> list[str]:

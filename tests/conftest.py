@@ -8,10 +8,13 @@ variable they skip with the reason; in CI (CI=true) an unreachable server fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -24,7 +27,17 @@ os.environ.setdefault("THUNDERLINE_LAST_MONTH", "current")
 
 REPO = Path(__file__).resolve().parents[1]
 from demo_support import demo_home  # noqa: E402,F401  (one `thunderline demo` per session, shared)
-from pg_support import APP_ROLE, _pg_admin_url, pg_available, require_pg  # noqa: E402,F401
+from pg_support import (  # noqa: E402,F401
+    APP_ROLE,
+    _pg_admin_url,
+    drain_drops,
+    drop_database_later,
+    drop_template,
+    pg_available,
+    provision_migrated_database,
+    require_pg,
+)
+from proc_support import leaked_code_servers  # noqa: E402
 
 
 def datasets_root() -> Path:
@@ -43,7 +56,7 @@ def datasets() -> Path:
 @pytest.fixture
 def pg_database():
     """A fresh PostgreSQL database owned by the app role; yields (app_url, admin_url, dbname)."""
-    from thunderline.store.postgres import drop_database, provision_database
+    from thunderline.store.postgres import provision_database
 
     admin = require_pg()
     name = f"tl_test_{uuid.uuid4().hex[:12]}"
@@ -51,16 +64,30 @@ def pg_database():
     try:
         yield app_url, admin, name
     finally:
-        drop_database(admin, name)
+        drop_database_later(admin, name)  # by the background dropper (pg_support): DROP waits for a checkpoint
+
+
+@pytest.fixture
+def pg_migrated_database():
+    """Like ``pg_database``, already at the head migration (a copy of the session's template, pg_support)."""
+    admin = require_pg()
+    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    app_url = provision_migrated_database(admin, name)
+    try:
+        yield app_url, admin, name
+    finally:
+        drop_database_later(admin, name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def warehouse_url(request, tmp_path):
-    """Every storage test runs on both backends."""
+    """Every storage test runs on both backends. When the test uses the ``warehouse`` fixture (which migrates
+    its database to head before the test begins), the PostgreSQL database is copied at head from a template."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'warehouse.db'}"
     else:
-        db = request.getfixturevalue("pg_database")
+        migrated = "warehouse" in request.fixturenames
+        db = request.getfixturevalue("pg_migrated_database" if migrated else "pg_database")
         yield db[0]
 
 
@@ -90,3 +117,43 @@ def settings_env(tmp_path, warehouse_url, monkeypatch):
     from thunderline.config import load_settings
 
     return load_settings()
+
+
+def _fail_on_leaked_code_servers(root: Path) -> None:
+    """Fail (and kill them, so the next tests start clean) when ``dagster api grpc`` code servers over an
+    instance under ``root`` are still running: an orphan's multiprocessing child spins at 50-60 % CPU long after
+    the tests. A code server told to stop by its heartbeat gets two seconds to be on its way out."""
+    if not leaked_code_servers(root):
+        return
+    time.sleep(2.0)
+    leaked = leaked_code_servers(root)
+    what = []
+    for p in leaked:
+        with contextlib.suppress(psutil.Error):
+            what.append(f"pid {p.pid}: {' '.join(p.cmdline())[:160]}")
+            for child in p.children(recursive=True):
+                child.kill()
+            p.kill()
+    if leaked:
+        pytest.fail(f"{len(leaked)} dagster code server(s) left running over an instance of this session: stop "
+                    f"them in the fixture that started them (tests/proc_support.py) [{'; '.join(what)}]",
+                    pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cleanup(tmp_path_factory):
+    """After the session's fixtures (the shared demo) are torn down: the code-server check once more, and every
+    test database dropped (the background dropper drained, the template dropped)."""
+    yield
+    drop_template()
+    failed = drain_drops()
+    _fail_on_leaked_code_servers(tmp_path_factory.getbasetemp())
+    assert not failed, f"test databases not dropped: {failed[:5]}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_code_server_left_behind(tmp_path_factory):
+    """Fails the module that leaves a code server behind (autouse: set up first, so checked after the module's
+    own fixtures are torn down)."""
+    yield
+    _fail_on_leaked_code_servers(tmp_path_factory.getbasetemp())

@@ -114,16 +114,22 @@ def check_partitions_start(partitions: list[str]) -> None:
     """One error line when landing data is outside the monthly partitions.
 
     ``jobs.keys`` is imported only here, after indexing: the monthly partitions span the months with data
-    (:func:`thunderline.flow.data_months.partitions_span`), which the landing index has just recorded. A
-    process that imported it earlier (a long-lived one) and then meets a later month says so.
+    (:func:`thunderline.flow.data_months.partitions_layout`), which the landing index has just recorded. A
+    process that imported it earlier (a long-lived one) and then meets a later month, or a month that had no
+    data then (a gap, no partition), says so.
     """
-    from jobs.keys import PARTITIONS_LAST, PARTITIONS_START
+    from jobs.keys import PARTITIONS_GAPS, PARTITIONS_LAST, PARTITIONS_START
 
     too_early = sorted({str(p)[:7] for p in partitions if str(p)[:7] < PARTITIONS_START[:7]})
     if too_early:
         raise ConfigError(f"THUNDERLINE_FIRST_MONTH: landing data for {', '.join(too_early)} is before the first "
                           f"monthly partition {PARTITIONS_START[:7]}; set THUNDERLINE_FIRST_MONTH={too_early[0]} "
                           "(or unset it) and run again")
+    new_gap = sorted({str(p)[:7] for p in partitions if f"{str(p)[:7]}-01" in PARTITIONS_GAPS})
+    if new_gap:
+        raise ConfigError(f"landing data for {', '.join(new_gap)}: a month without data when this process loaded "
+                          "the monthly partitions (no partition for it yet); run the command again (a new process "
+                          "sees the new months)")
     too_late = sorted({str(p)[:7] for p in partitions if str(p)[:7] > PARTITIONS_LAST[:7]})
     if too_late:
         raise ConfigError(f"THUNDERLINE_LAST_MONTH: landing data for {', '.join(too_late)} is after the last "

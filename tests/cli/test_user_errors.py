@@ -54,53 +54,81 @@ def one_line(p: subprocess.CompletedProcess, *needles: str) -> str:
 
 
 PG_DOWN = "postgresql+psycopg2://postgres@127.0.0.1:1/nothing_listens_here"
+#: the CLI processes run two at a time: a cold start is ~3 s of CPU (imports), and the test process only waits
+CONCURRENT = 2
 
 
-@pytest.mark.parametrize("case", [
-    "rollback_without_previous_champion", "promote_unknown_expert", "routers_with_postgres_down",
-    "promote_with_mlflow_unreachable", "mistyped_landing_dir", "files_at_landing_root", "bad_history_month",
-    "ingest_with_postgres_down", "bad_first_month", "bootstrap_month_without_data", "history_before_partitions",
-    "history_month_in_progress"])
-def test_one_line_nonzero_no_hang(home, tmp_path, case):
-    if case == "rollback_without_previous_champion":
-        one_line(run(home, "learn", "promote", "order_flow_logit_h1", "--rollback"),
-                 "thunderline.expert.order_flow_logit_h1", "no previous champion")
-    elif case == "promote_unknown_expert":
-        one_line(run(home, "learn", "promote", "no_such_expert"), "thunderline.expert.no_such_expert", "not registered")
-    elif case == "routers_with_postgres_down":
-        one_line(run(home, "experts", "routers", THUNDERLINE_WAREHOUSE_URL=PG_DOWN), "THUNDERLINE_WAREHOUSE_URL",
-                 "Connection refused")
-    elif case == "promote_with_mlflow_unreachable":
+def _cases(root: Path) -> dict[str, tuple[list[str], dict[str, str], tuple[str, ...]]]:
+    """case -> (arguments, extra environment, what its one line names)."""
+    import datetime as dt
+
+    typo, landing = root / "landnig", root / "landing"
+    landing.mkdir()
+    (landing / "AAPL_ticks.csv").write_text("venue,symbol,ts\n")
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
+    return {
+        "rollback_without_previous_champion": (["learn", "promote", "order_flow_logit_h1", "--rollback"], {},
+                                               ("thunderline.expert.order_flow_logit_h1", "no previous champion")),
+        "promote_unknown_expert": (["learn", "promote", "no_such_expert"], {},
+                                   ("thunderline.expert.no_such_expert", "not registered")),
+        "routers_with_postgres_down": (["experts", "routers"], {"THUNDERLINE_WAREHOUSE_URL": PG_DOWN},
+                                       ("THUNDERLINE_WAREHOUSE_URL", "Connection refused")),
         # nothing listens on port 1: refused at once (an unroutable host times out after 5 s; never a hang)
-        one_line(run(home, "learn", "promote", "order_flow_logit_h1", MLFLOW_TRACKING_URI="http://127.0.0.1:1"),
-                 "MLFLOW_TRACKING_URI=http://127.0.0.1:1", "cannot connect")
-    elif case == "mistyped_landing_dir":
-        typo = tmp_path / "landnig"
-        one_line(run(home, "ingest", THUNDERLINE_LANDING_DIR=str(typo)), f"THUNDERLINE_LANDING_DIR={typo}",
-                 "no such directory")
-        assert not typo.exists()
-    elif case == "files_at_landing_root":
-        landing = tmp_path / "landing"
-        landing.mkdir()
-        (landing / "AAPL_ticks.csv").write_text("venue,symbol,ts\n")
-        one_line(run(home, "ingest", "--quiet", THUNDERLINE_LANDING_DIR=str(landing)), "nothing to ingest",
-                 "AAPL_ticks.csv", f"{landing}/ticks/")
-    elif case == "bad_history_month":
-        one_line(run(home, "learn", "loop", "--history", "2025-13"), "--history", "'2025-13' is not a month")
-    elif case == "ingest_with_postgres_down":
-        one_line(run(home, "ingest", THUNDERLINE_WAREHOUSE_URL=PG_DOWN), "THUNDERLINE_WAREHOUSE_URL", "Connection refused")
-    elif case == "bad_first_month":
-        one_line(run(home, "ingest", THUNDERLINE_FIRST_MONTH="2025-3"), "THUNDERLINE_FIRST_MONTH='2025-3'", "YYYY-MM")
-    elif case == "history_before_partitions":  # the home's partitions begin in 2010-01
-        one_line(run(home, "learn", "loop", "--history", "2009-05", "--quiet"), "--history 2009-05",
-                 "not a complete monthly partition")
-    elif case == "history_month_in_progress":
-        import datetime as dt
+        "promote_with_mlflow_unreachable": (["learn", "promote", "order_flow_logit_h1"],
+                                            {"MLFLOW_TRACKING_URI": "http://127.0.0.1:1"},
+                                            ("MLFLOW_TRACKING_URI=http://127.0.0.1:1", "cannot connect")),
+        "mistyped_landing_dir": (["ingest"], {"THUNDERLINE_LANDING_DIR": str(typo)},
+                                 (f"THUNDERLINE_LANDING_DIR={typo}", "no such directory")),
+        "files_at_landing_root": (["ingest", "--quiet"], {"THUNDERLINE_LANDING_DIR": str(landing)},
+                                  ("nothing to ingest", "AAPL_ticks.csv", f"{landing}/ticks/")),
+        "bad_history_month": (["learn", "loop", "--history", "2025-13"], {}, ("--history", "'2025-13' is not a month")),
+        "ingest_with_postgres_down": (["ingest"], {"THUNDERLINE_WAREHOUSE_URL": PG_DOWN},
+                                      ("THUNDERLINE_WAREHOUSE_URL", "Connection refused")),
+        "bad_first_month": (["ingest"], {"THUNDERLINE_FIRST_MONTH": "2025-3"},
+                            ("THUNDERLINE_FIRST_MONTH='2025-3'", "YYYY-MM")),
+        # the home's partitions begin in 2010-01
+        "history_before_partitions": (["learn", "loop", "--history", "2009-05", "--quiet"], {},
+                                      ("--history 2009-05", "not a complete monthly partition")),
+        "history_month_in_progress": (["learn", "loop", "--history", now], {},
+                                      (f"--history {now}", "not a complete month yet")),
+        "bootstrap_month_without_data": (["experts", "bootstrap", "--months", "2031-01"], {},
+                                         ("no market windows in 2031-01",)),
+    }
 
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
-        one_line(run(home, "learn", "loop", "--history", now), f"--history {now}", "not a complete month yet")
-    elif case == "bootstrap_month_without_data":
-        one_line(run(home, "experts", "bootstrap", "--months", "2031-01"), "no market windows in 2031-01")
+
+@pytest.fixture(scope="module")
+def outcomes(home, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, tuple[str, ...], Path]]:
+    """Every case run once, ``CONCURRENT`` at a time, each in its own copy of the home (so no two processes
+    share a SQLite warehouse or tracking store); case -> (process, needles, its root)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = Path(home["THUNDERLINE_HOME"])
+
+    def one(case: str) -> tuple[str, tuple[subprocess.CompletedProcess, tuple[str, ...], Path]]:
+        root = tmp_path_factory.mktemp(case)
+        shutil.copytree(base, root / "home", ignore=shutil.ignore_patterns("mlartifacts"))
+        argv, extra, needles = _cases(root)[case]
+        env = {**home, "THUNDERLINE_HOME": str(root / "home"),
+               "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'home' / 'mlflow.db'}"}
+        return case, (run(env, *argv, **extra), needles, root)
+
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        return dict(pool.map(one, CASES))
+
+
+CASES = ["rollback_without_previous_champion", "promote_unknown_expert", "routers_with_postgres_down",
+         "promote_with_mlflow_unreachable", "mistyped_landing_dir", "files_at_landing_root", "bad_history_month",
+         "ingest_with_postgres_down", "bad_first_month", "bootstrap_month_without_data", "history_before_partitions",
+         "history_month_in_progress"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_one_line_nonzero_no_hang(outcomes, case):
+    proc, needles, root = outcomes[case]
+    one_line(proc, *needles)
+    if case == "mistyped_landing_dir":
+        assert not (root / "landnig").exists()
 
 
 def test_every_option_has_help():

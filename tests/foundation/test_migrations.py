@@ -38,15 +38,15 @@ def second_url(warehouse_url, tmp_path):
     if warehouse_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'reference.db'}"
         return
-    from pg_support import APP_ROLE, require_pg
+    from pg_support import APP_ROLE, drop_database_later, require_pg
 
-    from thunderline.store.postgres import drop_database, provision_database
+    from thunderline.store.postgres import provision_database
 
     admin, name = require_pg(), f"tl_test_{uuid.uuid4().hex[:12]}"
     try:
         yield provision_database(admin, name, APP_ROLE)
     finally:
-        drop_database(admin, name)
+        drop_database_later(admin, name)  # pg_support's background dropper
 
 
 def shape(engine: sa.Engine) -> dict:

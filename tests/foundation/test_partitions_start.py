@@ -101,6 +101,35 @@ def test_definitions_use_it(tmp_path):
     assert out.stdout.split() == ["2025-03-01", "2025-03-01"]
 
 
+def test_months_without_data_are_no_partitions(tmp_path):
+    """A data-derived span with a hole (2024-02, then 2025-03/04): the months in between are no partitions
+    (Dagster exclusions), for months and complete_months alike, so the UI shows the months with data; the
+    current month stays a partition; a pinned first month keeps every month of its span."""
+    from thunderline.flow.data_months import partitions_layout
+
+    s = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}"), create_dirs=False)
+    data = {"2024-02", "2025-03", "2025-04"}
+    first, last, gaps = partitions_layout(s, lambda _: data, TODAY)
+    assert (first, last) == ("2024-02-01", "2025-04-01") and len(gaps) == 12
+    assert "2024-03-01" in gaps and "2025-02-01" in gaps and not {"2024-02-01", "2025-03-01"} & set(gaps)
+    assert partitions_layout(s, lambda _: {"2026-09", "2026-11"}, dt.date(2026, 12, 3))[2] == ["2026-10-01"]
+    pinned = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", THUNDERLINE_FIRST_MONTH="2024-02"),
+                           create_dirs=False)
+    assert partitions_layout(pinned, lambda _: data, TODAY)[2] == []
+    home = tmp_path / "home"
+    for m in sorted(data):
+        (home / "lake" / "tenant=default" / "ticks" / f"month={m}" / "symbol=X").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("THUNDERLINE_FIRST_MONTH", "THUNDERLINE_LAST_MONTH")}
+    env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
+    code = ("from jobs.keys import months, complete_months, month_symbol\n"
+            "print(*months.get_partition_keys())\nprint(*complete_months.get_partition_keys())\n"
+            "print(months.has_partition_key('2024-03-01'), month_symbol.has_partition_key('2024-03-01|X'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    want = "2024-02-01 2025-03-01 2025-04-01"
+    assert out.stdout.splitlines() == [want, want, "False False"]
+
+
 def test_first_ingest_of_a_fresh_home_starts_at_its_landing_data(tmp_path):
     """`thunderline ingest` on a fresh home (no lake, no index) with ticks of 2025-03: the first monthly
     partition is 2025-03, not this month. The definitions fix their first month when first imported, so

@@ -26,9 +26,9 @@ def crash_backend(request, tmp_path_factory):
     if request.param == "sqlite":
         yield "sqlite", lambda root: f"sqlite:///{root / 'warehouse.db'}"
         return
-    from pg_support import APP_ROLE, require_pg
+    from pg_support import APP_ROLE, drop_database_later, require_pg
 
-    from thunderline.store.postgres import drop_database, provision_database
+    from thunderline.store.postgres import provision_database
 
     admin = require_pg()
     made: list[str] = []
@@ -40,7 +40,7 @@ def crash_backend(request, tmp_path_factory):
 
     yield "postgres", make
     for name in made:
-        drop_database(admin, name)
+        drop_database_later(admin, name)  # pg_support's background dropper
 
 
 @pytest.fixture(scope="session")

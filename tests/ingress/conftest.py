@@ -24,9 +24,9 @@ from thunderline.store import Warehouse
 
 @pytest.fixture(scope="module")
 def module_pg_url():
-    from pg_support import APP_ROLE, require_pg
+    from pg_support import APP_ROLE, drop_database_later, require_pg
 
-    from thunderline.store.postgres import drop_database, provision_database
+    from thunderline.store.postgres import provision_database
 
     admin = require_pg()
     name = f"tl_test_{uuid.uuid4().hex[:12]}"
@@ -37,7 +37,7 @@ def module_pg_url():
     try:
         yield url
     finally:
-        drop_database(admin, name)
+        drop_database_later(admin, name)  # pg_support's background dropper
 
 
 def _truncate_all(url: str) -> None:

@@ -34,6 +34,7 @@ from celery_cluster import (
     worker_names,
 )
 from orch_helpers import write_ticks
+from proc_support import kill_instance_processes
 
 from thunderline.config import load_settings
 
@@ -83,6 +84,7 @@ def cluster(tmp_path_factory, trained, mlflow_uri):
     finally:
         c.stop_all()
         stop_group(daemon)
+        kill_instance_processes(env["DAGSTER_HOME"])  # code servers the daemon and the runs started (proc_support)
         purge_queue()
         drop_database(admin, db)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from orch_helpers import write_ticks
+from proc_support import kill_instance_processes
 
 from thunderline.store import Warehouse
 
@@ -78,6 +79,7 @@ def test_daemon_turns_a_landing_file_into_windows(pg_database, tmp_path, monkeyp
         print(f"landing file → windows persisted through the daemon: {elapsed:.1f}s")
     finally:
         _stop(proc)
+        kill_instance_processes(dg_home)  # the daemon's code server outlives its group (proc_support)
         log.close()
         wh.dispose()
 

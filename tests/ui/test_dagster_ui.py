@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from proc_support import kill_instance_processes
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -75,6 +76,8 @@ def webserver(demo_home, tmp_path_factory):
         yield base, location
     finally:
         stop(proc)
+        if not os.environ.get("THUNDERLINE_DEMO_HOME"):  # a given home may be served by the user's own `make ui`
+            kill_instance_processes(demo_home / "dagster")  # code servers outliving the group (proc_support)
 
 
 def log_tail(path: Path, n: int = 40) -> str:

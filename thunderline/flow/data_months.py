@@ -93,6 +93,39 @@ def partitions_end(settings: Settings, months_with_data: Callable[[Settings], It
 
 def partitions_span(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
                     today: dt.date | None = None) -> tuple[str, str]:
+    """(first, last) monthly partition as ``YYYY-MM-01``: see :func:`partitions_layout`."""
+    first, last, _ = partitions_layout(settings, months_with_data, today)
+    return first, last
+
+
+def _month_starts(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{y:04d}-{m:02d}-01" <= last:
+        out.append(f"{y:04d}-{m:02d}-01")
+        y, m = y + (m == 12), m % 12 + 1
+    return out
+
+
+def partitions_layout(settings: Settings, months_with_data: Callable[[Settings], Iterable[str]] | None = None,
+                      today: dt.date | None = None) -> tuple[str, str, list[str]]:
+    """(first, last, gaps): the monthly partitions' span and the months inside it that are no partition.
+
+    Gaps: when the first month comes from the data (no ``THUNDERLINE_FIRST_MONTH``), the months between the
+    first and the last without data, except the current month (live data needs a home) — a dataset with
+    filings in 2024-02 and 2025-02..05 shows five partitions, not sixteen mostly empty ones. A pinned first
+    month keeps every month of the span (whoever pins it wants those partitions, e.g. to backfill them).
+    """
+    this_month = _this_month(today)
+    found = sorted({m[:7] for m in (months_with_data or _months_in_home)(settings) if _MONTH_RE.match(m)})
+    first, last = _span(settings, found, this_month)
+    if settings.first_month:
+        return first, last, []
+    have = {_month_start(m) for m in found} | {this_month}
+    return first, last, [m for m in _month_starts(first, last) if m not in have]
+
+
+def _span(settings: Settings, found: list[str], this_month: str) -> tuple[str, str]:
     """(first, last) monthly partition as ``YYYY-MM-01``, reading the months with data once.
 
     The last: ``THUNDERLINE_LAST_MONTH`` (a month, or ``current``); otherwise the current
@@ -101,8 +134,6 @@ def partitions_span(settings: Settings, months_with_data: Callable[[Settings], I
     dataset (the demo's 2025, a research month of 2012) ends where its data ends instead of
     trailing empty months up to today. No data at all: the current month. Never before the first.
     """
-    this_month = _this_month(today)
-    found = sorted(m for m in (months_with_data or _months_in_home)(settings) if _MONTH_RE.match(m))
     first = _month_start(settings.first_month) if settings.first_month else \
         (_month_start(found[0]) if found else this_month)
     if settings.last_month == "current":

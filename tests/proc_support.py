@@ -1,0 +1,82 @@
+"""Processes a test started through Dagster that outlive its process group: found by the instance they serve.
+
+Why: ``dagster-daemon`` (and a CLI run that loads the workspace) start ``dagster api grpc`` code servers
+with ``--instance-ref <the instance's serialized ref>``; stopping the daemon's process group does not always
+reach them (a code server can outlive its parent and is reparented to init), and the code server's
+multiprocessing child then spins at 50-60 % CPU long after the test. Every such process names the test's
+``DAGSTER_HOME`` in its command line (the instance ref holds its storage paths) or carries it in its
+environment (the children), so the fixtures kill exactly those, and ``leaked_code_servers`` lets a check
+fail a module that leaves one behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+
+
+def _mentions(proc: psutil.Process, needle: str) -> bool:
+    try:
+        return any(needle in part for part in proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def _env_home(proc: psutil.Process) -> str | None:
+    try:
+        return proc.environ().get("DAGSTER_HOME")
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def instance_processes(dagster_home: str | Path) -> list[psutil.Process]:
+    """Every process (not this one, not its ancestors) serving ``dagster_home``, with its descendants."""
+    home = str(Path(dagster_home).resolve())
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found: dict[int, psutil.Process] = {}
+    for proc in psutil.process_iter():
+        if proc.pid in spared:
+            continue
+        if _mentions(proc, home) or (_env_home(proc) or "").startswith(home):
+            found[proc.pid] = proc
+            try:
+                found.update((c.pid, c) for c in proc.children(recursive=True))
+            except psutil.NoSuchProcess:
+                pass
+    return list(found.values())
+
+
+def kill_instance_processes(dagster_home: str | Path, wait_s: float = 10.0) -> list[str]:
+    """SIGTERM, then SIGKILL after ``wait_s``, every process serving ``dagster_home``; their command lines."""
+    procs = instance_processes(dagster_home)
+    names = []
+    for proc in procs:
+        try:
+            names.append(" ".join(proc.cmdline())[:200])
+            proc.terminate()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=wait_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=wait_s)
+    return names
+
+
+def leaked_code_servers(root: str | Path) -> list[psutil.Process]:
+    """``dagster api grpc`` code servers (``--instance-ref``) whose instance lives under ``root``."""
+    needle = str(Path(root).resolve())
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            cmd = proc.cmdline()
+            if "--instance-ref" in cmd and any(needle in part for part in cmd) and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out
