@@ -117,6 +117,8 @@ def retrain_gates(context: dg.OpExecutionContext, config: GateConfig, warehouse:
     context.log.info(f"router {report.previous_version} → {report.version} from {report.windows:,} windows")
     return dg.Output(report.version, metadata=clean({
         "previous_version": report.previous_version, "router_version": report.version, "windows": report.windows,
+        "tenant": warehouse.tenant_id, "previous_owner": report.previous_owner,
+        "trained_on": dg.MetadataValue.json(report.trained_on),
         "layers": dg.MetadataValue.json(report.layers),
         "champion_mismatch": dg.MetadataValue.json({k: list(v) for k, v in report.champion_mismatch.items()})}))
 

@@ -96,6 +96,10 @@ def run_demo(args) -> int:
               f"blend scale {m['alpha']:.2f}")
     for name, why in boot["skipped"].items():
         print(f"    {name:28} not trained: {why}")
+    from thunderline_cli.gates import demo_lines, share_version
+
+    print(f"    seeded router shared as {share_version(settings, boot['router_version'])}: the fallback of tenants "
+          "without gates of their own")
     files = write_demo_ticks(settings, LIVE_MONTH, LIVE_START_US)
     report = run_ingest(settings, verbose=args.verbose)
     print(f"[4] {LIVE_MONTH} ticks land → windows → decisions:")
@@ -126,12 +130,20 @@ def run_demo(args) -> int:
                       poor_candidate="order_flow_logit_h1", walk_forward=DEMO_WALK_FORWARD, source="cli:demo",
                       verbose=args.verbose)
     print(f"    learning loop: {time.perf_counter() - t_learn:.1f}s")
+    print("[gates] per-tenant gates (thunderline gates show): learned only from the tenant's own outcomes")
+    for line in demo_lines(settings, "demo-b"):
+        print(f"    {line}")
     from thunderline_cli.drift import run_observability_models
 
     if not run_observability_models(settings, verbose=args.verbose):
         print("demo: the observability_models_job run failed; see the Dagster UI for its logs")
         return 1
     print("[models] the SQL models (sql/*) and flow_telemetry rebuilt from the warehouse (observability_models_job)")
+    _print_where_to_look(settings, t0)
+    return 0
+
+
+def _print_where_to_look(settings: Settings, t0: float) -> None:
     print(f"\nDone in {time.perf_counter() - t0:.1f}s. What it produced and how to look at it:")
     print(f"  warehouse        {settings.warehouse_url}")
     print(f"  lake (Parquet)   {settings.lake_dir}")
@@ -142,7 +154,6 @@ def run_demo(args) -> int:
     print(f"  lineage          .venv/bin/thunderline lineage {_a_trace_id(settings)} --up --depth 3")
     print("  scale out        thunderline deploy celery … then thunderline worker start -n w1 on each host "
           "(README \"Scaling out\")")
-    return 0
 
 
 def _a_trace_id(settings: Settings) -> str:

@@ -19,6 +19,7 @@ from thunderline_cli import (
     edgar,
     evaluate,
     experts,
+    gates,
     ingest,
     ingress_server,
     keys,
@@ -29,8 +30,9 @@ from thunderline_cli import (
 from thunderline_cli.errors import CliError
 
 #: Each module registers its subcommands: db, ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
-#: learn/promote, edgar, deploy/worker (the scale-out profile).
-_COMMANDS = (db, ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, edgar, deploy)
+#: learn/promote, gates, edgar, deploy/worker (the scale-out profile).
+_COMMANDS = (db, ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, gates, edgar,
+             deploy)
 
 
 def _cmd_config(args) -> int:

@@ -7,6 +7,13 @@ embedding spec. Its ``version`` is a content hash, so two identical states are
 the same version. Publishing inserts the row and flips ``is_active`` in one
 transaction (readers see the old or the new version, never a mix); every
 DecisionTrace records the version it used.
+
+Ownership: a tenant's versions live under its ``tenant_id`` and are trained only on its outcomes
+(RLS on PostgreSQL, the tenant filter on SQLite). The versions of :data:`SHARED_TENANT` are the shared
+router: every tenant may read them (migration 0004's SELECT-only policy), only a session of
+``_shared`` publishes them. A tenant without an active version of its own routes with the shared
+active version (:func:`resolve_router`); a trace routed with it names it, and :func:`router_version`
+finds it from the tenant's session.
 """
 
 from __future__ import annotations
@@ -20,7 +27,11 @@ import sqlalchemy as sa
 from thunderline.decisions.embedding import EmbeddingSpec
 from thunderline.hashing import content_hash
 from thunderline.routing import RouterConfig, RouterLayerConfig
+from thunderline.store.postgres import SHARED_TENANT
 from thunderline.store.warehouse import TenantSession
+
+__all__ = ["SHARED_TENANT", "BlendSpec", "RouterState", "publish_router_version", "active_router", "resolve_router",
+           "router_version", "router_history", "router_record", "state_of_row"]
 
 
 @dataclass(frozen=True)
@@ -117,8 +128,15 @@ class RouterState:
 
 
 def publish_router_version(session: TenantSession, state: RouterState, *, reason: str,
-                           parent: str | None = None) -> str:
-    """Store ``state`` (if new) and make it the active version, atomically within ``session``."""
+                           parent: str | None = None, trained_on: dict | None = None) -> str:
+    """Store ``state`` (if new) and make it the active version, atomically within ``session``.
+
+    ``trained_on`` (learned gates): whose outcomes the gates were fitted on — kept with the version,
+    outside its content hash; a version derived from ``parent`` without new gates (e.g. a champion
+    moved) inherits the parent's, since it routes with the same gates."""
+    if trained_on is None and parent is not None:
+        prev = router_record(session, parent)
+        trained_on = (prev or {}).get("experts", {}).get("trained_on")
     t = session.table("router_configs")
     version = state.version
     body = state.to_json()
@@ -132,30 +150,56 @@ def publish_router_version(session: TenantSession, state: RouterState, *, reason
             id=version, version=version, parent_version=parent, config=body["config"],
             gates={"gates": body["gates"], "embedding": body["embedding"]},
             experts={"pools": body["pools"], "expert_versions": body["expert_versions"],
-                     **({"blend": body["blend"]} if "blend" in body else {})},
+                     **({"blend": body["blend"]} if "blend" in body else {}),
+                     **({"trained_on": trained_on} if trained_on else {})},
             reason=reason, is_active=True)])
     return version
 
 
-def _state_of(row: dict) -> RouterState:
+def state_of_row(row: dict) -> RouterState:
     return RouterState.from_json({"config": row["config"], "gates": row["gates"]["gates"],
                                   "pools": row["experts"]["pools"],
                                   "expert_versions": row["experts"]["expert_versions"],
                                   "embedding": row["gates"]["embedding"], "blend": row["experts"].get("blend")})
 
 
-def active_router(session: TenantSession) -> RouterState | None:
+def _row(session: TenantSession, tenant: str, *where) -> dict | None:
+    """One router_configs row of ``tenant`` (the session's own or the shared one), newest first."""
     t = session.table("router_configs")
-    rows = session.select("router_configs", t.c.is_active.is_(True))
-    return _state_of(rows[0]) if rows else None
+    stmt = sa.select(t).where(t.c.tenant_id == tenant, *where).order_by(t.c.inserted_at.desc()).limit(1)
+    got = session.execute(stmt).mappings().first()
+    return dict(got) if got is not None else None
+
+
+def router_record(session: TenantSession, version: str | None = None) -> dict | None:
+    """The row of ``version`` (default: the version the tenant routes with), own first, then shared, with
+    ``owner`` = the tenant that owns it."""
+    t = session.table("router_configs")
+    where = [t.c.is_active.is_(True)] if version is None else [t.c.version == version]
+    for owner in dict.fromkeys((session.tenant_id, SHARED_TENANT)):
+        row = _row(session, owner, *where)
+        if row is not None:
+            return {**row, "owner": owner}
+    return None
+
+
+def resolve_router(session: TenantSession) -> tuple[RouterState, str] | None:
+    """(state, owner) the tenant routes with: its own active version, else the shared active one."""
+    row = router_record(session)
+    return (state_of_row(row), row["owner"]) if row is not None else None
+
+
+def active_router(session: TenantSession) -> RouterState | None:
+    found = resolve_router(session)
+    return found[0] if found is not None else None
 
 
 def router_version(session: TenantSession, version: str) -> RouterState:
-    t = session.table("router_configs")
-    rows = session.select("router_configs", t.c.version == version)
-    if not rows:
-        raise LookupError(f"router version {version!r} not found for tenant {session.tenant_id!r}")
-    return _state_of(rows[0])
+    row = router_record(session, version)
+    if row is None:
+        raise LookupError(f"router version {version!r} not found for tenant {session.tenant_id!r} "
+                          "nor among the shared versions")
+    return state_of_row(row)
 
 
 def router_history(session: TenantSession) -> list[dict]:

@@ -19,7 +19,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from thunderline.decisions.gates import fit_router_gates
-from thunderline.decisions.router_state import active_router, publish_router_version
+from thunderline.decisions.router_state import publish_router_version, resolve_router
+from thunderline.hashing import content_hash
 
 DAY_US = 86_400_000_000
 
@@ -37,6 +38,10 @@ class GateRetrainReport:
     evidence_end_us: int
     layers: list[dict] = field(default_factory=list)
     champion_mismatch: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: who owned the version the gates were learned from: the tenant itself or the shared router
+    previous_owner: str = ""
+    #: whose outcomes trained the gates (kept with the published version): tenant, windows, their ids' hash
+    trained_on: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -50,9 +55,10 @@ def retrain_router_gates(warehouse, tenant_id: str, registry, *, lookback_days: 
     from thunderline.evaluation.harness import load_evidence
 
     with warehouse.session(tenant_id) as s:
-        state = active_router(s)
-        if state is None:
-            raise GateRetrainError("no active router version: bootstrap experts first")
+        found = resolve_router(s)  # the tenant's own version, else the shared one it starts from
+        if found is None:
+            raise GateRetrainError("no active router version (own or shared): bootstrap experts first")
+        state, owner = found
         if end_us is None:
             dt_ = s.table("decision_traces")
             last = s.execute(sa.select(sa.func.max(dt_.c.window_start)).where(dt_.c.tenant_id == tenant_id)).scalar()
@@ -82,6 +88,9 @@ def retrain_router_gates(warehouse, tenant_id: str, registry, *, lookback_days: 
     learned = sum(1 for x in layers if x["learned"])
     reason = (f"gates learned from realised outcomes of {len(ev)} decided windows "
               f"({learned}/{len(layers)} layers; C={C:g}, margin={margin:g}) by {actor}")
-    with warehouse.session(tenant_id) as s:
-        version = publish_router_version(s, new_state, reason=reason, parent=state.version)
-    return GateRetrainReport(state.version, version, len(ev), int(start_us), int(end_us), layers, mismatch)
+    trained_on = {"tenant_id": tenant_id, "windows": len(ev), "evidence_start_us": int(start_us),
+                  "evidence_end_us": int(end_us), "window_ids_sha256": content_hash(sorted(map(str, ev.window_ids)))}
+    with warehouse.session(tenant_id) as s:  # published under the tenant: its own version from now on
+        version = publish_router_version(s, new_state, reason=reason, parent=state.version, trained_on=trained_on)
+    return GateRetrainReport(state.version, version, len(ev), int(start_us), int(end_us), layers, mismatch,
+                             owner, trained_on)

@@ -45,6 +45,21 @@ def tenant_isolation_statements(quoted_table: str) -> list[str]:
             f"DO $$ BEGIN {policy}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"]
 
 
+#: the tenant whose router versions every tenant may read (never write): the shared fallback router
+SHARED_TENANT = "_shared"
+SHARED_READ_POLICY = "shared_router_read"
+#: tables whose ``SHARED_TENANT`` rows every tenant may SELECT (a permissive policy OR-ed with the tenant one;
+#: INSERT/UPDATE/DELETE stay under the tenant policy alone)
+SHARED_READ_TABLES = ("router_configs",)
+
+
+def shared_read_statement(quoted_table: str) -> str:
+    """The SELECT-only policy that lets every tenant read ``SHARED_TENANT``'s rows of one table (idempotent)."""
+    policy = (f"CREATE POLICY {SHARED_READ_POLICY} ON {quoted_table} FOR SELECT "
+              f"USING (tenant_id = '{SHARED_TENANT}')")
+    return f"DO $$ BEGIN {policy}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+
+
 def ensure_month_partition(conn: sa.Connection, table: str, month: str) -> None:
     """Create ``<table>_YYYY_MM`` for ``month`` if missing (on demand, before a write), under the tenant policy.
 
