@@ -87,7 +87,7 @@ def reference_shape(url: str) -> dict:
                     conn.exec_driver_sql(f'CREATE POLICY {POLICY} ON "{t.name}" USING ({TENANT_EXPR}) '
                                          f"WITH CHECK ({TENANT_EXPR})")
                 from thunderline.store.postgres import SHARED_READ_TABLES, shared_read_statement
-                for name in SHARED_READ_TABLES:  # 0004: the shared router versions are readable by every tenant
+                for name in SHARED_READ_TABLES:  # 0005: the shared router versions are readable by every tenant
                     conn.exec_driver_sql(shared_read_statement(f'"{name}"'))
         return shape(engine)
     finally:

@@ -10,7 +10,7 @@ DecisionTrace records the version it used.
 
 Ownership: a tenant's versions live under its ``tenant_id`` and are trained only on its outcomes
 (RLS on PostgreSQL, the tenant filter on SQLite). The versions of :data:`SHARED_TENANT` are the shared
-router: every tenant may read them (migration 0004's SELECT-only policy), only a session of
+router: every tenant may read them (migration 0005's SELECT-only policy), only a session of
 ``_shared`` publishes them. A tenant without an active version of its own routes with the shared
 active version (:func:`resolve_router`); a trace routed with it names it, and :func:`router_version`
 finds it from the tenant's session.

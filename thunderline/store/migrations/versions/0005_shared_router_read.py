@@ -7,8 +7,8 @@ rows is OR-ed with the tenant policy for reads; writes (INSERT/UPDATE/DELETE) ar
 the tenant policy alone, so only a session of ``_shared`` publishes shared versions. SQLite has no
 RLS: there the router's queries name the shared tenant explicitly.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03
 """
 from typing import Sequence, Union
@@ -17,8 +17,8 @@ from alembic import op
 
 from thunderline.store.postgres import SHARED_READ_POLICY, SHARED_READ_TABLES, shared_read_statement
 
-revision: str = "0004"
-down_revision: Union[str, Sequence[str], None] = "0003"
+revision: str = "0005"
+down_revision: Union[str, Sequence[str], None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
