@@ -77,6 +77,8 @@ def test_nas_runs_are_recorded_in_mlflow_and_the_best_is_registered_as_shadow(sl
         assert tags["thunderline.slice_manifest_sha256"] == slice_data.manifest_sha256
         assert tags["thunderline.estimator"] == best.architecture["kind"]
         loaded = reg.load(TARGET.name, "shadow")
+        # the expert reads windows as the feature schema its slice was read as (thunderline.feature_schemas)
+        assert loaded.feature_schema_version == slice_data.manifest["feature_schema_version"] == "fs-1"
         _, val = slice_data.split()
         np.testing.assert_array_equal(loaded.predict(val)["action"].to_numpy(),
                                       best.fit and _actions(best, val))

@@ -52,7 +52,8 @@ def fitted_expert(candidate: Candidate, target: NasTarget, data, seed: int):
     return FittedExpert(
         name=target.name, family=target.family, horizon=int(target.horizon), features=target.features,
         estimator=candidate.fit.estimator, estimator_kind=str(arch["kind"]), params=dict(arch),
-        feature_schema_version=FEATURE_SCHEMA_VERSION, latency_budget_ms=float(target.latency_budget_ms),
+        feature_schema_version=str(data.manifest.get("feature_schema_version") or FEATURE_SCHEMA_VERSION),
+        latency_budget_ms=float(target.latency_budget_ms),
         seed=int(seed), train_info=info,
         description=f"NAS candidate ({candidate.runner} trial {candidate.number}) for {target.name}: "
                     f"{json.dumps(arch, sort_keys=True)}",
