@@ -22,7 +22,7 @@ for these names.
 | THUNDERLINE_LABELS          | clock (or chained: the next windows)      |
 | THUNDERLINE_LABEL_HORIZONS_MS | 250,1000,5000 (clock label horizons)    |
 | THUNDERLINE_PROFILE         | celery if $DAGSTER_HOME/celery.yaml exists, else embedded |
-| THUNDERLINE_RETENTION       | raw ticks hot 90 days, nothing deleted (thunderline.retention_policy) |
+| THUNDERLINE_RETENTION       | nothing tiered, nothing deleted; e.g. `*.raw_ticks.hot=90,*.raw_ticks.keep=2555` (thunderline.retention_policy) |
 | THUNDERLINE_COLD_URL        | $THUNDERLINE_HOME/cold (directory or s3://, gs://, … URL) |
 """
 

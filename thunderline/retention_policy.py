@@ -22,8 +22,9 @@ from dataclasses import dataclass
 DATA_CLASSES = ("raw_ticks", "raw_edgar", "features", "decisions", "lineage")
 #: Data classes that live as lake files (what tiering moves); the others are warehouse rows.
 TIERED_CLASSES = ("raw_ticks",)
-#: Defaults: ticks hot for 90 days, nothing deleted unless a keep horizon is configured.
-DEFAULT_HOT_DAYS = {"raw_ticks": 90, "raw_edgar": 90}
+#: Defaults: nothing tiered, nothing deleted, until a horizon is configured (the nightly tiering schedule
+#: runs by default and finds nothing due).
+DEFAULT_HOT_DAYS: dict[str, int] = {}
 
 _ENTRY = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,62})\.([a-z_]+)\.(hot|keep)=(\d{1,6}|forever)$")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from jobs.retention_jobs import build_retention
 from jobs.schedules import build_nightly
 from resources import build_resources
 from resources.execution import build_executor, execution_resources
@@ -27,10 +28,11 @@ def build_definitions(settings: Settings | None = None, *, resources: dict | Non
     settings = settings or load_settings(create_dirs=False)
     domains = dg.Definitions.merge(*(domain.defs(settings) for domain in DOMAINS))
     nightly_jobs, nightly_schedules = build_nightly(domains.assets)
+    retention_jobs, retention_schedules = build_retention(settings)  # lake months to cold storage (jobs/retention_jobs)
     resources = resources if resources is not None else build_resources(settings)
     return dg.Definitions.merge(domains, dg.Definitions(
-        jobs=nightly_jobs,
-        schedules=nightly_schedules,
+        jobs=[*nightly_jobs, *retention_jobs],
+        schedules=[*nightly_schedules, *retention_schedules],
         resources={**execution_resources(settings), **resources},
         executor=build_executor(settings),  # Celery workers under the scale-out profile (resources/execution.py)
     ))

@@ -26,13 +26,14 @@ from thunderline_cli import (
     learn,
     lineage,
     live_service,
+    retention,
 )
 from thunderline_cli.errors import CliError
 
 #: Each module registers its subcommands: db, ingest, demo, experts, evaluate/decide, lineage, serve, keys, live,
-#: learn/promote, gates, edgar, deploy/worker (the scale-out profile).
+#: learn/promote, gates, edgar, deploy/worker (the scale-out profile), retention/restore.
 _COMMANDS = (db, ingest, demo, experts, evaluate, lineage, ingress_server, keys, live_service, learn, gates, edgar,
-             deploy)
+             deploy, retention)
 
 
 def _cmd_config(args) -> int:

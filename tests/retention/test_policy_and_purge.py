@@ -9,7 +9,7 @@ import pytest
 from conftest import MONTH, SYMBOL
 
 from thunderline.config import ConfigError, load_settings
-from thunderline.retention import parse_policy, tier_month
+from thunderline.retention import ClassPolicy, parse_policy, tier_month
 from thunderline.retention.purge import purge
 from thunderline.retention.tiering import months_due
 from thunderline.store.lake import Lake
@@ -20,7 +20,7 @@ def test_policy_entries_resolve_per_tenant_with_star_as_fallback(tmp_path):
     assert (p.for_tenant("acme", "raw_ticks").hot_days, p.for_tenant("acme", "raw_ticks").keep_days) == (7, 400)
     assert (p.for_tenant("other", "raw_ticks").hot_days, p.for_tenant("other", "raw_ticks").keep_days) == (30, None)
     assert p.for_tenant("other", "features").keep_days is None  # nothing configured: kept forever
-    assert parse_policy("").for_tenant("x", "raw_ticks").hot_days == 90
+    assert parse_policy("").for_tenant("x", "raw_ticks") == ClassPolicy(None, None)  # default: nothing moves
     env = {"THUNDERLINE_HOME": str(tmp_path), "THUNDERLINE_RETENTION": "acme.raw_ticks.keep=3"}
     with pytest.raises(ConfigError, match=r"THUNDERLINE_RETENTION: acme.raw_ticks: keep=3 days is shorter"):
         load_settings(env, create_dirs=False)
