@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import MONTH, SYMBOL
+from tiering_home import MONTH, SYMBOL
 
 from thunderline.config import ConfigError, load_settings
 from thunderline.retention import ClassPolicy, parse_policy, tier_month
@@ -21,8 +21,8 @@ def test_policy_entries_resolve_per_tenant_with_star_as_fallback(tmp_path):
     assert (p.for_tenant("other", "raw_ticks").hot_days, p.for_tenant("other", "raw_ticks").keep_days) == (30, None)
     assert p.for_tenant("other", "features").keep_days is None  # nothing configured: kept forever
     assert parse_policy("").for_tenant("x", "raw_ticks") == ClassPolicy(None, None)  # default: nothing moves
-    env = {"THUNDERLINE_HOME": str(tmp_path), "THUNDERLINE_RETENTION": "acme.raw_ticks.keep=3"}
-    with pytest.raises(ConfigError, match=r"THUNDERLINE_RETENTION: acme.raw_ticks: keep=3 days is shorter"):
+    env = {"THUNDERLINE_HOME": str(tmp_path), "THUNDERLINE_RETENTION": "acme.raw_ticks.hot=30,acme.raw_ticks.keep=3"}
+    with pytest.raises(ConfigError, match=r"THUNDERLINE_RETENTION: acme.raw_ticks: keep=3 days is shorter than hot=30"):
         load_settings(env, create_dirs=False)
     with pytest.raises(ConfigError, match=r"THUNDERLINE_RETENTION: 'acme.ticks.hot=3': unknown data class"):
         load_settings({**env, "THUNDERLINE_RETENTION": "acme.ticks.hot=3"}, create_dirs=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from conftest import MONTH, SYMBOL
+from tiering_home import MONTH, SYMBOL
 
 from thunderline.store.lake import Lake
 from thunderline_cli.main import main

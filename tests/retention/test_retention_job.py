@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from conftest import MONTH, SYMBOL
+from tiering_home import MONTH, SYMBOL
 
 from thunderline.config import load_settings
 from thunderline.store.lake import Lake

@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from conftest import MONTH, SYMBOL
+from tiering_home import MONTH, SYMBOL
 
 from thunderline.retention import restore_month, tier_month
 from thunderline.store.lake import Lake

@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import MONTH, SYMBOL
+from tiering_home import MONTH, SYMBOL
 
 from thunderline.faults import TIERING_POINTS
 from thunderline.retention import restore_month, tier_month
