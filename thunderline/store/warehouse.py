@@ -15,12 +15,13 @@ import json
 import sqlite3
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from thunderline.partitioning import month_of_us
+from thunderline.partitioning import month_of_us, months_of_us
 from thunderline.store import bulk, migrations
 from thunderline.store import postgres as pg
 from thunderline.store.errors import SchemaMismatch
@@ -260,8 +261,9 @@ class TenantSession:
                 raise TenantViolation(f"{name}: row for tenant {bad!r} offered to a session of tenant {self.tenant_id!r}")
         cols["tenant_id"] = [self.tenant_id] * n
         part_col = PARTITIONED_BY_MONTH.get(name)
-        if part_col:
-            self.warehouse.ensure_partitions(self.conn, name, {month_of_us(v) for v in set(cols[part_col])})
+        if part_col and self.warehouse.is_postgres:  # months in bulk: one month_of_us per row was 30 % of a write
+            starts = np.unique(np.asarray(cols[part_col], dtype=np.int64))
+            self.warehouse.ensure_partitions(self.conn, name, set(months_of_us(starts).tolist()))
         json_cols = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
         for c in json_cols & set(cols):
             if not json_text:
