@@ -53,6 +53,22 @@ def datasets() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory) -> str:
+    """One MLflow tracking + registry store for the session (its migrations take seconds), shared by the
+    orchestration and sources suites (each made its own); tests keep apart by registered-model name."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def trained(mlflow_uri):
+    """Market experts trained once per session on synthetic history, registered as champions, and a seeded
+    router state (tests/trained_pool.py)."""
+    from trained_pool import trained_market_pool
+
+    yield from trained_market_pool(mlflow_uri)
+
+
 @pytest.fixture
 def pg_database():
     """A fresh PostgreSQL database owned by the app role; yields (app_url, admin_url, dbname)."""

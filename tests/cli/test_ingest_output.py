@@ -30,16 +30,22 @@ def _ingest(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_ingest_is_quiet_and_verbose_shows_dagster_logs(tmp_path):
-    home = tmp_path / "home"
-    _ticks(home / "landing" / "ticks" / "cli_a.parquet", "CLIA", 1)
-    quiet = _ingest(home)
+    """The quiet and the verbose ingest run at the same time, each in its own fresh home (two cold CLI processes
+    on two cores: the test process only waits)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    quiet_home, loud_home = tmp_path / "quiet" / "home", tmp_path / "loud" / "home"
+    _ticks(quiet_home / "landing" / "ticks" / "cli_a.parquet", "CLIA", 1)
+    _ticks(loud_home / "landing" / "ticks" / "cli_b.parquet", "CLIB", 2)
+    with ThreadPoolExecutor(2) as pool:
+        quiet_run = pool.submit(_ingest, quiet_home)
+        loud_run = pool.submit(_ingest, loud_home, "-v", "--quiet")  # no bar: the stderr is Dagster's log lines
+        quiet, loud = quiet_run.result(), loud_run.result()
     assert quiet.returncode == 0, quiet.stderr[-3000:]
     assert "partitions materialized: 1" in quiet.stdout
     for noise in ("Warning", "Traceback", " - dagster - "):
         assert noise not in quiet.stderr, quiet.stderr[-3000:]
 
-    _ticks(home / "landing" / "ticks" / "cli_b.parquet", "CLIB", 2)
-    loud = _ingest(home, "-v", "--quiet")  # no bar: the stderr is Dagster's log lines
     assert loud.returncode == 0, loud.stderr[-3000:]
     assert "partitions materialized: 1" in loud.stdout
     dagster_lines = [ln for ln in loud.stderr.splitlines() if " - dagster - " in ln]

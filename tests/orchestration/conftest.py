@@ -37,19 +37,3 @@ def ephemeral_instance():
     """One temporary SQLite-backed instance shared by the tests that only evaluate sensors."""
     with dg.instance_for_test() as instance:
         yield instance
-
-
-@pytest.fixture(scope="session")
-def mlflow_uri(tmp_path_factory) -> str:
-    """One MLflow tracking + registry store for the session (its migrations take seconds); tests keep
-    apart by registered-model name."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="session")
-def trained(mlflow_uri):
-    """Market experts trained once on synthetic history, registered as champions, and a seeded router state
-    (tests/trained_pool.py)."""
-    from trained_pool import trained_market_pool
-
-    yield from trained_market_pool(mlflow_uri)

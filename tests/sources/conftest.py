@@ -32,17 +32,3 @@ def sec_env(settings_env, sec, monkeypatch):
     from thunderline.config import load_settings
 
     return load_settings()
-
-
-@pytest.fixture(scope="session")
-def mlflow_uri(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="session")
-def trained(mlflow_uri):
-    """Market experts trained once on synthetic history, registered as champions, and a seeded router state
-    (tests/trained_pool.py, as tests/orchestration does)."""
-    from trained_pool import trained_market_pool
-
-    yield from trained_market_pool(mlflow_uri)
