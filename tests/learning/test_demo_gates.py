@@ -31,3 +31,21 @@ def test_the_demo_tenant_has_its_own_gates_and_a_tenant_without_uses_the_shared_
     out = demo_output(demo_home)
     if out is not None:
         assert "[gates]" in out[0] and "(its own" in out[0] and "(the shared version" in out[0]
+
+
+def test_gates_train_learns_from_the_tenants_own_outcomes_and_refuses_a_tenant_without_any(demo_home, tmp_path):
+    import shutil
+
+    home = tmp_path / "home"  # a copy of the demo's stores (its MLflow artifacts stay where the demo wrote them)
+    home.mkdir()
+    for name in ("warehouse.db", "mlflow.db", "ticker_map.json"):
+        shutil.copy2(demo_home / name, home / name)
+    before = json.loads(_gates(home, "default", "show", "--json").stdout)
+    p = _gates(home, "default", "train", "--lookback-days", "400")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert f"gates learned from {before['trained_on']['windows']:,} of its own decided windows" in p.stdout
+    after = json.loads(_gates(home, "default", "show", "--json").stdout)
+    assert after["owner"] == "default" and after["trained_on"]["tenant_id"] == "default"
+    empty = _gates(home, "demo-b", "train")
+    assert empty.returncode != 0 and "tenant demo-b: gates not trained: no decided windows yet" in empty.stderr
+    assert json.loads(_gates(home, "demo-b", "show", "--json").stdout)["owner"] == "_shared"
