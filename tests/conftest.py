@@ -2,8 +2,14 @@
 
 PostgreSQL tests run when THUNDERLINE_TEST_PG_URL names a reachable server
 (CI exports it); each test gets its own database owned by a non-superuser app
-role (so row-level security applies) and drops it afterwards. Without the
+role (so row-level security applies), dropped afterwards by a background thread
+that the session drains at its end (a DROP waits for a checkpoint); tests using
+the ``warehouse`` fixture get theirs copied at the head migration from a
+template migrated once per session (tests/pg_support.py). Without the
 variable they skip with the reason; in CI (CI=true) an unreachable server fails.
+
+Every module, and the session, ends with a check that no ``dagster api grpc`` code
+server over one of the session's instances is left running (tests/proc_support.py).
 """
 
 from __future__ import annotations
