@@ -18,6 +18,7 @@ class _Side:
     def __init__(self) -> None:
         self.size: dict[Decimal, Decimal] = {}
         self.prices: list[Decimal] = []  # ascending
+        self.floats: dict[Decimal, tuple[float, float]] = {}  # price → (float price, float size), for top()
 
     def __len__(self) -> int:
         return len(self.prices)
@@ -25,15 +26,18 @@ class _Side:
     def clear(self) -> None:
         self.size.clear()
         self.prices.clear()
+        self.floats.clear()
 
     def set(self, price: Decimal, size: Decimal) -> None:
         if size == 0:
             if self.size.pop(price, None) is not None:
                 del self.prices[bisect_left(self.prices, price)]
+                del self.floats[price]
         else:
             if price not in self.size:
                 insort(self.prices, price)
             self.size[price] = size
+            self.floats[price] = (float(price), float(size))  # converted once per update, not per top()
 
 
 class L2Book:
@@ -53,12 +57,11 @@ class L2Book:
 
     def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
         """(bid_px, bid_sz, ask_px, ask_sz), each of length ``n``, best level first."""
-        bp = self.bids.prices[: -n - 1 : -1]  # the n highest, best first
-        ap = self.asks.prices[:n]
-        bpx = [float(p) for p in bp]
-        bsz = [float(self.bids.size[p]) for p in bp]
-        apx = [float(p) for p in ap]
-        asz = [float(self.asks.size[p]) for p in ap]
+        bf, af = self.bids.floats, self.asks.floats
+        bl = [bf[p] for p in self.bids.prices[: -n - 1 : -1]]  # the n highest, best first
+        al = [af[p] for p in self.asks.prices[:n]]
+        bpx, bsz = [x for x, _ in bl], [y for _, y in bl]
+        apx, asz = [x for x, _ in al], [y for _, y in al]
         for lst_px, lst_sz in ((bpx, bsz), (apx, asz)):
             while len(lst_px) < n:
                 lst_px.append(NAN)

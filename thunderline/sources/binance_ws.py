@@ -53,7 +53,7 @@ import pyarrow as pa
 from thunderline.contracts import DEFAULT_BOOK_DEPTH, EVENT_QUOTE, EVENT_TRADE, TICK_SCHEMA
 from thunderline.hashing import content_id
 from thunderline.identifiers import check_symbol
-from thunderline.market._build import TickBuilder
+from thunderline.market._build import const_strings
 from thunderline.market.book import L2Book
 
 NAN = float("nan")
@@ -115,7 +115,7 @@ class BookSync:
         self.k = int(c.get("k", -1))
         if self.emitted_u >= 0:  # a restart: what the first snapshot covers beyond the cursor was not seen
             self.missed_from = self.emitted_u
-        self.builder = TickBuilder(tenant_id, f"binance-ws:{symbol}")
+        self.builder = _TickColumns(tenant_id, f"binance-ws:{symbol}", venue, symbol, depth)
         self.arrivals: list[int] = []
         self.gaps: list[dict] = []  # records not yet taken
         self.stats = SyncStats()
@@ -244,7 +244,7 @@ class BookSync:
         ts, seq = self._stamp(int(t.get("T") or t.get("E") or 0))
         px, sz = float(Decimal(t["p"])), float(Decimal(t["q"]))
         side = -1 if t.get("m") else 1  # m: the buyer is the maker → the seller took liquidity
-        self.builder.add(self.venue, self.symbol, ts, seq, EVENT_TRADE, NAN, 0.0, NAN, 0.0, px, sz, side, None, a)
+        self.builder.add(ts, seq, EVENT_TRADE, NAN, 0.0, NAN, 0.0, px, sz, side, None, a)
         self.arrivals.append(recv_us)
 
     # -- output
@@ -262,8 +262,8 @@ class BookSync:
     def _quote(self, event_ms: int, recv_us: int, update_id: int) -> None:
         bpx, bsz, apx, asz = self.book.top(self.depth)
         ts, seq = self._stamp(event_ms)
-        self.builder.add(self.venue, self.symbol, ts, seq, EVENT_QUOTE, bpx[0], bsz[0], apx[0], asz[0], NAN, 0.0, 0,
-                         (bpx, bsz, apx, asz), update_id)
+        self.builder.add(ts, seq, EVENT_QUOTE, bpx[0], bsz[0], apx[0], asz[0], NAN, 0.0, 0, (bpx, bsz, apx, asz),
+                         update_id)
         self.emitted_u = update_id
         self.arrivals.append(recv_us)
 
@@ -281,6 +281,48 @@ class BookSync:
         return pa.Table.from_batches([self.builder.flush()], schema=TICK_SCHEMA), arr, gaps
 
 
+class _TickColumns:
+    """The ticks since the last take, column-wise; books as flat float lists, so a take builds each book
+    column as one Arrow list array from buffers (the same batch as ``TickBuilder``'s, ~10x less work)."""
+
+    _NUM = ("ts", "seq", "event_type", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_px", "trade_sz", "trade_side",
+            "source_row")
+    _TYPES = (pa.int64(), pa.int64(), pa.int8(), pa.float64(), pa.float64(), pa.float64(), pa.float64(), pa.float64(),
+              pa.float64(), pa.int8(), pa.int64())
+
+    def __init__(self, tenant_id: str, source: str, venue: str, symbol: str, depth: int) -> None:
+        self.consts = {"tenant_id": tenant_id, "venue": venue, "symbol": symbol, "source": source}
+        self.depth = depth
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rows: list[tuple] = []
+        self.books: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
+        self.has_book: list[bool] = []
+
+    def add(self, ts: int, seq: int, event_type: int, bid_px: float, bid_sz: float, ask_px: float, ask_sz: float,
+            trade_px: float, trade_sz: float, trade_side: int, book, source_row: int) -> None:
+        self.rows.append((ts, seq, event_type, bid_px, bid_sz, ask_px, ask_sz, trade_px, trade_sz, trade_side,
+                          source_row))
+        self.has_book.append(book is not None)
+        if book is not None:
+            for flat, levels in zip(self.books, book):
+                flat.extend(levels)
+
+    def flush(self) -> pa.RecordBatch:
+        n = len(self.rows)
+        cols = dict(zip(self._NUM, (pa.array(c, t) for c, t in zip(zip(*self.rows), self._TYPES)))) if n else {
+            name: pa.array([], t) for name, t in zip(self._NUM, self._TYPES)}
+        has = np.asarray(self.has_book, bool)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(np.where(has, self.depth, 0))]).astype(np.int32))
+        mask = pa.array(~has)
+        for name, flat in zip(("book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz"), self.books):
+            cols[name] = pa.ListArray.from_arrays(offsets, pa.array(flat, pa.float64()), mask=mask)
+        cols.update({k: const_strings(v, n) for k, v in self.consts.items()})
+        self._reset()
+        return pa.RecordBatch.from_arrays([cols[f.name] for f in TICK_SCHEMA], schema=TICK_SCHEMA)
+
+
 def gap_quarantine_rows(spec_uri: str, gaps: Iterable[dict]) -> list[dict]:
     """A gap as a quarantine row: what was expected, what came, and that the book was resynced."""
     out = []
@@ -295,31 +337,31 @@ def gap_quarantine_rows(spec_uri: str, gaps: Iterable[dict]) -> list[dict]:
 
 # --------------------------------------------------------------------------- journal / replay
 class Journal:
-    """Append-only JSON lines of what the source received, in arrival order."""
+    """Append-only JSON lines of what the source received, in arrival order (orjson: ~1 µs a frame)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._fh = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "a", encoding="utf-8")
+            self._fh = open(path, "ab")
 
     def frame(self, text: str, recv_us: int) -> None:
         if self._fh:
-            self._fh.write(json.dumps({"k": "f", "t": recv_us, "d": text}) + "\n")
+            self._fh.write(orjson.dumps({"k": "f", "t": recv_us, "d": text}) + b"\n")
 
     def snapshot(self, snap: dict, recv_us: int) -> None:
         if self._fh:
-            self._fh.write(json.dumps({"k": "s", "t": recv_us, "d": snap}) + "\n")
+            self._fh.write(orjson.dumps({"k": "s", "t": recv_us, "d": snap}) + b"\n")
 
     def cut(self) -> None:
         """A micro-batch ended here: a replay cuts at the same frames, so it lands the same files."""
         if self._fh:
-            self._fh.write('{"k":"c"}\n')
+            self._fh.write(b'{"k":"c"}\n')
 
     def disconnect(self, recv_us: int) -> None:
         if self._fh:
-            self._fh.write(json.dumps({"k": "x", "t": recv_us}) + "\n")
+            self._fh.write(orjson.dumps({"k": "x", "t": recv_us}) + b"\n")
 
     def flush(self) -> None:
         if self._fh:
@@ -344,9 +386,9 @@ def replay_journal(path: Path, symbol: str, tenant_id: str, *, depth: int = DEFA
         if table is not None:
             tables.append(table)
 
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:
         for line in fh:
-            rec = json.loads(line)
+            rec = orjson.loads(line)
             if rec["k"] == "f":
                 sync.on_frame(rec["d"], rec["t"])
             elif rec["k"] == "s":
