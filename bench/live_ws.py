@@ -1,10 +1,13 @@
 """WebSocket source latency: 1 k-message bursts of Binance frames → persisted decision traces.
 
-    python bench/live_ws.py [--bursts 6] [--burst 1000] [--max-batch 5000] [--linger-ms 5]
+    python bench/live_ws.py [--bursts 6] [--burst 1000] [--max-batch 5000] [--linger-ms 5] [--server-in-process]
 
 A local stand-in of Binance USD-M (WebSocket + REST, 127.0.0.1; frames built from the real rows in
 ``../shared/datasets/market/crypto/binance``, see ``tests/sources/binance_standin.py``) sends bursts
-of ``--burst`` frames (depth diffs + aggregate trades) with a pause between them. ``thunderline live
+of ``--burst`` frames (depth diffs + aggregate trades) with a pause between them. It runs in a
+process of its own, as an exchange does: in this one, its JSON and WebSocket sends (~35 µs a frame)
+would take the adapter's GIL and be counted as the adapter's latency (``--server-in-process`` does
+that, for comparison with figures measured before). ``thunderline live
 --source binance-ws://BTCUSDT``'s code consumes them (sync, canonical ticks, spool + fsync, ingest,
 windows, decisions, commit) with two market experts trained on synthetic history and a published
 router version. Per tick: commit time of its micro-batch − arrival time of the frame that made it.
@@ -62,6 +65,8 @@ def main() -> None:
     ap.add_argument("--pause-s", type=float, default=1.0, help="quiet time between bursts")
     ap.add_argument("--max-batch", type=int, default=5000)
     ap.add_argument("--linger-ms", type=float, default=5.0)
+    ap.add_argument("--server-in-process", action="store_true",
+                    help="run the stand-in exchange in this process (its sends then share the adapter's GIL)")
     args = ap.parse_args()
 
     from binance_standin import build_stream
@@ -98,6 +103,50 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def _serve(stream, burst: int, pause_s: float, conn, sent, done, stop) -> None:
+    """Child process: the stand-in, its URLs sent back, its progress mirrored into shared memory."""
+    from binance_standin import BinanceStandIn, Script
+
+    with BinanceStandIn(stream, [Script()], burst=burst, pause_s=pause_s) as server:
+        conn.send((server.ws_url, server.rest_url))
+        while not stop.is_set():
+            sent.value = server.sent_frames
+            if server.done.is_set() and sent.value == server.sent_frames:
+                done.set()
+            time.sleep(0.005)
+
+
+class StandInProcess:
+    """The Binance stand-in in a process of its own, as an exchange is: its JSON encoding and sends do not
+    take this interpreter's GIL from the adapter (``--server-in-process`` measures them together)."""
+
+    def __init__(self, stream, burst: int, pause_s: float) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._sent, self.done, self._stop = ctx.Value("q", 0), ctx.Event(), ctx.Event()
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(stream, burst, pause_s, child, self._sent, self.done,
+                                                      self._stop), daemon=True)
+        self._proc.start()
+        if not parent.poll(120):
+            raise RuntimeError("the Binance stand-in process did not start")
+        self.ws_url, self.rest_url = parent.recv()
+
+    @property
+    def sent_frames(self) -> int:
+        return self._sent.value
+
+    def __enter__(self) -> "StandInProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+
 def _run_over_websocket(settings, stream, args):
     """The live runner against the Binance stand-in until every frame is processed; returns the runner,
     (ticks, wall ms, thread CPU ms) per micro-batch and the elapsed seconds."""
@@ -105,7 +154,9 @@ def _run_over_websocket(settings, stream, args):
 
     from thunderline_cli.live_service import LiveRunner, run_binance_ws
 
-    with BinanceStandIn(stream, [Script()], burst=args.burst, pause_s=args.pause_s) as server:
+    server_cm = (BinanceStandIn(stream, [Script()], burst=args.burst, pause_s=args.pause_s) if args.server_in_process
+                 else StandInProcess(stream, args.burst, args.pause_s))
+    with server_cm as server:
         st = settings.model_copy(update={"binance_ws_url": server.ws_url, "binance_rest_url": server.rest_url})
         runner = LiveRunner(st, instance=None, keep_latencies=True, interval_s=3600)
         _warm(runner)
