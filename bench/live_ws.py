@@ -91,12 +91,15 @@ def main() -> None:
         rest = np.concatenate(lat)
         print(f"  frame arrival → persisted trace, per tick: {_pct(rest)}")
         print("  per micro-batch p99: " + ", ".join(f"{np.percentile(x, 99) / 1000:.0f}" for x in lat) + " ms")
-        sizes = [n for n, _, _ in per_batch]
-        times = [t for _, t, _ in per_batch]
-        cpus = [c for _, _, c in per_batch]
+        sizes = [b[0] for b in per_batch]
+        times = [b[1] for b in per_batch]
+        cpus = [b[2] for b in per_batch]
+        waits = [b[3] for b in per_batch]
         if times:
             print(f"  micro-batch: {np.mean(sizes):.0f} ticks, process {np.median(times):.1f} ms median wall, "
-                  f"{np.median(cpus):.1f} ms median / {max(cpus):.1f} ms max CPU of the processing thread")
+                  f"{np.median(cpus):.1f} ms median / {max(cpus):.1f} ms max CPU of the processing thread; "
+                  f"its first frame waited {np.median(waits):.1f} ms median / {max(waits):.1f} max for the cut "
+                  f"(the rest of the burst arriving, then the linger)")
         runner.close()
         _baseline(settings, rest)
     finally:
@@ -149,7 +152,8 @@ class StandInProcess:
 
 def _run_over_websocket(settings, stream, args):
     """The live runner against the Binance stand-in until every frame is processed; returns the runner,
-    (ticks, wall ms, thread CPU ms) per micro-batch and the elapsed seconds."""
+    (ticks, wall ms, thread CPU ms, ms its first frame waited for the cut) per micro-batch and the elapsed
+    seconds."""
     from binance_standin import BinanceStandIn, Script
 
     from thunderline_cli.live_service import LiveRunner, run_binance_ws
@@ -160,14 +164,15 @@ def _run_over_websocket(settings, stream, args):
         st = settings.model_copy(update={"binance_ws_url": server.ws_url, "binance_rest_url": server.rest_url})
         runner = LiveRunner(st, instance=None, keep_latencies=True, interval_s=3600)
         _warm(runner)
-        per_batch: list[tuple[int, float, float]] = []
+        per_batch: list[tuple[int, float, float, float]] = []
         orig = runner.handle
 
         def timed(path, arrivals=None, quarantine=(), also=None):
             t0, c0 = time.perf_counter(), time.thread_time()
             mb = orig(path, arrivals, quarantine, also)
             per_batch.append((len(arrivals) if arrivals is not None else 0, (time.perf_counter() - t0) * 1e3,
-                              (time.thread_time() - c0) * 1e3))
+                              (time.thread_time() - c0) * 1e3,
+                              (time.time_ns() // 1000 - int(arrivals.min())) / 1e3 - (time.perf_counter() - t0) * 1e3))
             return mb
 
         runner.handle = timed
