@@ -132,6 +132,20 @@ TICK_SCHEMA = pa.schema(
 )
 
 
+#: The book list columns of TICK_SCHEMA (best level first).
+BOOK_FIELDS = ("book_bid_px", "book_bid_sz", "book_ask_px", "book_ask_sz")
+#: Lake layout ``levels``: a batch whose every row carries a book of the same depth D stores each list
+#: column as D plain float64 columns ``<field>_1 … <field>_D`` (schema metadata ``thunderline.book_depth``).
+#: A list column decodes through Parquet's repetition levels and is flattened again by the reader; plain
+#: columns decode straight into the arrays the window kernel reads.
+LAKE_BOOK_DEPTH_KEY = b"thunderline.book_depth"
+
+
+def book_level_column(field: str, level: int) -> str:
+    """The lake column of book level ``level`` (1-based) of list field ``field`` (layout ``levels``)."""
+    return f"{field}_{level}"
+
+
 # --------------------------------------------------------------------------- EDGAR
 @dataclass(frozen=True)
 class EDGARDoc:

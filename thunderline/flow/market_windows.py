@@ -18,8 +18,17 @@ import pyarrow.parquet as pq
 from thunderline.contracts import feature_window_hashes, feature_window_ids
 from thunderline.faults import fault_point
 from thunderline.flow.ledger import record_step
-from thunderline.market.features import FULL_RECIPE, Recipe, WindowBuilder, tick_arrays, to_feature_windows
+from thunderline.market.features import (
+    FULL_RECIPE,
+    Recipe,
+    TickArrays,
+    WindowBuilder,
+    book_depth,
+    tick_arrays,
+    to_feature_windows,
+)
 from thunderline.partitioning import month_bounds_us
+from thunderline.store.lake import book_columns
 from thunderline.store.warehouse import TenantSession
 from thunderline.store.window_rows import window_row
 
@@ -79,7 +88,6 @@ class PartitionWindows:
         self.tenant, self.symbol, self.recipe = tenant, symbol, recipe
         self.batch_rows, self.progress = batch_rows, progress
         self.depth = depth  # None: the deepest book present; 1: top of book (book columns are not read)
-        self.columns = WINDOW_COLUMNS if depth != 1 else WINDOW_COLUMNS[:10]
         self.builder = WindowBuilder(recipe, depth=depth)
         self.venue: str | None = None
         self.ticks = 0
@@ -105,28 +113,33 @@ class PartitionWindows:
         out: list = []
         if len(batches) == 1:
             pf = pq.ParquetFile(batches[0]["path"], pre_buffer=False)
-            cols = [c for c in self.columns if c in pf.schema_arrow.names]
-            for rb in pf.iter_batches(batch_size=self.batch_rows, columns=cols):
-                out += self._push(rb, np.full(rb.num_rows, first, np.int32))
+            for rb in pf.iter_batches(batch_size=self.batch_rows, columns=self._columns(pf.schema_arrow)):
+                out += self._push(tick_arrays(rb, self.depth), np.full(rb.num_rows, first, np.int32))
             return out
-        parts, idx = [], []
-        for j, b in enumerate(batches):
-            t = pq.read_table(b["path"], columns=self.columns, pre_buffer=False)
-            parts.append(t)
-            idx.append(np.full(t.num_rows, first + j, np.int32))
-        t = pa.concat_tables(parts)
-        bidx = np.concatenate(idx)
-        order = np.lexsort((t.column("seq").to_numpy(), bidx, t.column("ts").to_numpy()))
-        for lo in range(0, t.num_rows, self.batch_rows):
+        tables = []
+        for b in batches:
+            pf = pq.ParquetFile(b["path"], pre_buffer=False)
+            tables.append(pf.read(columns=self._columns(pf.schema_arrow)))
+        # the group's files may differ in layout (lists / level columns) and depth: arrays padded to one depth
+        depth = self.depth or max(book_depth(t) for t in tables)
+        parts = [tick_arrays(t, depth) for t in tables]
+        a = TickArrays(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in TickArrays.__dataclass_fields__})
+        bidx = np.concatenate([np.full(len(p), first + j, np.int32) for j, p in enumerate(parts)])
+        order = np.lexsort((a.seq, bidx, a.ts))
+        for lo in range(0, len(a), self.batch_rows):
             sel = order[lo:lo + self.batch_rows]
-            out += self._push(t.take(pa.array(sel)), bidx[sel])
+            out += self._push(TickArrays(**{k: getattr(a, k)[sel] for k in TickArrays.__dataclass_fields__}),
+                              bidx[sel])
         return out
 
-    def _push(self, rb, bidx: np.ndarray) -> list:
-        n = rb.num_rows
+    def _columns(self, schema: pa.Schema) -> list[str]:
+        """The columns the windows read from a lake file of either layout (see :mod:`thunderline.store.lake`)."""
+        return [c for c in WINDOW_COLUMNS[:10] if c in schema.names] + book_columns(schema, self.depth)
+
+    def _push(self, a: TickArrays, bidx: np.ndarray) -> list:
+        n = len(a)
         if n == 0:
             return []
-        a = tick_arrays(rb, self.depth)
         start = self.ticks + 1
         self._pend.append((start, bidx, a.seq))
         self.ticks += n

@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thunderline.contracts import FeatureWindow
+from thunderline.contracts import FeatureWindow, book_level_column
 from thunderline.market import kernels as K
 
 
@@ -132,8 +132,23 @@ def _np(col: pa.Array | pa.ChunkedArray, dtype, fill=None) -> np.ndarray:
 
 
 def _levels(batch, name: str, top: np.ndarray, depth: int, fill: float) -> np.ndarray:
-    """(n, depth) levels from a list column; rows without a list use the top-of-book value at level 1."""
+    """(n, depth) levels from a list column, or from the plain level columns of a lake file in layout
+    ``levels`` (:mod:`thunderline.store.lake`: one vectorised copy per level, no per-tick work); rows
+    without a list use the top-of-book value at level 1, levels a book lacks are ``fill``."""
     n = top.shape[0]
+    if name not in batch.schema.names:
+        # filled level by level into a (depth, n) buffer (contiguous writes; a (n, depth) C array would be
+        # written with a stride per level, ~5x slower) and handed over as its (n, depth) Fortran-order view
+        have = _level_count(batch.schema.names, name)
+        out = np.empty((depth, n)) if have >= depth else np.full((depth, n), fill)
+        if not have:
+            out[0] = top
+        for lv in range(min(depth, have)):
+            col = batch.column(book_level_column(name, lv + 1))
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            out[lv] = (col.fill_null(fill) if col.null_count else col).to_numpy(zero_copy_only=False)
+        return out.T
     col = batch.column(name)
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
@@ -155,8 +170,18 @@ def _levels(batch, name: str, top: np.ndarray, depth: int, fill: float) -> np.nd
     return out
 
 
+def _level_count(names, name: str) -> int:
+    """How many plain level columns of list field ``name`` a lake batch in layout ``levels`` has."""
+    k = 0
+    while book_level_column(name, k + 1) in names:
+        k += 1
+    return k
+
+
 def book_depth(batch: pa.RecordBatch | pa.Table) -> int:
     """The largest number of book levels any row of ``batch`` carries (1 when there are no lists)."""
+    if "book_bid_px" not in batch.schema.names:
+        return max(1, _level_count(batch.schema.names, "book_bid_px"))
     col = batch.column("book_bid_px")
     lens = pc.list_value_length(col)
     m = pc.max(lens).as_py()

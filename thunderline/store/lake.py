@@ -6,6 +6,13 @@ keeps them columnar and compressed, and one immutable file per ingested batch
 Writes go to a temporary name and are renamed into place, so a reader never sees
 half a file.
 
+Book levels (layout ``levels``): when every row of a batch carries a book of the same depth D — a
+LOBSTER day, a synthetic book — the four list columns are stored as D plain float64 columns each
+(``book_bid_px_1 … book_bid_px_D``, :func:`thunderline.contracts.book_level_column`), so the window
+path decodes them straight into arrays (no repetition levels, no flattening per tick; ~1.4-2x less
+decode CPU on a 10-level book). Batches with ragged or missing books keep the list columns, and so
+do lake files written before this layout: readers accept both (:func:`book_depth_of`).
+
 Every path is built by :meth:`Lake.partition_dir`, which accepts only a valid tenant,
 ``YYYY-MM`` month and symbol (``thunderline.identifiers``) and refuses a result that resolves
 outside the lake root — so neither a write nor :meth:`Lake.clear_partition` can reach a file
@@ -18,9 +25,12 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from thunderline.contracts import BOOK_FIELDS, LAKE_BOOK_DEPTH_KEY, book_level_column
 from thunderline.identifiers import check_month, check_symbol, check_tenant, safe_join
 
 
@@ -41,7 +51,7 @@ class Lake:
         final = safe_join(d, f"{batch_id}.parquet")
         tmp = safe_join(d, f".{batch_id}.parquet.tmp")
         try:
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(level_columns(table), tmp, compression="zstd")
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
@@ -73,3 +83,53 @@ class Lake:
         for p in paths:
             pf = pq.ParquetFile(p)
             yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+
+
+def level_columns(table: pa.Table) -> pa.Table:
+    """``table`` in lake layout ``levels`` when its books are rectangular (every row a list of the same
+    depth D >= 1); otherwise unchanged. Column order: the list columns' places hold their levels."""
+    names = table.column_names
+    if not all(f in names for f in BOOK_FIELDS) or table.num_rows == 0:
+        return table
+    depth = None
+    for f in BOOK_FIELDS:
+        col = table.column(f)
+        if col.null_count or not pa.types.is_list(col.type) and not pa.types.is_large_list(col.type):
+            return table
+        lens = pc.list_value_length(col)
+        lo, hi = pc.min_max(lens).values()
+        if lo.as_py() != hi.as_py() or not lo.as_py() or depth not in (None, lo.as_py()):
+            return table
+        depth = lo.as_py()
+    fields, arrays = [], []
+    for name in names:
+        col = table.column(name)
+        if name not in BOOK_FIELDS:
+            fields.append(table.schema.field(name))
+            arrays.append(col)
+            continue
+        flat = pc.list_flatten(col).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        grid = flat.reshape(-1, depth)
+        for lv in range(depth):
+            fields.append(pa.field(book_level_column(name, lv + 1), pa.float64(), nullable=False))
+            arrays.append(pa.array(np.ascontiguousarray(grid[:, lv])))
+    meta = dict(table.schema.metadata or {})
+    meta[LAKE_BOOK_DEPTH_KEY] = str(depth).encode()
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta))
+
+
+def book_depth_of(schema: pa.Schema) -> int | None:
+    """D for a lake file in layout ``levels`` (book levels as plain columns), None for list columns."""
+    raw = (schema.metadata or {}).get(LAKE_BOOK_DEPTH_KEY)
+    return int(raw) if raw else None
+
+
+def book_columns(schema: pa.Schema, depth: int | None) -> list[str]:
+    """The book columns to read from a lake file for ``depth`` levels (None: all it has; 1: none)."""
+    if depth == 1:
+        return []
+    have = book_depth_of(schema)
+    if have is None:
+        return [f for f in BOOK_FIELDS if f in schema.names]
+    d = have if depth is None else min(depth, have)
+    return [book_level_column(f, lv) for f in BOOK_FIELDS for lv in range(1, d + 1)]
