@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from thunderline.store.lake import read_lake_ticks
+
 from .crash_harness import KILLED, Home, differences, forked_ingest, write_http_landed
 
 
@@ -65,7 +67,7 @@ def _facts(home: Home) -> dict:
     finally:
         wh.dispose()
     lake = sorted((home.root / "lake").rglob("*.parquet"))
-    ticks = pa.concat_tables([pq.read_table(p) for p in lake]).sort_by(
+    ticks = pa.concat_tables([read_lake_ticks(p) for p in lake]).sort_by(
         [("symbol", "ascending"), ("source", "ascending"), ("source_row", "ascending")])
     return {"windows": hashlib.sha256(json.dumps(windows, sort_keys=True).encode()).hexdigest(),
             "n_windows": len(windows), "quarantine": quarantine, "ticks": ticks_sha256([ticks]),

@@ -94,3 +94,15 @@ def test_ragged_or_missing_books_keep_their_list_columns(book10):
     assert book_depth_of(flat.schema) == 10 and flat.num_rows == 100
     np.testing.assert_array_equal(flat.column(book_level_column("book_ask_sz", 3)).to_numpy(),
                                   np.array(t.column("book_ask_sz").to_pylist())[:, 2])
+
+
+@pytest.mark.parametrize("which", ["amzn", "book10"])
+def test_a_lake_file_reads_back_as_the_tick_rows_written(which, request, tmp_path):
+    from thunderline.market.canonical import ticks_sha256
+    from thunderline.store.lake import read_lake_ticks
+
+    table = request.getfixturevalue(which)
+    path = Lake(tmp_path).write_batch("t", "2024-01", "SYM", "b0", table)
+    back = read_lake_ticks(path)
+    assert back.num_rows == table.num_rows and back.column_names == table.column_names
+    assert ticks_sha256([back]) == ticks_sha256([table])

@@ -113,7 +113,8 @@ class PartitionWindows:
         out: list = []
         if len(batches) == 1:
             pf = pq.ParquetFile(batches[0]["path"], pre_buffer=False)
-            for rb in pf.iter_batches(batch_size=self.batch_rows, columns=self._columns(pf.schema_arrow)):
+            for rb in pf.iter_batches(batch_size=self.batch_rows, columns=self._columns(pf.schema_arrow),
+                                       use_threads=False):
                 out += self._push(tick_arrays(rb, self.depth), np.full(rb.num_rows, first, np.int32))
             return out
         tables = []
@@ -164,6 +165,25 @@ class PartitionWindows:
 
         return self._windows(copy.deepcopy(self.builder).flush())
 
+    def _spans_bulk(self, los: np.ndarray, his: np.ndarray) -> list[list[dict]]:
+        """:meth:`_spans` of every window at once where that is plain indexing: a window inside one pending
+        chunk whose ticks all come from one batch in non-decreasing seq (a lake batch read as it is) cites
+        that batch from the seq of its first tick to the seq of its last. Other windows: :meth:`_spans`."""
+        starts = np.array([p[0] for p in self._pend], np.int64)
+        ends = starts + np.array([p[1].shape[0] for p in self._pend], np.int64) - 1
+        simple = np.array([_one_sorted_batch(p[1], p[2]) for p in self._pend], bool)
+        k = np.searchsorted(starts, los, side="right") - 1
+        fast = (k >= 0) & (his <= ends[np.maximum(k, 0)]) & simple[np.maximum(k, 0)]
+        out: list[list[dict]] = []
+        for i, (lo, hi, kk, f) in enumerate(zip(los.tolist(), his.tolist(), k.tolist(), fast.tolist())):
+            if not f:
+                out.append(self._spans(lo, hi))
+                continue
+            s0, bidx, seq = self._pend[kk]
+            out.append([{"batch_id": self._ids[int(bidx[0])], "seq_min": int(seq[lo - s0]),
+                         "seq_max": int(seq[hi - s0])}])
+        return out
+
     def _spans(self, lo: int, hi: int) -> list[dict]:
         starts = [p[0] for p in self._pend]
         k = int(np.searchsorted(starts, lo, side="right")) - 1
@@ -185,8 +205,13 @@ class PartitionWindows:
     def _windows(self, result) -> list:
         if not len(result):
             return []
-        spans = [self._spans(int(result.first_seq[i]), int(result.last_seq[i])) for i in range(len(result))]
+        spans = self._spans_bulk(result.first_seq, result.last_seq)
         return to_feature_windows(result, tenant_id=self.tenant, symbol=self.symbol, venue=self.venue, spans=spans)
+
+
+def _one_sorted_batch(bidx: np.ndarray, seq: np.ndarray) -> bool:
+    """True when a pending chunk's ticks all come from one batch, in non-decreasing seq."""
+    return bool(bidx.shape[0]) and bool((bidx == bidx[0]).all()) and bool((seq[1:] >= seq[:-1]).all())
 
 
 def persist_windows(session: TenantSession, windows: list) -> int:

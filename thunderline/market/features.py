@@ -389,8 +389,9 @@ def to_feature_windows(result: WindowResult, *, tenant_id: str, symbol: str,
     replaces the seq-range lookup where the stream merges several sources, whose seqs are only
     meaningful inside their own batch; ``seq_first``/``seq_last`` are then the first span's
     ``seq_min`` and the last span's ``seq_max``."""
+    cols = _WindowColumns(result)
     if spans is not None:
-        return [_window(result, i, tenant_id, symbol, venue, list(spans[i]), spans[i][0]["seq_min"],
+        return [_window(cols, i, tenant_id, symbol, venue, list(spans[i]), spans[i][0]["seq_min"],
                         spans[i][-1]["seq_max"]) for i in range(len(result))]
     refs = [b if isinstance(b, BatchRef) else BatchRef(str(b["batch_id"]), int(b["seq_min"]), int(b["seq_max"]))
             for b in batches]
@@ -400,22 +401,31 @@ def to_feature_windows(result: WindowResult, *, tenant_id: str, symbol: str,
         lo, hi = int(result.first_seq[i]), int(result.last_seq[i])
         cited = [{"batch_id": b.batch_id, "seq_min": max(lo, b.seq_min), "seq_max": min(hi, b.seq_max)}
                  for b in refs if b.seq_min <= hi and b.seq_max >= lo]
-        out.append(_window(result, i, tenant_id, symbol, venue, cited, lo, hi))
+        out.append(_window(cols, i, tenant_id, symbol, venue, cited, lo, hi))
     return out
 
 
-def _window(result: WindowResult, i: int, tenant_id: str, symbol: str, venue: str | None, cited: list[dict],
+class _WindowColumns:
+    """A WindowResult's columns as Python lists, converted once (``tolist``) rather than element by element."""
+
+    def __init__(self, result: WindowResult) -> None:
+        self.start, self.end = result.window_start_us.tolist(), result.window_end_us.tolist()
+        self.ticks, self.features = result.tick_count.tolist(), result.features.tolist()
+        self.names, self.recipe_version = result.feature_names, result.recipe_version
+
+
+def _window(cols: _WindowColumns, i: int, tenant_id: str, symbol: str, venue: str | None, cited: list[dict],
             lo: int, hi: int) -> FeatureWindow:
     prov: dict[str, Any] = {"batches": cited, "seq_first": int(lo), "seq_last": int(hi),
-                            "tick_count": int(result.tick_count[i])}
+                            "tick_count": int(cols.ticks[i])}
     if venue is not None:
         prov["venue"] = venue
-    end = int(result.window_end_us[i])
+    end = int(cols.end[i])
     return FeatureWindow(
         tenant_id=tenant_id, kind="market", key=symbol,
-        window_start_us=int(result.window_start_us[i]), window_end_us=end, available_at_us=end,
-        recipe_version=result.recipe_version,
-        features={n: float(result.features[i, j]) for j, n in enumerate(result.feature_names)},
+        window_start_us=int(cols.start[i]), window_end_us=end, available_at_us=end,
+        recipe_version=cols.recipe_version,
+        features=dict(zip(cols.names, cols.features[i])),
         provenance=prov, status="filled",
     )
 

@@ -133,3 +133,26 @@ def book_columns(schema: pa.Schema, depth: int | None) -> list[str]:
         return [f for f in BOOK_FIELDS if f in schema.names]
     d = have if depth is None else min(depth, have)
     return [book_level_column(f, lv) for f in BOOK_FIELDS for lv in range(1, d + 1)]
+
+
+def read_lake_ticks(path: str | Path) -> pa.Table:
+    """A lake file as TICK_SCHEMA rows (list columns), whichever layout it was written in."""
+    table = pq.read_table(path)
+    depth = book_depth_of(table.schema)
+    if depth is None:
+        return table
+    fields, arrays, done = [], [], set()
+    for f in table.schema:
+        base = next((b for b in BOOK_FIELDS if f.name == book_level_column(b, 1)), None)
+        if base is not None:
+            grid = np.column_stack([table.column(book_level_column(base, lv)).to_numpy()
+                                    for lv in range(1, depth + 1)])
+            offsets = pa.array(np.arange(0, grid.size + 1, depth, dtype=np.int32))
+            fields.append(pa.field(base, pa.list_(pa.float64())))
+            arrays.append(pa.ListArray.from_arrays(offsets, pa.array(grid.ravel())))
+            done.update(book_level_column(base, lv) for lv in range(1, depth + 1))
+        elif f.name not in done:
+            fields.append(f)
+            arrays.append(table.column(f.name).combine_chunks())
+    meta = {k: v for k, v in (table.schema.metadata or {}).items() if k != LAKE_BOOK_DEPTH_KEY}
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta))
