@@ -12,7 +12,7 @@ their content-store copies take ~80 GB): ``python bench/month_backfill.py --comp
 Stages, each timed on its own:
 
 1. **generate** the vendor files (two worker processes; not part of the backfill);
-2. **backfill**: ``thunderline ingest --quiet`` in a fresh ``THUNDERLINE_HOME`` (SQLite warehouse,
+2. **backfill**: ``thunderline ingest --quiet --workers 2`` in a fresh ``THUNDERLINE_HOME`` (SQLite warehouse,
    local lake, SQLite Dagster instance) as a child process — wall time and its peak RSS
    (``wait4``'s ``ru_maxrss``: every Dagster run executes in that one process);
 3. per asset step inside the backfill (from the Dagster instance's step stats): seconds and ticks/s
@@ -158,6 +158,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=21)
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--compression", choices=["none", "gzip", "zstd"], default="none")
+    ap.add_argument("--workers", type=int, default=2, help="thunderline ingest --workers (partitions of "
+                    "different symbols on that many processes; 1 = the serial loop)")
     ap.add_argument("--workdir", help="keep the month here (default: a temp dir, removed afterwards)")
     args = ap.parse_args()
     per_symbol = int(10_000_000 * args.scale)
@@ -184,7 +186,7 @@ def main() -> None:
             env.pop(k, None)
         cli = Path(sys.executable).with_name("thunderline")
         t0 = time.perf_counter()
-        proc = subprocess.Popen([str(cli), "ingest", "--quiet"], env=env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen([str(cli), "ingest", "--quiet", "--workers", str(args.workers)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         sampler = RssSampler(proc.pid)
         sampler.start()
@@ -200,13 +202,14 @@ def main() -> None:
               f"peak RSS of any process {usage.ru_maxrss / 1024:,.0f} MB")
         sampler.report()
         stats = step_stats(home / "dagster")
-        print(f"{'stage':<28} {'seconds':>9} {'ticks/s':>12}")
+        print(f"{'stage (seconds summed over ' + str(args.workers) + ' worker(s))':<44} {'seconds':>9} "
+              f"{'ticks/s':>12}")
         for key in ("raw_ticks", "market_feature_windows", "decision_traces"):
             secs = sum(v for k, v in stats.items() if k.split(".")[-1] == key or k == key)
             if secs:
-                print(f"{key:<28} {secs:>9.1f} {total / secs:>12,.0f}")
-        rest = wall - sum(stats.values())
-        print(f"{'landing index + start-up':<28} {rest:>9.1f}")
+                print(f"{key:<44} {secs:>9.1f} {total / secs:>12,.0f}")
+        rest = wall - sum(stats.values()) / max(args.workers, 1)
+        print(f"{'landing index + start-up (wall, approx.)':<44} {rest:>9.1f}")
         other = {k: round(v, 1) for k, v in stats.items() if k not in ("raw_ticks", "market_feature_windows",
                                                                        "decision_traces")}
         if other:

@@ -9,6 +9,7 @@ reason), windows and traces written, elapsed time.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from thunderline.store.errors import is_storage_full, storage_failure
 from thunderline.stores import open_stores
 from thunderline_cli.dagster_instance import QUIET_CONSOLE, VERBOSE_CONSOLE, instance_for
 from thunderline_cli.dagster_runs import failure_reason
+from thunderline_cli.ingest_pool import RunOutcome, run_parallel, symbol_groups
 
 
 @dataclass
@@ -140,7 +142,7 @@ def check_partitions_start(partitions: list[str]) -> None:
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
                instance: dg.DagsterInstance | None = None, resources: dict | None = None,
                wait_s: float = 0.0, expectations: bool = True, verbose: bool = False,
-               compact: bool = True) -> IngestReport:
+               compact: bool = True, workers: int = 1) -> IngestReport:
     """Index the landing area and materialize every partition whose steps are not all current.
 
     Holds the landing-index lease for its whole duration (a concurrent ingest waits up to
@@ -150,7 +152,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
     numpy rules that decide what is kept and quarantined still run). ``verbose`` shows Dagster's log lines of
     every run on the terminal (by default only errors: the progress bar keeps its line; the UI has every event).
     ``compact=False`` ingests small landed files one by one instead of compacting them first
-    (:mod:`thunderline.flow.compaction`).
+    (:mod:`thunderline.flow.compaction`). ``workers`` > 1 runs the market partitions of different symbols
+    on that many forked processes (:mod:`thunderline_cli.ingest_pool`); the embedded profile only.
     """
     settings = settings or load_settings()
     landing = Path(landing) if landing else settings.landing_dir
@@ -164,7 +167,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
             console = VERBOSE_CONSOLE if verbose else QUIET_CONSOLE
             run_config = console if expectations else \
                 console | {"ops": {"raw_ticks": {"config": {"run_expectations": False}}}}
-            _ingest_locked(settings, landing, report, show_progress, instance, resources, run_config, compact)
+            _ingest_locked(settings, landing, report, show_progress, instance, resources, run_config, compact,
+                           workers)
         except Exception as exc:  # noqa: BLE001 - storage failures become report.error, the rest propagate
             report.error = storage_failure(exc)
             if report.error is None:
@@ -175,7 +179,7 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
 
 def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show_progress: bool,
                    instance: dg.DagsterInstance | None, resources: dict | None, run_config: dict,
-                   compact: bool = True) -> None:
+                   compact: bool = True, workers: int = 1) -> None:
     # jobs.keys (and the definitions that import it) fix the first monthly partition from the months with
     # data when first imported, so they are imported only after this pass has indexed the landing files
     from resources import build_resources
@@ -229,30 +233,58 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
     if settings.celery is not None:  # scale-out profile: Dagster's backfills, the run queue, the Celery workers
         _ingest_queued(settings, plans, defs_by_tenant, instance, report, show_progress, run_config)
         return
+    _run_plans(settings, plans, instance, run_config, report, show_progress, workers)
+
+
+def _run_plans(settings: Settings, plans: list, instance: dg.DagsterInstance, run_config: dict,
+               report: IngestReport, show_progress: bool, workers: int) -> None:
+    """Materialize every plan in process (``workers`` > 1: on forked workers), stopping at a full disk."""
+    from jobs.keys import MARKET_JOB
+
     bar = tqdm(total=len(plans), desc="ingest", unit="partition", disable=not show_progress)
+
+    def run_one(i: int, plan: tuple) -> RunOutcome:
+        tenant, res, job, key, _label = plan
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
+                                        run_config=run_config if job.name == MARKET_JOB else
+                                        {"loggers": run_config["loggers"]},
+                                        tags=tags_for(res, tenant))
+        return _outcome(i, result)
+
     try:
-        for tenant, res, job, key, label in plans:
+        for out in _outcomes(plans, run_one, workers):
+            tenant, label = plans[out.index][0], plans[out.index][4]
             label = label if tenant == settings.tenant_id else f"{tenant}:{label}"
-            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, resources=res,
-                                            run_config=run_config if job.name == MARKET_JOB else
-                                            {"loggers": run_config["loggers"]},
-                                            tags=tags_for(res, tenant))
             report.partitions.append(label)
-            _accumulate(report, result)
+            _merge(report, out)
             bar.set_postfix_str(label)
             bar.update(1)
-            if not result.success:
+            if not out.success:
                 report.runs_failed.append(label)
-                why = failure_reason(result)
-                if why:
-                    report.failure_reasons[label] = why
-                if is_storage_full(why or ""):
-                    report.error = f"storage full while materializing {label} ({why}); " \
+                if out.failure_reason:
+                    report.failure_reasons[label] = out.failure_reason
+                if is_storage_full(out.failure_reason or ""):
+                    report.error = f"storage full while materializing {label} ({out.failure_reason}); " \
                                    "free space and re-run: committed steps are kept, the rest is redone"
                     break
             fault_point("ingest.partition_done")
     finally:
         bar.close()
+
+
+def _outcomes(plans: list, run_one, workers: int):
+    """Each plan's outcome: in plan order on this process, or (``workers`` > 1) EDGAR runs here first and
+    each symbol's market runs on one of ``workers`` forked processes (:mod:`thunderline_cli.ingest_pool`)."""
+    from jobs.keys import MARKET_JOB
+
+    if workers <= 1:
+        for i, plan in enumerate(plans):
+            yield run_one(i, plan)
+        return
+    first, groups = symbol_groups(plans, MARKET_JOB)
+    for i in first:
+        yield run_one(i, plans[i])
+    yield from run_parallel(plans, groups, workers, run_one)
 
 
 def _ingest_queued(settings: Settings, plans: list, defs_by_tenant: dict, instance: dg.DagsterInstance,
@@ -333,32 +365,45 @@ _TOTALS = {
 }
 
 
-def _accumulate(report: IngestReport, result) -> None:
+def _outcome(index: int, result) -> RunOutcome:
+    """What the report keeps of one run, as plain data (it may come back from a worker process)."""
+    out = RunOutcome(index, result.success, None if result.success else failure_reason(result))
     for ev in result.get_asset_materialization_events():
         mat = ev.materialization
         name = mat.asset_key.path[-1]
         for meta_key, total_key in _TOTALS.get(name, {}).items():
             if meta_key in mat.metadata:
-                report.totals[total_key] += int(mat.metadata[meta_key].value)
+                out.totals[total_key] += int(mat.metadata[meta_key].value)
         if "files_rejected" in mat.metadata:
             from jobs.metadata import table_rows
 
             for bad in table_rows(mat.metadata["files_rejected"]):  # a table in the UI
-                item = (bad["path"], bad["reason"])
-                if item not in report.files_rejected:
-                    report.files_rejected.append(item)
+                out.files_rejected.append((bad["path"], bad["reason"]))
         if "reject_reasons" in mat.metadata:
             from jobs.metadata import table_rows
 
             for row in table_rows(mat.metadata["reject_reasons"]):
-                report.reject_reasons[row.get("reason", row.get("key"))] += int(row.get("rows", row.get("value", 0)))
+                out.reject_reasons[row.get("reason", row.get("key"))] += int(row.get("rows", row.get("value", 0)))
+    return out
+
+
+def _merge(report: IngestReport, out: RunOutcome) -> None:
+    report.totals.update(out.totals)
+    report.reject_reasons.update(out.reject_reasons)
+    for item in out.files_rejected:
+        if item not in report.files_rejected:
+            report.files_rejected.append(item)
+
+
+def _accumulate(report: IngestReport, result) -> None:
+    _merge(report, _outcome(0, result))
 
 
 def cmd_ingest(args) -> int:
     try:
         report = run_ingest(landing=args.landing, show_progress=not args.quiet, wait_s=args.wait,
                             expectations=not args.no_expectations, verbose=args.verbose,
-                            compact=not args.no_compact)
+                            compact=not args.no_compact, workers=args.workers)
     except IngestBusy as exc:
         print(f"thunderline ingest: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -390,6 +435,9 @@ def register(sub) -> None:
                    help="ingest many small landed tick files one by one instead of compacting them per symbol-day first")
     p.add_argument("--no-expectations", action="store_true",
                    help="skip the Great Expectations suite on ticks (the rules that quarantine rows still run)")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("THUNDERLINE_INGEST_WORKERS", "1")),
+                   metavar="N", help="run the market partitions of different symbols on N worker processes "
+                   "(default THUNDERLINE_INGEST_WORKERS or 1; EDGAR runs stay serial, first)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="when another ingest is running, wait up to this long for it (default: fail at once, "
                         f"exit status {EXIT_BUSY})")
