@@ -204,3 +204,15 @@ def test_bulk_column_upsert_across_statement_boundaries(warehouse):
         assert s.upsert_columns("feature_windows", _columns(again)) == 513
         got = {r["id"]: r["features"]["x"] for r in s.select("feature_windows")}
     assert got == {f"r{i}": (-float(i) if 100 <= i < 613 else float(i)) for i in range(700)}
+
+
+def test_bulk_column_upsert_keeps_the_last_row_of_a_key_given_twice(warehouse):
+    """A key repeated within one bulk write ends as its last row on both backends (PostgreSQL's single
+    INSERT … ON CONFLICT would refuse to touch a row twice); keys apart from it are untouched, in order."""
+    rows = [fw("k1", JAN, features={"x": 1.0}), fw("k2", JAN, features={"x": 2.0}),
+            fw("k1", JAN, features={"x": 3.0}), fw("k3", FEB), fw("k1", JAN, features={"x": 4.0})]
+    with warehouse.session("a") as s:
+        s.upsert_columns("feature_windows", _columns([fw("k2", JAN, features={"x": 0.0})]))
+        assert s.upsert_columns("feature_windows", _columns(rows)) == 3
+        got = {r["id"]: r["features"] for r in s.select("feature_windows")}
+    assert got == {"k1": {"x": 4.0}, "k2": {"x": 2.0}, "k3": {"x": 1.0}}
