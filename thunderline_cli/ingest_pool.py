@@ -59,9 +59,9 @@ def run_parallel(plans: list, groups: list[list[int]], workers: int,
     _PLANS, _RUN = plans, run_one
     try:
         ctx = mp.get_context("fork")
-        # one task per group, largest first, each worker replaced after a group (memory returns to the OS)
+        # one task per group, largest first (a worker holds one partition at a time)
         order = sorted(groups, key=len, reverse=True)
-        with ctx.Pool(min(workers, len(order)), maxtasksperchild=1) as pool:
+        with ctx.Pool(min(workers, len(order))) as pool:
             for outcomes in pool.imap_unordered(_run_group, order):
                 yield from outcomes
     finally:
