@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, score_targets
 from thunderline.decisions.gates import fit_gate
-from thunderline.decisions.stacking import purged_folds, stack_weights
+from thunderline.decisions.stacking import near_best_scale, purged_folds, stack_weights
 from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
 from thunderline.evaluation.walkforward import Fold, FoldResult, report_rows, walk_forward_folds
 from thunderline.labels.clock import QuoteMids
@@ -74,6 +74,36 @@ def test_stacking_combines_complementary_experts_and_shrinks_a_redundant_one_to_
     S2 = np.column_stack([a, a + 3.0 * rng.standard_normal(n)])
     alpha2, _, _ = stack_weights(S2, np.sign(a + rng.standard_normal(n)), ["a", "noisy"], fold)
     assert alpha2["a"] == 1.0 and alpha2["noisy"] < 0.15
+
+
+def test_near_best_fallback_averages_the_experts_tied_with_the_best_and_drops_the_clearly_worse():
+    """Three experts that each see the signal through their own noise are tied out of fold: the fallback is
+    their scale-calibrated average (α = 1/sd, so a member with a ten times larger score scale counts the same),
+    which beats each of them on fresh data; a clearly weaker and a pure-noise expert get 0."""
+    rng = np.random.default_rng(11)
+
+    def draw(n):
+        sig = rng.standard_normal(n)
+        y = np.sign(sig + 1.5 * rng.standard_normal(n))
+        S = np.column_stack([sig + rng.standard_normal(n), 10 * (sig + rng.standard_normal(n)),
+                             sig + rng.standard_normal(n), sig + 4 * rng.standard_normal(n),
+                             rng.standard_normal(n)])
+        return S, y
+
+    names = ["a", "big", "c", "weak", "noise"]
+    S, y = draw(20_000)
+    alpha, info = near_best_scale(S, y, names)
+    assert set(info["members"]) == {"a", "big", "c"} and alpha["weak"] == 0.0 and alpha["noise"] == 0.0
+    assert max(alpha.values()) == 1.0 and alpha["big"] == pytest.approx(0.1 * alpha["a"], rel=0.1)
+    S2, y2 = draw(20_000)
+    blend = S2 @ np.array([alpha[n] for n in names])
+    assert rank_ic(blend, y2) > max(rank_ic(S2[:, j], y2) for j in range(3)) + 0.02
+    # a single expert clearly ahead of the rest: the fallback is that expert alone
+    alpha1, info1 = near_best_scale(np.column_stack([S[:, 0], S[:, 3]]), y, ["a", "weak"])
+    assert alpha1 == {"a": 1.0, "weak": 0.0} and info1["members"] == ["a"]
+    # nothing above noise: the best alone (never an empty blend)
+    alpha0, _ = near_best_scale(rng.standard_normal((500, 2)), rng.standard_normal(500), ["x", "z"])
+    assert sorted(alpha0.values()) == [0.0, 1.0]
 
 
 @settings(max_examples=40, deadline=None)

@@ -13,8 +13,10 @@ to be decided), with purges so no label crosses from one fold into another:
    direction on the standardised scores, shrunk toward the best single expert by a λ chosen by
    purged cross-validation; experts whose out-of-fold IC is not above noise get 0. The gates are
    learned from which expert's α-scaled score was right per window;
-3. **select** (the last fold, forward in time): candidate router configurations — the best expert
-   alone, the stacked blend with uniform routing, learned gates with soft or sparse routing — are
+3. **select** (the last fold, forward in time): candidate router configurations — the near-best
+   average (every expert within two standard errors of the best out-of-fold rank IC, equal
+   weight after scale calibration; :func:`~thunderline.decisions.stacking.near_best_scale`),
+   the stacked blend with uniform routing, learned gates with soft or sparse routing — are
    fitted on the earlier folds' out-of-fold rows and run through the real decision path with the
    experts that did not see the last fold; a more complex candidate replaces the current choice
    only when it beats it by ``SELECT_Z`` standard errors. The action thresholds are fitted there:
@@ -22,8 +24,9 @@ to be decided), with purges so no label crosses from one fold into another:
 4. **refit**: the chosen configuration's α and gates are refitted on every out-of-fold row, and
    the experts on the whole training period (what is registered and decides).
 
-The blend can therefore always fall back to the best validated expert, and a day on
-which routing does not help ends with the plain stacked blend.
+The blend can therefore always fall back to the average of the experts that are best out of fold
+(not to one of them picked by luck), and a day on which routing does not help ends with that or
+the plain stacked blend.
 """
 
 from __future__ import annotations
@@ -182,13 +185,13 @@ def _gates(state: RouterState, names: Sequence[str], S: np.ndarray, alpha: Mappi
     return learned
 
 
-def _candidates(state: RouterState, names: Sequence[str], alpha: Mapping[str, float], best: str,
+def _candidates(state: RouterState, alpha: Mapping[str, float], near: Mapping[str, float],
                 gates: Sequence[np.ndarray], horizon_ms: int) -> dict[str, RouterState]:
     zeros = [np.zeros_like(g) for g in state.gates]
     stacked = BlendSpec((1.0, 1.0), dict(alpha), horizon_ms)
-    one_hot = BlendSpec((1.0, 1.0), {n: (1.0 if n == best else 0.0) for n in names}, horizon_ms)
+    near_best = BlendSpec((1.0, 1.0), dict(near), horizon_ms)
     return {
-        "best_expert": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=one_hot),
+        "near_best": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=near_best),
         "stacked": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=stacked),
         "gated_soft": _with_layers(state, full_capacity=True, p=1.0, gates=gates, blend=stacked),
         "gated_sparse": _with_layers(state, full_capacity=True, p=None, gates=gates, blend=stacked),
@@ -197,11 +200,11 @@ def _candidates(state: RouterState, names: Sequence[str], alpha: Mapping[str, fl
 
 
 def _choose(zs: Mapping[str, np.ndarray], ics: Mapping[str, float]) -> str:
-    """Simplest first (the best expert alone, the stacked blend, each routing): a candidate replaces the
+    """Simplest first (the near-best average, the stacked blend, each routing): a candidate replaces the
     current choice only when it beats it by ``SELECT_Z`` standard errors of the difference."""
     from scipy.stats import spearmanr
 
-    chosen = "best_expert"
+    chosen = "near_best"
     for key in ("stacked", "gated_soft", "gated_sparse", "gated_expert_choice"):
         n = max(len(zs[key]), 3)
         both = np.ptp(zs[key]) > 0 and np.ptp(zs[chosen]) > 0
@@ -223,14 +226,14 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
     from scipy.stats import spearmanr
 
     from thunderline.decisions.pipeline import decide
-    from thunderline.decisions.stacking import stack_weights
+    from thunderline.decisions.stacking import near_best_scale, stack_weights
 
     names, S, fold, X = oof.names, oof.scores, oof.fold, oof.embedded
     last = int(fold.max())
     early = (fold >= 0) & (fold < last)
     alpha_e, stats_e, info_e = stack_weights(S[early], y[early], names, fold[early])
     gates_e = _gates(state, names, S[early], alpha_e, X[early], y[early])
-    candidates = _candidates(state, names, alpha_e, info_e["best"], gates_e, horizon_ms)
+    candidates = _candidates(state, alpha_e, near_best_scale(S[early], y[early], names)[0], gates_e, horizon_ms)
     ics, zs = {}, {}
     for key, cand in candidates.items():
         z = decide(windows_sel, cand, dict(oof.last_experts), tenant_id=tenant_id, edgar_windows=edgar_windows,
@@ -248,11 +251,13 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
     # refit the chosen configuration on every out-of-fold row
     rows = fold >= 0
     alpha, stats, info = stack_weights(S[rows], y[rows], names, fold[rows])
-    final_cands = _candidates(state, names, alpha, info["best"], _gates(state, names, S[rows], alpha, X[rows], y[rows]),
-                              horizon_ms)
+    near, near_info = near_best_scale(S[rows], y[rows], names)
+    info["near_best"] = near_info["members"]
+    final_cands = _candidates(state, alpha, near, _gates(state, names, S[rows], alpha, X[rows], y[rows]), horizon_ms)
     final_blend = BlendSpec(thresholds, final_cands[chosen].blend.scale, horizon_ms, {
         "chosen": chosen, "select_rank_ic": ics, "stack_windows": int(rows.sum()),
-        "select_windows": int(len(windows_sel)), "best_expert": info["best"], "fee_bps": fee_bps,
+        "select_windows": int(len(windows_sel)), "best_expert": info["best"],
+        "near_best": near_info["members"], "fee_bps": fee_bps,
         "shrinkage_lambda": info["lambda"]})
     final = dataclasses.replace(final_cands[chosen], blend=final_blend)
     return BlendFit(final, chosen, ics, stats, th_info, {"select": info_e, "final": info})

@@ -16,6 +16,13 @@ another. So:
   (its own univariate coefficient, every other expert 0) rather than toward zero. λ = 0 is
   the free stack, λ → ∞ the best expert alone, so a stack that cannot earn its extra weights
   on held-out rows collapses to the expert the blend would otherwise fall back to.
+* :func:`near_best_scale`: the fallback the stack and every routing must beat — not the best
+  expert alone but the equal-weight average of the standardised scores of every expert whose
+  out-of-fold rank IC is within ``z`` standard errors of the best one's (``sqrt(2(1−ρ)/n)``, ρ
+  their rank correlation). Which of several near-equal experts ranks first out of fold is
+  mostly luck, and the one that turns out best on the next period is often another; their
+  average is at least as good as the typical member and usually better than any, because
+  their errors are not the same. With a single expert near the top it is that expert alone.
 * :func:`stack_weights` chooses λ from :data:`SHRINK_GRID` by the same purged folds (the stack of
   each λ is fitted on the other folds' out-of-fold rows and scored by rank IC on the fold),
   then fits it on every row. Weights are rescaled so the largest is 1.
@@ -90,6 +97,42 @@ def _useful(S: np.ndarray, y: np.ndarray, min_t: float) -> tuple[list[int], int,
     useful = [j for j, (_, t) in enumerate(stats) if t > min_t]
     best = int(np.argmax([t for _, t in stats])) if stats else 0
     return useful, best, stats
+
+
+#: How many standard errors of the IC difference an expert may trail the best and still join the fallback.
+NEAR_Z = 2.0
+
+
+def near_best_scale(S: np.ndarray, y: np.ndarray, names: Sequence[str], *, z: float = NEAR_Z,
+                    min_t: float = MIN_T) -> tuple[dict, dict]:
+    """α per expert for the near-best average (module docstring): ``1/sd`` (scale calibration: every
+    member's score counts the same once standardised) for the experts within ``z`` standard errors of
+    the best's out-of-fold rank IC among those with t > ``min_t``, 0 for the rest; the largest α is 1.
+    With no expert above ``min_t``, the best alone. Returns (α, {"members", "best", "rank_ic"})."""
+    S = np.asarray(S, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(y) & np.isfinite(S).all(axis=1)
+    S, y = S[ok], y[ok]
+    useful, best, stats = _useful(S, y, min_t)
+    members = [best]
+    if best in useful:
+        rb = rankdata(S[:, best])
+        for j in useful:
+            if j == best:
+                continue
+            rho = rank_ic_t(S[:, j], rb)[0] if np.ptp(S[:, j]) > 0 else 0.0
+            if stats[best][0] - stats[j][0] <= z * np.sqrt(2.0 * max(1.0 - rho, 0.0) / max(len(y), 3)):
+                members.append(j)
+    sd = S.std(axis=0) if len(y) else np.ones(S.shape[1])
+    inv = {j: (1.0 / sd[j] if sd[j] > 0 else 0.0) for j in members}
+    top = max(inv.values(), default=0.0)
+    alpha = {n: 0.0 for n in names}
+    for j, v in inv.items():
+        alpha[names[j]] = float(v / top) if top > 0 else float(j == best)
+    if not any(alpha.values()) and len(names):
+        alpha[names[best]] = 1.0
+    return alpha, {"members": sorted(names[j] for j in members), "best": names[best] if len(names) else None,
+                   "rank_ic": {names[j]: float(stats[j][0]) for j in members}}
 
 
 def stack_weights(S: np.ndarray, y: np.ndarray, names: Sequence[str], fold_id: np.ndarray | None = None, *,
