@@ -19,7 +19,8 @@ to be decided), with purges so no label crosses from one fold into another:
    the stacked blend with uniform routing, learned gates with soft or sparse routing — are
    fitted on the earlier folds' out-of-fold rows and run through the real decision path with the
    experts that did not see the last fold; a more complex candidate replaces the current choice
-   only when it beats it by ``SELECT_Z`` standard errors. The action thresholds are fitted there:
+   only when it beats it by ``SELECT_Z`` standard errors (counted on the fold's independent label
+   spans, not its overlapping windows). The action thresholds are fitted there:
    the |score| above which a position paid its spread and fees, or no trading at all when none did;
 4. **refit**: the chosen configuration's α and gates are refitted on every out-of-fold row, and
    the experts on the whole training period (what is registered and decides).
@@ -199,14 +200,27 @@ def _candidates(state: RouterState, alpha: Mapping[str, float], near: Mapping[st
     }
 
 
-def _choose(zs: Mapping[str, np.ndarray], ics: Mapping[str, float]) -> str:
+def effective_n(windows: Sequence, horizon_ms: int) -> float:
+    """Independent observations among ``windows``' labels: their decision times span (per symbol) over
+    the longest label horizon, at most one per window. Labels of windows closer than the horizon share
+    most of their path, so counting windows overstates what a validation fold can tell apart."""
+    by_key: dict = {}
+    for w in windows:
+        lo, hi = by_key.get(w.key, (w.window_end_us, w.window_end_us))
+        by_key[w.key] = (min(lo, w.window_end_us), max(hi, w.window_end_us))
+    span = sum(hi - lo for lo, hi in by_key.values()) / max(int(horizon_ms) * 1000, 1) + len(by_key)
+    return float(min(max(span, 3.0), max(len(windows), 3)))
+
+
+def _choose(zs: Mapping[str, np.ndarray], ics: Mapping[str, float], n_eff: float) -> str:
     """Simplest first (the near-best average, the stacked blend, each routing): a candidate replaces the
-    current choice only when it beats it by ``SELECT_Z`` standard errors of the difference."""
+    current choice only when it beats it by ``SELECT_Z`` standard errors of the difference, counted on
+    ``n_eff`` independent observations (:func:`effective_n`), not on overlapping windows."""
     from scipy.stats import spearmanr
 
     chosen = "near_best"
     for key in ("stacked", "gated_soft", "gated_sparse", "gated_expert_choice"):
-        n = max(len(zs[key]), 3)
+        n = max(min(len(zs[key]), n_eff), 3)
         both = np.ptp(zs[key]) > 0 and np.ptp(zs[chosen]) > 0
         rho = spearmanr(zs[key], zs[chosen]).statistic if both else 0.0
         rho = float(rho) if np.isfinite(rho) else 0.0
@@ -245,7 +259,8 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
             ic = spearmanr(z[ok], ys[ok]).statistic if ok.sum() > 2 and np.ptp(z[ok]) > 0 else 0.0
             per_h.append(float(ic) if np.isfinite(ic) else 0.0)
         ics[key] = float(np.mean(per_h))
-    chosen = _choose(zs, ics)
+    n_eff = effective_n(windows_sel, max(y_sel))
+    chosen = _choose(zs, ics, n_eff)
     y_h = y_sel.get(int(horizon_ms), next(iter(y_sel.values())))
     thresholds, th_info = fit_thresholds(zs[chosen], y_h * 1e4, spread_sel, fee_bps)
     # refit the chosen configuration on every out-of-fold row
@@ -257,7 +272,7 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
     final_blend = BlendSpec(thresholds, final_cands[chosen].blend.scale, horizon_ms, {
         "chosen": chosen, "select_rank_ic": ics, "stack_windows": int(rows.sum()),
         "select_windows": int(len(windows_sel)), "best_expert": info["best"],
-        "near_best": near_info["members"], "fee_bps": fee_bps,
+        "near_best": near_info["members"], "select_effective_n": n_eff, "fee_bps": fee_bps,
         "shrinkage_lambda": info["lambda"]})
     final = dataclasses.replace(final_cands[chosen], blend=final_blend)
     return BlendFit(final, chosen, ics, stats, th_info, {"select": info_e, "final": info})
