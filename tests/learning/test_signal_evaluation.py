@@ -238,3 +238,18 @@ def test_decision_stack_fits_on_out_of_fold_scores_and_refits_experts_on_the_who
     assert r["calibrate_stats"]["order_flow_logit_h1"]["t"] > r["calibrate_stats"]["momentum_gbm_h1_shallow"]["t"]
     assert all(fx.train_info["n_rows"] == len(wins) for fx in fit.experts.values())
     assert r["chosen"] in r["select_rank_ic"]
+
+
+def test_select_stage_counts_independent_label_spans_not_overlapping_windows():
+    """Windows every 250 ms whose labels look 5 s ahead share most of their path: 100 s of them are about
+    21 independent observations per symbol, not 400; sparse windows count one each."""
+    from collections import namedtuple
+
+    from thunderline.decisions.fitting import effective_n
+
+    W = namedtuple("W", "key window_end_us")
+    dense = [W(s, t) for s in ("A", "B") for t in range(0, 100_000_000, 250_000)]
+    assert effective_n(dense, 5000) == pytest.approx(2 * (99.75 / 5 + 1))
+    sparse = [W("A", t) for t in range(0, 100_000_000_000, 60_000_000)]
+    assert effective_n(sparse, 5000) == len(sparse)
+    assert effective_n(dense[:2], 5000) == 3.0
