@@ -17,7 +17,9 @@ ticks cut in the same places) through the stdin Arrow path's code (spool → pro
 just before the spool: what the WebSocket adapter adds is the difference.
 A warm-up batch of another symbol is processed first, so numba compiles outside the measurement.
 Wall times move with the neighbours on a shared machine; the CPU time of the thread that processes
-the micro-batches (time.thread_time) is printed for both, with the load average.
+the micro-batches (time.thread_time) is printed for both, with the load average, and so is the
+adapter's own CPU per frame (the consuming thread's CPU outside the micro-batches: receive, JSON,
+book sync, journal, cuts), which the load hardly moves.
 Figures only: nothing here passes or fails on time.
 """
 
@@ -177,9 +179,14 @@ def _run_over_websocket(settings, stream, args):
 
         runner.handle = timed
         stop = threading.Event()
-        th = threading.Thread(target=run_binance_ws, args=(runner, "binance-ws://BTCUSDT"),
-                              kwargs=dict(stop=stop, linger_s=args.linger_ms / 1000, max_batch=args.max_batch,
-                                          stall_s=3600), daemon=True)
+        thread_cpu: list[float] = []
+
+        def consume() -> None:
+            run_binance_ws(runner, "binance-ws://BTCUSDT", stop=stop, linger_s=args.linger_ms / 1000,
+                           max_batch=args.max_batch, stall_s=3600)
+            thread_cpu.append(time.thread_time() * 1e3)
+
+        th = threading.Thread(target=consume, daemon=True)
         t_start = time.perf_counter()
         th.start()
         while not (server.done.is_set() and getattr(runner, "source", None) is not None
@@ -189,6 +196,11 @@ def _run_over_websocket(settings, stream, args):
         stop.set()
         th.join(120)
         elapsed = time.perf_counter() - t_start
+        if thread_cpu:  # the adapter's own share: the consuming thread's CPU outside the micro-batches
+            frames = runner.source.sync.stats.frames
+            adapter = thread_cpu[0] - sum(b[2] for b in per_batch)
+            print(f"  adapter (receive, JSON, book sync, journal, cuts): {adapter:.0f} ms CPU for {frames:,} frames = "
+                  f"{adapter * 1e3 / max(frames, 1):.1f} µs a frame")
     return runner, per_batch, elapsed
 
 
