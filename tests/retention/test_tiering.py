@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tiering_home import MONTH, SYMBOL
 
+from thunderline.lineage import describe
 from thunderline.retention import restore_month, tier_month
 from thunderline.store.lake import Lake
 
@@ -61,10 +62,16 @@ def test_a_month_tiered_and_restored_is_bit_identical_and_replays_the_same_decis
     with home.warehouse.session("alpha") as s:
         assert {r["status"] for r in s.select("cold_files")} == {"cold"}
         assert [r["action"] for r in s.select("retention_audit")] == ["tier"]
+        window = s.select("feature_windows", columns=["id"], limit=1)[0]["id"]
+        tree = describe(s, window, "up", 1)  # lineage still resolves, and names where the ticks now are
+    assert f"cold: {home.cold_url}/tenant=alpha/ticks/month={MONTH}/symbol={SYMBOL}/" in tree
+    assert f"thunderline restore {MONTH}" in tree
 
     restored = restore_month(home.warehouse, Lake(home.lake_dir), "alpha", MONTH, home.cold_url, actor="test")
     assert restored.files == restored.verified == len(before["alpha"])
     assert lake_files(home, "alpha") == before["alpha"]
+    with home.warehouse.session("alpha") as s:
+        assert "cold:" not in describe(s, window, "up", 1)
     decide(home, "alpha", trained, replay=True)
     assert hashes(home, "alpha", "feature_windows") == windows
     assert hashes(home, "alpha", "decision_traces") == traces

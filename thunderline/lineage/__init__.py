@@ -20,4 +20,20 @@ def describe(session, node_id: str, direction: str = "up", depth: int = 5) -> st
     kind = node_kind(session, node_id)
     if kind is None:
         return None
-    return format_tree(node_id, kind, walk(session, node_id, direction, depth), direction, depth)
+    steps = walk(session, node_id, direction, depth)
+    batches = {s.node_id for s in steps if s.kind == "tick_batch"} | ({node_id} if kind == "tick_batch" else set())
+    return format_tree(node_id, kind, steps, direction, depth, notes=storage_notes(session, batches))
+
+
+def storage_notes(session, batch_ids: set[str]) -> dict[str, str]:
+    """Where tick batches that left the lake are (``cold_files``, thunderline.retention): node id → note.
+
+    A batch tiered to cold storage keeps its lineage; the walk names its cold URL (``thunderline restore
+    MONTH`` brings it back), or says it was purged past the retention horizon.
+    """
+    if not batch_ids:
+        return {}
+    c = session.table("cold_files")
+    rows = session.select("cold_files", c.c.id.in_(sorted(batch_ids)), columns=["id", "status", "cold_url", "month"])
+    notes = {"cold": "cold: {cold_url} (thunderline restore {month})", "deleted": "deleted past retention ({month})"}
+    return {r["id"]: notes[r["status"]].format(**r) for r in rows if r["status"] in notes}
