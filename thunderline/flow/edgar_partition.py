@@ -22,6 +22,7 @@ from pathlib import Path
 from thunderline.contracts import EDGARDoc
 from thunderline.edgar import EdgarParseError, build_windows, parse_path
 from thunderline.edgar.errors import EdgarMissingFieldError
+from thunderline.edgar.retained import sections_redacted, xbrl_hash
 from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
 from thunderline.faults import fault_point
@@ -167,7 +168,8 @@ def doc_row(d: EDGARDoc) -> dict:
     return dict(id=d.id, cik=d.cik, accession=d.accession, form=d.form, doc_kind=d.doc_kind,
                 company_name=d.company_name, period_of_report=d.period_of_report, filed_date=d.filed_date,
                 accepted_at=d.accepted_at_us, month=month_of_us(d.accepted_at_us), source=d.source,
-                amends=d.amends, sections=d.sections, xbrl=d.xbrl_facts, meta=d.meta, content_hash=d.content_hash)
+                amends=d.amends, sections=d.sections, xbrl=d.xbrl_facts, meta=d.meta, content_hash=d.content_hash,
+                sections_redacted=sections_redacted(d), xbrl_hash=xbrl_hash(d))
 
 
 def row_doc(r: dict) -> EDGARDoc:
