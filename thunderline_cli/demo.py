@@ -139,6 +139,9 @@ def run_demo(args) -> int:
         print("demo: the observability_models_job run failed; see the Dagster UI for its logs")
         return 1
     print("[models] the SQL models (sql/*) and flow_telemetry rebuilt from the warehouse (observability_models_job)")
+    from thunderline_cli.retention import demo_retention
+
+    demo_retention(settings, TRAIN_MONTH, verbose=args.verbose)  # tier the history month, restore it (sha256)
     _print_where_to_look(settings, t0)
     return 0
 

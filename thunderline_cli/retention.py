@@ -132,3 +132,24 @@ def run_status(args) -> int:
     for (month, status), (files, size) in sorted(by.items()):
         print(f"  {month} {status:9} {files} files, {size:,} bytes")
     return 0
+
+
+def demo_retention(settings, month: str, *, verbose: bool = False) -> bool:
+    """The demo's retention step: tier ``month`` through ``retention_tiering_job``, restore it, print both."""
+    from thunderline.retention import restore_month
+    from thunderline.stores import open_stores
+
+    done = tier_months(settings, [month], source="cli:demo", verbose=verbose)
+    if not done:
+        print(f"[retention] {month}: no lake files to tier")
+        return False
+    d = done[0]
+    print(f"[retention] {month} tiered to cold storage (retention_tiering_job): {d['files']} files, "
+          f"{d['bytes'] / 1e6:.1f} MB → {d['cold_url']} (zstd Parquet, manifest.json with a sha256 per file)")
+    with open_stores(settings) as stores:
+        r = restore_month(stores.warehouse, stores.lake, settings.tenant_id, month, settings.cold_url,
+                          actor="cli:demo")
+    total = r.files + r.already_hot
+    print(f"    thunderline restore {month}: {r.files} files back in the lake, sha256 identical to ingest for "
+          f"{r.verified} of {total}")
+    return r.verified == total

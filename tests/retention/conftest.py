@@ -1,23 +1,10 @@
 """Fixtures for retention tests: tenants holding the real AMZN LOBSTER day (tiering_home), on SQLite and
-PostgreSQL, and a small trained expert pool for the decision replay."""
+PostgreSQL (the decision replay uses the session's trained pool, tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 from tiering_home import TENANTS, Home, ingest_day
-
-
-@pytest.fixture(scope="session")
-def mlflow_uri(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="session")
-def trained(mlflow_uri):
-    """Market experts trained once on synthetic history and a seeded router state (tests/trained_pool.py)."""
-    from trained_pool import trained_market_pool
-
-    yield from trained_market_pool(mlflow_uri)
 
 
 @pytest.fixture
