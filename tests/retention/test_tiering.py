@@ -7,8 +7,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from tiering_home import MONTH, SYMBOL
 
+from thunderline.flow.market_windows import TieredMonthError
 from thunderline.lineage import describe
 from thunderline.retention import restore_month, tier_month
 from thunderline.store.lake import Lake
@@ -67,6 +69,8 @@ def test_a_month_tiered_and_restored_is_bit_identical_and_replays_the_same_decis
     assert f"cold: {home.cold_url}/tenant=alpha/ticks/month={MONTH}/symbol={SYMBOL}/" in tree
     assert f"thunderline restore {MONTH}" in tree
 
+    with pytest.raises(TieredMonthError, match=f"run `thunderline restore {MONTH}` first"):
+        decide(home, "alpha", trained, replay=True)  # rebuilding windows from a tiered month is refused, not empty
     restored = restore_month(home.warehouse, Lake(home.lake_dir), "alpha", MONTH, home.cold_url, actor="test")
     assert restored.files == restored.verified == len(before["alpha"])
     assert lake_files(home, "alpha") == before["alpha"]
@@ -80,8 +84,6 @@ def test_a_month_tiered_and_restored_is_bit_identical_and_replays_the_same_decis
 
 
 def test_a_tenant_cannot_tier_a_file_outside_its_own_partition(two_tenants):
-    import pytest
-
     from thunderline.retention import RetentionError
 
     home = two_tenants

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -236,6 +237,22 @@ def persist_windows(session: TenantSession, windows: list) -> int:
     return record_edge_columns(session, edges, job_name="thunderline.lineage.record_edges")
 
 
+class TieredMonthError(RuntimeError):
+    """The partition's lake files are in cold storage (thunderline.retention): restore the month first."""
+
+
+def _check_hot(session: TenantSession, month: str, batches: list[dict]) -> None:
+    """Refuse, naming the restore command, a partition whose lake files were tiered away (retention)."""
+    gone = [b["id"] for b in batches if not os.path.exists(b["path"])]
+    if not gone:
+        return
+    c = session.table("cold_files")
+    cold = session.count("cold_files", c.c.id.in_(gone), c.c.status == "cold")
+    if cold:
+        raise TieredMonthError(f"{month}: {cold} of the partition's {len(batches)} lake files are in cold storage; "
+                               f"run `thunderline restore {month}` first")
+
+
 def build_window_partition(
     session: TenantSession,
     month: str,
@@ -250,6 +267,7 @@ def build_window_partition(
     t = session.table("raw_tick_batches")
     batches = session.select("raw_tick_batches", t.c.month == month, t.c.symbol == symbol,
                              order_by=[t.c.ts_min, t.c.seq_min, t.c.id])
+    _check_hot(session, month, batches)
     summary = WindowPartitionSummary(f"{month}|{symbol}", recipe.recipe_version)
     lo, hi = month_bounds_us(month)
     fw = session.table("feature_windows")
