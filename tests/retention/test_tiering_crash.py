@@ -60,3 +60,21 @@ def test_a_crash_between_files_loses_nothing_and_a_rerun_completes(alpha_lake, p
         assert sorted(r["sha256"] for r in s.select("cold_files") if r["status"] == "cold") == sorted(before.values())
     restore_month(home.warehouse, lake, "alpha", MONTH, home.cold_url)
     assert {p.name: _sha(p) for p in lake.batch_files("alpha", MONTH, SYMBOL)} == before
+
+
+def test_an_object_store_url_goes_through_fsspec_and_restores_bit_identical(alpha_lake):
+    """``memory://`` is no pyarrow filesystem: the cold store opens it through fsspec (as it would gcs/az/…)."""
+    import fsspec
+
+    home = alpha_lake
+    lake = Lake(home.lake_dir)
+    before = {p.name: _sha(p) for p in lake.batch_files("alpha", MONTH, SYMBOL)}
+    url = f"memory://cold-{os.getpid()}-{home.warehouse.url.rsplit('/', 1)[-1]}"
+    report = tier_month(home.warehouse, lake, "alpha", MONTH, url)
+    assert report.files == len(before) and lake.batch_files("alpha", MONTH, SYMBOL) == []
+    mem = fsspec.filesystem("memory")
+    listed = mem.find(url.removeprefix("memory://"))
+    assert sorted(p.rsplit("/", 1)[-1] for p in listed) == sorted([*before, "manifest.json"])
+    restore_month(home.warehouse, lake, "alpha", MONTH, url)
+    assert {p.name: _sha(p) for p in lake.batch_files("alpha", MONTH, SYMBOL)} == before
+    mem.rm(url.removeprefix("memory://"), recursive=True)
