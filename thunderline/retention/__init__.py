@@ -1,9 +1,9 @@
 """Retention and tiering: per-tenant horizons, lake months to cold storage and back, audited purges.
 
-``thunderline.retention_policy`` reads THUNDERLINE_RETENTION (vocabulary layer: config parses it); ``tiering`` moves a month's tick files to cold storage
-(``coldstore``: a directory or an object store) with a manifest and a sha256 per file;
-``restore`` brings them back bit-identical; ``purge`` deletes past the keep horizon, only when
-asked, with an audit row per data class and month.
+``thunderline.retention_policy`` parses THUNDERLINE_RETENTION (in the vocabulary layer, so ``config``
+can read it); ``tiering`` moves a month's tick files to cold storage (``coldstore``: a directory or an
+object store) with a manifest and a sha256 per file; ``restore`` brings them back bit-identical;
+``purge`` deletes past the keep horizon, only when asked, with an audit row per data class.
 """
 
 from thunderline.retention.restore import RestoreReport, restore_month
