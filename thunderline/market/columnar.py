@@ -160,13 +160,14 @@ PARSE_BLOCK_BYTES = 1 << 20  # pyarrow's own block: a block that fits the cache 
 
 
 def parse_block(data: bytes, names: list[str], types: dict[str, pa.DataType], *,
-                use_threads: bool = False) -> pa.Table | None:
+                use_threads: bool = False, lines: int | None = None) -> pa.Table | None:
     """``data`` (whole lines, no header) as a typed table, or None when a line does not type.
 
     Only the empty string is null (so "NaN"/"inf" arrive as values and are judged by the reader),
     quoting is off (vendor files do not quote), and a line with the wrong number of fields fails
     the block rather than being skipped. pyarrow parses in 1 MB blocks (measured: 2-2.5x less CPU
-    than one block of the whole piece); a line longer than that is parsed as one block.
+    than one block of the whole piece); a line longer than that is parsed as one block. ``lines``: how
+    many line ends ``data`` holds when the caller already counted them (else they are counted here).
     """
     for block_size in (PARSE_BLOCK_BYTES, len(data) + 1):
         try:
@@ -184,7 +185,7 @@ def parse_block(data: bytes, names: list[str], types: dict[str, pa.DataType], *,
                 continue  # a line longer than pyarrow's block, not a bad line
             return None
         # one row per line, or the row path decides (pyarrow would skip or split lines the row path keeps)
-        return t if t.num_rows == data.count(b"\n") else None
+        return t if t.num_rows == (data.count(b"\n") if lines is None else lines) else None
     return None
 
 
@@ -198,9 +199,10 @@ class Piece:
 
 
 def typed_pieces(piece: Piece, parse) -> Iterator[tuple[Piece, tuple[pa.Table, ...] | None]]:
-    """Parse ``piece`` with ``parse`` (bytes per file → tables or None); pieces that do not parse are
-    halved until they are at most MIN_SPLIT_LINES lines, then yielded with None (row path)."""
-    tables = parse(piece.data)
+    """Parse ``piece`` with ``parse`` (bytes per file and the piece's line count → tables or None); pieces
+    that do not parse are halved until they are at most MIN_SPLIT_LINES lines, then yielded with None
+    (row path)."""
+    tables = parse(piece.data, piece.n)
     if tables is not None or piece.n <= MIN_SPLIT_LINES:
         yield piece, tables
         return

@@ -170,8 +170,8 @@ def iter_line_format(path: Path, tenant_id: str, chunk_rows: int, fmt: LineForma
     """Stream a one-line-per-tick CSV (header on line 1) as TickChunks, columnar (see module docstring)."""
     src = str(path)
 
-    def parse(data: tuple[bytes, ...]):
-        t = parse_block(data[0], fmt.names, fmt.types)
+    def parse(data: tuple[bytes, ...], n: int):
+        t = parse_block(data[0], fmt.names, fmt.types, lines=n)
         return None if t is None else (t,)
 
     with open_bytes(path) as fh:

@@ -265,11 +265,11 @@ def iter_lobster(
     ob_names = _ob_names(level)
     ob_types = {n: pa.int64() for n in ob_names}
 
-    def parse(data: tuple[bytes, ...]):
-        m = parse_block(data[0], _MSG_NAMES, _MSG_TYPES, use_threads=use_threads)
+    def parse(data: tuple[bytes, ...], n: int):
+        m = parse_block(data[0], _MSG_NAMES, _MSG_TYPES, use_threads=use_threads, lines=n)
         if m is None:
             return None
-        o = parse_block(data[1], ob_names, ob_types, use_threads=use_threads)
+        o = parse_block(data[1], ob_names, ob_types, use_threads=use_threads, lines=n)
         return None if o is None else (m, o)
 
     ctx = _Ctx(tenant_id, src, venue, symbol, level, clock)
