@@ -35,8 +35,9 @@ lint: install
 demo: install
 	$(BIN)/thunderline demo
 
+# --durations: the slowest tests are printed every run, so the suite's time is watched where it is spent
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 # The fuzz tests of tests/hardening with a larger budget and fresh randomness (make test runs them with a
 # fixed seed and THUNDERLINE_FUZZ_EXAMPLES=40). FUZZ_EXAMPLES=5000 make fuzz for a long session.

@@ -157,9 +157,9 @@ def _fail_on_leaked_code_servers(root: Path) -> None:
                 child.kill()
             p.kill()
     if leaked:
-        pytest.fail(f"{len(leaked)} dagster code server(s) left running over an instance of this session: stop "
-                    f"them in the fixture that started them (tests/proc_support.py) [{'; '.join(what)}]",
-                    pytrace=False)
+        pytest.fail(f"{len(leaked)} process(es) left running over a Dagster instance of this session (a code "
+                    f"server or its child): stop them in the fixture that started them (tests/proc_support.py) "
+                    f"[{'; '.join(what)}]", pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

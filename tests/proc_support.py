@@ -69,13 +69,19 @@ def kill_instance_processes(dagster_home: str | Path, wait_s: float = 10.0) -> l
 
 
 def leaked_code_servers(root: str | Path) -> list[psutil.Process]:
-    """``dagster api grpc`` code servers (``--instance-ref``) whose instance lives under ``root``."""
+    """Processes serving an instance under ``root``: ``dagster api grpc`` code servers (``--instance-ref`` naming
+    it) and any process whose ``DAGSTER_HOME`` is under it (a code server's multiprocessing child outlives the
+    server when the server stops on its heartbeat timeout). Never this process or its ancestors."""
     needle = str(Path(root).resolve())
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     out = []
     for proc in psutil.process_iter():
+        if proc.pid in spared:
+            continue
         try:
             cmd = proc.cmdline()
-            if "--instance-ref" in cmd and any(needle in part for part in cmd) and proc.status() != psutil.STATUS_ZOMBIE:
+            serves = "--instance-ref" in cmd and any(needle in part for part in cmd)
+            if (serves or (_env_home(proc) or "").startswith(needle)) and proc.status() != psutil.STATUS_ZOMBIE:
                 out.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
