@@ -7,7 +7,7 @@ snapshot in ``tests/foundation/snapshots/feature_schemas.json`` pins it).
 
 from __future__ import annotations
 
-from thunderline.feature_schemas import FeatureSchema
+from thunderline.feature_schema_model import FeatureSchema
 
 FS1_MARKET_FULL = (
     'mid_return', 'spread', 'spread_bps', 'spread_twa', 'imbalance_top1', 'imbalance_topn', 'ofi_1', 'ofi_2',
