@@ -55,6 +55,17 @@ class RetentionPolicy:
     def describe(self, tenant_id: str) -> dict[str, dict[str, int | None]]:
         return {c: vars(self.for_tenant(tenant_id, c)) for c in DATA_CLASSES}
 
+    def to_text(self) -> str:
+        """The policy as the ``THUNDERLINE_RETENTION`` text a user writes; :func:`parse_policy` reads it back
+        to an equal policy. An entry with neither horizon is written ``keep=forever`` (it still overrides ``*``)."""
+        parts = []
+        for tenant, klass, p in self.entries:
+            if p.hot_days is not None:
+                parts.append(f"{tenant}.{klass}.hot={p.hot_days}")
+            if p.keep_days is not None or p.hot_days is None:
+                parts.append(f"{tenant}.{klass}.keep={'forever' if p.keep_days is None else p.keep_days}")
+        return ",".join(parts)
+
 
 def parse_policy(text: str) -> RetentionPolicy:
     """Parse ``THUNDERLINE_RETENTION``; raises :class:`PolicyError` naming the bad entry."""

@@ -39,6 +39,8 @@ _COMMANDS = (db, ingest, demo, experts, evaluate, lineage, ingress_server, keys,
 def _cmd_config(args) -> int:
     s = load_settings()
     for k, v in s.model_dump().items():
+        if k == "retention":  # as the THUNDERLINE_RETENTION text one writes, not the parsed structure
+            v = s.retention.to_text() or "(unset: nothing tiered, nothing deleted)"
         print(f"{k:22} {v}")
     return 0
 

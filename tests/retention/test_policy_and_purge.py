@@ -6,10 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tiering_home import MONTH, SYMBOL
 
 from thunderline.config import ConfigError, load_settings
-from thunderline.retention import ClassPolicy, parse_policy, tier_month
+from thunderline.retention import DATA_CLASSES, ClassPolicy, parse_policy, tier_month
 from thunderline.retention.purge import purge
 from thunderline.retention.tiering import months_due
 from thunderline.store.lake import Lake
@@ -67,3 +69,40 @@ def test_purge_deletes_only_when_asked_and_audits_it(two_tenants):
                      "features": {"before": "2013-01", "rows": windows, "files": 0, "keep_days": 365}}
     with home.warehouse.session("beta") as s:  # the other tenant: nothing deleted
         assert s.count("feature_windows") > 0 and lake.batch_files("beta", MONTH, SYMBOL)
+
+
+_TENANTS = st.sampled_from(["*", "acme", "b-2", "zeta_9"])
+_HORIZONS = st.tuples(st.one_of(st.none(), st.integers(0, 5000)), st.one_of(st.none(), st.integers(0, 5000)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.tuples(_TENANTS, st.sampled_from(DATA_CLASSES)), _HORIZONS, max_size=8))
+def test_policy_text_reads_back_to_the_same_policy(spec):
+    parts = []
+    for (tenant, klass), (hot, keep) in spec.items():
+        if hot is not None and keep is not None:
+            keep = max(keep, hot)
+        if hot is not None:
+            parts.append(f"{tenant}.{klass}.hot={hot}")
+        parts.append(f"{tenant}.{klass}.keep={'forever' if keep is None else keep}")
+    policy = parse_policy(",".join(parts))
+    assert parse_policy(policy.to_text()) == policy
+    for tenant in ("acme", "other"):
+        for klass in DATA_CLASSES:
+            assert parse_policy(policy.to_text()).for_tenant(tenant, klass) == policy.for_tenant(tenant, klass)
+
+
+def test_thunderline_config_prints_the_policy_as_the_text_one_writes(tmp_path, monkeypatch, capsys):
+    from thunderline_cli.main import main
+
+    monkeypatch.setenv("THUNDERLINE_HOME", str(tmp_path))
+    monkeypatch.setenv("THUNDERLINE_RETENTION", " acme.raw_ticks.keep=400, *.raw_ticks.hot=90,acme.raw_ticks.hot=7,"
+                                               "*.decisions.keep=forever")
+    assert main(["config"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("retention "))
+    text = line.split(None, 1)[1]
+    assert text == "*.decisions.keep=forever,*.raw_ticks.hot=90,acme.raw_ticks.hot=7,acme.raw_ticks.keep=400"
+    assert parse_policy(text) == load_settings(create_dirs=False).retention
+    monkeypatch.delenv("THUNDERLINE_RETENTION")
+    assert main(["config"]) == 0
+    assert "retention              (unset: nothing tiered, nothing deleted)" in capsys.readouterr().out
