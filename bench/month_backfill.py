@@ -160,6 +160,8 @@ def main() -> None:
     ap.add_argument("--compression", choices=["none", "gzip", "zstd"], default="none")
     ap.add_argument("--workers", type=int, default=2, help="thunderline ingest --workers (partitions of "
                     "different symbols on that many processes; 1 = the serial loop)")
+    ap.add_argument("--no-expectations", action="store_true", help="thunderline ingest --no-expectations "
+                    "(the Great Expectations suite is ~3.2 of the core's ~7.5 CPU-µs a tick: bench/ingest_stages.py)")
     ap.add_argument("--workdir", help="keep the month here (default: a temp dir, removed afterwards)")
     args = ap.parse_args()
     per_symbol = int(10_000_000 * args.scale)
@@ -186,7 +188,8 @@ def main() -> None:
             env.pop(k, None)
         cli = Path(sys.executable).with_name("thunderline")
         t0 = time.perf_counter()
-        proc = subprocess.Popen([str(cli), "ingest", "--quiet", "--workers", str(args.workers)], env=env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen([str(cli), "ingest", "--quiet", "--workers", str(args.workers)]
+                                + (["--no-expectations"] if args.no_expectations else []), env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         sampler = RssSampler(proc.pid)
         sampler.start()
