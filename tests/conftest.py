@@ -22,6 +22,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests assert behaviour, never wall-clock time: Hypothesis's timing checks (a per-example deadline, the
+# "input generation is slow" health check) fail on a loaded 2-core CI machine without any wrong answer.
+# Tests that set their own settings still override these per key.
+settings.register_profile("thunderline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("thunderline")
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow 3.x's switch
