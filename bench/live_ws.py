@@ -226,7 +226,8 @@ def _baseline(settings, rest: np.ndarray) -> None:
             t0, c0 = time.time_ns() // 1000, time.thread_time()
             r2.handle(spool_table(s2, b), np.full(b.num_rows, t0, np.int64))
             cpus.append((time.thread_time() - c0) * 1e3)
-        print(f"baseline CPU per micro-batch (this thread): {np.median(cpus):.1f} ms median, {max(cpus):.1f} max")
+        print(f"baseline CPU per micro-batch (this thread): {np.median(cpus):.1f} ms median, {max(cpus):.1f} max "
+              f"(batch {int(np.argmax(cpus)) + 1} of {len(cpus)})")
         base_rest = np.concatenate(r2.stats.tick_latency_us[1:])
         print(f"baseline (same batches, spool → persisted trace, no network/JSON/book): {_pct(base_rest)}")
         r2.close()
