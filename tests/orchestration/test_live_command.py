@@ -7,6 +7,7 @@ import io
 import urllib.request
 
 import dagster as dg
+import pytest
 from orch_helpers import write_ticks
 
 from thunderline.decisions.router_state import publish_router_version
@@ -15,7 +16,15 @@ from thunderline.telemetry import MetricsRegistry, read_events
 from thunderline_cli.live_service import LiveRunner, run_stdin, serve_metrics
 
 
-def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_env, ephemeral_instance, trained,
+@pytest.fixture
+def own_instance():
+    """An instance of its own: the test asserts the exact set of partitions `live` materialized, which a shared
+    instance holding another test's runs (test_live_parity) would break depending on test order."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_env, own_instance, trained,
                                                                       mlflow_uri, tmp_path):
     settings = settings_env.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
     state, _, _ = trained
@@ -31,7 +40,7 @@ def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_en
 
     metrics = MetricsRegistry()
     server = serve_metrics(metrics, 0)
-    runner = LiveRunner(settings, instance=ephemeral_instance, metrics=metrics, interval_s=0.0,
+    runner = LiveRunner(settings, instance=own_instance, metrics=metrics, interval_s=0.0,
                         keep_latencies=True)
     assert runner.decisions is not None and runner.decisions.state.version == state.version
     run_stdin(runner, stream, max_batch=1_000)
@@ -59,10 +68,10 @@ def test_stdin_ticks_become_traces_with_telemetry_and_dagster_events(settings_en
     server.shutdown()
     assert "# TYPE thunderline_flow_market_lag_ms summary" in body and "thunderline_router_entropy_count" in body
 
-    mats = ephemeral_instance.fetch_materializations(dg.AssetKey("decision_traces"), limit=100).records
+    mats = own_instance.fetch_materializations(dg.AssetKey("decision_traces"), limit=100).records
     assert mats and {m.partition_key for m in mats} == {"2024-01-01|LIVE"}
     assert mats[0].asset_materialization.metadata["reported_by"].value == "thunderline live"
-    assert "LIVE" in ephemeral_instance.get_dynamic_partitions("symbols")
+    assert "LIVE" in own_instance.get_dynamic_partitions("symbols")
 
 
 def test_arrow_ipc_stdin(settings_env, ephemeral_instance, tmp_path):
