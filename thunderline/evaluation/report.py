@@ -32,8 +32,9 @@ EXPERIMENT = "thunderline-evaluation"
 
 def months_between(lo_us: int, hi_us: int) -> list[str]:
     """Every YYYY-MM month that [lo, hi) touches (UTC)."""
-    lo = pd.Timestamp(int(lo_us), unit="us", tz="UTC").to_period("M")
-    hi = pd.Timestamp(int(hi_us) - 1, unit="us", tz="UTC").to_period("M")
+    # tz-naive UTC: to_period on a tz-aware stamp warns that it drops the zone
+    lo = pd.Timestamp(int(lo_us), unit="us").to_period("M")
+    hi = pd.Timestamp(int(hi_us) - 1, unit="us").to_period("M")
     return [str(p) for p in pd.period_range(lo, hi, freq="M")]
 
 
