@@ -281,17 +281,18 @@ class _ExpectationRun:
         self.totals: dict[str, dict] = {}
 
     def add(self, batch: pa.RecordBatch) -> None:
-        from thunderline.market.validation import gx_frame
+        from thunderline.market.validation import gx_frame, source_groups
 
         df = gx_frame(batch, self.prev_seq)
-        res = self.suite.validate(df)
+        res = self.suite.validate(df, result_format="BASIC")  # counts only: no per-row index lists
         for k, v in res.items():
             t = self.totals.setdefault(k, {"success": True, "unexpected_count": 0, "element_count": 0})
             t["success"] = t["success"] and v["success"]
             t["unexpected_count"] += v["unexpected_count"]
             t["element_count"] += v["element_count"]
-        key = df["venue"].astype(str) + "\x1f" + df["symbol"].astype(str) + "\x1f" + df["source"].astype(str)
-        for k, m in df.groupby(key, sort=False)["seq"].max().items():
+        codes, keys = source_groups(df)
+        for code, m in df["seq"].groupby(codes, sort=False).max().items():
+            k = keys[int(code)]
             self.prev_seq[k] = max(int(m), self.prev_seq.get(k, int(m)))
 
     def summary(self) -> dict[str, dict]:
