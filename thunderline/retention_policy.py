@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 
 DATA_CLASSES = ("raw_ticks", "raw_edgar", "features", "decisions", "lineage")
-#: Data classes that live as lake files (what tiering moves); the others are warehouse rows.
-TIERED_CLASSES = ("raw_ticks",)
+#: Data classes tiering moves to cold storage: lake files (raw_ticks) and warehouse rows (raw_edgar_docs).
+TIERED_CLASSES = ("raw_ticks", "raw_edgar")
 #: Defaults: nothing tiered, nothing deleted, until a horizon is configured (the nightly tiering schedule
 #: runs by default and finds nothing due).
 DEFAULT_HOT_DAYS: dict[str, int] = {}

@@ -47,12 +47,17 @@ def register(sub) -> None:
     r.set_defaults(func=run_restore)
 
 
-def tier_months(settings, months: list[str], *, source: str, verbose: bool = False) -> list[dict]:
-    """Run ``retention_tiering_job`` for ``months`` (empty: what the policy says is due); one dict per month."""
+def tier_months(settings, months: list[str], *, source: str, verbose: bool = False,
+                edgar: bool = False) -> list[dict]:
+    """Run ``retention_tiering_job`` for ``months`` (empty: what the policy says is due); one dict per month and
+    data class tiered. ``edgar``: named months are raw EDGAR months too (the demo names lake months only)."""
     from thunderline_cli.dagster_runs import RunSession
 
     session = RunSession(settings, source=source, verbose=verbose)
-    runs = session.run("retention_tiering_job", config={"ops": {"tier_lake_months": {"config": {"months": months}}}})
+    ops = {"tier_lake_months": {"config": {"months": months}}}
+    # a month named for the lake only: the EDGAR op tiers nothing it was not asked for
+    ops["tier_edgar_months"] = {"config": {"months": months, "enabled": edgar or not months}}
+    runs = session.run("retention_tiering_job", config={"ops": ops})
     if not runs.ok:
         raise CliError(f"retention_tiering_job failed: {runs.failure()}")
     from thunderline.stores import open_stores
@@ -60,16 +65,20 @@ def tier_months(settings, months: list[str], *, source: str, verbose: bool = Fal
     with open_stores(settings) as stores, stores.warehouse.session(settings.tenant_id) as s:
         a = s.table("retention_audit")
         rows = s.select("retention_audit", a.c.action == "tier", a.c.actor == f"dagster:{runs.results[0].run_id}",
-                        order_by=[a.c.month])
-    return [{"month": r["month"], **r["detail"]} for r in rows]
+                        order_by=[a.c.data_class.desc(), a.c.month])
+    return [{"month": r["month"], "data_class": r["data_class"], **r["detail"]} for r in rows]
 
 
 def run_tier(args) -> int:
     from thunderline.config import load_settings
 
     settings = load_settings()
-    done = tier_months(settings, args.months, source="cli:retention", verbose=args.verbose)
+    done = tier_months(settings, args.months, source="cli:retention", verbose=args.verbose, edgar=True)
     for d in done:
+        if d["data_class"] == "raw_edgar":
+            print(f"{d['month']}: {d['rows']} EDGAR documents ({d['bytes']:,} bytes) → {d['cold_url']}; "
+                  f"manifest {d['manifest']}")
+            continue
         print(f"{d['month']}: {d['files']} files ({d['bytes']:,} bytes) → {d['cold_url']}, {d['already_cold']} "
               f"already cold; manifest {d['manifest']}")
     if not done:
@@ -81,16 +90,25 @@ def run_tier(args) -> int:
 def run_restore(args) -> int:
     from thunderline.config import load_settings
     from thunderline.retention import RetentionError, restore_month
+    from thunderline.retention.edgar import restore_edgar_month
     from thunderline.stores import open_stores
 
     settings = load_settings()
+    e = None
     with open_stores(settings, check=True) as stores:
         try:
+            e = restore_edgar_month(stores.warehouse, settings.tenant_id, args.month, settings.cold_url)
             r = restore_month(stores.warehouse, stores.lake, settings.tenant_id, args.month, settings.cold_url)
         except RetentionError as exc:
-            raise CliError(str(exc)) from None
-    print(f"{args.month}: {r.files} files ({r.bytes:,} bytes) restored to {settings.lake_dir}, {r.already_hot} "
-          f"already there; sha256 identical to ingest for {r.verified} of {r.files + r.already_hot}")
+            if e is None or "nothing of" not in str(exc):
+                raise CliError(str(exc)) from None
+            r = None
+    if e is not None:
+        print(f"{args.month}: {e.rows} EDGAR documents restored to the warehouse from {e.batches} cold batches; "
+              f"ids and content hashes identical for {e.verified} of {e.rows}")
+    if r is not None:
+        print(f"{args.month}: {r.files} files ({r.bytes:,} bytes) restored to {settings.lake_dir}, {r.already_hot} "
+              f"already there; sha256 identical to ingest for {r.verified} of {r.files + r.already_hot}")
     return 0
 
 
@@ -123,14 +141,15 @@ def run_status(args) -> int:
     for klass, p in settings.retention.describe(settings.tenant_id).items():
         print(f"  {klass:10} hot {p['hot_days'] or '-':>6} days   keep {p['keep_days'] or 'forever'}")
     with open_stores(settings, check=True) as stores, stores.warehouse.session(settings.tenant_id) as s:
-        rows = s.select("cold_files", columns=["month", "status", "bytes"])
+        rows = s.select("cold_files", columns=["month", "status", "bytes", "data_class"])
     by = {}
     for r in rows:
-        k = (r["month"], r["status"])
+        k = (r["data_class"], r["month"], r["status"])
         files, size = by.get(k, (0, 0))
         by[k] = (files + 1, size + r["bytes"])
-    for (month, status), (files, size) in sorted(by.items()):
-        print(f"  {month} {status:9} {files} files, {size:,} bytes")
+    for (klass, month, status), (files, size) in sorted(by.items(), key=lambda kv: (kv[0][0] != "raw_ticks", kv[0])):
+        what = "files" if klass == "raw_ticks" else "EDGAR batches"
+        print(f"  {month} {status:9} {files} {what}, {size:,} bytes")
     return 0
 
 

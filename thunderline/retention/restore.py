@@ -37,7 +37,8 @@ def restore_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, 
     cold = open_cold(cold_url)
     with warehouse.session(tenant_id) as s:
         c = s.table("cold_files")
-        rows = s.select("cold_files", c.c.month == month, c.c.status.in_(["cold", "restored"]),
+        rows = s.select("cold_files", c.c.data_class == "raw_ticks", c.c.month == month,
+                        c.c.status.in_(["cold", "restored"]),
                         order_by=[c.c.symbol, c.c.id])
         t = s.table("raw_tick_batches")
         batches = {r["id"]: r for r in s.select("raw_tick_batches", t.c.month == month)}

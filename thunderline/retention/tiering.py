@@ -73,7 +73,7 @@ def tier_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, col
         t = s.table("raw_tick_batches")
         batches = s.select("raw_tick_batches", t.c.month == month, order_by=[t.c.symbol, t.c.id])
         c = s.table("cold_files")
-        recorded = {r["id"]: r for r in s.select("cold_files", c.c.month == month)}
+        recorded = {r["id"]: r for r in s.select("cold_files", c.c.data_class == "raw_ticks", c.c.month == month)}
     report = TierReport(tenant_id, month, cold_url, symbols=sorted({b["symbol"] for b in batches}))
     if not batches:
         return report
@@ -135,7 +135,8 @@ def _drop_hot_copy(cold: ColdStore, prior: dict, hot: Path) -> None:
 def _write_manifest(warehouse: Warehouse, cold: ColdStore, tenant_id: str, month: str, report: TierReport) -> None:
     with warehouse.session(tenant_id) as s:
         c = s.table("cold_files")
-        rows = s.select("cold_files", c.c.month == month, c.c.status == "cold", order_by=[c.c.symbol, c.c.id])
+        rows = s.select("cold_files", c.c.data_class == "raw_ticks", c.c.month == month, c.c.status == "cold",
+                        order_by=[c.c.symbol, c.c.id])
         t = s.table("raw_tick_batches")
         counts = {r["id"]: r["rows"] for r in s.select("raw_tick_batches", t.c.month == month,
                                                           columns=["id", "rows"])}
@@ -172,4 +173,13 @@ def months_due(warehouse: Warehouse, tenant_id: str, hot_days: int | None, today
         c = s.table("cold_files")
         cold = {r["id"] for r in s.select("cold_files", c.c.status == "cold", columns=["id"])}
         months = {r["month"] for r in s.select("raw_tick_batches", columns=["id", "month"]) if r["id"] not in cold}
+    return sorted(m for m in months if is_past(m, hot_days, today))
+
+
+def edgar_months_due(warehouse: Warehouse, tenant_id: str, hot_days: int | None, today: dt.date) -> list[str]:
+    """Months past the ``raw_edgar`` hot horizon whose documents are still in the warehouse."""
+    if hot_days is None:
+        return []
+    with warehouse.session(tenant_id) as s:
+        months = {r["month"] for r in s.select("raw_edgar_docs", columns=["month"])}
     return sorted(m for m in months if is_past(m, hot_days, today))

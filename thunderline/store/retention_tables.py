@@ -5,7 +5,9 @@ lineage walks (a tick batch names its cold location) and by an auditor asking wh
 when and by whom. Both tables are tenant-scoped like every other (row-level security on
 PostgreSQL), created by migration 0004.
 
-* ``cold_files``: one row per (tenant, tick batch) ever tiered: the hot path it left, the cold
+* ``cold_files``: one row per (tenant, tick batch) ever tiered — or per raw EDGAR batch
+  (``data_class`` ``raw_edgar``: a month's ``raw_edgar_docs`` rows as one Parquet file, ``symbol`` empty,
+  ``hot_path`` ``warehouse:raw_edgar_docs``): the hot path it left, the cold
   URL it lives at, its sha256 and size (equal to ``raw_tick_batches.sha256``), the tier batch
   (one per tenant × month × run) and its manifest, and its status: ``cold`` (only in cold
   storage), ``restored`` (back in the lake; the cold copy stays) or ``deleted`` (purged).
