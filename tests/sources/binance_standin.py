@@ -10,7 +10,8 @@ snapshot's timestamp.
 The server keeps the book as of the last depth event it has sent, so ``/fapi/v1/depth`` always
 answers a consistent snapshot. A *script* per connection decides what goes wrong: dropped frames,
 two frames swapped (out-of-order ids), the connection cut mid-burst, a stall (no frames, socket
-open). Everything sent is counted, so tests can compare.
+open). A fault is held until the client has fetched the snapshot before it (see ``_await_snapshots``).
+Everything sent is counted, so tests can compare.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ class BinanceStandIn:
                     self.pos += 1
         n_in_burst = 0
         held = None
+        snaps_at_connect, faults = self.snapshots, 0
         while self.pos < len(self.stream.frames):
             i = self.pos
             if script.stop_at is not None and i >= script.stop_at:
@@ -170,6 +172,9 @@ class BinanceStandIn:
                 return
             if script.stall_at is not None and i >= script.stall_at:
                 await asyncio.sleep(3600)
+            if i in script.drop or i in script.swap:
+                faults += 1
+                await self._await_snapshots(snaps_at_connect + faults)
             kind, obj = self.stream.frames[i]
             with self.lock:
                 if kind == "depth":
@@ -193,6 +198,18 @@ class BinanceStandIn:
                 await asyncio.sleep(self.pause_s)
         self.done.set()
         await asyncio.sleep(3600)  # keep the connection open; the client stops on its own
+
+    async def _await_snapshots(self, n: int, timeout_s: float = 60.0) -> None:
+        """Hold a scripted fault until the client has fetched its n-th snapshot of this connection.
+
+        Why: the book a snapshot answers is the book as of what was sent. A client slowed by a
+        loaded machine fetches its (initial or resync) snapshot late; had the stand-in run on, the
+        fault's frames would already be inside that snapshot and the client would rightly drop them
+        as old instead of detecting a gap, so the test's gap count would depend on load. A real
+        exchange does not wait; the faults under test are the ones after a client is synced."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.snapshots < n and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.005)
 
     def _run(self) -> None:
         from websockets.asyncio.server import serve
