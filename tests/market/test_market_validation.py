@@ -203,12 +203,14 @@ def test_gx_frame_prev_seq_per_source_interleaved_and_carried():
     np.testing.assert_array_equal(got, np.array(want))
 
 
-def test_ingest_expectation_run_counts_match_rules_chunk_by_chunk():
-    """The ingest's GX pass (BASIC result format, categorical frame) totals what the rules count."""
+@pytest.mark.parametrize("pool_rows", [1, 150, 10**9])
+def test_ingest_expectation_run_counts_match_rules_chunk_by_chunk(pool_rows):
+    """The ingest's GX pass (BASIC result format, categorical frame, chunks pooled up to
+    ``pool_rows`` before one validation) totals what the rules count, pooled or not."""
     from thunderline.flow.tick_ingest import _ExpectationRun
 
     b = dirty_batch()
-    val, run, ours = TickValidator(JAN_START, FEB_START), _ExpectationRun(JAN_START, FEB_START), {}
+    val, run, ours = TickValidator(JAN_START, FEB_START), _ExpectationRun(JAN_START, FEB_START, pool_rows), {}
     for lo in range(0, b.num_rows, 64):
         part = b.slice(lo, 64)
         run.add(part)
@@ -216,3 +218,21 @@ def test_ingest_expectation_run_counts_match_rules_chunk_by_chunk():
             ours[k] = ours.get(k, 0) + s["unexpected_count"]
     got = {k: v["unexpected_count"] for k, v in run.summary().items()}
     assert got == ours and got["seq_increasing[seq]"] > 0 and got["trade_has_price[trade_px]"] == 1
+
+
+def test_ingest_expectation_run_restore_drops_a_refused_files_pooled_chunks():
+    """A refused file's chunks, pooled but not yet validated (or validated by a flush), leave nothing."""
+    from thunderline.flow.tick_ingest import _ExpectationRun
+
+    b = dirty_batch()
+    for pool_rows in (10**9, 100):
+        run, ref = _ExpectationRun(JAN_START, FEB_START, pool_rows), _ExpectationRun(JAN_START, FEB_START, pool_rows)
+        run.add(b.slice(0, 64))
+        ref.add(b.slice(0, 64))
+        snap = run.snapshot()
+        run.add(b.slice(64, 100))  # the refused file (with pool_rows=100 it flushes)
+        run.restore(snap)
+        run.add(b.slice(164))
+        ref.add(b.slice(164))
+        assert run.summary() == ref.summary()
+        assert run.summary()["size_non_negative[bid_sz]"]["element_count"] == 64 + b.num_rows - 164

@@ -271,19 +271,37 @@ def ingest_tick_partition(
 
 
 class _ExpectationRun:
-    """Great Expectations over a partition's chunks: one suite, seq continuity carried across chunks."""
+    """Great Expectations over a partition's chunks: one suite, seq continuity carried across chunks.
 
-    def __init__(self, lo: int, hi: int) -> None:
+    Chunks are pooled (their scalar columns only) until ``pool_rows`` rows and validated as one
+    frame: a GX validation costs ~80 ms whatever its size, which on a month of small daily files
+    (one 24 k-tick chunk each) was 3+ CPU-µs a tick. Pooling is in arrival order and the seq carry
+    runs through the pool, so the counts are those of validating the chunks one by one."""
+
+    def __init__(self, lo: int, hi: int, pool_rows: int = 262_144) -> None:
         from thunderline.market.validation import GxTickSuite
 
         self.suite = GxTickSuite(lo, hi)
         self.prev_seq: dict[str, int] = {}
         self.totals: dict[str, dict] = {}
+        self.pool_rows, self._pool, self._pooled = pool_rows, [], 0
 
     def add(self, batch: pa.RecordBatch) -> None:
+        from thunderline.market.validation import GX_COLUMNS
+
+        self._pool.append(batch.select(GX_COLUMNS))  # zero-copy; drops the book columns' references
+        self._pooled += batch.num_rows
+        if self._pooled >= self.pool_rows:
+            self._flush()
+
+    def _flush(self) -> None:
         from thunderline.market.validation import gx_frame, source_groups
 
-        df = gx_frame(batch, self.prev_seq)
+        if not self._pool:
+            return
+        table = pa.Table.from_batches(self._pool)
+        self._pool, self._pooled = [], 0
+        df = gx_frame(table, self.prev_seq)
         res = self.suite.validate(df, result_format="BASIC")  # counts only: no per-row index lists
         for k, v in res.items():
             t = self.totals.setdefault(k, {"success": True, "unexpected_count": 0, "element_count": 0})
@@ -296,15 +314,17 @@ class _ExpectationRun:
             self.prev_seq[k] = max(int(m), self.prev_seq.get(k, int(m)))
 
     def summary(self) -> dict[str, dict]:
+        self._flush()
         return dict(sorted(self.totals.items()))
 
-    def snapshot(self) -> tuple[dict, dict]:
+    def snapshot(self) -> tuple[dict, dict, list]:
         import copy
 
-        return copy.deepcopy(self.totals), dict(self.prev_seq)
+        return copy.deepcopy(self.totals), dict(self.prev_seq), list(self._pool)
 
-    def restore(self, snap: tuple[dict, dict]) -> None:
-        self.totals, self.prev_seq = snap
+    def restore(self, snap: tuple[dict, dict, list]) -> None:
+        self.totals, self.prev_seq, self._pool = snap
+        self._pooled = sum(b.num_rows for b in self._pool)
 
 
 def _merge_counts(acc: dict, new: dict) -> dict:

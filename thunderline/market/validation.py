@@ -363,14 +363,16 @@ def _gx():
     return gx
 
 
+GX_COLUMNS = ["venue", "symbol", "source", "ts", "seq", "event_type", *_PRICES, *_SIZES]
+
+
 def gx_frame(batch: pa.RecordBatch | pa.Table, prev_seq: dict[str, int] | None = None) -> pd.DataFrame:
     """The scalar columns GX validates, plus ``prev_seq_max``: the running max of earlier seqs of the
     same (venue, symbol, source) (seeded from ``prev_seq``), computed independently with pandas.
 
     venue/symbol/source are pandas categoricals (Arrow dictionary → codes, no per-row Python
     strings): GX's compound-unique check and the grouping below run on integer codes."""
-    cols = ["venue", "symbol", "source", "ts", "seq", "event_type", *_PRICES, *_SIZES]
-    t = batch.select(cols)
+    t = batch.select(GX_COLUMNS)
     t = t if isinstance(t, pa.Table) else pa.Table.from_batches([t])
     df = t.to_pandas(strings_to_categorical=True)
     for c in (*_PRICES, *_SIZES):
