@@ -186,3 +186,17 @@ def test_thunderline_restore_brings_an_edgar_month_back_and_status_counts_its_ba
            f"identical for {n} of {n}" in capsys.readouterr().out
     assert main(["restore", "2011-01"]) == 2
     assert "nothing of 2011-01 in cold storage" in capsys.readouterr().err
+
+
+def test_windows_of_a_later_month_see_the_documents_of_a_tiered_month(edgar_home):
+    """Rebuilding a later month's EDGAR windows reads the tiered month's documents from cold storage: every
+    window (the tiered month's included) keeps its hash, none is dropped as stale."""
+    warehouse, months, _, cold_url = edgar_home
+    first, later = months[0], months[-1]
+    assert first < later
+    _, windows_before = _state(warehouse, "alpha")
+    tier_edgar_month(warehouse, "alpha", first, cold_url)
+    with warehouse.session("alpha") as s:
+        for m in months:
+            build_edgar_window_partition(s, m)
+    assert _state(warehouse, "alpha")[1] == windows_before

@@ -3,6 +3,8 @@
 Why here: Dagster assets, the sensors and tests call the same two functions.
 Guarantees:
 
+* documents of months tiered to cold storage still count as a CIK's history
+  (``thunderline.retention.edgar.cold_doc_rows``);
 * a document's ``source`` is its file name plus the file's content hash, never
   the machine's path, so ids and hashes replay identically elsewhere;
 * a file that cannot be parsed is quarantined with the parser's reason (file,
@@ -247,8 +249,10 @@ def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWin
         record_step(session, "edgar", month, "edgar_feature_windows")
         fault_point("edgar_feature_windows.written")
         return summary
-    history = [row_doc(r) for r in session.select("raw_edgar_docs", d.c.cik.in_(ciks), d.c.accepted_at < hi,
-                                                  order_by=[d.c.accepted_at, d.c.id])]
+    from thunderline.retention.edgar import cold_doc_rows  # documents of tiered months count as history
+
+    rows = session.select("raw_edgar_docs", d.c.cik.in_(ciks), d.c.accepted_at < hi) + cold_doc_rows(session, ciks, hi)
+    history = [row_doc(r) for r in sorted(rows, key=lambda r: (r["accepted_at"], r["id"]))]
     windows = build_windows(history)
     fw = session.table("feature_windows")
     keys = [str(c) for c in ciks]

@@ -28,10 +28,11 @@ import sqlalchemy as sa
 
 from thunderline.faults import fault_point
 from thunderline.hashing import content_id
+from thunderline.partitioning import month_of_us
 from thunderline.retention.coldstore import ColdStore, exists, open_cold, sha256_of, write_bytes
 from thunderline.retention.tiering import RetentionError, _audit
 from thunderline.store.schema import JSONType, raw_edgar_docs, utcnow
-from thunderline.store.warehouse import Warehouse
+from thunderline.store.warehouse import TenantSession, Warehouse
 
 log = logging.getLogger(__name__)
 TABLE = "raw_edgar_docs"
@@ -202,3 +203,27 @@ def restore_edgar_month(warehouse: Warehouse, tenant_id: str, month: str, cold_u
     _audit(warehouse, tenant_id, "restore", CLASS, month, actor,
            {"batches": report.batches, "rows": report.rows, "verified": report.verified, "cold_url": cold_url})
     return report
+
+
+def cold_doc_rows(session: TenantSession, ciks: list[int], before_us: int) -> list[dict]:
+    """The tenant's ``raw_edgar_docs`` rows of ``ciks`` accepted before ``before_us`` that sit in cold storage.
+
+    Why: an EDGAR window is built from every document of its CIK accepted before it, so rebuilding the
+    windows of a new month must see the documents of tiered months too — without them the earlier
+    windows would be recomputed from a shorter history and dropped as stale. Read from each cold batch
+    (``cold_files.cold_url``, sha256 checked); the warehouse stays as tiering left it."""
+    c = session.table("cold_files")
+    batches = session.select("cold_files", c.c.data_class == CLASS, c.c.status == "cold",
+                             c.c.month <= month_of_us(before_us - 1), order_by=[c.c.id])
+    wanted, out = set(ciks), []
+    for b in batches:
+        store = open_cold(b["cold_url"].rsplit("/", 1)[0])
+        with store.fs.open_input_stream(store.path_of(b["cold_url"])) as fin:
+            data = fin.read()
+        if hashlib.sha256(data).hexdigest() != b["sha256"]:
+            raise RetentionError(f"{b['cold_url']}: sha256 differs from the recorded {b['sha256']}; the cold EDGAR "
+                                 "batch is damaged (windows not rebuilt from it)")
+        out += [{**r, "tenant_id": session.tenant_id} for r in from_parquet(data)
+                if r["cik"] in wanted and r["accepted_at"] < before_us]
+    return out
+
