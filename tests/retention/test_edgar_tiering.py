@@ -200,3 +200,29 @@ def test_windows_of_a_later_month_see_the_documents_of_a_tiered_month(edgar_home
         for m in months:
             build_edgar_window_partition(s, m)
     assert _state(warehouse, "alpha")[1] == windows_before
+
+
+def test_a_purge_past_the_raw_edgar_keep_horizon_deletes_the_cold_batches_too(edgar_home):
+    from thunderline.retention import parse_policy
+    from thunderline.retention.purge import purge
+    from thunderline.store.lake import Lake
+
+    warehouse, months, month, cold_url = edgar_home
+    r = tier_edgar_month(warehouse, "alpha", month, cold_url)
+    cold_file = Path(cold_url, f"tenant=alpha/edgar/month={month}/raw_edgar_docs-{r.tier_batch[:16]}.parquet")
+    policy = parse_policy("*.raw_edgar.keep=30")
+    today = dt.date(2030, 1, 1)
+    lake = Lake(Path(cold_url).parent / "lake")
+    plan = purge(warehouse, lake, "alpha", policy, cold_url, today=today)
+    (item,) = plan.items
+    assert (item.files, cold_file.exists()) == (1, True)  # a plan deletes nothing
+    purge(warehouse, lake, "alpha", policy, cold_url, today=today, execute=True)
+    assert not cold_file.exists()
+    with warehouse.session("alpha") as s:
+        assert [c["status"] for c in s.select("cold_files")] == ["deleted"]
+        assert s.select("raw_edgar_docs") == []
+        audit = [a for a in s.select("retention_audit") if a["action"] == "purge"]
+        assert [(a["data_class"], a["detail"]["files"]) for a in audit] == [("raw_edgar", 1)]
+    assert restore_edgar_month(warehouse, "alpha", month, cold_url) is None
+    with warehouse.session("beta") as s:
+        assert len(s.select("raw_edgar_docs")) >= 3

@@ -9,7 +9,7 @@ in the same transaction as the deletion. A class without a keep horizon is never
 What goes, per class: ``raw_ticks`` — the lake and cold files of months wholly before the
 cut-off (their ``raw_tick_batches`` index rows stay, and ``cold_files`` says ``deleted``, so
 lineage still resolves to what existed); ``raw_edgar`` — ``raw_edgar_docs`` rows of those
-months; ``features`` / ``decisions`` — windows and traces starting before the cut-off;
+months and their cold batches (``cold_files`` says ``deleted``); ``features`` / ``decisions`` — windows and traces starting before the cut-off;
 ``lineage`` — edges recorded before it.
 """
 
@@ -76,7 +76,7 @@ def _raw_ticks(s: TenantSession, lake: Lake, cold_url: str, item: PurgeItem, exe
     t = s.table("raw_tick_batches")
     batches = s.select("raw_tick_batches", t.c.month < item.before)
     c = s.table("cold_files")
-    cold_rows = {r["id"]: r for r in s.select("cold_files", c.c.month < item.before)}
+    cold_rows = {r["id"]: r for r in s.select("cold_files", c.c.data_class == "raw_ticks", c.c.month < item.before)}
     live = [b for b in batches if cold_rows.get(b["id"], {}).get("status") != "deleted"]
     item.files = len(live)
     if not execute:
@@ -106,9 +106,27 @@ def _rows(table: str, where) -> callable:
     return purger
 
 
+def _raw_edgar(s: TenantSession, lake: Lake, cold_url: str, item: PurgeItem, execute: bool) -> None:
+    """Hot ``raw_edgar_docs`` rows of those months, and their tiered batches (cold file deleted, row ``deleted``)."""
+    _rows("raw_edgar_docs", lambda t, m: t.c.month < m)(s, lake, cold_url, item, execute)
+    c = s.table("cold_files")
+    batches = s.select("cold_files", c.c.data_class == "raw_edgar", c.c.month < item.before,
+                       c.c.status.in_(["cold", "restored"]))
+    item.files = len(batches)
+    if not execute:
+        return
+    cold = open_cold(cold_url)
+    for b in batches:
+        try:
+            cold.fs.delete_file(cold.path_of(b["cold_url"]))
+        except FileNotFoundError:
+            pass
+        s.upsert("cold_files", [{**b, "status": "deleted"}])
+
+
 _PURGERS = {
     "raw_ticks": _raw_ticks,
-    "raw_edgar": _rows("raw_edgar_docs", lambda t, m: t.c.month < m),
+    "raw_edgar": _raw_edgar,
     "features": _rows("feature_windows", lambda t, m: t.c.window_start < month_bounds_us(m)[0]),
     "decisions": _rows("decision_traces", lambda t, m: t.c.window_start < month_bounds_us(m)[0]),
     "lineage": _rows("lineage_edges", lambda t, m: t.c.inserted_at < dt.datetime.fromisoformat(f"{m}-01T00:00:00+00:00")),
