@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from thunderline.config import Settings, load_settings
+from thunderline.experts._workers import shutdown_idle
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, effective_settings, measurement_from_events
 from thunderline.flow.live import DecisionContext, LiveProcessor, MicroBatch
 from thunderline.market.features import market_recipe
@@ -178,6 +179,7 @@ class LiveRunner:
                 self.decisions.close()
         finally:
             self._stack.close()
+            shutdown_idle()  # the parked expert workers (busy ones end with their call)
 
 
 def freeze_heap(*, collect: bool = False) -> None:

@@ -156,3 +156,30 @@ def test_budget_defaults_to_the_experts_own(batch):
     e.latency_budget_ms = 20.0
     assert ExpertRunner().run(e, batch).status == STATUS_TIMEOUT
     assert ExpertRunner(default_budget_ms=1000.0).run(Fake("plain"), batch).budget_ms == 1000.0
+
+
+def test_workers_are_reused_between_calls_and_shut_down(batch):
+    """A call no longer starts a thread: sequential calls run on one parked worker; close ends it."""
+    from thunderline.experts import _workers
+
+    _workers.shutdown_idle()
+    runner = ExpertRunner()
+    seen: set[int] = set()
+
+    class Who(Fake):
+        def predict(self, df):
+            seen.add(threading.get_ident())
+            return super().predict(df)
+
+    who = Who("who")
+    results = [runner.run(who, batch, 5000.0) for _ in range(20)]
+    assert [r.status for r in results] == [STATUS_OK] * 20 and who.calls == 20
+    assert len(seen) == 1 and threading.get_ident() not in seen
+    deadline = time.monotonic() + 5
+    while _workers.idle_count() != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _workers.idle_count() == 1
+    worker = next(t for t in threading.enumerate() if t.ident in seen)
+    assert _workers.shutdown_idle() == 1
+    worker.join(5)
+    assert not worker.is_alive() and _workers.idle_count() == 0

@@ -2,9 +2,10 @@
 
 Why: one broken or slow expert must cost the batch at most its budget, never
 the batch itself. :meth:`ExpertRunner.run` therefore never raises and never
-waits longer than the budget (plus thread start-up, tens of microseconds):
+waits longer than the budget (plus a worker's wake-up, tens of microseconds):
 
-* the expert's ``predict`` runs in its own daemon thread; the caller waits at
+* the expert's ``predict`` runs alone on a daemon worker thread (persistent,
+  reused once the call returns: no thread start per call); the caller waits at
   most ``budget_ms``;
 * on an exception, or an output that breaks the contract (wrong length,
   unknown action, confidence outside [0, 1]), every window of the batch gets
@@ -39,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from thunderline.contracts import ACTIONS, ExpertAction
+from thunderline.experts import _workers
 from thunderline.experts.catalog import DEFAULT_LATENCY_BUDGET_MS
 
 log = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ class ExpertResult:
 
 
 class _Call:
-    """One ``predict`` in its own daemon thread."""
+    """One ``predict`` on a persistent daemon worker of its own (:mod:`thunderline.experts._workers`)."""
 
     def __init__(self, expert: Expert, df: pd.DataFrame, on_exit) -> None:
         self.expert = expert
@@ -138,11 +140,10 @@ class _Call:
         self.elapsed_ms = float("nan")
         self.started = 0.0
         self._on_exit = on_exit
-        self.thread = threading.Thread(target=self._run, name=f"expert-{_name(expert)}", daemon=True)
 
     def start(self) -> "_Call":
         self.started = time.perf_counter()
-        self.thread.start()
+        _workers.submit(self._run, self.done.set)
         return self
 
     def _run(self) -> None:
@@ -153,8 +154,7 @@ class _Call:
             self.exc = exc
         finally:
             self.elapsed_ms = (time.perf_counter() - t0) * 1e3
-            self._on_exit(self)  # first: a caller woken by `done` must not still see this call in flight
-            self.done.set()
+            self._on_exit(self)  # before `done` (set by the worker): a woken caller must not see it in flight
 
 
 def _name(expert: Any) -> str:
