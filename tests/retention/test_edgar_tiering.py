@@ -200,6 +200,11 @@ def test_windows_of_a_later_month_see_the_documents_of_a_tiered_month(edgar_home
         for m in months:
             build_edgar_window_partition(s, m)
     assert _state(warehouse, "alpha")[1] == windows_before
+    with warehouse.session("alpha") as s:  # the tiered month ingested again: hot and cold, counted once
+        ingest_filing_partition(s, first)
+        for m in months:
+            build_edgar_window_partition(s, m)
+    assert _state(warehouse, "alpha")[1] == windows_before
 
 
 def test_a_purge_past_the_raw_edgar_keep_horizon_deletes_the_cold_batches_too(edgar_home):

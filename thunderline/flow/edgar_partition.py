@@ -251,8 +251,10 @@ def build_edgar_window_partition(session: TenantSession, month: str) -> EdgarWin
         return summary
     from thunderline.retention.edgar import cold_doc_rows  # documents of tiered months count as history
 
-    rows = session.select("raw_edgar_docs", d.c.cik.in_(ciks), d.c.accepted_at < hi) + cold_doc_rows(session, ciks, hi)
-    history = [row_doc(r) for r in sorted(rows, key=lambda r: (r["accepted_at"], r["id"]))]
+    # a tiered month ingested again is hot and cold at once: one document per id, the warehouse's copy
+    rows = {r["id"]: r for r in cold_doc_rows(session, ciks, hi)}
+    rows.update((r["id"], r) for r in session.select("raw_edgar_docs", d.c.cik.in_(ciks), d.c.accepted_at < hi))
+    history = [row_doc(r) for r in sorted(rows.values(), key=lambda r: (r["accepted_at"], r["id"]))]
     windows = build_windows(history)
     fw = session.table("feature_windows")
     keys = [str(c) for c in ciks]
