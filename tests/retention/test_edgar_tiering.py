@@ -231,3 +231,35 @@ def test_a_purge_past_the_raw_edgar_keep_horizon_deletes_the_cold_batches_too(ed
     assert restore_edgar_month(warehouse, "alpha", month, cold_url) is None
     with warehouse.session("beta") as s:
         assert len(s.select("raw_edgar_docs")) >= 3
+
+
+def test_a_month_of_several_aapl_documents_tiers_and_restores_identically(warehouse, datasets, tmp_path):
+    """The AAPL 10-Q of 2025-03-29 as its HTML document and its XBRL instance (dated by sidecars):
+    a month of several documents whose window is filled by the XBRL; tiered, restored, recomputed identically."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in ("aapl-20250329.htm", "aapl-20250329_htm.xml"):
+        src = datasets / "edgar" / "aapl" / name
+        if not src.exists():
+            pytest.skip(f"shared EDGAR datasets not found at {src.parent}")
+        (landing / name).symlink_to(src)
+        (landing / f"{name}.meta.json").write_text(json.dumps(  # the filing's dates, as a sidecar gives them
+            {"cik": 320193, "filed_date": "2025-05-02", "accession": "0000320193-25-000057"}))
+    with warehouse.session("alpha") as s:
+        landed = index_files(s, "edgar", submissions_first(candidate_files(landing)), landing_classifier(s))
+        months = sorted({p for f in landed for p in f.partitions})
+        for m in months:
+            ingest_filing_partition(s, m)
+            build_edgar_window_partition(s, m)
+        by_month = {m: [r for r in s.select("raw_edgar_docs") if r["month"] == m] for m in months}
+    month = max(by_month, key=lambda m: len(by_month[m]))
+    assert len(by_month[month]) >= 2
+    docs_before, windows_before = _state(warehouse, "alpha")
+    cold_url = str(tmp_path / "cold")
+    assert tier_edgar_month(warehouse, "alpha", month, cold_url).rows == len(by_month[month])
+    assert restore_edgar_month(warehouse, "alpha", month, cold_url).verified == len(by_month[month])
+    with warehouse.session("alpha") as s:
+        s.delete("feature_windows")
+        for m in months:
+            build_edgar_window_partition(s, m)
+    assert _state(warehouse, "alpha") == (docs_before, windows_before)
