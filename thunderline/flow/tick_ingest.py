@@ -278,7 +278,7 @@ class _ExpectationRun:
     (one 24 k-tick chunk each) was 3+ CPU-µs a tick. Pooling is in arrival order and the seq carry
     runs through the pool, so the counts are those of validating the chunks one by one."""
 
-    def __init__(self, lo: int, hi: int, pool_rows: int = 262_144) -> None:
+    def __init__(self, lo: int, hi: int, pool_rows: int = 131_072) -> None:
         from thunderline.market.validation import GxTickSuite
 
         self.suite = GxTickSuite(lo, hi)
