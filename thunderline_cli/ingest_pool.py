@@ -16,6 +16,7 @@ loop, so the peak is per worker process, not the sum of the month.
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -48,6 +49,14 @@ def symbol_groups(plans: list, market_job: str) -> tuple[list[int], list[list[in
     return first, list(groups.values())
 
 
+def _quiet_worker() -> None:
+    """A forked worker inherits the parent's signal handlers (Dagster's turn SIGTERM/SIGINT into
+    KeyboardInterrupt): an idle worker stopped by the pool printed a KeyboardInterrupt traceback at the end
+    of a 100 M-tick backfill that succeeded. Workers stop quietly; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_group(indexes: list[int]) -> list[RunOutcome]:
     return [_RUN(i, _PLANS[i]) for i in indexes]
 
@@ -61,8 +70,10 @@ def run_parallel(plans: list, groups: list[list[int]], workers: int,
         ctx = mp.get_context("fork")
         # one task per group, largest first (a worker holds one partition at a time)
         order = sorted(groups, key=len, reverse=True)
-        with ctx.Pool(min(workers, len(order))) as pool:
+        with ctx.Pool(min(workers, len(order)), initializer=_quiet_worker) as pool:
             for outcomes in pool.imap_unordered(_run_group, order):
                 yield from outcomes
+            pool.close()  # idle workers exit on the end-of-work sentinel, not on the pool's terminate()
+            pool.join()
     finally:
         _PLANS, _RUN = [], None
