@@ -11,10 +11,15 @@ import os
 from pathlib import Path
 
 
-def fsync_dir(d: Path) -> None:
-    """Flush a directory's entries (a rename into it is durable once this returns)."""
-    fd = os.open(d, os.O_RDONLY)
+def fsync_path(p: str | Path) -> None:
+    """Flush a file's bytes, or a directory's entries (a rename into it is durable once this returns)."""
+    fd = os.open(p, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(d: Path) -> None:
+    """Flush a directory's entries (a rename into it is durable once this returns)."""
+    fsync_path(d)

@@ -60,3 +60,14 @@ def store_planted(warehouse, windows, specs=None) -> list[str]:
         for month, sym in parts:
             realise_label_partition(s, month, sym, specs or DEFAULT_LABEL_SPECS)
     return sorted({m for m, _ in parts})
+
+
+def windows_frame(windows):
+    """The training frame experts fit on: features plus symbol and window bounds."""
+    import pandas as pd
+
+    df = pd.DataFrame([w.features for w in windows])
+    df["symbol"] = [w.key for w in windows]
+    df["window_start_us"] = [w.window_start_us for w in windows]
+    df["window_end_us"] = [w.window_end_us for w in windows]
+    return df

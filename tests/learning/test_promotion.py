@@ -21,18 +21,9 @@ from thunderline.flow.gate_retraining import retrain_router_gates
 from thunderline.labels import balanced_forward_labels
 
 from .learning_data import TENANT, planted_windows, store_planted
+from .learning_data import windows_frame as _frame
 
 LIVE_START_US = 1_707_125_400_000_000  # 2024-02-05 09:30 UTC
-
-
-def _frame(windows):
-    import pandas as pd
-
-    df = pd.DataFrame([w.features for w in windows])
-    df["symbol"] = [w.key for w in windows]
-    df["window_start_us"] = [w.window_start_us for w in windows]
-    df["window_end_us"] = [w.window_end_us for w in windows]
-    return df
 
 
 @pytest.fixture(scope="module")

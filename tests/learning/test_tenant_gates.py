@@ -30,19 +30,10 @@ from thunderline.store import month_of_us
 from thunderline.store.window_rows import window_row
 
 from .learning_data import planted_windows
+from .learning_data import windows_frame as _frame
 
 LIVE_START_US = 1_707_125_400_000_000  # 2024-02-05 09:30 UTC
 ACME, BRAVO, CAROL = "acme", "bravo", "carol"
-
-
-def _frame(windows):
-    import pandas as pd
-
-    df = pd.DataFrame([w.features for w in windows])
-    df["symbol"] = [w.key for w in windows]
-    df["window_start_us"] = [w.window_start_us for w in windows]
-    df["window_end_us"] = [w.window_end_us for w in windows]
-    return df
 
 
 @pytest.fixture(scope="module")

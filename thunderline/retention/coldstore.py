@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from thunderline.durable_files import fsync_path
+
 CHUNK = 8 << 20  # bytes read and written at a time
 
 
@@ -64,7 +66,7 @@ def copy_file(src_fs: pafs.FileSystem, src: str, dst_fs: pafs.FileSystem, dst: s
                 fout.write(chunk)
                 size += len(chunk)
         if isinstance(dst_fs, pafs.LocalFileSystem):
-            _fsync(tmp)
+            fsync_path(tmp)
         dst_fs.move(tmp, dst)
     except BaseException:
         _remove_quietly(dst_fs, tmp)
@@ -92,16 +94,9 @@ def write_bytes(fs: pafs.FileSystem, path: str, data: bytes) -> None:
     with fs.open_output_stream(tmp) as out:
         out.write(data)
     if isinstance(fs, pafs.LocalFileSystem):
-        _fsync(tmp)
+        fsync_path(tmp)
     fs.move(tmp, path)
 
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_quietly(fs: pafs.FileSystem, path: str) -> None:
