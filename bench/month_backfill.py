@@ -161,7 +161,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="thunderline ingest --workers (partitions of "
                     "different symbols on that many processes; 1 = the serial loop)")
     ap.add_argument("--no-expectations", action="store_true", help="thunderline ingest --no-expectations "
-                    "(the Great Expectations suite is ~1.5 of the core's ~5.5 CPU-µs a tick: bench/ingest_stages.py)")
+                    "(the Great Expectations suite is ~1.3 of the core's ~4.9 CPU-µs a tick: bench/ingest_stages.py)")
     ap.add_argument("--workdir", help="keep the month here (default: a temp dir, removed afterwards)")
     args = ap.parse_args()
     per_symbol = int(10_000_000 * args.scale)
