@@ -17,7 +17,8 @@ from thunderline.config import Settings, load_settings
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     settings = settings or load_settings()
     return {
-        "warehouse": WarehouseResource(url=settings.warehouse_url, tenant_id=settings.tenant_id),
+        "warehouse": WarehouseResource(url=settings.warehouse_url, tenant_id=settings.tenant_id,
+                                       gate_sparse_above=settings.gate_sparse_above, gate_top_n=settings.gate_top_n),
         "lake": LakeResource(root=str(settings.lake_dir)),
         "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri,
                                  artifact_location=settings.mlflow_artifacts),

@@ -101,6 +101,8 @@ class Settings(BaseModel):
     celery: CeleryProfile | None = None  # the scale-out profile (thunderline deploy celery); None: embedded
     # retention (thunderline.retention): hot/keep horizons per tenant × data class, and where tiered lake files go
     retention: RetentionPolicy = RetentionPolicy()
+    gate_sparse_above: int = 32  # gate scores stored top-n sparse above this many experts per layer (dense below)
+    gate_top_n: int = 8  # ... keeping the selected experts and the n highest scores (thunderline.decisions.gate_storage)
     cold_url: str = ""
 
     @property
@@ -198,6 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
     labels = _label_settings(env)
     celery = _celery_profile(env, dagster_home, warehouse)
     retention = _retention_settings(env, home)
+    gates = _gate_settings(env)
     try:
         settings = Settings(
             home=home,
@@ -216,10 +219,23 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
             **labels,
             celery=celery,
             **retention,
+            **gates,
         )
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"THUNDERLINE_TENANT={tenant!r}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
     return settings.ensure_dirs() if create_dirs else settings
+
+
+def _gate_settings(env: Mapping[str, str]) -> dict:
+    """How decisions store gate scores; one setting for the batch and the live path alike."""
+    out = {}
+    for name, key, default in (("THUNDERLINE_GATE_SPARSE_ABOVE", "gate_sparse_above", 32),
+                               ("THUNDERLINE_GATE_TOP_N", "gate_top_n", 8)):
+        raw = env.get(name, "").strip() or str(default)
+        if not raw.isdigit() or not 0 <= int(raw) <= 4096:
+            raise ConfigError(f"{name}={raw!r}: expected a whole number of experts in 0..4096")
+        out[key] = int(raw)
+    return out
 
 
 def _retention_settings(env: Mapping[str, str], home: Path) -> dict:

@@ -76,7 +76,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
         with warehouse.session() as s:
             summary = decide_partition(s, month, symbol, state, experts, shadows=shadows,
                                        ticker_map=ticker_map.rows(), p_shift=config.p_shift,
-                                       abstain_experts=config.abstain_experts)
+                                       abstain_experts=config.abstain_experts, storage=warehouse.gate_storage())
     fault_point("decision_traces.committed")
     elapsed = time.perf_counter() - t0
     context.log.info(f"{summary.partition}: {summary.traces:,} traces ({summary.skipped_existing:,} already decided) "

@@ -11,6 +11,7 @@ import json
 import pandas as pd
 
 from thunderline.config import load_settings
+from thunderline.decisions import gate_storage
 from thunderline.stores import open_stores
 
 
@@ -119,7 +120,8 @@ def cmd_decide(args) -> int:
         experts, shadows = load_pool(stores.registry, state)
         for m, sym in sorted(keys):
             with stores.session() as sess:
-                summary = decide_partition(sess, m, sym, state, experts, shadows=shadows, ticker_map=tmap)
+                summary = decide_partition(sess, m, sym, state, experts, shadows=shadows, ticker_map=tmap,
+                                           storage=gate_storage.of_settings(stores.settings))
             print(f"{m}|{sym}: {summary.traces:,} traces with router {state.version} "
                   f"({summary.skipped_existing:,} already decided); actions {summary.actions}")
     return 0

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from thunderline.config import Settings, load_settings
+from thunderline.decisions import gate_storage
 from thunderline.experts._workers import shutdown_idle
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, effective_settings, measurement_from_events
 from thunderline.flow.live import DecisionContext, LiveProcessor, MicroBatch
@@ -66,7 +67,8 @@ def load_decision_context(stores: Stores, *, enforce_budgets: bool = True) -> De
     experts, shadows = load_pool(stores.registry, state)
     settings = stores.settings
     tmap = TickerMapResource(path=str(settings.ticker_map)).rows() if settings.ticker_map else []
-    return DecisionContext(state, experts, list(shadows), tmap, enforce_budgets)
+    return DecisionContext(state, experts, list(shadows), tmap, enforce_budgets,
+                           storage=gate_storage.of_settings(settings))
 
 
 @dataclass

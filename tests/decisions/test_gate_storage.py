@@ -58,7 +58,7 @@ def test_dense_scores_reads_both_forms():
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+def pool(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
     spec = SyntheticSpec(n_ticks=40_000, seed=5, symbol="SYN", start_us=1_704_205_800_000_000)
     history = to_feature_windows(build_windows(synthetic_ticks(spec, TENANT)), tenant_id=TENANT, symbol="SYN")
@@ -66,7 +66,13 @@ def batch(tmp_path_factory):
     with ExpertRegistry(tracking_uri=f"sqlite:///{root / 'mlflow.db'}") as reg:
         state, _ = bootstrap_from_windows(reg, history, specs=specs, seed=3)
         experts, _ = load_pool(reg, state)
-        return decide(history, state, experts, tenant_id=TENANT, enforce_budgets=False)
+        yield history, state, experts
+
+
+@pytest.fixture(scope="module")
+def batch(pool):
+    history, state, experts = pool
+    return decide(history, state, experts, tenant_id=TENANT, enforce_budgets=False)
 
 
 def test_real_batch_sparse_rows_equal_the_per_trace_rows_and_hashes_do_not_move(batch):
@@ -86,3 +92,37 @@ def test_real_batch_sparse_rows_equal_the_per_trace_rows_and_hashes_do_not_move(
     stats = router_from_traces({"selected_experts": tr.selected_experts, "gate_scores": doc}
                                for tr, doc in zip(batch.traces, sparse_docs))
     assert stats["entropy"] is not None and stats["experts_per_token"] > 0
+
+
+def test_gate_storage_is_one_setting_for_the_asset_the_cli_and_live(tmp_path):
+    from resources.environment import build_resources
+    from thunderline.config import ConfigError, load_settings
+    from thunderline.decisions.gate_storage import of_settings
+
+    home = {"THUNDERLINE_HOME": str(tmp_path)}
+    assert of_settings(load_settings(home)) == GateStorage()
+    settings = load_settings({**home, "THUNDERLINE_GATE_SPARSE_ABOVE": "2", "THUNDERLINE_GATE_TOP_N": "1"})
+    assert of_settings(settings) == GateStorage(sparse_above=2, top_n=1)
+    assert build_resources(settings)["warehouse"].gate_storage() == GateStorage(sparse_above=2, top_n=1)
+    with pytest.raises(ConfigError, match="THUNDERLINE_GATE_TOP_N='-1'"):
+        load_settings({**home, "THUNDERLINE_GATE_TOP_N": "-1"})
+
+
+def test_decide_partition_stores_gate_scores_as_configured_and_the_hashes_do_not_move(pool, warehouse):
+    from thunderline.flow.decision_partition import decide_partition
+    from thunderline.store import month_of_us
+    from thunderline.store.window_rows import window_row
+
+    history, state, experts = pool
+    month = month_of_us(history[0].window_start_us)
+    history = [w for w in history if month_of_us(w.window_start_us) == month]
+    warehouse.ensure_months([month])
+    with warehouse.session(TENANT) as s:
+        s.upsert("feature_windows", [window_row(w) for w in history])
+    with warehouse.session(TENANT) as s:
+        decide_partition(s, month, "SYN", state, experts, storage=GateStorage(sparse_above=1, top_n=1))
+        rows = s.select("decision_traces", columns=["content_hash", "gate_scores"])
+    docs = [json.loads(r["gate_scores"]) if isinstance(r["gate_scores"], str) else r["gate_scores"] for r in rows]
+    assert len(rows) == len(history) and any(isinstance(layer, dict) for doc in docs for layer in doc)
+    dense = decide(history, state, experts, tenant_id=TENANT)
+    assert sorted(r["content_hash"] for r in rows) == sorted(t.content_hash for t in dense.traces)

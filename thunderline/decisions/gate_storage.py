@@ -46,6 +46,11 @@ class GateStorage:
 DEFAULT = GateStorage()
 
 
+def of_settings(settings) -> GateStorage:
+    """The storage THUNDERLINE_GATE_SPARSE_ABOVE / THUNDERLINE_GATE_TOP_N configure (thunderline.config)."""
+    return GateStorage(sparse_above=settings.gate_sparse_above, top_n=settings.gate_top_n)
+
+
 def stored_mask(scores: np.ndarray, kept: np.ndarray, top_n: int) -> np.ndarray:
     """n×w bool: which scores a sparse layer keeps (the ``top_n`` highest of each row, and every kept expert)."""
     S = np.asarray(scores, dtype=np.float64)

@@ -316,7 +316,8 @@ def decide_partition(session: TenantSession, month: str, symbol: str, state: Rou
                      experts: dict[str, Any], *, shadows: Sequence[Any] = (), ticker_map: Sequence[dict] = (),
                      runner=None, risk=None, recipe_version: str | None = None,
                      progress: Callable[[int], None] | None = None, p_shift: float = 0.0,
-                     abstain_experts: Sequence[str] = ()) -> DecisionSummary:
+                     abstain_experts: Sequence[str] = (),
+                     storage: GateStorage = gate_storage.DEFAULT) -> DecisionSummary:
     """Decide every market window of (month, symbol) that has no trace for the active router version yet."""
     if state is None:
         raise NoExpertsError("no active router version: run `thunderline experts bootstrap` (or `make demo`)")
@@ -334,7 +335,7 @@ def decide_partition(session: TenantSession, month: str, symbol: str, state: Rou
     summary = DecisionSummary(f"{month}|{symbol}", windows=len(rows), skipped_existing=len(rows) - len(todo))
     summary = decide_windows(session, todo, state, experts, shadows=shadows, ticker_map=ticker_map, runner=runner,
                              risk=risk, summary=summary, progress=progress, p_shift=p_shift,
-                             abstain_experts=abstain_experts)
+                             abstain_experts=abstain_experts, storage=storage)
     record_step(session, "ticks", summary.partition, "decision_traces")
     fault_point("decision_traces.written")
     return summary

@@ -32,6 +32,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from thunderline.decisions import gate_storage
+from thunderline.decisions.gate_storage import GateStorage
 from thunderline.flow.landing import LandedFile, files_for_partition, index_files, with_read_paths
 from thunderline.flow.ledger import mark_processed
 from thunderline.flow.market_windows import PartitionWindows, persist_windows
@@ -54,6 +56,7 @@ class DecisionContext:
     ticker_map: list[dict] = field(default_factory=list)
     enforce_budgets: bool = True
     close: Callable[[], None] | None = None
+    storage: GateStorage = gate_storage.DEFAULT  # how traces store gate scores (Settings.gate_*)
 
 
 @dataclass
@@ -224,7 +227,7 @@ class LiveProcessor:
         summary = decide_windows(session, todo, ctx.state, ctx.experts, shadows=ctx.shadows,
                                  ticker_map=ctx.ticker_map if self.enrichment else (),
                                  enforce_budgets=ctx.enforce_budgets, p_shift=self.p_shift,
-                                 abstain_experts=self.abstain_experts)
+                                 abstain_experts=self.abstain_experts, storage=ctx.storage)
         mb.traces = summary.traces
         mb.router_version = summary.router_version
         mb.layer_stats = summary.layer_stats
