@@ -10,10 +10,9 @@ with the right sha256 is left as it is.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
+from thunderline.hashing import file_sha256
 from thunderline.retention.coldstore import copy_file, open_cold
 from thunderline.retention.tiering import LOCAL, RetentionError, _audit, _hot_path
 from thunderline.store.lake import Lake
@@ -52,7 +51,7 @@ def restore_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, 
             raise RetentionError(f"cold file {row['cold_url']}: its raw_tick_batches row is missing or records "
                                  "another sha256; not restored")
         hot = _hot_path(lake, tenant_id, batch)
-        if hot.exists() and _sha256(hot) == row["sha256"]:
+        if hot.exists() and file_sha256(hot) == row["sha256"]:
             report.already_hot += 1
         else:
             staged = hot.parent / f".{hot.name}.restoring"  # not *.parquet: the lake never lists it
@@ -64,7 +63,7 @@ def restore_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, 
             staged.replace(hot)
             report.files += 1
             report.bytes += size
-        report.verified += _sha256(hot) == batch["sha256"]
+        report.verified += file_sha256(hot) == batch["sha256"]
         if row["status"] != "restored":
             with warehouse.session(tenant_id) as s:
                 s.upsert("cold_files", [{**row, "status": "restored", "restored_at": utcnow()}])
@@ -73,10 +72,3 @@ def restore_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, 
             "verified": report.verified, "cold_url": cold_url})
     return report
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
