@@ -35,7 +35,6 @@ its files; the manifest hash says which data a model was trained on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -51,7 +50,7 @@ import pyarrow.parquet as pq
 
 from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.feature_schemas import adapt_rows
-from thunderline.hashing import content_hash, content_id
+from thunderline.hashing import content_hash, content_id, file_sha256
 from thunderline.store.label_rows import load_labels
 from thunderline.store.window_rows import load_edgar_windows, row_to_window
 
@@ -160,14 +159,6 @@ def walk_forward(window_start_us: np.ndarray, label_end_us: np.ndarray, n_folds:
         roles.append(r)
         folds.append(Fold(k, b, nb, {role or "after": int((r == role).sum()) for role in ROLES}))
     return roles, folds
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -283,7 +274,7 @@ def write_slice(frame: pd.DataFrame, spec: SliceSpec, root: str | Path, tenant_i
         path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(part[schema.names], schema=schema, preserve_index=False)
         pq.write_table(table, path, compression="zstd")
-        files.append({"path": rel, "rows": int(len(part)), "sha256": _sha256(path)})
+        files.append({"path": rel, "rows": int(len(part)), "sha256": file_sha256(path)})
     manifest = {
         "schema_version": SLICE_SCHEMA_VERSION,
         "slice_id": spec.slice_id(tenant_id),
@@ -372,7 +363,7 @@ def open_slice(path: str | Path, *, verify: bool = True) -> TrainingSlice:
         if content_hash(body) != manifest.get("manifest_sha256"):
             raise SliceError(f"{mpath}: manifest_sha256 does not match its content (edited after writing?)")
         for f in manifest["files"]:
-            got = _sha256(path / f["path"])
+            got = file_sha256(path / f["path"])
             if got != f["sha256"]:
                 raise SliceError(f"{path / f['path']}: sha256 {got[:16]}… differs from the manifest's "
                                  f"{f['sha256'][:16]}…")

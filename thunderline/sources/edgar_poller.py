@@ -42,8 +42,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from thunderline.durable_files import fsync_dir
 from thunderline.edgar.errors import EdgarParseError
 from thunderline.edgar.submissions import FilingRecord, parse_submissions_json
+from thunderline.hashing import file_sha256
 from thunderline.identifiers import check_cik
-from thunderline.sources.sec_http import SecClient, SecFetchError, file_sha
+from thunderline.sources.sec_http import SecClient, SecFetchError
 from thunderline.store import Warehouse
 from thunderline.store.source_tables import edgar_downloads
 
@@ -294,7 +295,7 @@ class EdgarPoller:
                 # renamed into place by a poller that died before marking it done: confirm, don't refetch
                 res = self.client.get(r["url"], etag=r["etag"], last_modified=r["last_modified"])
                 if res.status == 304:
-                    self._finish(r, status="done", sha256=file_sha(dest), bytes=dest.stat().st_size, http_status=304,
+                    self._finish(r, status="done", sha256=file_sha256(dest), bytes=dest.stat().st_size, http_status=304,
                                  done_us=now_us(), last_error=None)
                     report.confirmed += 1
                     return

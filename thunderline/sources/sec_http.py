@@ -35,6 +35,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from thunderline.config import ConfigError
+from thunderline.hashing import file_sha256
 from thunderline.ingress.ratelimit import Limit, SharedRateLimiter
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -284,16 +285,10 @@ class SecClient:
         res = FetchResult(url, resp.status, resp.getheader("ETag"), resp.getheader("Last-Modified"), size=offset + got)
         if dest is not None:
             res.path = dest
-            res.sha256 = file_sha(dest)
+            res.sha256 = file_sha256(dest)
         else:
             res.body = bytes(sink)  # type: ignore[arg-type]
             res.sha256 = hashlib.sha256(res.body).hexdigest()
         return res
 
 
-def file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
