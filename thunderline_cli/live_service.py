@@ -13,6 +13,8 @@ same core functions as the Dagster assets, same warehouse). Sources:
   exactly the same input — with CSV input also kept as received under ``raw/``.
   Unparsable lines are quarantined with their line in the raw file.
 
+The runner's processor (and its one expert runner) lives as long as the session: an expert degraded by a
+budget breach stays degraded across micro-batches, as :class:`thunderline.experts.runner.ExpertRunner` rules.
 Each micro-batch's telemetry (lag, router statistics, expert latencies, risk) goes
 to ``telemetry_events`` and to a Prometheus endpoint (``--metrics-port``); its
 materializations are reported to the Dagster instance so the UI shows them

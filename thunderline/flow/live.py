@@ -12,7 +12,9 @@ one warehouse transaction:
 3. persists the windows that became final *and* the still-open ones as a flush
    would emit them (an open window is rewritten, same id, when later ticks land);
 4. decides the windows that have no trace for the active router version yet,
-   in window-start order (:func:`thunderline.flow.decision_partition.decide_windows`);
+   in window-start order (:func:`thunderline.flow.decision_partition.decide_windows`), with the
+   processor's one :class:`~thunderline.experts.runner.ExpertRunner`, so an expert's degraded state
+   (a budget breach, an abandoned call still running) carries from one file to the next;
 5. marks the file processed.
 
 That is exactly what a Dagster market run of the same partition persists after
@@ -34,6 +36,7 @@ import numpy as np
 
 from thunderline.decisions import gate_storage
 from thunderline.decisions.gate_storage import GateStorage
+from thunderline.experts.runner import ExpertRunner
 from thunderline.flow.landing import LandedFile, files_for_partition, index_files, with_read_paths
 from thunderline.flow.ledger import mark_processed
 from thunderline.flow.market_windows import PartitionWindows, persist_windows
@@ -77,6 +80,7 @@ class MicroBatch:
     layer_stats: list[dict] = field(default_factory=list)
     expert_latency_ms: dict[str, float] = field(default_factory=dict)
     risk_breaches: int = 0
+    risk_flags: dict[str, int] = field(default_factory=dict)  # flag → windows it was raised on (e.g. expert_degraded:x)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -130,10 +134,15 @@ class LiveProcessor:
 
     def __init__(self, warehouse: Warehouse, tenant_id: str, lake: Lake, *,
                  decisions: DecisionContext | None = None, recipe: Recipe = FULL_RECIPE,
-                 chunk_rows: int = 262_144, enrichment: bool = True, store: ContentStore | None = None) -> None:
+                 chunk_rows: int = 262_144, enrichment: bool = True, store: ContentStore | None = None,
+                 runner: ExpertRunner | None = None) -> None:
         self.warehouse, self.tenant, self.lake = warehouse, tenant_id, lake
         self.store = store  # the tenant's content store: files are indexed as `thunderline ingest` indexes them
         self.decisions = decisions
+        # One expert runner for the processor's life, not one per micro-batch: an expert that breached its
+        # budget stays degraded (skipped, abstaining) for the runner's next batches and while its abandoned
+        # call still runs, instead of being called again by the next file's fresh runner
+        self.runner = runner or ExpertRunner()
         self.recipe = recipe
         self.chunk_rows = chunk_rows
         self.enrichment = enrichment
@@ -227,13 +236,14 @@ class LiveProcessor:
         summary = decide_windows(session, todo, ctx.state, ctx.experts, shadows=ctx.shadows,
                                  ticker_map=ctx.ticker_map if self.enrichment else (),
                                  enforce_budgets=ctx.enforce_budgets, p_shift=self.p_shift,
-                                 abstain_experts=self.abstain_experts, storage=ctx.storage)
+                                 abstain_experts=self.abstain_experts, storage=ctx.storage, runner=self.runner)
         mb.traces = summary.traces
         mb.router_version = summary.router_version
         mb.layer_stats = summary.layer_stats
         mb.expert_latency_ms = dict(summary.expert_latency_ms)
         mb.traces_hash = summary.hash_of_hashes
         mb.risk_breaches = sum(summary.flags.values())
+        mb.risk_flags = dict(summary.flags)
 
     def flush(self) -> None:
         """Forget stream state (windows were persisted as they were emitted, open ones included)."""
