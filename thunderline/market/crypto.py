@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -136,83 +137,117 @@ def iter_tardis_book_snapshot_rows(path: Path, tenant_id: str, chunk_rows: int, 
     return _drive(path, tenant_id, chunk_rows, 4 + 4 * depth, snapshot_row(depth))
 
 
-def iter_tardis_incremental(path: Path, tenant_id: str, chunk_rows: int,
-                            depth: int = DEFAULT_BOOK_DEPTH) -> Iterator[TickChunk]:
-    books: dict[tuple[str, str], L2Book] = {}
-    in_snapshot: dict[tuple[str, str], bool] = {}
+def tardis_l2_fields(f: list[str]) -> tuple[int, bool, bool, Decimal, Decimal]:
+    """The stateless rules for one Tardis incremental_book_L2 row: (ts, is_snapshot, is_bid, price,
+    amount), or a RowError naming the first field that breaks its rule (the columnar reader's exact path)."""
+    ts = parse_int(f[2], "timestamp")
+    if f[4] not in ("true", "false"):
+        raise RowError("is_snapshot", f"expected true/false: {f[4]!r}")
+    if f[5] not in ("bid", "ask"):
+        raise RowError("side", f"expected bid/ask: {f[5]!r}")
+    price = parse_decimal(f[6], "price")
+    if price <= 0:
+        raise RowError("price", f"price must be > 0: {f[6]!r}")
+    amount = parse_decimal(f[7], "amount")
+    if amount < 0:
+        raise RowError("amount", f"size must be >= 0: {f[7]!r}")
+    to_float(price, "price")
+    to_float(amount, "amount")
+    return ts, f[4] == "true", f[5] == "bid", price, amount
 
-    def handle(b: TickBuilder, row: int, f: list[str]) -> None:
-        ts = parse_int(f[2], "timestamp")
-        if f[4] not in ("true", "false"):
-            raise RowError("is_snapshot", f"expected true/false: {f[4]!r}")
-        snap = f[4] == "true"
-        if f[5] not in ("bid", "ask"):
-            raise RowError("side", f"expected bid/ask: {f[5]!r}")
-        price = parse_decimal(f[6], "price")
-        if price <= 0:
-            raise RowError("price", f"price must be > 0: {f[6]!r}")
-        amount = parse_decimal(f[7], "amount")
-        if amount < 0:
-            raise RowError("amount", f"size must be >= 0: {f[7]!r}")
-        to_float(price, "price")
-        to_float(amount, "amount")
+
+class TardisL2Rows:
+    """The row rule of Tardis incremental_book_L2 with its state: one L2 book and the "inside a
+    snapshot" flag per (exchange, symbol). The columnar reader hands its state over to one of these
+    when a row needs exact decimal price keys (see :mod:`thunderline.market.l2_columnar`)."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.books: dict[tuple[str, str], L2Book] = {}
+        self.in_snapshot: dict[tuple[str, str], bool] = {}
+
+    def handle(self, b: TickBuilder, row: int, f: list[str]) -> None:
+        ts, snap, is_bid, price, amount = tardis_l2_fields(f)
         key = (f[0], f[1])
-        book = books.setdefault(key, L2Book())
-        if snap and not in_snapshot.get(key, False):
+        book = self.books.setdefault(key, L2Book())
+        if snap and not self.in_snapshot.get(key, False):
             book.clear()
-        in_snapshot[key] = snap
-        book.apply(f[5] == "bid", price, amount)
-        bpx, bsz, apx, asz = book.top(depth)
+        self.in_snapshot[key] = snap
+        book.apply(is_bid, price, amount)
+        bpx, bsz, apx, asz = book.top(self.depth)
         b.add(f[0], f[1], ts, row, EVENT_QUOTE, bpx[0], bsz[0], apx[0], asz[0], NAN, 0.0, 0,
               (bpx, bsz, apx, asz), row)
 
-    return _drive(path, tenant_id, chunk_rows, len(TARDIS_INCREMENTAL), handle)
+
+def iter_tardis_incremental_rows(path: Path, tenant_id: str, chunk_rows: int,
+                                 depth: int = DEFAULT_BOOK_DEPTH) -> Iterator[TickChunk]:
+    """Row-by-row reader (the reference the columnar reader in ``l2_columnar`` must equal)."""
+    return _drive(path, tenant_id, chunk_rows, len(TARDIS_INCREMENTAL), TardisL2Rows(depth).handle)
 
 
 _MS_LIMIT = ((1 << 63) - 1) // 1000  # ts = ms * 1000 must fit int64
 _LUID_LIMIT = ((1 << 63) - 1) // BINANCE_SEQ_FACTOR - 1  # seq = luid * factor + k must fit int64
 
 
-def iter_binance_depth(path: Path, tenant_id: str, chunk_rows: int, depth: int = DEFAULT_BOOK_DEPTH,
-                       venue: str = "binance-futures") -> Iterator[TickChunk]:
-    books: dict[str, L2Book] = {}
-    state: dict[str, list] = {}  # symbol -> [last_update_id, index within it, last update_type]
+def binance_depth_fields(f: list[str]) -> tuple[int, int, bool, bool, Decimal, Decimal]:
+    """The stateless rules for one Binance depth row: (ms, last_update_id, is_bid, is_snap, price, qty),
+    or a RowError naming the first field that breaks its rule."""
+    ms = parse_int(f[1], "timestamp")
+    if not -_MS_LIMIT <= ms <= _MS_LIMIT:
+        raise RowError("timestamp", f"milliseconds beyond what µs int64 holds: {f[1]!r}")
+    parse_int(f[2], "first_update_id")
+    luid = parse_int(f[3], "last_update_id")
+    if luid < 0:
+        raise RowError("last_update_id", f"must be >= 0: {luid}")
+    if luid > _LUID_LIMIT:
+        raise RowError("last_update_id", f"too large to order rows by (max {_LUID_LIMIT}): {luid}")
+    if f[4] not in ("b", "a"):
+        raise RowError("side", f"expected b/a: {f[4]!r}")
+    if f[5] not in ("snap", "set"):
+        raise RowError("update_type", f"expected snap/set: {f[5]!r}")
+    price = parse_decimal(f[6], "price")
+    if price <= 0:
+        raise RowError("price", f"price must be > 0: {f[6]!r}")
+    qty = parse_decimal(f[7], "qty")
+    if qty < 0:
+        raise RowError("qty", f"size must be >= 0: {f[7]!r}")
+    to_float(price, "price")
+    to_float(qty, "qty")
+    parse_int(f[8], "pu")
+    return ms, luid, f[4] == "b", f[5] == "snap", price, qty
 
-    def handle(b: TickBuilder, row: int, f: list[str]) -> None:
-        ms = parse_int(f[1], "timestamp")
-        if not -_MS_LIMIT <= ms <= _MS_LIMIT:
-            raise RowError("timestamp", f"milliseconds beyond what µs int64 holds: {f[1]!r}")
-        parse_int(f[2], "first_update_id")
-        luid = parse_int(f[3], "last_update_id")
-        if luid < 0:
-            raise RowError("last_update_id", f"must be >= 0: {luid}")
-        if luid > _LUID_LIMIT:
-            raise RowError("last_update_id", f"too large to order rows by (max {_LUID_LIMIT}): {luid}")
-        if f[4] not in ("b", "a"):
-            raise RowError("side", f"expected b/a: {f[4]!r}")
-        if f[5] not in ("snap", "set"):
-            raise RowError("update_type", f"expected snap/set: {f[5]!r}")
-        price = parse_decimal(f[6], "price")
-        if price <= 0:
-            raise RowError("price", f"price must be > 0: {f[6]!r}")
-        qty = parse_decimal(f[7], "qty")
-        if qty < 0:
-            raise RowError("qty", f"size must be >= 0: {f[7]!r}")
-        to_float(price, "price")
-        to_float(qty, "qty")
-        parse_int(f[8], "pu")
+
+def too_many_rows(luid: int) -> RowError:
+    return RowError("last_update_id", f"more than {BINANCE_SEQ_FACTOR} rows share update id {luid}")
+
+
+class BinanceDepthRows:
+    """The row rule of Binance depth files with its state: per symbol one L2 book and
+    [last_update_id, index within it, last update_type] of the last kept row."""
+
+    def __init__(self, depth: int, venue: str) -> None:
+        self.depth, self.venue = depth, venue
+        self.books: dict[str, L2Book] = {}
+        self.state: dict[str, list] = {}
+
+    def handle(self, b: TickBuilder, row: int, f: list[str]) -> None:
+        ms, luid, is_bid, is_snap, price, qty = binance_depth_fields(f)
         sym = f[0]
-        st = state.get(sym)
+        st = self.state.get(sym)
         k = st[1] + 1 if st is not None and st[0] == luid else 0
         if k >= BINANCE_SEQ_FACTOR:
-            raise RowError("last_update_id", f"more than {BINANCE_SEQ_FACTOR} rows share update id {luid}")
-        book = books.setdefault(sym, L2Book())
-        if f[5] == "snap" and (st is None or st[2] != "snap" or st[0] != luid):
+            raise too_many_rows(luid)
+        book = self.books.setdefault(sym, L2Book())
+        if is_snap and (st is None or st[2] != "snap" or st[0] != luid):
             book.clear()
-        state[sym] = [luid, k, f[5]]
-        book.apply(f[4] == "b", price, qty)
-        bpx, bsz, apx, asz = book.top(depth)
-        b.add(venue, sym, ms * 1000, luid * BINANCE_SEQ_FACTOR + k, EVENT_QUOTE, bpx[0], bsz[0], apx[0], asz[0],
-              NAN, 0.0, 0, (bpx, bsz, apx, asz), row)
+        self.state[sym] = [luid, k, f[5]]
+        book.apply(is_bid, price, qty)
+        bpx, bsz, apx, asz = book.top(self.depth)
+        b.add(self.venue, sym, ms * 1000, luid * BINANCE_SEQ_FACTOR + k, EVENT_QUOTE, bpx[0], bsz[0], apx[0],
+              asz[0], NAN, 0.0, 0, (bpx, bsz, apx, asz), row)
 
-    return _drive(path, tenant_id, chunk_rows, len(BINANCE_DEPTH), handle)
+
+def iter_binance_depth_rows(path: Path, tenant_id: str, chunk_rows: int, depth: int = DEFAULT_BOOK_DEPTH,
+                            venue: str = "binance-futures") -> Iterator[TickChunk]:
+    """Row-by-row reader (the reference the columnar reader in ``l2_columnar`` must equal)."""
+    return _drive(path, tenant_id, chunk_rows, len(BINANCE_DEPTH), BinanceDepthRows(depth, venue).handle)

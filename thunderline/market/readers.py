@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from thunderline.market import canonical, canonical_columnar, compacted, crypto, lobster, tardis_columnar
+from thunderline.market import canonical, canonical_columnar, compacted, crypto, l2_columnar, lobster, tardis_columnar
 from thunderline.market._build import DEFAULT_CHUNK_ROWS, TickChunk, empty_batch, open_text, strip_eol
 from thunderline.market.rejects import Reject, RejectSink
 from thunderline.market.validation import screen_chunk
@@ -120,10 +120,10 @@ def _format_chunks(
         assert n is not None
         return tardis_columnar.iter_tardis_book_snapshot(p, tenant_id, chunk_rows, n)
     if fmt == "tardis_incremental_book_L2":
-        return crypto.iter_tardis_incremental(p, tenant_id, chunk_rows, depth or crypto.DEFAULT_BOOK_DEPTH)
+        return l2_columnar.iter_tardis_incremental(p, tenant_id, chunk_rows, depth or crypto.DEFAULT_BOOK_DEPTH)
     if fmt == "binance_depth":
-        return crypto.iter_binance_depth(p, tenant_id, chunk_rows, depth or crypto.DEFAULT_BOOK_DEPTH,
-                                         venue or "binance-futures")
+        return l2_columnar.iter_binance_depth(p, tenant_id, chunk_rows, depth or crypto.DEFAULT_BOOK_DEPTH,
+                                              venue or "binance-futures")
     if fmt == "canonical_csv":
         return canonical_columnar.iter_canonical_csv(p, tenant_id, chunk_rows)
     if fmt == "canonical_parquet":
