@@ -33,6 +33,7 @@ class EdgarTieringConfig(dg.Config):
     months: list[str] = []  # YYYY-MM of raw EDGAR to tier; empty: every month past the raw_edgar hot horizon
     today: str = ""  # YYYY-MM-DD the horizons count from; empty: today (UTC)
     enabled: bool = True  # False: this run tiers lake months only (the demo names a lake month)
+    chunk_rows: int = 64  # documents held at once while a month streams to cold storage (edgar.CHUNK_ROWS)
 
 
 def build_retention(settings: Settings) -> tuple[list, list]:
@@ -75,9 +76,10 @@ def build_retention(settings: Settings) -> tuple[list, list]:
         months = (sorted(config.months) or edgar_months_due(warehouse.get(), tenant, hot, today)) if config.enabled else []
         lines = []
         for month in months:
-            r = tier_edgar_month(warehouse.get(), tenant, month, cold_url, actor=f"dagster:{context.run_id}")
-            context.log.info(f"{tenant} raw EDGAR {month}: {r.rows} documents ({r.bytes:,} bytes) to {cold_url}; "
-                             f"manifest {r.manifest_url}")
+            r = tier_edgar_month(warehouse.get(), tenant, month, cold_url, actor=f"dagster:{context.run_id}",
+                                 chunk_rows=config.chunk_rows)
+            context.log.info(f"{tenant} raw EDGAR {month}: {r.rows} documents ({r.bytes:,} bytes, {r.row_groups} "
+                             f"chunks of <= {r.chunk_rows}) to {cold_url}; manifest {r.manifest_url}")
             lines.append(f"- {month}: {r.rows} documents, {r.bytes:,} bytes → {r.manifest_url}")
         return dg.Output(len(months), metadata=clean({
             "tenant": tenant, "cold_url": cold_url, "hot_days": hot if hot is not None else "never",

@@ -11,6 +11,9 @@ picks one:
     THUNDERLINE_FAULT=pause:raw_ticks.committed       write $THUNDERLINE_FAULT_READY (if set), then sleep
                                                       until killed from outside
     THUNDERLINE_FAULT=enospc:lake.batch_written       raise OSError(ENOSPC) as a full disk would
+    THUNDERLINE_FAULT=wait:retention.edgar_copied     write $THUNDERLINE_FAULT_READY, then wait until the file
+                                                      $THUNDERLINE_FAULT_GO exists and carry on (a test acts
+                                                      in between: another writer racing this one)
 
 Unset (production), a fault point is a dictionary lookup. :data:`POINTS` lists every
 name in the code, so the crash harness can check it covers them all.
@@ -25,6 +28,7 @@ import time
 
 ENV = "THUNDERLINE_FAULT"
 READY_ENV = "THUNDERLINE_FAULT_READY"
+GO_ENV = "THUNDERLINE_FAULT_GO"
 
 # every fault point placed in the code, in the order an ingest reaches them
 POINTS = (
@@ -85,7 +89,19 @@ def fault_point(name: str) -> None:
                 fh.write(f"{os.getpid()} {name}\n")
         while True:  # until killed from outside
             time.sleep(3600)
+    elif action == "wait":
+        _wait_for_go(name)
     elif action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"fault point {name}")
     else:
-        raise ValueError(f"{ENV}={spec!r}: unknown action {action!r} (kill, pause, enospc)")
+        raise ValueError(f"{ENV}={spec!r}: unknown action {action!r} (kill, pause, wait, enospc)")
+
+
+def _wait_for_go(name: str) -> None:
+    ready, go = os.environ.get(READY_ENV), os.environ.get(GO_ENV)
+    if not ready or not go:
+        raise ValueError(f"{ENV}=wait:{name} needs {READY_ENV} and {GO_ENV} (files) set")
+    with open(ready, "w") as fh:
+        fh.write(f"{os.getpid()} {name}\n")
+    while not os.path.exists(go):
+        time.sleep(0.02)

@@ -3,8 +3,9 @@
 ``thunderline.retention_policy`` parses THUNDERLINE_RETENTION (in the vocabulary layer, so ``config``
 can read it); ``tiering`` moves a month's tick files to cold storage (``coldstore``: a directory or an
 object store) with a manifest and a sha256 per file; ``edgar`` does the same for a month of the warehouse's
-raw EDGAR documents (one zstd Parquet batch, rows deleted once it is verified); ``restore`` brings files back
-bit-identical;
+raw EDGAR documents (one zstd Parquet batch streamed a chunk at a time, rows deleted by the
+(id, content hash) it holds once it is verified, each document's batch recorded for lineage); ``restore``
+brings files back bit-identical;
 ``purge`` deletes past the keep horizon, only when asked, with an audit row per data class.
 """
 

@@ -28,6 +28,10 @@ class ColdStore:
     fs: pafs.FileSystem
     root: str
 
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
     def url_of(self, rel: str) -> str:
         return f"{self.url.rstrip('/')}/{rel}"
 
@@ -69,15 +73,15 @@ def copy_file(src_fs: pafs.FileSystem, src: str, dst_fs: pafs.FileSystem, dst: s
             fsync_path(tmp)
         dst_fs.move(tmp, dst)
     except BaseException:
-        _remove_quietly(dst_fs, tmp)
+        remove_quietly(dst_fs, tmp)
         raise
     return digest.hexdigest(), size
 
 
-def sha256_of(fs: pafs.FileSystem, path: str) -> str:
+def sha256_of(fs: pafs.FileSystem, path: str, chunk_bytes: int = CHUNK) -> str:
     digest = hashlib.sha256()
     with fs.open_input_stream(path) as fin:
-        while chunk := fin.read(CHUNK):
+        while chunk := fin.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -99,7 +103,7 @@ def write_bytes(fs: pafs.FileSystem, path: str, data: bytes) -> None:
 
 
 
-def _remove_quietly(fs: pafs.FileSystem, path: str) -> None:
+def remove_quietly(fs: pafs.FileSystem, path: str) -> None:
     try:
         fs.delete_file(path)
     except (OSError, FileNotFoundError):

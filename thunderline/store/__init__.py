@@ -7,7 +7,7 @@ from thunderline.store import (
     ingress_tables,  # noqa: F401  (registers api_keys, outbox on metadata)
     learning_tables,  # noqa: F401  (labels, pnl, evaluation_metrics, promotion_events)
     ledger_tables,  # noqa: F401  (partition_steps, landed_content)
-    retention_tables,  # noqa: F401  (cold_files, retention_audit)
+    retention_tables,  # noqa: F401  (cold_files, retention_audit, cold_edgar_members)
     source_tables,  # noqa: F401  (edgar_downloads: the EDGAR poller's queue)
 )
 from thunderline.store.schema import metadata

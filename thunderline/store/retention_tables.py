@@ -12,6 +12,10 @@ PostgreSQL), created by migration 0004.
   (one per tenant × month × run) and its manifest, and its status: ``cold`` (only in cold
   storage), ``restored`` (back in the lake; the cold copy stays) or ``deleted`` (purged).
 * ``retention_audit``: one row per retention action (tier, restore, purge) with what it touched.
+* ``cold_edgar_members``: which raw EDGAR batch holds which document (id and content hash as tiered), written
+  in the transaction that deletes the document from the warehouse, so a lineage walk names a tiered
+  document's cold file (migration 0006). Rows stay when the batch is restored or purged: ``cold_files.status``
+  says where the document is now.
 """
 
 from __future__ import annotations
@@ -51,4 +55,15 @@ retention_audit = sa.Table(
     sa.Column("actor", sa.Text, nullable=False),  # cli:restore, dagster:<run id>, …
     sa.Column("detail", JSONType, nullable=False),  # files, rows, bytes, cold location, policy
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+cold_edgar_members = sa.Table(
+    "cold_edgar_members",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # raw_edgar_docs.id
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("tier_batch", sa.String(64), primary_key=True),  # cold_files.id of the raw_edgar batch
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),  # as tiered
+    sa.Index("ix_cold_edgar_members_batch", "tenant_id", "tier_batch"),
 )

@@ -95,6 +95,7 @@ raw_edgar_docs = sa.Table(
     sa.Column("xbrl_hash", sa.String(64)),  # sha256 of the canonical XBRL facts; None: no XBRL (or before 0004)
     sa.Index("ix_raw_edgar_docs_cik", "tenant_id", "cik", "accepted_at"),
     sa.Index("ix_raw_edgar_docs_accession", "tenant_id", "accession"),
+    sa.Index("ix_raw_edgar_docs_month", "tenant_id", "month", "id"),  # tiering pages through a month (0006)
 )
 
 feature_windows = sa.Table(
