@@ -44,6 +44,9 @@ def register(sub) -> None:
     purge.set_defaults(func=run_purge)
     r = sub.add_parser("restore", help="bring a tiered month back into the lake (sha256-checked, bit-identical)")
     r.add_argument("month", type=_month, help="YYYY-MM")
+    r.add_argument("--from-manifest", action="store_true",
+                   help="raw EDGAR only: restore from the month's cold manifest.json alone (the warehouse lost its "
+                        "records of the month); every file and document checked against the manifest and itself")
     r.set_defaults(func=run_restore)
 
 
@@ -94,6 +97,8 @@ def run_restore(args) -> int:
     from thunderline.stores import open_stores
 
     settings = load_settings()
+    if args.from_manifest:
+        return run_restore_from_manifest(settings, args.month)
     e = None
     with open_stores(settings, check=True) as stores:
         try:
@@ -109,6 +114,21 @@ def run_restore(args) -> int:
     if r is not None:
         print(f"{args.month}: {r.files} files ({r.bytes:,} bytes) restored to {settings.lake_dir}, {r.already_hot} "
               f"already there; sha256 identical to ingest for {r.verified} of {r.files + r.already_hot}")
+    return 0
+
+
+def run_restore_from_manifest(settings, month: str) -> int:
+    from thunderline.retention import RetentionError
+    from thunderline.retention.edgar_manifest import restore_edgar_from_manifest
+    from thunderline.stores import open_stores
+
+    with open_stores(settings, check=True) as stores:
+        try:
+            m = restore_edgar_from_manifest(stores.warehouse, settings.tenant_id, month, settings.cold_url)
+        except RetentionError as exc:
+            raise CliError(str(exc)) from None
+    print(f"{month}: {m.rows} EDGAR documents restored to the warehouse from {m.batches} cold batches listed in "
+          f"{m.manifest_url}; every content hash and id recomputed from the content ({m.verified} of {m.rows})")
     return 0
 
 

@@ -196,3 +196,47 @@ def test_lineage_of_a_window_names_the_cold_batch_of_its_tiered_document(one_fil
     with warehouse.session("alpha") as s:
         assert f"edgar_doc {doc['id']}  [filing_input]  — deleted past retention ({month})" in \
             describe(s, window, "up", 1)
+
+
+def test_restore_from_the_manifest_alone_when_the_warehouse_lost_the_month(one_filing, tmp_path, monkeypatch,
+                                                                            capsys):
+    """The warehouse loses every record of the tiered month (documents, cold_files, memberships):
+    ``thunderline restore M --from-manifest`` brings the documents back from the manifest's batches; a copy of
+    the batches put under another tenant's path (manifest edited to name it) is refused, nothing written."""
+    import json
+
+    from thunderline_cli.main import main
+
+    warehouse, _, month, cold_url = one_filing
+    for k, v in {"THUNDERLINE_HOME": str(tmp_path / "tl"), "THUNDERLINE_WAREHOUSE_URL": warehouse.url,
+                 "THUNDERLINE_LAKE_DIR": str(tmp_path / "lake"), "THUNDERLINE_TENANT": "alpha",
+                 "THUNDERLINE_COLD_URL": cold_url}.items():
+        monkeypatch.setenv(k, v)
+    with warehouse.session("alpha") as s:
+        (before,) = [_content(r) for r in s.select("raw_edgar_docs") if r["month"] == month]
+    r = tier_edgar_month(warehouse, "alpha", month, cold_url)
+    with warehouse.session("alpha") as s:  # the month's records are gone
+        for table in ("cold_files", "cold_edgar_members", "raw_edgar_docs"):
+            s.delete(table)
+    assert main(["restore", month, "--from-manifest"]) == 0
+    out = capsys.readouterr().out
+    assert f"{month}: 1 EDGAR documents restored to the warehouse from 1 cold batches listed in {r.manifest_url}; " \
+           "every content hash and id recomputed from the content (1 of 1)" in out
+    with warehouse.session("alpha") as s:
+        assert [_content(x) for x in s.select("raw_edgar_docs")] == [before]
+        assert [(c["id"], c["status"]) for c in s.select("cold_files")] == [(r.tier_batch, "restored")]
+        assert [m["id"] for m in s.select("cold_edgar_members")] == [before["id"]]
+
+    alpha_dir = Path(cold_url, f"tenant=alpha/edgar/month={month}")
+    beta_dir = Path(cold_url, f"tenant=beta/edgar/month={month}")
+    shutil.copytree(alpha_dir, beta_dir)
+    manifest = json.loads((beta_dir / "manifest.json").read_text())
+    (beta_dir / "manifest.json").write_text(json.dumps({**manifest, "tenant_id": "beta"}))
+    monkeypatch.setenv("THUNDERLINE_TENANT", "beta")
+    assert main(["restore", month, "--from-manifest"]) == 2
+    assert "does not recompute to its content hash and id for tenant 'beta'" in capsys.readouterr().err
+    with warehouse.session("beta") as s:
+        assert s.select("raw_edgar_docs") == [] and s.select("cold_files") == []
+    monkeypatch.setenv("THUNDERLINE_TENANT", "gamma")
+    assert main(["restore", month, "--from-manifest"]) == 2
+    assert "no EDGAR manifest" in capsys.readouterr().err

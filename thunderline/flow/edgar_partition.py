@@ -24,7 +24,7 @@ from pathlib import Path
 from thunderline.contracts import EDGARDoc
 from thunderline.edgar import EdgarParseError, build_windows, parse_path
 from thunderline.edgar.errors import EdgarMissingFieldError
-from thunderline.edgar.retained import sections_redacted, xbrl_hash
+from thunderline.edgar.rows import doc_row, row_doc  # noqa: F401  (row_doc: re-exported for callers here)
 from thunderline.edgar.sidecar import hints_for, is_sidecar, missing_date_advice
 from thunderline.edgar.submissions import SubmissionsIndex, parse_submissions_json
 from thunderline.faults import fault_point
@@ -164,22 +164,6 @@ def _parse_with_index(path: Path, tenant: str, source: str, indexes: dict[int, S
     if len(ciks) == 1 and (cik := ciks.pop()) in indexes:
         docs = parse_path(path, tenant, source=source, submissions=indexes[cik], **kw)
     return docs
-
-
-def doc_row(d: EDGARDoc) -> dict:
-    return dict(id=d.id, cik=d.cik, accession=d.accession, form=d.form, doc_kind=d.doc_kind,
-                company_name=d.company_name, period_of_report=d.period_of_report, filed_date=d.filed_date,
-                accepted_at=d.accepted_at_us, month=month_of_us(d.accepted_at_us), source=d.source,
-                amends=d.amends, sections=d.sections, xbrl=d.xbrl_facts, meta=d.meta, content_hash=d.content_hash,
-                sections_redacted=sections_redacted(d), xbrl_hash=xbrl_hash(d))
-
-
-def row_doc(r: dict) -> EDGARDoc:
-    return EDGARDoc(tenant_id=r["tenant_id"], cik=int(r["cik"]), accession=r["accession"], form=r["form"],
-                    company_name=r["company_name"] or "", period_of_report=r["period_of_report"],
-                    filed_date=r["filed_date"], accepted_at_us=int(r["accepted_at"]), doc_kind=r["doc_kind"],
-                    source=r["source"] or "", sections=r["sections"] or {}, xbrl_facts=r["xbrl"] or [],
-                    amends=r["amends"], meta=r["meta"] or {})
 
 
 def ingest_filing_partition(session: TenantSession, month: str) -> FilingPartitionSummary:
