@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, score_targets
 from thunderline.decisions.gates import fit_gate
-from thunderline.decisions.stacking import near_best_scale, purged_folds, stack_weights
+from thunderline.decisions.stacking import ic_weighted_scale, near_best_scale, purged_folds, stack_weights
 from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
 from thunderline.evaluation.walkforward import Fold, FoldResult, report_rows, walk_forward_folds
 from thunderline.labels.clock import QuoteMids
@@ -103,6 +103,33 @@ def test_near_best_fallback_averages_the_experts_tied_with_the_best_and_drops_th
     assert alpha1 == {"a": 1.0, "weak": 0.0} and info1["members"] == ["a"]
     # nothing above noise: the best alone (never an empty blend)
     alpha0, _ = near_best_scale(rng.standard_normal((500, 2)), rng.standard_normal(500), ["x", "z"])
+    assert sorted(alpha0.values()) == [0.0, 1.0]
+
+
+def test_ic_weighted_fallback_weighs_each_useful_expert_by_its_out_of_fold_ic_and_beats_the_best():
+    """Experts that see different parts of the signal (order flow in one regime, momentum in another) are
+    each weighted by their out-of-fold rank IC squared once standardised; noise gets 0. On fresh data the average
+    beats every member, where the near-best rule (one expert clearly ahead) would keep the best alone."""
+    rng = np.random.default_rng(12)
+
+    def draw(n):
+        a, b = rng.standard_normal(n), rng.standard_normal(n)
+        y = np.sign(1.3 * a + b + 1.5 * rng.standard_normal(n))
+        return np.column_stack([a, 10 * b, rng.standard_normal(n)]), y
+
+    names = ["flow", "momentum", "noise"]
+    S, y = draw(20_000)
+    alpha, info = ic_weighted_scale(S, y, names)
+    assert info["members"] == ["flow", "momentum"] and alpha["noise"] == 0.0 and alpha["flow"] == 1.0
+    ics = info["rank_ic"]
+    assert alpha["momentum"] == pytest.approx(0.1 * (ics["momentum"] / ics["flow"]) ** 2, rel=0.05)
+    S2, y2 = draw(20_000)
+    blend = S2 @ np.array([alpha[n] for n in names])
+    assert rank_ic(blend, y2) > max(rank_ic(S2[:, j], y2) for j in range(3)) + 0.02
+    near, _ = near_best_scale(S, y, names)
+    assert near == {"flow": 1.0, "momentum": 0.0, "noise": 0.0}
+    # nothing above noise: the best alone (never an empty blend)
+    alpha0, _ = ic_weighted_scale(rng.standard_normal((500, 2)), rng.standard_normal(500), ["x", "z"])
     assert sorted(alpha0.values()) == [0.0, 1.0]
 
 

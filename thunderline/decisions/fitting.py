@@ -13,21 +13,23 @@ to be decided), with purges so no label crosses from one fold into another:
    direction on the standardised scores, shrunk toward the best single expert by a λ chosen by
    purged cross-validation; experts whose out-of-fold IC is not above noise get 0. The gates are
    learned from which expert's α-scaled score was right per window;
-3. **select** (the last fold, forward in time): candidate router configurations — the near-best
-   average (every expert within two standard errors of the best out-of-fold rank IC, equal
-   weight after scale calibration; :func:`~thunderline.decisions.stacking.near_best_scale`),
-   the stacked blend with uniform routing, learned gates with soft or sparse routing — are
-   fitted on the earlier folds' out-of-fold rows and run through the real decision path with the
-   experts that did not see the last fold; a more complex candidate replaces the current choice
-   only when it beats it by ``SELECT_Z`` standard errors (counted on the fold's independent label
-   spans, not its overlapping windows). The action thresholds are fitted there:
+3. **select** (the last fold, forward in time): candidate router configurations — the IC-weighted
+   average (every expert whose out-of-fold rank IC has t > 2, standardised and weighted by IC²;
+   :func:`~thunderline.decisions.stacking.ic_weighted_scale`), the near-best average, the stacked
+   blend with uniform routing, regime gates (:mod:`thunderline.decisions.regime_gates`), learned gates
+   with soft or sparse routing — are fitted on the earlier folds' out-of-fold rows and run through the
+   real decision path with the experts that did not see the last fold; a more complex candidate
+   replaces the current choice only when it beats it by ``SELECT_Z`` standard errors (counted on the
+   fold's independent label spans, not its overlapping windows). α is divided by each expert's
+   routing share (:func:`routing_share`: an expert in several layers' pools would count several
+   times). The action thresholds are fitted there:
    the |score| above which a position paid its spread and fees, or no trading at all when none did;
 4. **refit**: the chosen configuration's α and gates are refitted on every out-of-fold row, and
    the experts on the whole training period (what is registered and decides).
 
-The blend can therefore always fall back to the average of the experts that are best out of fold
-(not to one of them picked by luck), and a day on which routing does not help ends with that or
-the plain stacked blend.
+The blend can therefore always fall back to the IC-weighted average of the experts that predicted
+out of fold (not to one of them picked by luck), and a day on which routing does not help ends
+with that or the plain stacked blend.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ DEFAULT_BLEND_HORIZON_MS = 1000
 SELECT_Z = 2.0
 #: Exchange/broker fee per side, basis points of notional, charged by threshold fitting and paper PnL.
 DEFAULT_FEE_BPS = 0.1
+#: The select stage's candidates, simplest first: the first is the fallback, each later one replaces the
+#: current choice only when it beats it by ``SELECT_Z`` standard errors.
+CANDIDATE_ORDER = ("ic_weighted", "near_best", "stacked", "gated_regime", "gated_soft", "gated_sparse",
+                   "gated_expert_choice")
 
 
 # --------------------------------------------------------------------------- labels
@@ -186,18 +192,54 @@ def _gates(state: RouterState, names: Sequence[str], S: np.ndarray, alpha: Mappi
     return learned
 
 
-def _candidates(state: RouterState, alpha: Mapping[str, float], near: Mapping[str, float],
-                gates: Sequence[np.ndarray], horizon_ms: int) -> dict[str, RouterState]:
+def routing_share(state: RouterState) -> dict[str, float]:
+    """Each expert's share of the blend under uniform routing: ``Σ 1/(L·|pool|)`` over the layers whose pool
+    holds it. An expert in several layers' pools (momentum experts sit in all three) would otherwise count
+    several times: the blend is ``Σ w·α·s / Σ w`` and its weights add up across layers."""
+    share: dict[str, float] = {}
+    for pool in state.pools:
+        for e in pool:
+            share[e] = share.get(e, 0.0) + 1.0 / (len(state.pools) * len(pool))
+    return share
+
+
+def per_share(alpha: Mapping[str, float], share: Mapping[str, float]) -> dict[str, float]:
+    """α divided by the routing share (largest 1), so the uniform-routing blend weighs the experts' scores
+    as fitted (``Σ α·s``) whatever layers they sit in."""
+    a = {n: (float(v) / share[n] if share.get(n) else 0.0) for n, v in alpha.items()}
+    top = max(a.values(), default=0.0)
+    return {n: (v / top if top > 0 else 0.0) for n, v in a.items()}
+
+
+def _candidates(state: RouterState, names: Sequence[str], S: np.ndarray, y: np.ndarray, X: np.ndarray,
+                fold: np.ndarray, horizon_ms: int) -> tuple[dict[str, RouterState], dict]:
+    """The router candidates fitted on out-of-fold rows ``S`` (scores), ``y`` (direction), ``X`` (embeddings)."""
+    from thunderline.decisions.regime_gates import regime_gates
+    from thunderline.decisions.stacking import ic_weighted_scale, near_best_scale, stack_weights
+
+    alpha, stats, info = stack_weights(S, y, names, fold)
+    near, near_info = near_best_scale(S, y, names)
+    icw, icw_info = ic_weighted_scale(S, y, names)
+    share = routing_share(state)
+    useful = per_share(icw, share)
     zeros = [np.zeros_like(g) for g in state.gates]
-    stacked = BlendSpec((1.0, 1.0), dict(alpha), horizon_ms)
-    near_best = BlendSpec((1.0, 1.0), dict(near), horizon_ms)
-    return {
-        "near_best": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=near_best),
+    stacked = BlendSpec((1.0, 1.0), per_share(alpha, share), horizon_ms)
+    gates = _gates(state, names, S, alpha, X, y)
+    regime, regime_info = regime_gates(state, names, S, useful, X, y)
+    info.update(near_best=near_info["members"], ic_weighted=icw_info["members"], regime_gate=regime_info)
+    cands = {
+        "ic_weighted": _with_layers(state, full_capacity=True, p=1.0, gates=zeros,
+                                    blend=BlendSpec((1.0, 1.0), useful, horizon_ms)),
+        "near_best": _with_layers(state, full_capacity=True, p=1.0, gates=zeros,
+                                  blend=BlendSpec((1.0, 1.0), per_share(near, share), horizon_ms)),
         "stacked": _with_layers(state, full_capacity=True, p=1.0, gates=zeros, blend=stacked),
+        "gated_regime": _with_layers(state, full_capacity=True, p=1.0, gates=regime,
+                                     blend=BlendSpec((1.0, 1.0), useful, horizon_ms)),
         "gated_soft": _with_layers(state, full_capacity=True, p=1.0, gates=gates, blend=stacked),
         "gated_sparse": _with_layers(state, full_capacity=True, p=None, gates=gates, blend=stacked),
         "gated_expert_choice": _with_layers(state, full_capacity=False, p=None, gates=gates, blend=stacked),
     }
+    return cands, {"stats": stats, "info": info, "near_best": near_info}
 
 
 def effective_n(windows: Sequence, horizon_ms: int) -> float:
@@ -218,8 +260,8 @@ def _choose(zs: Mapping[str, np.ndarray], ics: Mapping[str, float], n_eff: float
     ``n_eff`` independent observations (:func:`effective_n`), not on overlapping windows."""
     from scipy.stats import spearmanr
 
-    chosen = "near_best"
-    for key in ("stacked", "gated_soft", "gated_sparse", "gated_expert_choice"):
+    chosen = CANDIDATE_ORDER[0]
+    for key in CANDIDATE_ORDER[1:]:
         n = max(min(len(zs[key]), n_eff), 3)
         both = np.ptp(zs[key]) > 0 and np.ptp(zs[chosen]) > 0
         rho = spearmanr(zs[key], zs[chosen]).statistic if both else 0.0
@@ -240,14 +282,11 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
     from scipy.stats import spearmanr
 
     from thunderline.decisions.pipeline import decide
-    from thunderline.decisions.stacking import near_best_scale, stack_weights
 
     names, S, fold, X = oof.names, oof.scores, oof.fold, oof.embedded
     last = int(fold.max())
     early = (fold >= 0) & (fold < last)
-    alpha_e, stats_e, info_e = stack_weights(S[early], y[early], names, fold[early])
-    gates_e = _gates(state, names, S[early], alpha_e, X[early], y[early])
-    candidates = _candidates(state, alpha_e, near_best_scale(S[early], y[early], names)[0], gates_e, horizon_ms)
+    candidates, early_fit = _candidates(state, names, S[early], y[early], X[early], fold[early], horizon_ms)
     ics, zs = {}, {}
     for key, cand in candidates.items():
         z = decide(windows_sel, cand, dict(oof.last_experts), tenant_id=tenant_id, edgar_windows=edgar_windows,
@@ -265,17 +304,16 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
     thresholds, th_info = fit_thresholds(zs[chosen], y_h * 1e4, spread_sel, fee_bps)
     # refit the chosen configuration on every out-of-fold row
     rows = fold >= 0
-    alpha, stats, info = stack_weights(S[rows], y[rows], names, fold[rows])
-    near, near_info = near_best_scale(S[rows], y[rows], names)
-    info["near_best"] = near_info["members"]
-    final_cands = _candidates(state, alpha, near, _gates(state, names, S[rows], alpha, X[rows], y[rows]), horizon_ms)
+    final_cands, final_fit = _candidates(state, names, S[rows], y[rows], X[rows], fold[rows], horizon_ms)
+    info, stats, near_info = final_fit["info"], final_fit["stats"], final_fit["near_best"]
     final_blend = BlendSpec(thresholds, final_cands[chosen].blend.scale, horizon_ms, {
         "chosen": chosen, "select_rank_ic": ics, "stack_windows": int(rows.sum()),
         "select_windows": int(len(windows_sel)), "best_expert": info["best"],
-        "near_best": near_info["members"], "select_effective_n": n_eff, "fee_bps": fee_bps,
+        "near_best": near_info["members"], "ic_weighted": info["ic_weighted"], "select_effective_n": n_eff,
+        "fee_bps": fee_bps,
         "shrinkage_lambda": info["lambda"]})
     final = dataclasses.replace(final_cands[chosen], blend=final_blend)
-    return BlendFit(final, chosen, ics, stats, th_info, {"select": info_e, "final": info})
+    return BlendFit(final, chosen, ics, stats, th_info, {"select": early_fit["info"], "final": info})
 
 
 def _scores(expert, df: pd.DataFrame) -> np.ndarray:
