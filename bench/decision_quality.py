@@ -137,8 +137,9 @@ def main(argv=None) -> int:
     ap.add_argument("--bootstrap", type=int, default=100)
     ap.add_argument("--permutations", type=int, default=100)
     ap.add_argument("--json", help="write every case's summary here")
+    ap.add_argument("--table", action="store_true", help="also print each case's full table (thunderline evaluate's)")
     args = ap.parse_args(argv)
-    from thunderline.evaluation.walkforward import evaluate_fold
+    from thunderline.evaluation.walkforward import evaluate_fold, format_table
 
     kinds = args.cases.split(",")
     gens = {"amzn": lambda: amzn_cases(args.cuts), "synthetic": lambda: synthetic_cases(args.seeds, args.synthetic_ticks),
@@ -150,6 +151,8 @@ def main(argv=None) -> int:
             c0 = time.process_time()
             res = evaluate_fold(windows, mids, fold, horizons_ms=(250, 1000, 5000), n_boot=args.bootstrap,
                                 n_perm=args.permutations)
+            if args.table:
+                print(format_table(res), flush=True)
             s = summarise(name, res)
             s["cpu_s"] = time.process_time() - c0
             summaries.append(s)
