@@ -8,7 +8,12 @@ Writes a synthetic LOBSTER day (message + orderbook, ``--depth`` levels) into a 
    one thread — what any columnar reader must at least pay;
 2. **columnar** ``iter_lobster``: parse + column-wise checks + TICK_SCHEMA batches, one thread;
 3. **row path** ``iter_lobster_rows`` on the first ``--row-path-rows`` rows of the same day;
-4. the columnar reader on the gzip'd and zstd'd files.
+4. the columnar reader on the gzip'd and zstd'd files;
+5. Tardis book_snapshot_N and canonical CSV files of the same day's ticks (``--other-rows``);
+6. generated Tardis incremental_book_L2 and Binance depth days (``--l2-rows``, books of a few hundred
+   levels, ``--depth`` levels emitted per row): raw parse of the same file, the columnar readers (the
+   numba book kernel), and the row readers on the first ``--row-path-rows`` rows beside the columnar
+   readers on those same rows.
 
 Rates are rows per CPU-second of this process (per core: pyarrow threads are off) and per wall
 second; ratios are columnar ÷ row path and raw ÷ columnar, measured here, in this run.
@@ -114,6 +119,35 @@ def other_formats(msg: Path, tmp: Path, rows: int, depth: int, repeats: int) -> 
     return out
 
 
+def l2_formats(tmp: Path, rows: int, prefix: int, depth: int, repeats: int) -> list[tuple]:
+    """Generated incremental L2 days: (label, rows, wall, cpu) for raw parse, columnar, columnar on the first
+    ``prefix`` rows and the row path on them, per format."""
+    from thunderline.market import crypto, l2_columnar
+    from thunderline.market.synthetic_l2 import write_binance_depth, write_tardis_incremental
+
+    ints = {c: pa.int64() for c in ("timestamp", "first_update_id", "last_update_id", "pu")}
+    out = []
+    for label, writer, sz, col, row in (
+            ("tardis incremental_book_L2", write_tardis_incremental, "amount",
+             lambda p: l2_columnar.iter_tardis_incremental(p, "bench", 262_144, depth),
+             lambda p: crypto.iter_tardis_incremental_rows(p, "bench", 65_536, depth)),
+            ("binance depth", write_binance_depth, "qty",
+             lambda p: l2_columnar.iter_binance_depth(p, "bench", 262_144, depth),
+             lambda p: crypto.iter_binance_depth_rows(p, "bench", 65_536, depth))):
+        path = writer(tmp / f"{label.split()[0]}.csv", rows, seed=7)
+        head = writer(tmp / f"{label.split()[0]}_head.csv", prefix, seed=7)
+        header = path.open().readline().strip().split(",")
+        types = {**{c: t for c, t in ints.items() if c in header}, "price": pa.float64(), sz: pa.float64()}
+        rw, rc, n = timed(lambda: raw_parse_one(path, types), repeats)
+        cw, cc, n2 = timed(lambda: consume(col(path)), repeats)
+        sw, sc, k = timed(lambda: consume(col(head)), repeats)
+        pw, pc_, k2 = timed(lambda: consume(row(head)))
+        assert n == n2 == rows and k == k2 == prefix
+        out += [(f"{label}: raw pyarrow.csv parse", n, rw, rc), (f"{label}: columnar", n, cw, cc),
+                (f"{label}: columnar, first {k:,}", k, sw, sc), (f"{label}: row path, first {k:,}", k, pw, pc_)]
+    return out
+
+
 def print_targets(raw_rate: float, col_rate: float, vs_rows: float, vs_raw: float, bytes_per_row: float) -> None:
     """Why "≥ 5 M rows/s per core" and "within 2× of the raw pyarrow.csv parse" cannot both be held here,
     from this run's own figures, and which targets the reader is held to."""
@@ -138,6 +172,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--other-rows", type=int, default=200_000,
                     help="ticks of the day written as Tardis book_snapshot and canonical CSV (0: skip)")
+    ap.add_argument("--l2-rows", type=int, default=1_000_000,
+                    help="rows of the generated Tardis incremental_book_L2 and Binance depth days (0: skip)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tl-readers-"))
     try:
@@ -166,6 +202,9 @@ def main() -> None:
         others = other_formats(msg, tmp, min(args.other_rows, args.rows), args.depth, args.repeats) \
             if args.other_rows else []
         rows += others
+        l2 = l2_formats(tmp, args.l2_rows, min(args.row_path_rows, args.l2_rows), args.depth, args.repeats) \
+            if args.l2_rows else []
+        rows += l2
         print(f"{'reader':<48} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'rows/cpu-s':>12} {'rows/wall-s':>12}")
         for name, k, wall, cpu in rows:
             print(f"{name:<48} {k:>10,} {wall:>8.2f} {cpu:>8.2f} {k / cpu:>12,.0f} {k / wall:>12,.0f}")
@@ -179,6 +218,10 @@ def main() -> None:
             (label, _, _, raw_c), (_, k, _, col_c), (_, _, _, row_c) = others[i:i + 3]
             print(f"{label.split(':')[0]:<28} columnar {k / col_c / 1e6:5.2f} M rows/CPU-s, "
                   f"{row_c / col_c:5.1f}x the row path, {col_c / raw_c:4.2f}x the raw parse's CPU")
+        for i in range(0, len(l2), 4):
+            (label, _, _, raw_c), (_, k, _, col_c), (_, kh, _, head_c), (_, _, _, row_c) = l2[i:i + 4]
+            print(f"{label.split(':')[0]:<28} columnar {k / col_c / 1e6:5.2f} M rows/CPU-s, "
+                  f"{row_c / head_c:5.1f}x the row path on the same {kh:,} rows, {col_c / raw_c:4.2f}x the raw parse's CPU")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

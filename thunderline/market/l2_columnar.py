@@ -3,8 +3,9 @@
 Same ticks and rejects (file, 1-based line, field, reason, raw) as the row readers
 :func:`~thunderline.market.crypto.iter_tardis_incremental_rows` / ``iter_binance_depth_rows``:
 
-* blocks of whole lines (compressed files streamed; :mod:`thunderline.market.columnar`) are typed by
-  ``pyarrow.csv`` and checked column-wise; every row a check flags, and every line of a piece
+* blocks of ``chunk_rows`` whole lines (compressed files streamed; :mod:`thunderline.market.columnar`)
+  are typed by ``pyarrow.csv`` and checked column-wise; a block without rejects is one chunk, cut where
+  the row readers cut theirs (:mod:`thunderline.market.row_chunks`), so lake batches are the same; every row a check flags, and every line of a piece
   pyarrow cannot type, is judged by the row readers' stateless rule (``crypto.tardis_l2_fields`` /
   ``binance_depth_fields``), which rejects it naming the field or gives its exact values;
 * the kept rows rebuild the books in one numba pass (:mod:`thunderline.market.l2_kernel`);
@@ -313,7 +314,7 @@ def _iter(fmt: _Format, path: Path, tenant_id: str, chunk_rows: int, depth: int,
         lr.header()
         while True:
             first = lr.next_line
-            data, n = lr.block()
+            data, n = lr.lines(chunk_rows)  # a clean block is one chunk: emitted as built, never concatenated
             if n == 0:
                 break
             whole = Piece(first, n, (data,))
