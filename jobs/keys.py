@@ -1,7 +1,7 @@
 """The names every Dagster piece agrees on: partitions, job names, run tags.
 
-Almost a leaf: it imports only Dagster and ``thunderline.config`` (for the first month), so assets,
-jobs, schedules and sensors can all import it without importing each other. One definition each, so keys always line up.
+Almost a leaf: it imports only Dagster and the core (for the first month), so assets, jobs, schedules and
+sensors can all import it without importing each other. One definition each, so keys always line up.
 
 Market assets are month × symbol, symbols dynamic (added when first seen);
 EDGAR assets and drift reports are monthly (the CIK is a column). Months start
@@ -10,28 +10,23 @@ at ``THUNDERLINE_FIRST_MONTH`` (default: the first month with data) and end at
 data has a home, else the last month with data); with a data-derived start, the months in between
 without data are no partitions (Dagster ``exclusions``), see
 :func:`thunderline.flow.data_months.partitions_layout`: the UI shows the months that matter.
+
+Nothing here reads settings when imported: the monthly partitions depend on a :class:`Settings` (its
+months, its lake and landing index), so :func:`build_partitions` makes them for the settings a
+``Definitions`` is built for (``thunderline_assets.definitions.build_definitions``), and two
+``Definitions`` built for two settings in one process carry their own months.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
 
-from thunderline.config import load_settings
+from thunderline.config import Settings
 from thunderline.flow.data_months import partitions_layout
 from thunderline.timebounds import SUPPORTED_START
-
-#: the first and the last month (thunderline.flow.data_months.partitions_span), never before the readers'
-#: supported range (they quarantine earlier times, see thunderline.timebounds)
-_START, _LAST, _GAPS = partitions_layout(load_settings(create_dirs=False))
-PARTITIONS_START = max(SUPPORTED_START, _START)
-PARTITIONS_LAST = max(PARTITIONS_START, _LAST)
-#: months inside the span without data (no partition: the UI shows the months with data, see partitions_layout)
-PARTITIONS_GAPS = tuple(m for m in _GAPS if PARTITIONS_START < m < PARTITIONS_LAST)
-_EXCLUDED = [dt.datetime.fromisoformat(m).replace(tzinfo=dt.timezone.utc) for m in PARTITIONS_GAPS] or None
-#: exclusive end: the month after the last (the current month's partition exists until then via end_offset)
-_END = f"{int(PARTITIONS_LAST[:4]) + (PARTITIONS_LAST[5:7] == '12')}-{int(PARTITIONS_LAST[5:7]) % 12 + 1:02d}-01"
 
 # Job names (sensors and the CLI launch jobs by name; the job modules define them).
 MARKET_JOB = "market_partition_job"
@@ -51,9 +46,7 @@ MONTHLY_TAG = "thunderline/monthly_backfill"
 PARTITION_TAG = "thunderline/partition"  # dagster.yaml limits runs per value to one: a partition never overlaps itself
 TRIGGER_TAG = "thunderline/trigger"
 
-months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=1, exclusions=_EXCLUDED)
 symbols = dg.DynamicPartitionsDefinition(name="symbols")
-month_symbol = dg.MultiPartitionsDefinition({"month": months, "symbol": symbols})
 
 
 def month_symbol_key(month_start: str, symbol: str) -> dg.MultiPartitionKey:
@@ -69,14 +62,44 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
     dims = key.keys_by_dimension
     return dims["month"][:7], dims["symbol"]
 
-#: Complete months only (no partition for the month in progress): training slices and NAS searches of the
-#: learning loop look back from a month that has ended. Distinct from ``months`` on purpose, so the nightly
-#: observability jobs (which pick up ``months`` assets) do not re-run a NAS search every night.
-complete_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_date=_END, end_offset=0,
-                                                  exclusions=_EXCLUDED)
+
+@dataclass(frozen=True)
+class Partitions:
+    """The monthly partitions of one :class:`Settings` (:func:`build_partitions`).
+
+    ``months`` runs to the current month (``end_offset=1``: live data has a home); ``complete_months``
+    has no partition for the month in progress: training slices and NAS searches of the learning loop
+    look back from a month that has ended. Distinct on purpose, so the nightly observability jobs (which
+    pick up ``months`` assets) do not re-run a NAS search every night.
+    """
+
+    start: str  #: first month's first day, YYYY-MM-01, never before the readers' supported range
+    last: str  #: last month's first day
+    gaps: tuple[str, ...]  #: months inside the span without data (no partition, see partitions_layout)
+    months: dg.MonthlyPartitionsDefinition
+    complete_months: dg.MonthlyPartitionsDefinition
+    month_symbol: dg.MultiPartitionsDefinition
+
+    def in_range(self, month_starts: list[str], partitions: dg.PartitionsDefinition | None = None) -> list[str]:
+        """The month keys (``YYYY-MM-01``) that are partitions of ``partitions`` (default ``months``): a
+        schedule asking for a month after the last one (a historical dataset, see THUNDERLINE_LAST_MONTH)
+        skips it instead of failing its tick."""
+        partitions = partitions or self.months
+        return [m for m in month_starts if partitions.has_partition_key(m)]
 
 
-def in_range(month_starts: list[str], partitions: dg.PartitionsDefinition = months) -> list[str]:
-    """The month keys (``YYYY-MM-01``) that are partitions: a schedule asking for a month after the last one (a
-    historical dataset, see THUNDERLINE_LAST_MONTH) skips it instead of failing its tick."""
-    return [m for m in month_starts if partitions.has_partition_key(m)]
+def build_partitions(settings: Settings) -> Partitions:
+    """The months of ``settings`` (thunderline.flow.data_months.partitions_span: its months with data, or
+    THUNDERLINE_FIRST_MONTH / THUNDERLINE_LAST_MONTH), read now: the lake's month directories and the
+    landing index, so a Definitions built after an ingest indexed new months has them."""
+    start, last, gaps = partitions_layout(settings)
+    start = max(SUPPORTED_START, start)
+    last = max(start, last)
+    gaps = tuple(m for m in gaps if start < m < last)
+    excluded = [dt.datetime.fromisoformat(m).replace(tzinfo=dt.timezone.utc) for m in gaps] or None
+    # exclusive end: the month after the last (the current month's partition exists until then via end_offset)
+    end = f"{int(last[:4]) + (last[5:7] == '12')}-{int(last[5:7]) % 12 + 1:02d}-01"
+    months = dg.MonthlyPartitionsDefinition(start_date=start, end_date=end, end_offset=1, exclusions=excluded)
+    complete = dg.MonthlyPartitionsDefinition(start_date=start, end_date=end, end_offset=0, exclusions=excluded)
+    return Partitions(start, last, gaps, months, complete, dg.MultiPartitionsDefinition({"month": months,
+                                                                                          "symbol": symbols}))

@@ -20,8 +20,7 @@ from jobs.keys import (
     GATE_RETRAINING_JOB,
     LEARNING_LABELS_JOB,
     MONTHLY_RETRAIN_JOB,
-    complete_months,
-    in_range,
+    Partitions,
     month_symbol_key,
     symbols,
 )
@@ -63,34 +62,40 @@ observability_models_job = dg.define_asset_job(
                 "nightly they run in nightly_observability_job).")
 
 
-@dg.schedule(name="daily_labels", job=learning_labels_job, cron_schedule="15 4 * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Daily: labels + PnL for the current month × every symbol (and the previous month on "
-                         "the 1st-3rd, to fill its last labels).")
-def daily_labels(context: dg.ScheduleEvaluationContext):
-    t = context.scheduled_execution_time.astimezone(dt.timezone.utc)
-    wanted = [t.date().replace(day=1).isoformat()]
-    if t.day <= 3:
-        wanted.insert(0, last_complete_month(t))
-    wanted = in_range(wanted)
-    if not wanted:
-        return dg.SkipReason(f"{t.date():%Y-%m} is after the last monthly partition (THUNDERLINE_LAST_MONTH)")
-    syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
-    if not syms:
-        return dg.SkipReason("no symbols yet: nothing to label")
-    tags = launch_tags("schedule:daily_labels")
-    return [dg.RunRequest(run_key=f"labels:{m}|{s}:{t.date()}", partition_key=month_symbol_key(m, s), tags=tags)
-            for m in wanted for s in syms]
+def build_learning_schedules(parts: Partitions) -> list[dg.ScheduleDefinition]:
+    """The daily labels and the monthly retrain over ``parts``' months, the monthly gate retraining."""
 
+    @dg.schedule(name="daily_labels", job=learning_labels_job, cron_schedule="15 4 * * *", execution_timezone="UTC",
+                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="Daily: labels + PnL for the current month × every symbol (and the previous month on "
+                             "the 1st-3rd, to fill its last labels).")
+    def daily_labels(context: dg.ScheduleEvaluationContext):
+        t = context.scheduled_execution_time.astimezone(dt.timezone.utc)
+        wanted = [t.date().replace(day=1).isoformat()]
+        if t.day <= 3:
+            wanted.insert(0, last_complete_month(t))
+        wanted = parts.in_range(wanted)
+        if not wanted:
+            return dg.SkipReason(f"{t.date():%Y-%m} is after the last monthly partition (THUNDERLINE_LAST_MONTH)")
+        syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
+        if not syms:
+            return dg.SkipReason("no symbols yet: nothing to label")
+        tags = launch_tags("schedule:daily_labels")
+        return [dg.RunRequest(run_key=f"labels:{m}|{s}:{t.date()}", partition_key=month_symbol_key(m, s), tags=tags)
+                for m in wanted for s in syms]
 
-@dg.schedule(name="monthly_retrain", job=monthly_retrain_job, cron_schedule="0 5 2 * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="On the 2nd at 05:00 UTC: slice → NAS → shadow for the month that just ended.")
-def monthly_retrain(context: dg.ScheduleEvaluationContext):
-    month = last_complete_month(context.scheduled_execution_time)
-    if not in_range([month], complete_months):
-        return dg.SkipReason(f"no partition for {month[:7]}: outside the monthly partitions (THUNDERLINE_LAST_MONTH)")
-    return dg.RunRequest(run_key=f"retrain:{month}", partition_key=month, tags=launch_tags("schedule:monthly_retrain"))
+    @dg.schedule(name="monthly_retrain", job=monthly_retrain_job, cron_schedule="0 5 2 * *",
+                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="On the 2nd at 05:00 UTC: slice → NAS → shadow for the month that just ended.")
+    def monthly_retrain(context: dg.ScheduleEvaluationContext):
+        month = last_complete_month(context.scheduled_execution_time)
+        if not parts.in_range([month], parts.complete_months):
+            return dg.SkipReason(f"no partition for {month[:7]}: outside the monthly partitions "
+                                 "(THUNDERLINE_LAST_MONTH)")
+        return dg.RunRequest(run_key=f"retrain:{month}", partition_key=month,
+                             tags=launch_tags("schedule:monthly_retrain"))
+
+    return [daily_labels, monthly_retrain, monthly_gate_retraining]
 
 
 class GateConfig(dg.Config):
@@ -139,4 +144,3 @@ def monthly_gate_retraining(context: dg.ScheduleEvaluationContext):
 
 JOBS = [learning_labels_job, monthly_retrain_job, gate_retraining_job, learning_evaluation_job, signal_evaluation_job,
         promotion_job, drift_reports_job, observability_models_job]
-SCHEDULES = [daily_labels, monthly_retrain, monthly_gate_retraining]

@@ -14,37 +14,48 @@ import datetime as dt
 
 import dagster as dg
 
-from jobs.keys import MONTHLY_TAG, PARTITION_TAG, in_range, month_symbol_key, months, symbols
+from jobs.keys import MONTHLY_TAG, PARTITION_TAG, Partitions, month_symbol_key, symbols
 from jobs.partition_jobs import edgar_partition_job, market_partition_job
 from thunderline.partitioning import last_complete_month
 from thunderline.run_tags import launch_tags
 
 
-@dg.schedule(name="monthly_market_backfill", job=market_partition_job, cron_schedule="0 2 1 * *",
-             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="On the 1st at 02:00 UTC: the month that just ended × every symbol (one run per partition).")
-def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
-    month = last_complete_month(context.scheduled_execution_time)
-    if not in_range([month]):
-        return _outside(month)
-    syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
-    if not syms:
-        return dg.SkipReason("no symbols yet: nothing to backfill")
-    tags = launch_tags("schedule:monthly_market_backfill")
-    return [dg.RunRequest(run_key=f"monthly:{month}|{s}", partition_key=month_symbol_key(month, s),
-                          tags={**tags, MONTHLY_TAG: month[:7], PARTITION_TAG: f"{month[:7]}|{s}"}) for s in syms]
+def build_market_backfill(parts: Partitions) -> dg.ScheduleDefinition:
+    """The monthly market backfill over ``parts``' months × every symbol."""
+
+    @dg.schedule(name="monthly_market_backfill", job=market_partition_job, cron_schedule="0 2 1 * *",
+                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="On the 1st at 02:00 UTC: the month that just ended × every symbol (one run per "
+                             "partition).")
+    def monthly_market_backfill(context: dg.ScheduleEvaluationContext):
+        month = last_complete_month(context.scheduled_execution_time)
+        if not parts.in_range([month]):
+            return _outside(month)
+        syms = sorted(context.instance.get_dynamic_partitions(symbols.name))
+        if not syms:
+            return dg.SkipReason("no symbols yet: nothing to backfill")
+        tags = launch_tags("schedule:monthly_market_backfill")
+        return [dg.RunRequest(run_key=f"monthly:{month}|{s}", partition_key=month_symbol_key(month, s),
+                              tags={**tags, MONTHLY_TAG: month[:7], PARTITION_TAG: f"{month[:7]}|{s}"}) for s in syms]
+
+    return monthly_market_backfill
 
 
-@dg.schedule(name="monthly_edgar_backfill", job=edgar_partition_job, cron_schedule="0 1 1 * *",
-             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="On the 1st at 01:00 UTC: the EDGAR month that just ended (one run).")
-def monthly_edgar_backfill(context: dg.ScheduleEvaluationContext):
-    month = last_complete_month(context.scheduled_execution_time)
-    if not in_range([month]):
-        return _outside(month)
-    return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month,
-                         tags={**launch_tags("schedule:monthly_edgar_backfill"), MONTHLY_TAG: month[:7],
-                               PARTITION_TAG: month[:7]})
+def build_edgar_backfill(parts: Partitions) -> dg.ScheduleDefinition:
+    """The monthly EDGAR backfill over ``parts``' months."""
+
+    @dg.schedule(name="monthly_edgar_backfill", job=edgar_partition_job, cron_schedule="0 1 1 * *",
+                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="On the 1st at 01:00 UTC: the EDGAR month that just ended (one run).")
+    def monthly_edgar_backfill(context: dg.ScheduleEvaluationContext):
+        month = last_complete_month(context.scheduled_execution_time)
+        if not parts.in_range([month]):
+            return _outside(month)
+        return dg.RunRequest(run_key=f"monthly:{month}", partition_key=month,
+                             tags={**launch_tags("schedule:monthly_edgar_backfill"), MONTHLY_TAG: month[:7],
+                                   PARTITION_TAG: month[:7]})
+
+    return monthly_edgar_backfill
 
 
 def _outside(month: str) -> dg.SkipReason:
@@ -55,7 +66,7 @@ def _outside(month: str) -> dg.SkipReason:
 NIGHTLY_GROUPS = ("observability", "learning")
 
 
-def build_nightly(assets) -> tuple[list, list]:
+def build_nightly(assets, parts: Partitions) -> tuple[list, list]:
     """Jobs and schedules over the observability/learning groups, split by partitioning.
 
     Unpartitioned assets (SQL models, the telemetry summary, exports) run in one
@@ -66,7 +77,7 @@ def build_nightly(assets) -> tuple[list, list]:
     in_groups = [a for a in assets if isinstance(a, dg.AssetsDefinition)
                  and set(a.group_names_by_key.values()) & set(NIGHTLY_GROUPS)]
     plain = [k for a in in_groups if a.partitions_def is None for k in a.keys]
-    monthly = [k for a in in_groups if a.partitions_def == months for k in a.keys]
+    monthly = [k for a in in_groups if a.partitions_def == parts.months for k in a.keys]
     jobs, schedules = [], []
     if plain:
         job = dg.define_asset_job("nightly_observability_job", selection=dg.AssetSelection.assets(*plain),
@@ -91,7 +102,7 @@ def build_nightly(assets) -> tuple[list, list]:
             wanted = [t.date().replace(day=1).isoformat()]
             if t.day == 1:
                 wanted.insert(0, last_complete_month(t))
-            wanted = in_range(wanted)
+            wanted = parts.in_range(wanted)
             if not wanted:
                 return _outside(t.date().isoformat())
             tags = launch_tags("schedule:nightly_drift")
@@ -100,5 +111,3 @@ def build_nightly(assets) -> tuple[list, list]:
         schedules.append(nightly_drift)
     return jobs, schedules
 
-
-SCHEDULES = [monthly_market_backfill, monthly_edgar_backfill]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dagster as dg
 
 from sensors._common import dump_cursor, load_cursor
+from thunderline.config import Settings
 
 MIN_INTERVAL_S = 300  # SEC publishes filings continuously; a company's JSON changes a few times a day
 
 
-def evaluate_edgar_poll(context: dg.SensorEvaluationContext, settings=None) -> dg.SkipReason:
+def evaluate_edgar_poll(context: dg.SensorEvaluationContext, settings: Settings | None = None) -> dg.SkipReason:
     from thunderline.config import load_settings
     from thunderline.sources.edgar_poller import PollRequest, poller_from_settings, record_poll
     from thunderline.sources.sec_http import SecConfigError, SecFetchError
@@ -46,13 +47,15 @@ def evaluate_edgar_poll(context: dg.SensorEvaluationContext, settings=None) -> d
     return dg.SkipReason("; ".join(lines)[:2000] or "nothing to poll")
 
 
-def build_edgar_poll_sensor(interval_s: int) -> dg.SensorDefinition:
+def build_edgar_poll_sensor(interval_s: int, settings: Settings | None = None) -> dg.SensorDefinition:
+    """The poll sensor for ``settings`` (the Definitions' own; None: read from the environment at each tick)."""
+
     @dg.sensor(name="edgar_poll_sensor", minimum_interval_seconds=max(interval_s, MIN_INTERVAL_S),
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="Polls THUNDERLINE_SEC_WATCH companies' EDGAR submissions and downloads new filings "
                            "into the landing area (≤ THUNDERLINE_SEC_MAX_RPS requests/s, durable queue); "
                            "edgar_fill_sensor ingests them.")
     def edgar_poll_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        return evaluate_edgar_poll(context)
+        return evaluate_edgar_poll(context, settings)
 
     return edgar_poll_sensor

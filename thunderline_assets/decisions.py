@@ -10,7 +10,7 @@ import time
 
 import dagster as dg
 
-from jobs.keys import MLFLOW_POOL, month_symbol, split_key
+from jobs.keys import MLFLOW_POOL, Partitions, split_key
 from jobs.metadata import clean, mlflow_version_url, table_definition_metadata
 from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
@@ -22,8 +22,9 @@ from thunderline.faults import fault_point
 from thunderline.flow.decision_partition import decide_partition
 from thunderline.flow.ledger import record_step
 from thunderline.store import schema
-from thunderline_assets.edgar import edgar_feature_windows
-from thunderline_assets.market import market_feature_windows
+from thunderline_assets.asset_specs import AssetSpecs
+
+ASSETS = AssetSpecs()  # decision_traces, made per Settings (asset_specs.py)
 
 
 class DecisionConfig(dg.Config):
@@ -39,20 +40,18 @@ def expert_links(mlflow: MlflowResource, experts) -> dict[str, dg.UrlMetadataVal
             for e in sorted(experts, key=lambda e: (e.name, e.alias))}
 
 
-@dg.asset(
+@ASSETS.asset(
+    "month_symbol",
     pool=MLFLOW_POOL,
-    partitions_def=month_symbol,
-    deps=[market_feature_windows,
-          dg.AssetDep(edgar_feature_windows, partition_mapping=dg.AllPartitionMapping())],
+    deps=["market_feature_windows",
+          dg.AssetDep("edgar_feature_windows", partition_mapping=dg.AllPartitionMapping())],
     group_name="decisions",
     kinds={"sql", "mlflow"},
     owners=["team:research"],
     description="Auditable, replayable DecisionTrace per market window (router + experts + blend + risk).",
     metadata=table_definition_metadata(schema.decision_traces),
-    check_specs=[dg.AssetCheckSpec("router_ready", asset="decision_traces", partitions_def=month_symbol,
-                                   description="an active router version and its champion experts exist"),
-                 dg.AssetCheckSpec("undercovered", asset="decision_traces", partitions_def=month_symbol,
-                                   description="no layer leaves more than 5% of windows without an expert")],
+    checks=[("router_ready", "an active router version and its champion experts exist"),
+            ("undercovered", "no layer leaves more than 5% of windows without an expert")],
 )
 def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource,
                     mlflow: MlflowResource, ticker_map: TickerMapResource):
@@ -106,10 +105,7 @@ def decision_traces(context: dg.AssetExecutionContext, config: DecisionConfig, w
                               metadata=clean({"worst_layer_undercovered_fraction": worst}))
 
 
-ASSETS = [decision_traces]
-
-
-def defs(settings: Settings) -> dg.Definitions:
+def defs(settings: Settings, parts: Partitions) -> dg.Definitions:
     """The decisions domain: decision traces, and the router promotion job with the sensor that starts it."""
-    return dg.Definitions(assets=ASSETS, jobs=ROUTER_JOBS,
+    return dg.Definitions(assets=ASSETS.build(parts, settings), jobs=ROUTER_JOBS,
                           sensors=[build_model_promotion_sensor(settings.sensor_interval_s)])

@@ -8,10 +8,10 @@ import time
 
 import dagster as dg
 
-from jobs.keys import WAREHOUSE_POOL, months
+from jobs.keys import WAREHOUSE_POOL, Partitions
 from jobs.metadata import clean, table_definition_metadata
 from jobs.partition_jobs import edgar_partition_job
-from jobs.schedules import monthly_edgar_backfill
+from jobs.schedules import build_edgar_backfill
 from resources import WarehouseResource
 from sensors.edgar_fill import build_edgar_sensors
 from sensors.edgar_poll import build_edgar_poll_sensor
@@ -19,7 +19,9 @@ from thunderline.config import Settings
 from thunderline.faults import fault_point
 from thunderline.flow.edgar_partition import build_edgar_window_partition, ingest_filing_partition
 from thunderline.store import schema
+from thunderline_assets.asset_specs import AssetSpecs
 
+ASSETS = AssetSpecs()  # raw_filings → edgar_feature_windows, made per Settings (asset_specs.py)
 OWNERS = ["team:fundamentals"]
 
 
@@ -27,16 +29,15 @@ def _month(context: dg.AssetExecutionContext) -> str:
     return context.partition_key[:7]
 
 
-@dg.asset(
+@ASSETS.asset(
+    "months",
     pool=WAREHOUSE_POOL,
-    partitions_def=months,
     group_name="edgar",
     kinds={"sql", "xbrl"},
     owners=OWNERS,
     description="SEC filings from the landing area parsed into EDGARDoc rows (sections + XBRL facts), by acceptance month.",
     metadata=table_definition_metadata(schema.raw_edgar_docs),
-    check_specs=[dg.AssetCheckSpec("parse_failures", asset="raw_filings", partitions_def=months,
-                                   description="every landing file of the month parsed (failures are quarantined)")],
+    checks=[("parse_failures", "every landing file of the month parsed (failures are quarantined)")],
 )
 def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     t0 = time.perf_counter()
@@ -59,10 +60,10 @@ def raw_filings(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                                         "reasons": dg.MetadataValue.json(summary.reject_reasons)}))
 
 
-@dg.asset(
+@ASSETS.asset(
+    "months",
     pool=WAREHOUSE_POOL,
-    partitions_def=months,
-    deps=[raw_filings],
+    deps=["raw_filings"],
     group_name="edgar",
     kinds={"sql"},
     owners=OWNERS,
@@ -82,11 +83,9 @@ def edgar_feature_windows(context: dg.AssetExecutionContext, warehouse: Warehous
     }))
 
 
-ASSETS = [raw_filings, edgar_feature_windows]
-
-
-def defs(settings: Settings) -> dg.Definitions:
+def defs(settings: Settings, parts: Partitions) -> dg.Definitions:
     """The EDGAR domain: filings → windows, its partition job, monthly backfill, fill and poll sensors."""
-    return dg.Definitions(assets=ASSETS, jobs=[edgar_partition_job], schedules=[monthly_edgar_backfill],
+    return dg.Definitions(assets=ASSETS.build(parts, settings), jobs=[edgar_partition_job],
+                          schedules=[build_edgar_backfill(parts)],
                           sensors=[*build_edgar_sensors(settings.sensor_interval_s),
-                                   build_edgar_poll_sensor(settings.sensor_interval_s)])
+                                   build_edgar_poll_sensor(settings.sensor_interval_s, settings)])

@@ -23,17 +23,17 @@ from pathlib import Path
 # (the same mapping as MultiToSingleDimensionPartitionMapping, without its Beta warning in every command).
 import dagster as dg
 
-from jobs.keys import complete_months, month_symbol, months, split_key
+from jobs.keys import Partitions, split_key
 from jobs.learning_jobs import JOBS as LEARNING_JOBS
-from jobs.learning_jobs import SCHEDULES as LEARNING_SCHEDULES
+from jobs.learning_jobs import build_learning_schedules
 from jobs.metadata import clean, mlflow_version_url, table_definition_metadata
 from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 from thunderline.config import Settings
 from thunderline.experts.catalog import registered_model_name
 from thunderline.store import learning_tables
-from thunderline_assets.decisions import decision_traces
-from thunderline_assets.market import market_feature_windows
+from thunderline_assets.asset_specs import AssetSpecs
 
+ASSETS = AssetSpecs()  # labels → pnl → evaluation, slices → NAS → promotion, made per Settings (asset_specs.py)
 OWNERS = ["team:research"]
 GROUP = "learning"
 
@@ -55,19 +55,29 @@ class LabelsConfig(dg.Config):
     horizons_ms: list[int] = []  # clock horizons; empty: THUNDERLINE_LABEL_HORIZONS_MS (default 250, 1000, 5000)
 
 
-@dg.asset(partitions_def=month_symbol, deps=[market_feature_windows], group_name=GROUP, kinds={"sql"},
-          owners=OWNERS,
-          description="Each market window's label: on a clock (mid as of the window's end and 250 ms / 1 s / 5 s "
-                      "later, from the lake's quotes) or chained to the next non-overlapping windows; realised "
-                      "asynchronously once the future exists; fill status, gap rate per spec and latency.",
-          metadata=table_definition_metadata(learning_tables.labels))
-def labels(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: WarehouseResource,
-           lake: LakeResource) -> dg.MaterializeResult:
-    from thunderline.config import load_settings
+@ASSETS.asset("month_symbol", deps=["market_feature_windows"], group_name=GROUP, kinds={"sql"}, owners=OWNERS,
+              with_settings=True,
+              description="Each market window's label: on a clock (mid as of the window's end and 250 ms / 1 s / 5 s "
+                          "later, from the lake's quotes) or chained to the next non-overlapping windows; realised "
+                          "asynchronously once the future exists; fill status, gap rate per spec and latency.",
+              metadata=table_definition_metadata(learning_tables.labels))
+def labels(settings: Settings):
+    """The labels asset's body, bound to the settings the definitions were built with (label definition and
+    clock horizons: THUNDERLINE_LABELS / THUNDERLINE_LABEL_HORIZONS_MS, unless the run config names them)."""
+
+    def labels(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: WarehouseResource,
+               lake: LakeResource) -> dg.MaterializeResult:
+        return realise_labels(context, config, warehouse, lake, settings)
+
+    return labels
+
+
+def realise_labels(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: WarehouseResource,
+                   lake: LakeResource, settings: Settings) -> dg.MaterializeResult:
     from thunderline.flow.learning_partition import realise_label_partition
     from thunderline.labels.clock_realise import label_specs_for
 
-    specs = label_specs_for(load_settings(create_dirs=False), config.definition or None, config.horizons_ms or None)
+    specs = label_specs_for(settings, config.definition or None, config.horizons_ms or None)
     month, symbol = split_key(context.partition_key)
     with warehouse.session() as s:
         summary = realise_label_partition(s, month, symbol, specs, lake=lake.get())
@@ -81,11 +91,11 @@ def labels(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: W
         "latency_ms_p95": dg.MetadataValue.float(summary.latency_ms_p95 or 0.0)}))
 
 
-@dg.asset(partitions_def=month_symbol, deps=[decision_traces, labels], group_name=GROUP, kinds={"sql"},
-          owners=OWNERS,
-          description="Paper PnL of every decision whose label is realised: unit positions from the blended action, "
-                      "costs from the spread crossed plus a fee, net attributed to experts by blend weight.",
-          metadata=table_definition_metadata(learning_tables.pnl))
+@ASSETS.asset("month_symbol", deps=["decision_traces", "labels"], group_name=GROUP, kinds={"sql"},
+              owners=OWNERS,
+              description="Paper PnL of every decision whose label is realised: unit positions from the blended action, "
+                          "costs from the spread crossed plus a fee, net attributed to experts by blend weight.",
+              metadata=table_definition_metadata(learning_tables.pnl))
 def pnl(context: dg.AssetExecutionContext, config: PnlConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from thunderline.flow.learning_partition import pnl_partition
 
@@ -100,10 +110,10 @@ def pnl(context: dg.AssetExecutionContext, config: PnlConfig, warehouse: Warehou
         "cost_model": summary.cost_model, "net_by_router_version": dg.MetadataValue.json(summary.by_router_version)}))
 
 
-@dg.asset(partitions_def=months, deps=[pnl], group_name=GROUP, kinds={"sql"}, owners=OWNERS,
-          description="Hit rate, IC, turnover, drawdown and PnL per month for the blend (per router version) and "
-                      "every expert (attributed and standalone, shadows included).",
-          metadata=table_definition_metadata(learning_tables.evaluation_metrics))
+@ASSETS.asset("months", deps=["pnl"], group_name=GROUP, kinds={"sql"}, owners=OWNERS,
+              description="Hit rate, IC, turnover, drawdown and PnL per month for the blend (per router version) and "
+                          "every expert (attributed and standalone, shadows included).",
+              metadata=table_definition_metadata(learning_tables.evaluation_metrics))
 def learning_evaluation(context: dg.AssetExecutionContext, config: PnlConfig,
                         warehouse: WarehouseResource) -> dg.MaterializeResult:
     from thunderline.evaluation.harness import evaluate_month
@@ -135,12 +145,12 @@ class SignalEvaluationConfig(dg.Config):
     permutations: int = 100
 
 
-@dg.asset(partitions_def=months, deps=[market_feature_windows],
-          group_name=GROUP, kinds={"sql", "mlflow"},
-          owners=OWNERS,
-          description="Walk-forward out-of-sample judgement of the decision stack over the month: per expert, the "
-                      "blend and the linear OFI line, rank IC and IC with bootstrap CIs, hit rate on moved windows, "
-                      "turnover, net PnL, permutation-null band (clock labels, purge and embargo).")
+@ASSETS.asset("months", deps=["market_feature_windows"],
+              group_name=GROUP, kinds={"sql", "mlflow"},
+              owners=OWNERS,
+              description="Walk-forward out-of-sample judgement of the decision stack over the month: per expert, the "
+                          "blend and the linear OFI line, rank IC and IC with bootstrap CIs, hit rate on moved windows, "
+                          "turnover, net PnL, permutation-null band (clock labels, purge and embargo).")
 def signal_evaluation(context: dg.AssetExecutionContext, config: SignalEvaluationConfig,
                       warehouse: WarehouseResource, lake: LakeResource, mlflow: MlflowResource,
                       ticker_map: TickerMapResource) -> dg.MaterializeResult:
@@ -199,11 +209,11 @@ def export_root(lake: LakeResource) -> Path:
     return Path(lake.root)
 
 
-@dg.asset(partitions_def=complete_months,
-          deps=[labels],
-          group_name=GROUP, kinds={"parquet"}, owners=OWNERS,
-          description="Parquet training slice of the months up to the partition: features + realised labels + "
-                      "provenance, walk-forward splits with purge and embargo, a manifest and an export_jobs row.")
+@ASSETS.asset("complete_months",
+              deps=["labels"],
+              group_name=GROUP, kinds={"parquet"}, owners=OWNERS,
+              description="Parquet training slice of the months up to the partition: features + realised labels + "
+                          "provenance, walk-forward splits with purge and embargo, a manifest and an export_jobs row.")
 def training_slices(context: dg.AssetExecutionContext, config: SliceConfig, warehouse: WarehouseResource,
                     lake: LakeResource, ticker_map: TickerMapResource) -> dg.MaterializeResult:
     from thunderline.flow.learning_loop import build_rolling_slice
@@ -236,10 +246,10 @@ class NasConfig(dg.Config):
     slice_prefix: str = "rolling"
 
 
-@dg.asset(partitions_def=complete_months, deps=[training_slices], group_name=GROUP, kinds={"mlflow", "optuna"},
-          owners=OWNERS,
-          description="NAS over the partition's training slice (Optuna TPE by default, or an external program); "
-                      "every trial an MLflow run in thunderline-nas; the best become shadow versions.")
+@ASSETS.asset("complete_months", deps=["training_slices"], group_name=GROUP, kinds={"mlflow", "optuna"},
+              owners=OWNERS,
+              description="NAS over the partition's training slice (Optuna TPE by default, or an external program); "
+                          "every trial an MLflow run in thunderline-nas; the best become shadow versions.")
 def nas_candidates(context: dg.AssetExecutionContext, config: NasConfig, warehouse: WarehouseResource,
                    mlflow: MlflowResource) -> dg.MaterializeResult:
     from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
@@ -297,9 +307,9 @@ class PromotionConfig(dg.Config):
     rounds: int = 1  # steps per candidate while it keeps being promoted (2: shadow → challenger → champion)
 
 
-@dg.asset(deps=[learning_evaluation, nas_candidates], group_name=GROUP, kinds={"mlflow"}, owners=OWNERS,
-          description="One blue/green step per expert with a shadow or challenger, judged on realised labels; "
-                      "moves MLflow aliases (the model promotion sensor then publishes a router version).")
+@ASSETS.asset(deps=["learning_evaluation", "nas_candidates"], group_name=GROUP, kinds={"mlflow"}, owners=OWNERS,
+              description="One blue/green step per expert with a shadow or challenger, judged on realised labels; "
+                          "moves MLflow aliases (the model promotion sensor then publishes a router version).")
 def promotion(context: dg.AssetExecutionContext, config: PromotionConfig, warehouse: WarehouseResource,
               mlflow: MlflowResource, ticker_map: TickerMapResource) -> dg.MaterializeResult:
     from thunderline.evaluation import CostModel
@@ -329,9 +339,7 @@ def _transition_row(t) -> dict:
             "reason": t.reason, "mlflow_run_id": t.mlflow_run_id}
 
 
-ASSETS = [labels, pnl, learning_evaluation, signal_evaluation, training_slices, nas_candidates, promotion]
-
-
-def defs(settings: Settings) -> dg.Definitions:
+def defs(settings: Settings, parts: Partitions) -> dg.Definitions:
     """The learning domain: labels, PnL, evaluation, slices, NAS, promotion; its daily/monthly jobs."""
-    return dg.Definitions(assets=ASSETS, jobs=LEARNING_JOBS, schedules=LEARNING_SCHEDULES)
+    return dg.Definitions(assets=ASSETS.build(parts, settings), jobs=LEARNING_JOBS,
+                          schedules=build_learning_schedules(parts))

@@ -10,10 +10,10 @@ import time
 
 import dagster as dg
 
-from jobs.keys import WAREHOUSE_POOL, month_symbol, split_key
+from jobs.keys import WAREHOUSE_POOL, Partitions, split_key
 from jobs.metadata import arrow_column_schema, clean, table_definition_metadata
 from jobs.partition_jobs import market_partition_job
-from jobs.schedules import monthly_market_backfill
+from jobs.schedules import build_market_backfill
 from resources import LakeResource, WarehouseResource
 from sensors.tick_landing import build_tick_landing_sensors
 from thunderline.config import Settings
@@ -22,7 +22,9 @@ from thunderline.faults import fault_point
 from thunderline.flow.market_windows import build_window_partition
 from thunderline.flow.tick_ingest import finalize_lake, ingest_tick_partition
 from thunderline.store import schema
+from thunderline_assets.asset_specs import AssetSpecs
 
+ASSETS = AssetSpecs()  # raw_ticks → market_feature_windows, made per Settings (asset_specs.py)
 OWNERS = ["team:market-data"]
 REJECT_RATE_WARN = 0.01
 
@@ -44,22 +46,17 @@ def _progress_logger(context: dg.AssetExecutionContext, every: int = 2_000_000):
     return tick
 
 
-@dg.asset(
+@ASSETS.asset(
+    "month_symbol",
     pool=WAREHOUSE_POOL,
-    partitions_def=month_symbol,
     group_name="market",
     kinds={"parquet", "sql"},
     owners=OWNERS,
     description="Ticks from the landing area, validated, as Parquet batches in the lake (indexed in raw_tick_batches).",
     metadata={"dagster/column_schema": arrow_column_schema(TICK_SCHEMA)},
-    check_specs=[
-        dg.AssetCheckSpec("expectations", asset="raw_ticks", description="Great Expectations suite on kept ticks",
-                          partitions_def=month_symbol),
-        dg.AssetCheckSpec("reject_rate", asset="raw_ticks", description=f"rejected ≤ {REJECT_RATE_WARN:.0%} of rows read",
-                          partitions_def=month_symbol),
-        dg.AssetCheckSpec("crossed_or_locked", asset="raw_ticks", description="bid < ask (crossed/locked are flagged, kept)",
-                          partitions_def=month_symbol),
-    ],
+    checks=[("expectations", "Great Expectations suite on kept ticks"),
+            ("reject_rate", f"rejected ≤ {REJECT_RATE_WARN:.0%} of rows read"),
+            ("crossed_or_locked", "bid < ask (crossed/locked are flagged, kept)")],
 )
 def raw_ticks(context: dg.AssetExecutionContext, config: RawTicksConfig, warehouse: WarehouseResource,
               lake: LakeResource):
@@ -124,10 +121,10 @@ class WindowConfig(dg.Config):
     overlap: float = 0.5
 
 
-@dg.asset(
+@ASSETS.asset(
+    "month_symbol",
     pool=WAREHOUSE_POOL,
-    partitions_def=month_symbol,
-    deps=[raw_ticks],
+    deps=["raw_ticks"],
     group_name="market",
     kinds={"sql", "numba"},
     owners=OWNERS,
@@ -157,10 +154,8 @@ def market_feature_windows(context: dg.AssetExecutionContext, config: WindowConf
     }))
 
 
-ASSETS = [raw_ticks, market_feature_windows]
-
-
-def defs(settings: Settings) -> dg.Definitions:
+def defs(settings: Settings, parts: Partitions) -> dg.Definitions:
     """The market domain: ticks → windows, its partition job, monthly backfill and landing sensors."""
-    return dg.Definitions(assets=ASSETS, jobs=[market_partition_job], schedules=[monthly_market_backfill],
+    return dg.Definitions(assets=ASSETS.build(parts, settings), jobs=[market_partition_job],
+                          schedules=[build_market_backfill(parts)],
                           sensors=build_tick_landing_sensors(settings.sensor_interval_s))

@@ -17,15 +17,15 @@ from typing import Any
 import dagster as dg
 import pydantic
 
-from jobs.keys import months
+from jobs.keys import Partitions
 from jobs.metadata import clean
 from resources import WarehouseResource
 from thunderline.config import Settings
 from thunderline.drift import FAIL_PSI, WARN_PSI
 from thunderline.drift.monthly import DriftPolicy, MonthDrift, kind_markdown, measure_month
-from thunderline_assets.edgar import edgar_feature_windows
-from thunderline_assets.market import market_feature_windows
+from thunderline_assets.asset_specs import AssetSpecs
 
+ASSETS = AssetSpecs()  # drift_reports, made per Settings (asset_specs.py)
 OWNERS = ["team:data-platform"]
 CHECK_NAME = "psi_within_thresholds"
 
@@ -87,20 +87,16 @@ def drift_check(md: MonthDrift) -> dg.AssetCheckResult:
                                metadata=clean(meta))
 
 
-@dg.asset(
-    partitions_def=months,
-    deps=[
-        # month × symbol → month: Dagster infers the mapping on the month dimension (no Beta class in our code)
-        dg.AssetDep(market_feature_windows),
-        dg.AssetDep(edgar_feature_windows),
-    ],
+@ASSETS.asset(
+    "months",
+    # month × symbol → month: Dagster infers the mapping on the month dimension (no Beta class in our code)
+    deps=["market_feature_windows", "edgar_feature_windows"],
     group_name="observability",
     kinds={"sql", "numpy", "matplotlib"},
     owners=OWNERS,
     description="Monthly feature drift (PSI, KS) of market and EDGAR windows against a stored baseline profile.",
-    check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="drift_reports", partitions_def=months,
-                                   description=f"PSI ≤ {WARN_PSI:g} for every feature: WARN above, "
-                                               f"ERROR above {FAIL_PSI:g} or when a feature has no value")],
+    checks=[(CHECK_NAME, f"PSI ≤ {WARN_PSI:g} for every feature: WARN above, ERROR above {FAIL_PSI:g} or when a "
+                         "feature has no value")],
 )
 def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, warehouse: WarehouseResource):
     month = context.partition_key[:7]
@@ -116,12 +112,10 @@ def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, wareho
     yield drift_check(md)
 
 
-ASSETS = [drift_reports]
-
-
-def defs(settings: Settings) -> dg.Definitions:
+def defs(settings: Settings, parts: Partitions) -> dg.Definitions:
     """The observability domain: the SQL models, monthly drift reports (with their check), flow telemetry."""
-    from thunderline_assets.sql_models import SQL_MODEL_ASSETS
+    from thunderline_assets.sql_models import build_sql_model_assets, load_project
     from thunderline_assets.telemetry import ASSETS as TELEMETRY_ASSETS
 
-    return dg.Definitions(assets=[*SQL_MODEL_ASSETS, *ASSETS, *TELEMETRY_ASSETS])
+    return dg.Definitions(assets=[*build_sql_model_assets(load_project()), *ASSETS.build(parts, settings),
+                                  *TELEMETRY_ASSETS.build(parts, settings)])

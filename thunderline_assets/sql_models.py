@@ -5,7 +5,7 @@ dependencies from ``ref()`` and from ``source()``: each warehouse table maps to 
 assets that write it (:data:`SOURCE_ASSETS`; ``feature_windows`` is written by both
 the market and the EDGAR windows), so the lineage graph shows
 ``decision_traces → sql/decision_mix``. A source no asset writes stays in metadata.
-The project is parsed and checked when this module is imported, so a broken
+The project is parsed and checked when the definitions are built (:func:`load_project`), so a broken
 model file fails the code location load with its file and line.
 """
 
@@ -78,5 +78,6 @@ def _model_asset(project: SqlProject, name: str) -> dg.AssetsDefinition:
     return _sql_model
 
 
-PROJECT = SqlProject.load(MODELS_DIR)
-SQL_MODEL_ASSETS = build_sql_model_assets(PROJECT)
+def load_project() -> SqlProject:
+    """The dbt-like project, parsed and checked (a broken model fails the code location load)."""
+    return SqlProject.load(MODELS_DIR)

@@ -11,6 +11,9 @@ import dagster as dg
 from jobs.metadata import clean
 from resources import WarehouseResource
 from thunderline.telemetry import EVENTS, Summary, now_us, read_events, summarize
+from thunderline_assets.asset_specs import AssetSpecs
+
+ASSETS = AssetSpecs()  # flow_telemetry, made with the other domains' assets (asset_specs.py)
 
 DAY_US = 86_400_000_000
 
@@ -30,7 +33,7 @@ def telemetry_metadata(summaries: list[Summary]) -> dict[str, dg.MetadataValue]:
     return out
 
 
-@dg.asset(
+@ASSETS.asset(
     group_name="observability",
     kinds={"sql"},
     owners=["team:data-platform"],
@@ -43,5 +46,3 @@ def flow_telemetry(warehouse: WarehouseResource) -> dg.MaterializeResult:
         summaries = summarize(read_events(s, since_us=until - DAY_US, until_us=until))
     return dg.MaterializeResult(metadata=clean({**telemetry_metadata(summaries), "window_hours": 24}))
 
-
-ASSETS = [flow_telemetry]

@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 from tqdm import tqdm
 
+from jobs.keys import EDGAR_JOB, MARKET_JOB, Partitions, build_partitions
 from thunderline.config import ConfigError, Settings, load_settings
 from thunderline.faults import fault_point
 from thunderline.flow.compaction import CompactionSummary, compact_landed
@@ -112,31 +113,27 @@ def tags_for(resources: dict, tenant: str, source: str = "cli:ingest") -> dict[s
     return run_tags(tenant, source, router)
 
 
-def check_partitions_start(partitions: list[str]) -> None:
-    """One error line when landing data is outside the monthly partitions.
+def check_partitions_start(parts: Partitions, partitions: list[str]) -> None:
+    """One error line when landing data is outside the monthly partitions ``parts``.
 
-    ``jobs.keys`` is imported only here, after indexing: the monthly partitions span the months with data
-    (:func:`thunderline.flow.data_months.partitions_layout`), which the landing index has just recorded. A
-    process that imported it earlier (a long-lived one) and then meets a later month, or a month that had no
-    data then (a gap, no partition), says so.
+    The monthly partitions span the months with data (:func:`thunderline.flow.data_months.partitions_layout`),
+    which the landing index has just recorded, so ``parts`` are built after indexing; what can still be
+    outside them is data before a pinned THUNDERLINE_FIRST_MONTH or after a pinned THUNDERLINE_LAST_MONTH.
     """
-    from jobs.keys import PARTITIONS_GAPS, PARTITIONS_LAST, PARTITIONS_START
-
-    too_early = sorted({str(p)[:7] for p in partitions if str(p)[:7] < PARTITIONS_START[:7]})
+    too_early = sorted({str(p)[:7] for p in partitions if str(p)[:7] < parts.start[:7]})
     if too_early:
         raise ConfigError(f"THUNDERLINE_FIRST_MONTH: landing data for {', '.join(too_early)} is before the first "
-                          f"monthly partition {PARTITIONS_START[:7]}; set THUNDERLINE_FIRST_MONTH={too_early[0]} "
+                          f"monthly partition {parts.start[:7]}; set THUNDERLINE_FIRST_MONTH={too_early[0]} "
                           "(or unset it) and run again")
-    new_gap = sorted({str(p)[:7] for p in partitions if f"{str(p)[:7]}-01" in PARTITIONS_GAPS})
+    new_gap = sorted({str(p)[:7] for p in partitions if f"{str(p)[:7]}-01" in parts.gaps})
     if new_gap:
-        raise ConfigError(f"landing data for {', '.join(new_gap)}: a month without data when this process loaded "
-                          "the monthly partitions (no partition for it yet); run the command again (a new process "
-                          "sees the new months)")
-    too_late = sorted({str(p)[:7] for p in partitions if str(p)[:7] > PARTITIONS_LAST[:7]})
+        raise ConfigError(f"landing data for {', '.join(new_gap)}: a month without data when the monthly "
+                          "partitions were read (no partition for it); run the command again")
+    too_late = sorted({str(p)[:7] for p in partitions if str(p)[:7] > parts.last[:7]})
     if too_late:
         raise ConfigError(f"THUNDERLINE_LAST_MONTH: landing data for {', '.join(too_late)} is after the last "
-                          f"monthly partition {PARTITIONS_LAST[:7]} this process knows; run the command again "
-                          f"(a new process sees the new months) or set THUNDERLINE_LAST_MONTH={too_late[-1]}")
+                          f"monthly partition {parts.last[:7]}; set THUNDERLINE_LAST_MONTH={too_late[-1]} "
+                          "(or unset it) and run again")
 
 
 def run_ingest(settings: Settings | None = None, landing: Path | None = None, *, show_progress: bool = True,
@@ -180,8 +177,8 @@ def run_ingest(settings: Settings | None = None, landing: Path | None = None, *,
 def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show_progress: bool,
                    instance: dg.DagsterInstance | None, resources: dict | None, run_config: dict,
                    compact: bool = True, workers: int = 1) -> None:
-    # jobs.keys (and the definitions that import it) fix the first monthly partition from the months with
-    # data when first imported, so they are imported only after this pass has indexed the landing files
+    # the definitions' monthly partitions span the months with data: they are built after this pass has
+    # indexed the landing files (build_partitions), once per tenant
     from resources import build_resources
 
     instance = instance or instance_for(settings)
@@ -219,11 +216,11 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
         if new_symbols:
             instance.add_dynamic_partitions("symbols", new_symbols)
         if edgar_months or tick_parts:  # the definitions are built once per tenant, not once per partition
-            check_partitions_start([*edgar_months, *tick_parts])
-            from jobs.keys import EDGAR_JOB, MARKET_JOB
             from thunderline_assets.definitions import build_definitions
 
-            defs = build_definitions(ts, resources=res)
+            parts = build_partitions(ts)  # after indexing: the months of the files just indexed are partitions
+            check_partitions_start(parts, [*edgar_months, *tick_parts])
+            defs = build_definitions(ts, resources=res, partitions=parts)
             defs_by_tenant[tenant] = defs
             jobs = {"edgar": defs.resolve_job_def(EDGAR_JOB), "market": defs.resolve_job_def(MARKET_JOB)}
         plans += [(tenant, res, jobs["edgar"], f"{m}-01", m) for m in edgar_months]
@@ -239,8 +236,6 @@ def _ingest_locked(settings: Settings, landing: Path, report: IngestReport, show
 def _run_plans(settings: Settings, plans: list, instance: dg.DagsterInstance, run_config: dict,
                report: IngestReport, show_progress: bool, workers: int) -> None:
     """Materialize every plan in process (``workers`` > 1: on forked workers), stopping at a full disk."""
-    from jobs.keys import MARKET_JOB
-
     bar = tqdm(total=len(plans), desc="ingest", unit="partition", disable=not show_progress)
 
     def run_one(i: int, plan: tuple) -> RunOutcome:
@@ -275,8 +270,6 @@ def _run_plans(settings: Settings, plans: list, instance: dg.DagsterInstance, ru
 def _outcomes(plans: list, run_one, workers: int):
     """Each plan's outcome: in plan order on this process, or (``workers`` > 1) EDGAR runs here first and
     each symbol's market runs on one of ``workers`` forked processes (:mod:`thunderline_cli.ingest_pool`)."""
-    from jobs.keys import MARKET_JOB
-
     if workers <= 1:
         for i, plan in enumerate(plans):
             yield run_one(i, plan)
@@ -293,7 +286,6 @@ def _ingest_queued(settings: Settings, plans: list, defs_by_tenant: dict, instan
 
     The daemon launches the runs through the queue and the Celery workers run their steps; this process only
     submits and follows (thunderline_cli.dagster_runs). Another tenant's runs override the warehouse's tenant."""
-    from jobs.keys import MARKET_JOB
     from thunderline_cli.dagster_runs import submit_backfill, wait_backfill
 
     groups: dict[tuple[str, str], list] = {}

@@ -89,11 +89,10 @@ class _LearningRuns:
         self.session.expect(1)
         return self._check(self.session.run(job, partition_key=partition_key, config=config), job)
 
-    @staticmethod
-    def check_history(history_months: Sequence[str]) -> None:
-        """The retrain runs on the last history month's partition: it must be a complete monthly partition."""
-        from jobs.keys import complete_months
-
+    def check_history(self, history_months: Sequence[str]) -> None:
+        """The retrain runs on the last history month's partition: it must be a complete monthly partition (of
+        the definitions this session runs: the months of its settings)."""
+        complete_months = self.session.defs.get_assets_def("training_slices").partitions_def
         if not complete_months.has_partition_key(f"{history_months[-1]}-01"):
             first, last = complete_months.get_first_partition_key(), complete_months.get_last_partition_key()
             raise LearningRunFailed(f"--history {history_months[-1]}: not a complete monthly partition "

@@ -88,17 +88,17 @@ def test_the_end_follows_the_data(tmp_path):
 
 
 def test_definitions_use_it(tmp_path):
-    """A fresh process without THUNDERLINE_FIRST_MONTH / _LAST_MONTH: the partitions span the lake's months (a
-    historical month: no partition after it)."""
+    """Settings without THUNDERLINE_FIRST_MONTH / _LAST_MONTH: the definitions' partitions span the lake's months
+    (a historical month: no partition after it), built in this process whatever it built before."""
+    from thunderline_assets.definitions import build_definitions
+
     home = tmp_path / "home"
     (home / "lake" / "tenant=default" / "ticks" / "month=2025-03" / "symbol=X").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("THUNDERLINE_FIRST_MONTH", "THUNDERLINE_LAST_MONTH")}
-    env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
-    code = ("from jobs.keys import months, complete_months\n"
-            "print(*months.get_partition_keys(), *complete_months.get_partition_keys())")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["2025-03-01", "2025-03-01"]
+    settings = load_settings({"THUNDERLINE_HOME": str(home), "THUNDERLINE_WAREHOUSE_URL": f"sqlite:///{home / 'w.db'}"},
+                             create_dirs=False)
+    defs = build_definitions(settings, resources={})
+    assert defs.get_assets_def("drift_reports").partitions_def.get_partition_keys() == ["2025-03-01"]
+    assert defs.get_assets_def("training_slices").partitions_def.get_partition_keys() == ["2025-03-01"]
 
 
 def test_months_without_data_are_no_partitions(tmp_path):
@@ -116,24 +116,24 @@ def test_months_without_data_are_no_partitions(tmp_path):
     pinned = load_settings(_env(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", THUNDERLINE_FIRST_MONTH="2024-02"),
                            create_dirs=False)
     assert partitions_layout(pinned, lambda _: data, TODAY)[2] == []
+    from jobs.keys import build_partitions
+
     home = tmp_path / "home"
     for m in sorted(data):
         (home / "lake" / "tenant=default" / "ticks" / f"month={m}" / "symbol=X").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("THUNDERLINE_FIRST_MONTH", "THUNDERLINE_LAST_MONTH")}
-    env.update(THUNDERLINE_HOME=str(home), THUNDERLINE_WAREHOUSE_URL=f"sqlite:///{home / 'w.db'}")
-    code = ("from jobs.keys import months, complete_months, month_symbol\n"
-            "print(*months.get_partition_keys())\nprint(*complete_months.get_partition_keys())\n"
-            "print(months.has_partition_key('2024-03-01'), month_symbol.has_partition_key('2024-03-01|X'))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    want = "2024-02-01 2025-03-01 2025-04-01"
-    assert out.stdout.splitlines() == [want, want, "False False"]
+    parts = build_partitions(load_settings({"THUNDERLINE_HOME": str(home),
+                                            "THUNDERLINE_WAREHOUSE_URL": f"sqlite:///{home / 'w.db'}"},
+                                           create_dirs=False))
+    want = ["2024-02-01", "2025-03-01", "2025-04-01"]
+    assert parts.months.get_partition_keys() == want and parts.complete_months.get_partition_keys() == want
+    assert not parts.months.has_partition_key("2024-03-01")
+    assert not parts.month_symbol.has_partition_key("2024-03-01|X")
 
 
 def test_first_ingest_of_a_fresh_home_starts_at_its_landing_data(tmp_path):
     """`thunderline ingest` on a fresh home (no lake, no index) with ticks of 2025-03: the first monthly
-    partition is 2025-03, not this month. The definitions fix their first month when first imported, so
-    ingest must import them only after indexing the landing area (a fresh `make demo` failed on this)."""
+    partition is 2025-03, not this month. The definitions' months come from the data, so ingest must build
+    them only after indexing the landing area (a fresh `make demo` failed on this)."""
     from thunderline.market import write_canonical_parquet
     from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
 

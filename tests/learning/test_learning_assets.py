@@ -9,18 +9,15 @@ import dagster as dg
 from jobs.metadata import table_rows
 from thunderline.contracts import DecisionTrace, ExpertAction
 from thunderline.flow.decision_partition import trace_row
-from thunderline_assets.learning import (
-    labels,
-    learning_evaluation,
-    nas_candidates,
-    pnl,
-    promotion,
-    training_slices,
-)
+from thunderline_assets.definitions import build_definitions
 
 from .learning_data import TENANT, planted_windows, store_windows
 
 UTC = dt.timezone.utc
+catalog = build_definitions(resources={})  # the learning assets as the code location makes them
+labels, pnl, learning_evaluation, training_slices, nas_candidates, promotion = (
+    catalog.get_assets_def(k) for k in ("labels", "pnl", "learning_evaluation", "training_slices", "nas_candidates",
+                                        "promotion"))
 FEB_US = 1_707_125_400_000_000  # 2024-02-05 09:30 UTC
 
 
@@ -109,11 +106,6 @@ def test_learning_assets_materialize(warehouse, mlflow_store, tmp_path):
 
 
 def test_learning_schedules_and_definitions():
-    from jobs.learning_jobs import daily_labels, monthly_gate_retraining, monthly_retrain
-    from thunderline_assets.definitions import build_definitions
-
-    catalog = build_definitions(resources={})
-
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("symbols", ["AAA", "BBB"])
         from resources import build_resources
@@ -123,6 +115,8 @@ def test_learning_schedules_and_definitions():
         defs = dg.Definitions(assets=list(catalog.assets), jobs=list(catalog.jobs), schedules=list(catalog.schedules),
                               resources=resources)
         repo = defs.get_repository_def()
+        daily_labels, monthly_retrain, monthly_gate_retraining = (
+            repo.get_schedule_def(n) for n in ("daily_labels", "monthly_retrain", "monthly_gate_retraining"))
 
         def tick(schedule, when):
             return schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when,

@@ -31,7 +31,10 @@ HEADER = (
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory) -> dg.Definitions:
     home = tmp_path_factory.mktemp("home")
-    settings = load_settings({"THUNDERLINE_HOME": str(home)})
+    # pinned months: the snapshot's partitions do not depend on the date or on data (the settings' own, not the
+    # environment's: the definitions are built for these settings)
+    settings = load_settings({"THUNDERLINE_HOME": str(home), "THUNDERLINE_FIRST_MONTH": "2010-01",
+                              "THUNDERLINE_LAST_MONTH": "current"})
     return build_definitions(settings, resources=build_resources(settings))
 
 
@@ -119,8 +122,11 @@ def test_definitions_match_the_checked_in_snapshot(defs):
 
 def test_snapshot_describes_partitions_exactly():
     """The renderer itself: a month × symbol definition and a single-dimension mapping read as intended."""
-    from jobs.keys import month_symbol
+    from jobs.keys import build_partitions
+    from thunderline.config import load_settings
 
+    month_symbol = build_partitions(load_settings({"THUNDERLINE_FIRST_MONTH": "2010-01",
+                                                   "THUNDERLINE_LAST_MONTH": "current"}, create_dirs=False)).month_symbol
     assert describe_partitions(month_symbol) == (
         "multi(month: monthly(start=2010-01-01, end=<next month>, end_offset=1, tz=UTC, cron='0 0 1 * *', "
         "fmt=%Y-%m-%d), "

@@ -20,13 +20,15 @@ from thunderline.edgar.features import RECIPE_VERSION as EDGAR_RECIPE
 from thunderline.market.features import FULL_RECIPE
 from thunderline.partitioning import month_bounds_us
 from thunderline.telemetry import read_events
-from thunderline_assets.observability import CHECK_NAME, drift_reports
+from thunderline_assets.definitions import build_definitions
+from thunderline_assets.observability import CHECK_NAME
 
 N = 600
 TENANT = "default"
 MARKET = DriftSource("market", FULL_RECIPE.recipe_version, "window_start")
 PROFILE = MARKET.profile_name
 DAY_US = 86_400_000_000
+drift_reports = build_definitions(resources={}).get_assets_def("drift_reports")  # as the code location makes it
 
 
 def market_features(month: str, seed: int) -> list[dict]:

@@ -32,17 +32,18 @@ def instance(demo_home):
 @pytest.fixture(scope="module")
 def code_location(demo_home) -> dict:
     """Asset keys by group and the months' partition keys, from the definitions the demo's environment loads
-    (a subprocess: the partitions depend on that home's data, read when ``jobs.keys`` is imported)."""
+    (a subprocess with the demo's environment, as the code location loads them: the partitions depend on that
+    home's data)."""
     import subprocess
     import sys
 
     from demo_support import REPO
 
     code = ("from thunderline_assets.definitions import build_definitions\n"
-            "g = build_definitions().resolve_asset_graph()\n"
+            "defs = build_definitions()\n"
+            "g = defs.resolve_asset_graph()\n"
             "for k in g.materializable_asset_keys: print('ASSET', g.get(k).group_name, k.to_user_string())\n"
-            "from jobs.keys import months, complete_months\n"
-            "print('MONTHS', *months.get_partition_keys())\n")
+            "print('MONTHS', *defs.get_assets_def('drift_reports').partitions_def.get_partition_keys())\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=clean_env(demo_home), capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -9,15 +9,16 @@ import dagster as dg
 import pytest
 from orch_helpers import resources_for
 
-from jobs.keys import months
+from jobs.keys import build_partitions
 from jobs.partition_jobs import JOBS as PARTITION_JOBS
-from jobs.schedules import build_nightly, last_complete_month, monthly_edgar_backfill, monthly_market_backfill
+from jobs.schedules import build_edgar_backfill, build_market_backfill, build_nightly, last_complete_month
+from thunderline.config import load_settings
 from thunderline.store import Warehouse
 from thunderline.telemetry import EventBatch, now_us
 from thunderline_assets.definitions import build_definitions
-from thunderline_assets.telemetry import flow_telemetry
 
 catalog = build_definitions(resources={})  # every domain's assets, jobs, schedules and sensors
+parts = build_partitions(load_settings(create_dirs=False))  # the months the catalog was built with
 
 UTC = dt.timezone.utc
 
@@ -41,6 +42,7 @@ def test_monthly_backfill_is_the_month_that_ended_times_every_symbol(ephemeral_i
     assert last_complete_month(when) == "2024-02-01"
     assert last_complete_month(dt.datetime(2024, 1, 1, tzinfo=UTC)) == "2023-12-01"
     ephemeral_instance.add_dynamic_partitions("symbols", ["SCHA", "SCHB"])
+    monthly_market_backfill, monthly_edgar_backfill = build_market_backfill(parts), build_edgar_backfill(parts)
     res = _tick(monthly_market_backfill, ephemeral_instance, when)
     keys = sorted(r.partition_key for r in res.run_requests)
     assert {"2024-02-01|SCHA", "2024-02-01|SCHB"} <= set(keys)
@@ -52,7 +54,7 @@ def test_monthly_backfill_is_the_month_that_ended_times_every_symbol(ephemeral_i
 
 
 def test_nightly_jobs_split_by_partitioning(ephemeral_instance):
-    @dg.asset(group_name="observability", partitions_def=months)
+    @dg.asset(group_name="observability", partitions_def=parts.months)
     def drift_probe():
         return None
 
@@ -60,7 +62,7 @@ def test_nightly_jobs_split_by_partitioning(ephemeral_instance):
     def export_probe():
         return None
 
-    jobs, schedules = build_nightly([*catalog.assets, drift_probe, export_probe])
+    jobs, schedules = build_nightly([*catalog.assets, drift_probe, export_probe], parts)
     by_name = {j.name: j for j in jobs}
     assert set(by_name) == {"nightly_observability_job", "nightly_drift_job"}
     drift = next(s for s in schedules if s.name == "nightly_drift")
@@ -88,6 +90,7 @@ def test_telemetry_summary_asset_metadata(settings_env):
         b.add("router.entropy", 9.0, ts=t - 2 * 86_400_000_000)  # older than a day: not in the summary
         b.flush(s)
     wh.dispose()
+    flow_telemetry = catalog.get_assets_def("flow_telemetry")
     res = dg.materialize([flow_telemetry], resources=resources_for(settings_env))
     md = res.get_asset_materialization_events()[0].materialization.metadata
     rows = {r.data["event"]: r.data for r in md["events"].value.records}

@@ -10,7 +10,10 @@ from seed import seed  # noqa: E402
 
 from resources import WarehouseResource  # noqa: E402
 from thunderline.sqlmodels import SqlProject  # noqa: E402
-from thunderline_assets.sql_models import PROJECT, SQL_MODEL_ASSETS, build_sql_model_assets, model_key  # noqa: E402
+from thunderline_assets.sql_models import build_sql_model_assets, load_project, model_key  # noqa: E402
+
+PROJECT = load_project()  # what the definitions parse when they are built
+SQL_MODEL_ASSETS = build_sql_model_assets(PROJECT)
 
 
 def specs():
