@@ -91,8 +91,10 @@ def provision_database(admin_url: str, database: str, app_role: str) -> str:
             if not exists:
                 try:
                     conn.execute(sa.text(f"CREATE ROLE {_quote(conn, app_role)} LOGIN NOSUPERUSER NOBYPASSRLS"))
-                except sa.exc.ProgrammingError:
-                    pass  # created concurrently by another process
+                except (sa.exc.ProgrammingError, sa.exc.IntegrityError):
+                    # created concurrently by another process: "already exists" once it committed, a unique
+                    # violation on pg_authid when our CREATE waited for its uncommitted one (parallel test workers)
+                    pass
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {_quote(conn, database)} WITH (FORCE)"))
             conn.execute(sa.text(f"CREATE DATABASE {_quote(conn, database)} OWNER {_quote(conn, app_role)}"))
     finally:
