@@ -35,9 +35,13 @@ lint: install
 demo: install
 	$(BIN)/thunderline demo
 
-# --durations: the slowest tests are printed every run, so the suite's time is watched where it is spent
+# --durations: the slowest tests are printed every run, so the suite's time is watched where it is spent.
+# -n: one pytest-xdist worker per core (TEST_WORKERS=0 runs in this process, serially); --dist loadgroup: tests
+# go one by one to whichever worker is free, except the groups tests/conftest.py assigns (the shared demo's
+# readers; a module whose tests share a module-scoped fixture), each run on one worker (tests/xdist_support.py).
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 # The fuzz tests of tests/hardening with a larger budget and fresh randomness (make test runs them with a
 # fixed seed and THUNDERLINE_FUZZ_EXAMPLES=40). FUZZ_EXAMPLES=5000 make fuzz for a long session.

@@ -14,13 +14,9 @@ server over one of the session's instances is left running (tests/proc_support.p
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
-import uuid
 from pathlib import Path
 
-import psutil
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -43,6 +39,7 @@ from demo_support import demo_home  # noqa: E402,F401  (one `thunderline demo` p
 from pg_support import (  # noqa: E402,F401
     APP_ROLE,
     _pg_admin_url,
+    database_name,
     drain_drops,
     drop_database_later,
     drop_template,
@@ -50,7 +47,8 @@ from pg_support import (  # noqa: E402,F401
     provision_migrated_database,
     require_pg,
 )
-from proc_support import leaked_code_servers  # noqa: E402
+from proc_support import stop_leaked_code_servers  # noqa: E402
+from xdist_support import run_root  # noqa: E402
 
 
 def datasets_root() -> Path:
@@ -88,7 +86,7 @@ def pg_database():
     from thunderline.store.postgres import provision_database
 
     admin = require_pg()
-    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    name = database_name()
     app_url = provision_database(admin, name, APP_ROLE)
     try:
         yield app_url, admin, name
@@ -100,7 +98,7 @@ def pg_database():
 def pg_migrated_database():
     """Like ``pg_database``, already at the head migration (a copy of the session's template, pg_support)."""
     admin = require_pg()
-    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    name = database_name()
     app_url = provision_migrated_database(admin, name)
     try:
         yield app_url, admin, name
@@ -152,19 +150,9 @@ def _fail_on_leaked_code_servers(root: Path) -> None:
     """Fail (and kill them, so the next tests start clean) when ``dagster api grpc`` code servers over an
     instance under ``root`` are still running: an orphan's multiprocessing child spins at 50-60 % CPU long after
     the tests. A code server told to stop by its heartbeat gets two seconds to be on its way out."""
-    if not leaked_code_servers(root):
-        return
-    time.sleep(2.0)
-    leaked = leaked_code_servers(root)
-    what = []
-    for p in leaked:
-        with contextlib.suppress(psutil.Error):
-            what.append(f"pid {p.pid}: {' '.join(p.cmdline())[:160]}")
-            for child in p.children(recursive=True):
-                child.kill()
-            p.kill()
-    if leaked:
-        pytest.fail(f"{len(leaked)} process(es) left running over a Dagster instance of this session (a code "
+    what = stop_leaked_code_servers(root)
+    if what:
+        pytest.fail(f"{len(what)} process(es) left running over a Dagster instance of this session (a code "
                     f"server or its child): stop them in the fixture that started them (tests/proc_support.py) "
                     f"[{'; '.join(what)}]", pytrace=False)
 
@@ -181,8 +169,32 @@ def session_cleanup(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def no_code_server_left_behind(tmp_path_factory):
+def no_code_server_left_behind(request, tmp_path_factory):
     """Fails the module that leaves a code server behind (autouse: set up first, so checked after the module's
-    own fixtures are torn down)."""
+    own fixtures are torn down). Only this worker's instances: those under its basetemp, and the shared demo's
+    when this module reads it (the demo group runs on one worker, so no other worker is serving it then)."""
     yield
     _fail_on_leaked_code_servers(tmp_path_factory.getbasetemp())
+    if any("demo_home" in item.fixturenames for item in request.session.items if item.module is request.module):
+        _fail_on_leaked_code_servers(run_root(tmp_path_factory) / "demo")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """Tests that must not run beside each other on two xdist workers share a group (one worker runs it):
+    every test reading the shared demo (it also changes that home: tests/demo_support.py), and the tests of a
+    module with a module-scoped fixture that starts something only one of may exist (the Celery deployment
+    consumes the broker's one ``dagster`` queue) or is worth building once (``XDIST_MODULE_GROUPS``)."""
+    for item in items:
+        if "demo_home" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("demo"))
+        elif _module_group(item):
+            item.add_marker(pytest.mark.xdist_group(_module_group(item)))
+
+
+def _module_group(item) -> str | None:
+    """``<module path>`` when the test uses a module-scoped fixture (other than the autouse process check)."""
+    for name, defs in item._fixtureinfo.name2fixturedefs.items():
+        if defs[-1].scope == "module" and name != "no_code_server_left_behind":
+            return item.nodeid.split("::")[0]
+    return None

@@ -6,6 +6,12 @@ into a temporary THUNDERLINE_HOME (with none of the caller's THUNDERLINE_/MLFLOW
 so it is the demo a new user gets); ``THUNDERLINE_DEMO_HOME`` names the home of a finished
 ``make demo`` to read instead. Its stdout and stderr are kept beside the home (``demo.out``,
 ``demo.err``) for the tests that look at them.
+
+Once per run, not per worker: under pytest-xdist the first worker that needs the demo runs it into the run's
+shared folder (``xdist_support.once``: a FileLock and a marker) and every other worker reads that home. The
+tests that read it also change it (a second ingest, tiering and restoring a month, the webserver's settings),
+so tests/conftest.py puts every test using ``demo_home`` in one ``xdist_group``: one worker runs them, in turn,
+as a serial session does.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from proc_support import stop_leaked_code_servers
+from xdist_support import once
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_BOUND_S = 3600  # a bound, not a target: the demo takes about a minute on a quiet machine
@@ -39,13 +47,23 @@ def demo_home(tmp_path_factory) -> Path:
     given = os.environ.get("THUNDERLINE_DEMO_HOME")
     if given:
         return Path(given).resolve()
-    root = tmp_path_factory.mktemp("demo")
-    home = root / "home"
-    p = thunderline(home, "demo", timeout=DEMO_BOUND_S)
+    root = once(tmp_path_factory, "demo", _run_demo)
+    out, err = demo_output(root / "home")
+    assert (root / "demo.rc").read_text() == "0", out[-3000:] + err[-3000:]
+    leaked = (root / "demo.leaked").read_text()
+    assert not leaked, f"processes left running over the demo's instance (stopped): {leaked}"
+    return root / "home"
+
+
+def _run_demo(root: Path) -> None:
+    """``thunderline demo`` into ``root/home``; its output and exit status beside it, for every worker to read.
+    Nothing may outlive it: a code server over its instance is stopped and named here (while no test uses the
+    home yet) and fails every test that asks for the demo."""
+    p = thunderline(root / "home", "demo", timeout=DEMO_BOUND_S)
     (root / "demo.out").write_text(p.stdout)
     (root / "demo.err").write_text(p.stderr)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return home
+    (root / "demo.rc").write_text(str(p.returncode))
+    (root / "demo.leaked").write_text("; ".join(stop_leaked_code_servers(root)))
 
 
 def demo_output(home: Path) -> tuple[str, str] | None:

@@ -8,6 +8,7 @@ import threading
 import uuid
 
 import pytest
+from xdist_support import worker_tag
 
 APP_ROLE = "thunderline_app"
 
@@ -47,6 +48,12 @@ def require_pg() -> str:
     return _pg_admin_url()  # type: ignore[return-value]
 
 
+
+
+def database_name(prefix: str = "tl_test") -> str:
+    """A database name no other test, worker or concurrent run takes: ``<prefix>_<worker>_<random>`` (the worker
+    id, ``gw0``… or ``main``, says whose a database left behind after a crash was)."""
+    return f"{prefix}_{worker_tag()}_{uuid.uuid4().hex[:12]}"
 
 
 # -- dropping test databases off the tests' path -------------------------------------------------------------
@@ -96,6 +103,8 @@ def drain_drops() -> list[str]:
 # byte for byte what the migration made. Only for fixtures that migrate before the test begins: tests of the
 # migration itself, and every other fixture, still get an empty database.
 
+# Under pytest-xdist each worker (its own process and session) migrates its own template and drops it at its end:
+# CREATE DATABASE … TEMPLATE refuses while another session is connected to the template, so workers never share.
 _TEMPLATE: dict[str, str] = {}
 _TEMPLATE_LOCK = threading.Lock()
 
@@ -111,7 +120,7 @@ def migrated_template(admin_url: str) -> str:
             from thunderline.store import Warehouse
             from thunderline.store.postgres import provision_database
 
-            name = f"tl_tmpl_{uuid.uuid4().hex[:12]}"
+            name = database_name("tl_tmpl")
             url = provision_database(admin_url, name, APP_ROLE)
             _TEMPLATE["name"] = name
             wh = Warehouse(url)

@@ -11,7 +11,9 @@ fail a module that leaves one behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
 
 import psutil
@@ -72,7 +74,7 @@ def leaked_code_servers(root: str | Path) -> list[psutil.Process]:
     """Processes serving an instance under ``root``: ``dagster api grpc`` code servers (``--instance-ref`` naming
     it) and any process whose ``DAGSTER_HOME`` is under it (a code server's multiprocessing child outlives the
     server when the server stops on its heartbeat timeout). Never this process or its ancestors."""
-    needle = str(Path(root).resolve())
+    needle = os.path.join(Path(root).resolve(), "")  # with the separator: popen-gw1 is not popen-gw10
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     out = []
     for proc in psutil.process_iter():
@@ -86,3 +88,19 @@ def leaked_code_servers(root: str | Path) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return out
+
+
+def stop_leaked_code_servers(root: str | Path, grace_s: float = 2.0) -> list[str]:
+    """Kill (with their children) the processes :func:`leaked_code_servers` finds under ``root`` that are still
+    there after ``grace_s`` (a code server told to stop by its heartbeat is on its way out); what they were."""
+    if not leaked_code_servers(root):
+        return []
+    time.sleep(grace_s)
+    what = []
+    for p in leaked_code_servers(root):
+        with contextlib.suppress(psutil.Error):
+            what.append(f"pid {p.pid}: {' '.join(p.cmdline())[:160]}")
+            for child in p.children(recursive=True):
+                child.kill()
+            p.kill()
+    return what

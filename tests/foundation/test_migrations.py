@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,11 @@ def second_url(warehouse_url, tmp_path):
     if warehouse_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'reference.db'}"
         return
-    from pg_support import APP_ROLE, drop_database_later, require_pg
+    from pg_support import APP_ROLE, database_name, drop_database_later, require_pg
 
     from thunderline.store.postgres import provision_database
 
-    admin, name = require_pg(), f"tl_test_{uuid.uuid4().hex[:12]}"
+    admin, name = require_pg(), database_name()
     try:
         yield provision_database(admin, name, APP_ROLE)
     finally:

@@ -8,7 +8,6 @@ children forked from it later start with everything imported and compiled).
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
@@ -26,7 +25,7 @@ def crash_backend(request, tmp_path_factory):
     if request.param == "sqlite":
         yield "sqlite", lambda root: f"sqlite:///{root / 'warehouse.db'}"
         return
-    from pg_support import APP_ROLE, drop_database_later, require_pg
+    from pg_support import APP_ROLE, database_name, drop_database_later, require_pg
 
     from thunderline.store.postgres import provision_database
 
@@ -34,7 +33,7 @@ def crash_backend(request, tmp_path_factory):
     made: list[str] = []
 
     def make(root):
-        name = f"tl_crash_{uuid.uuid4().hex[:10]}"
+        name = database_name("tl_crash")
         made.append(name)
         return provision_database(admin, name, APP_ROLE)
 

@@ -7,7 +7,6 @@ once per module and emptied (TRUNCATE) before each test, instead of created per 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,12 +23,12 @@ from thunderline.store import Warehouse
 
 @pytest.fixture(scope="module")
 def module_pg_url():
-    from pg_support import APP_ROLE, drop_database_later, require_pg
+    from pg_support import APP_ROLE, database_name, drop_database_later, require_pg
 
     from thunderline.store.postgres import provision_database
 
     admin = require_pg()
-    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    name = database_name()
     url = provision_database(admin, name, APP_ROLE)
     wh = Warehouse(url)
     wh.init_schema()

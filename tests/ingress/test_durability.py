@@ -6,12 +6,12 @@ import hashlib
 import multiprocessing
 import os
 import signal
-import socket
 import time
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from xdist_support import free_port
 
 from thunderline.flow.landing import candidate_files, index_files
 from thunderline.flow.ledger import record_step
@@ -24,12 +24,6 @@ from thunderline.store import Warehouse
 from thunderline.store.lake import Lake
 
 from .ticks import JSONL, jsonl, rows_of, ticks
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve_forever(port: int) -> None:  # runs in the forked child
@@ -87,7 +81,7 @@ def test_kill_after_2xx_restart_and_the_batch_is_processed_once(settings_env):
     wh.dispose()
     data = jsonl(rows_of(ticks(120)))
     headers = {"Authorization": f"Bearer {key}", "Content-Type": JSONL}
-    port = _free_port()
+    port = free_port()
     proc = _start(port)
     try:
         r = httpx.post(f"http://127.0.0.1:{port}/v1/ticks", content=data, headers=headers, timeout=30)

@@ -9,6 +9,7 @@ import textwrap
 import uuid
 
 import pytest
+from xdist_support import free_port
 
 from thunderline.ingress.ratelimit import Limit, RateLimiter, RedisRateLimiter, SharedRateLimiter
 
@@ -102,9 +103,7 @@ def test_redis_buckets_are_shared_and_an_outage_falls_back_to_the_file(tmp_path)
     assert fallback.take("acme", "requests") == 0  # the file was not touched while Redis answered
     a.close(), b.close()
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = free_port()  # a port nobody listens on (nor will another xdist worker: xdist_support)
     fb = SharedRateLimiter(tmp_path / "d", limits)
     down = RedisRateLimiter(f"redis://127.0.0.1:{dead}/0", limits, fallback=fb, prefix=prefix)
     assert [down.take("acme", "requests") for _ in range(4)][:3] == [0, 0, 0]

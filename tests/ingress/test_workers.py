@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from xdist_support import free_port
 
 from thunderline.flow.landing import candidate_files
 from thunderline.ingress import create_key
@@ -27,12 +27,6 @@ from thunderline.store import Warehouse
 from .ticks import JSONL, jsonl, rows_of, ticks
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(env: dict, port: int, *extra: str) -> subprocess.Popen:
@@ -70,7 +64,7 @@ def home(tmp_path):
 
 def test_two_workers_serve_and_share_one_rate_limit_budget(home):
     tmp, env, keys = home
-    p2, p1 = _free_port(), _free_port()
+    p2, p1 = free_port(), free_port()
     two = _serve(env, p2, "--workers", "2")
     one = _serve(env, p1, "--no-relay")  # another server on the same home: the same buckets
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -48,7 +47,7 @@ def cluster(tmp_path_factory, trained, mlflow_uri):
     if queue_consumers():  # another deployment's workers on this broker would take (and run) our steps
         pytest.fail("workers of another deployment consume the 'dagster' queue on 127.0.0.1:5672 (dagster-celery "
                     "routes every deployment's steps to that one queue): stop them, or give each its own vhost")
-    from pg_support import APP_ROLE, require_pg
+    from pg_support import APP_ROLE, database_name, require_pg
 
     from thunderline.decisions.router_state import publish_router_version
     from thunderline.store import Warehouse
@@ -56,7 +55,7 @@ def cluster(tmp_path_factory, trained, mlflow_uri):
     from thunderline_cli.main import main
 
     admin = require_pg()
-    db = f"tl_celery_{uuid.uuid4().hex[:10]}"
+    db = database_name("tl_celery")
     app_url = provision_database(admin, db, APP_ROLE)
     root = tmp_path_factory.mktemp("celery")
     home, logs = root / "home", root / "logs"

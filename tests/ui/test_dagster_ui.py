@@ -17,7 +17,6 @@ the webserver's process group is stopped at the end whatever happened.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 from proc_support import kill_instance_processes
+from xdist_support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,12 +42,6 @@ def require_chromium() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(why)
     pytest.skip(why)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ui_env(home: Path) -> dict[str, str]:
