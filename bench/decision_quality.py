@@ -1,6 +1,7 @@
 """Does the blend generalise? The same walk-forward path as ``thunderline evaluate`` on several markets.
 
-Usage: python bench/decision_quality.py [--cases amzn,synthetic,demo] [--seeds 1 2 3] [--json out.json]
+Usage: python bench/decision_quality.py [--cases amzn,synthetic,demo,lobster] [--seeds 1 2 3] [--lobster FILE…]
+                                       [--json out.json] [--table]
 
 Cases (all in memory: ticks → FULL_RECIPE windows → ``evaluate_fold``, exactly what the CLI runs on
 stored windows and lake quotes):
@@ -9,6 +10,8 @@ stored windows and lake quotes):
   (the README's cuts, ET), read from the shared dataset directory, never copied;
 * ``synthetic``: synthetic days with planted regimes (``ofi_impact`` 0.3: order flow is right in the
   calm regime, a latent trend in the volatile one), one per ``--seeds`` value, first half trains;
+* ``lobster``: any LOBSTER days given with ``--lobster`` (first half trains, second half decides):
+  how a symbol never seen before is checked;
 * ``demo``: the demo's live month (its two symbols and seeds), one fold over the first half, as
   ``make demo``'s ``signal_evaluation``.
 
@@ -68,6 +71,21 @@ def amzn_cases(cuts=range(len(AMZN_CUTS))):
     for cut in (AMZN_CUTS[i] for i in cuts):
         t = [parse_time_us(day + x, "America/New_York") for x in cut]
         yield f"AMZN {cut[0]}-{cut[1]} -> {cut[2]}-{cut[3]}", windows, {"AMZN": mids}, single_fold(*t)
+
+
+def lobster_cases(paths):
+    """Any LOBSTER day (e.g. another symbol's sample file): the first half of its windows trains, the rest
+    (after a 5 s embargo) is decided — the check a day the project has never seen gets."""
+    from thunderline.evaluation.walkforward import walk_forward_folds
+    from thunderline.market.lobster import iter_lobster, parse_lobster_name
+
+    for path in paths:
+        sym = parse_lobster_name(path)["symbol"]
+        windows, mids = _windows_and_mids((c.batch for c in iter_lobster(path, "default", 262_144)), sym)
+        lo = min(w.window_start_us for w in windows)
+        hi = max(w.window_end_us for w in windows)
+        yield (f"{sym} {Path(path).name.split('_')[1]} halves", windows, {sym: mids},
+               walk_forward_folds(lo, hi, 1, embargo_us=5_000_000, train_fraction=0.5)[0])
 
 
 def _synthetic_case(specs, name: str):
@@ -134,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cuts", type=int, nargs="+", default=list(range(len(AMZN_CUTS))),
                     help="which AMZN cuts (indexes into AMZN_CUTS; default all five)")
     ap.add_argument("--synthetic-ticks", type=int, default=3_000_000)
+    ap.add_argument("--lobster", nargs="*", default=[],
+                    help="case 'lobster': these LOBSTER message files (first half trains, second decides)")
     ap.add_argument("--bootstrap", type=int, default=100)
     ap.add_argument("--permutations", type=int, default=100)
     ap.add_argument("--json", help="write every case's summary here")
@@ -143,7 +163,7 @@ def main(argv=None) -> int:
 
     kinds = args.cases.split(",")
     gens = {"amzn": lambda: amzn_cases(args.cuts), "synthetic": lambda: synthetic_cases(args.seeds, args.synthetic_ticks),
-            "demo": demo_case}
+            "demo": demo_case, "lobster": lambda: lobster_cases(args.lobster)}
     summaries = []
     print(f"{'case':<34}{'h':>6}{'blend':>9}{'-best':>9}{'-OFI':>9}{'hit':>7}  null  chosen (best expert)")
     for kind in kinds:
