@@ -432,54 +432,73 @@ def print_e2e(sizes: list[int], gx: bool) -> None:
 
 # --------------------------------------------------------------------------- lake → windows
 def lake_to_windows(n: int, batch_rows: int = 262_144) -> None:
-    """The read path of market_feature_windows: lake Parquet batches (as raw_ticks writes them, layout
-    ``levels``: one column per book level) → arrays → WindowBuilder → FeatureWindows, through
-    PartitionWindows; top of book and 10 levels. Baselines in the same run: the same ticks as list-column
-    lake files (the layout before, still readable), and a bare pyarrow decode of the columns read."""
+    """The read path of market_feature_windows: lake Parquet batches as raw_ticks writes them (layout 2:
+    one column per book level, prices as delta-coded decimal ticks, thunderline.lake_codec) → arrays →
+    WindowBuilder → FeatureWindows, through PartitionWindows; top of book and 10 levels. Baselines in the
+    same run: the same ticks in the layouts before, still readable (layout 1: float64 level columns,
+    dictionary + zstd; list columns), and a bare pyarrow decode of the columns read from each."""
     import shutil
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from thunderline.flow.market_windows import WINDOW_COLUMNS, PartitionWindows
-    from thunderline.store.lake import Lake, book_columns
+    from thunderline.store.lake import Lake, level_columns
 
     tmp = Path(tempfile.mkdtemp(prefix="tl-lake-"))
     try:
-        lake, new, old = Lake(tmp), [], []
-        (tmp / "lists").mkdir()
+        lake, files = Lake(tmp), {"layout 2": [], "layout 1": [], "lists": []}
+        for d in ("l1", "lists"):
+            (tmp / d).mkdir()
         for i, b in enumerate(synthetic_ticks(SyntheticSpec(n_ticks=n, seed=5, depth=10), "bench", batch_rows)):
             t = pa.Table.from_batches([b])
-            path = lake.write_batch("bench", "2024-01", "SYN", f"b{i}", t)
-            pq.write_table(t, tmp / "lists" / f"b{i}.parquet", compression="zstd")
-            new.append({"id": f"b{i}", "path": str(path), "venue": "SYNTH"})
-            old.append({"id": f"b{i}", "path": str(tmp / "lists" / f"b{i}.parquet"), "venue": "SYNTH"})
-        mb = sum(Path(b["path"]).stat().st_size for b in new) / 1e6
-        print(f"# lake → windows: {n:,} ticks in {len(new)} lake files ({mb:.0f} MB, zstd), full recipe, "
-              "FeatureWindow objects with provenance; M ticks per CPU-s (best of 2)")
+            paths = {"layout 2": lake.write_batch("bench", "2024-01", "SYN", f"b{i}", t),
+                     "layout 1": tmp / "l1" / f"b{i}.parquet", "lists": tmp / "lists" / f"b{i}.parquet"}
+            pq.write_table(level_columns(t), paths["layout 1"], compression="zstd")
+            pq.write_table(t, paths["lists"], compression="zstd")
+            for k, p in paths.items():
+                files[k].append({"id": f"b{i}", "path": str(p), "venue": "SYNTH"})
+        mb = {k: sum(Path(b["path"]).stat().st_size for b in v) / 1e6 for k, v in files.items()}
+        print(f"# lake → windows: {n:,} ticks in {len(files['lists'])} lake files (layout 2 {mb['layout 2']:.0f} MB, "
+              f"layout 1 {mb['layout 1']:.0f} MB, list columns {mb['lists']:.0f} MB), full recipe, FeatureWindow "
+              "objects with provenance; M ticks per CPU-s (best of 2)")
         for depth, label in ((1, "top of book"), (None, "10-level book")):
-            def run(batches=new, depth=depth):
-                pw = PartitionWindows("bench", "SYN", FULL_RECIPE, depth=depth)
-                return sum(len(pw.feed(b)) for b in batches) + len(pw.flush())
-
-            def decode(depth=depth):
-                for b in new:
-                    pf = pq.ParquetFile(b["path"], pre_buffer=False)
-                    for _ in pf.iter_batches(batch_size=batch_rows, use_threads=False,
-                                             columns=WINDOW_COLUMNS[:10] + book_columns(pf.schema_arrow, depth)):
-                        pass
-
-            run()  # warm-up (JIT, page cache)
-            _, cpu, nw = best_of(run, repeats=2)
-            _, cpu_old, _ = best_of(lambda: run(old), repeats=2)
-            _, cpu_dec, _ = best_of(decode, repeats=2)
-            target = 10 if depth == 1 else 3
-            print(f"  {label:<14} {n / cpu / 1e6:6.2f} M/CPU-s ({nw:,} windows; target >= {target})   "
-                  f"list-column files {n / cpu_old / 1e6:5.2f} (new/old {cpu_old / cpu:4.2f}x)   "
-                  f"bare decode of the same columns {n / cpu_dec / 1e6:5.2f} (decode = {cpu_dec / cpu:4.0%} "
-                  "of the path)")
+            _lake_depth(files, depth, label, n, batch_rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _lake_depth(files: dict[str, list[dict]], depth: int | None, label: str, n: int, batch_rows: int) -> None:
+    import pyarrow.parquet as pq
+
+    from thunderline.flow.market_windows import WINDOW_COLUMNS, PartitionWindows
+    from thunderline.market.features import tick_arrays
+    from thunderline.store.lake import book_columns
+
+    def run(batches, depth=depth):
+        pw = PartitionWindows("bench", "SYN", FULL_RECIPE, depth=depth)
+        return sum(len(pw.feed(b)) for b in batches) + len(pw.flush())
+
+    def decode(batches, arrays=False):
+        for b in batches:
+            pf = pq.ParquetFile(b["path"], pre_buffer=False)
+            for rb in pf.iter_batches(batch_size=batch_rows, use_threads=False,
+                                      columns=WINDOW_COLUMNS[:10] + book_columns(pf.schema_arrow, depth)):
+                if arrays:
+                    tick_arrays(rb, depth)
+
+    run(files["layout 2"])  # warm-up (JIT, page cache)
+    cpu = {k: best_of(lambda v=v: run(v), repeats=2)[1] for k, v in files.items()}
+    nw = run(files["layout 2"])
+    dec = {k: best_of(lambda v=files[k]: decode(v), repeats=2)[1] for k in ("layout 2", "layout 1")}
+    arr = best_of(lambda: decode(files["layout 2"], True), repeats=2)[1]
+    target = 10 if depth == 1 else 3
+    print(f"  {label:<14} layout 2 {n / cpu['layout 2'] / 1e6:6.2f} M/CPU-s ({nw:,} windows; target >= {target})   "
+          f"layout 1 {n / cpu['layout 1'] / 1e6:5.2f} (2/1 {cpu['layout 1'] / cpu['layout 2']:4.2f}x)   "
+          f"list columns {n / cpu['lists'] / 1e6:5.2f}")
+    print(f"  {'':<14} bare decode of the columns read: layout 2 {n / dec['layout 2'] / 1e6:5.2f} M/CPU-s "
+          f"({dec['layout 2'] / cpu['layout 2']:4.0%} of its path; to kernel arrays {n / arr / 1e6:5.2f}, "
+          f"{arr / cpu['layout 2']:4.0%}), layout 1 {n / dec['layout 1'] / 1e6:5.2f} "
+          f"({dec['layout 1'] / cpu['layout 1']:4.0%} of its path)")
 
 
 if __name__ == "__main__":

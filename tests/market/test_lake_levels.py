@@ -1,7 +1,8 @@
 """Lake layout ``levels``: rectangular books stored as one plain column per level, read back as the same windows.
 
-Lake files written before the layout (list columns) stay readable, alone or merged in one time-overlapping
-group with new files, and give bitwise the same windows; ragged books keep the list columns. On the real
+Lake files written before the layout (list columns) and before the decimal-tick codec (layout 1, float64
+level columns) stay readable, alone or merged in one time-overlapping group with new files, and give
+bitwise the same windows and window hashes; ragged books keep the list columns. On the real
 AMZN LOBSTER day (1 level) and a synthetic 10-level book.
 """
 
@@ -16,6 +17,7 @@ import pytest
 
 from thunderline.contracts import book_level_column
 from thunderline.flow.market_windows import PartitionWindows, merge_groups
+from thunderline.lake_codec import LAKE_LAYOUT, LAKE_LAYOUT_KEY, decimals_of
 from thunderline.market import read_ticks
 from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
 from thunderline.store.lake import Lake, book_depth_of, level_columns
@@ -32,16 +34,19 @@ def _windows(batches: list[dict], depth: int | None) -> list[str]:
     return [w.content_hash for w in out]
 
 
-def _files(tmp: Path, table: pa.Table, parts: int, *, old: bool, tag: str) -> list[dict]:
-    """``table`` cut in ``parts`` row ranges, as new-layout lake files or as old (list-column) files."""
+def _files(tmp: Path, table: pa.Table, parts: int, *, old: bool | str, tag: str) -> list[dict]:
+    """``table`` cut in ``parts`` row ranges, as lake files in the current layout (``old=False``), as list-column
+    files (``old=True``, before layout ``levels``) or as layout 1 files (``old="levels"``: float64 level
+    columns, dictionary + zstd, before the decimal-tick codec of :mod:`thunderline.lake_codec`)."""
     out, lake = [], Lake(tmp / "lake")
     for i, lo in enumerate(range(0, table.num_rows, -(-table.num_rows // parts))):
         t = table.slice(lo, -(-table.num_rows // parts))
         bid = f"{tag}{i}"
         if old:
-            (tmp / "old").mkdir(exist_ok=True)
-            path = tmp / "old" / f"{bid}.parquet"
-            pq.write_table(t, path, compression="zstd")
+            d = tmp / ("old" if old is True else str(old))
+            d.mkdir(exist_ok=True)
+            path = d / f"{bid}.parquet"
+            pq.write_table(t if old is True else level_columns(t), path, compression="zstd")
         else:
             path = lake.write_batch("t", "2024-01", "SYM", bid, t)
         ts = t.column("ts").to_numpy()
@@ -67,9 +72,14 @@ def test_level_columns_give_the_windows_of_list_columns(which, depth, request, t
     assert book_depth_of(pq.read_schema(new[0]["path"])) == (1 if which == "amzn" else 10)
     assert "book_bid_px" not in pq.read_schema(new[0]["path"]).names
     old = _files(tmp_path, table, 3, old=True, tag="b")
+    layout1 = _files(tmp_path, table, 3, old="levels", tag="b")
+    assert LAKE_LAYOUT_KEY not in pq.read_schema(layout1[0]["path"]).metadata
+    assert pq.read_schema(new[0]["path"]).metadata[LAKE_LAYOUT_KEY] == LAKE_LAYOUT
+    assert decimals_of(pq.read_schema(new[0]["path"]).field("bid_px")) == 2  # cents: the codec really ran
     expect = _windows(old, depth)
     assert len(expect) > 10
     assert _windows(new, depth) == expect
+    assert _windows(layout1, depth) == expect
 
 
 def test_a_group_mixing_old_and_new_files_merges_like_old_files(book10, tmp_path):
@@ -81,6 +91,8 @@ def test_a_group_mixing_old_and_new_files_merges_like_old_files(book10, tmp_path
     mixed = _files(tmp_path, even, 1, old=True, tag="a") + _files(tmp_path, odd, 1, old=False, tag="b")
     assert len(merge_groups(sorted(mixed, key=lambda b: b["ts_min"]))) == 1
     assert _windows(mixed, None) == _windows(both_old, None)
+    mixed1 = _files(tmp_path, even, 1, old="levels", tag="a") + _files(tmp_path, odd, 1, old=False, tag="b")
+    assert _windows(mixed1, None) == _windows(both_old, None)
 
 
 def test_ragged_or_missing_books_keep_their_list_columns(book10):

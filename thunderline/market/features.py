@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thunderline.contracts import FeatureWindow, book_level_column
+from thunderline.lake_codec import decimal_floats, decimals_of
 from thunderline.market import kernels as K
 
 
@@ -123,9 +124,14 @@ class TickArrays:
         return self.ts.shape[0]
 
 
-def _np(col: pa.Array | pa.ChunkedArray, dtype, fill=None) -> np.ndarray:
+def _np(col: pa.Array | pa.ChunkedArray, dtype, fill=None, field: pa.Field | None = None) -> np.ndarray:
+    """``col`` as a contiguous numpy array of ``dtype``, nulls as ``fill``; a lake price column stored as
+    decimal ticks (:mod:`thunderline.lake_codec`) is divided back into float64 in the same pass."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
+    k = decimals_of(field) if field is not None else None
+    if k is not None:
+        return decimal_floats(col, k, null=np.nan if fill is None else fill)
     if fill is not None and col.null_count:
         col = col.fill_null(fill)
     return np.ascontiguousarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
@@ -147,7 +153,11 @@ def _levels(batch, name: str, top: np.ndarray, depth: int, fill: float) -> np.nd
             col = batch.column(book_level_column(name, lv + 1))
             if isinstance(col, pa.ChunkedArray):
                 col = col.combine_chunks()
-            out[lv] = (col.fill_null(fill) if col.null_count else col).to_numpy(zero_copy_only=False)
+            k = decimals_of(batch.schema.field(book_level_column(name, lv + 1)))
+            if k is not None:
+                decimal_floats(col, k, out=out[lv], null=fill)  # straight into the kernel's buffer
+            else:
+                out[lv] = (col.fill_null(fill) if col.null_count else col).to_numpy(zero_copy_only=False)
         return out.T
     col = batch.column(name)
     if isinstance(col, pa.ChunkedArray):
@@ -191,10 +201,11 @@ def book_depth(batch: pa.RecordBatch | pa.Table) -> int:
 def tick_arrays(batch: pa.RecordBatch | pa.Table, depth: int | None = None) -> TickArrays:
     """TICK_SCHEMA rows → kernel arrays. ``depth=1`` uses only top of book (no list columns read);
     ``None`` uses the deepest book present. Shorter books are padded with NaN price / 0 size."""
-    bid_px = _np(batch.column("bid_px"), np.float64, np.nan)
-    bid_sz = _np(batch.column("bid_sz"), np.float64, np.nan)
-    ask_px = _np(batch.column("ask_px"), np.float64, np.nan)
-    ask_sz = _np(batch.column("ask_sz"), np.float64, np.nan)
+    def col(name: str, dtype, fill=None) -> np.ndarray:
+        return _np(batch.column(name), dtype, fill, batch.schema.field(name))
+
+    bid_px, bid_sz = col("bid_px", np.float64, np.nan), col("bid_sz", np.float64, np.nan)
+    ask_px, ask_sz = col("ask_px", np.float64, np.nan), col("ask_sz", np.float64, np.nan)
     if depth is None:
         depth = book_depth(batch)
     if depth == 1:
@@ -205,13 +216,10 @@ def tick_arrays(batch: pa.RecordBatch | pa.Table, depth: int | None = None) -> T
         apx = _levels(batch, "book_ask_px", ask_px, depth, np.nan)
         asz = _levels(batch, "book_ask_sz", ask_sz, depth, 0.0)
     return TickArrays(
-        ts=_np(batch.column("ts"), np.int64),
-        seq=_np(batch.column("seq"), np.int64),
-        event_type=_np(batch.column("event_type"), np.int8),
+        ts=col("ts", np.int64), seq=col("seq", np.int64), event_type=col("event_type", np.int8),
         bid_px=bpx, bid_sz=bsz, ask_px=apx, ask_sz=asz,
-        trade_px=_np(batch.column("trade_px"), np.float64, np.nan),
-        trade_sz=_np(batch.column("trade_sz"), np.float64, 0.0),
-        trade_side=_np(batch.column("trade_side"), np.int8, 0),
+        trade_px=col("trade_px", np.float64, np.nan), trade_sz=col("trade_sz", np.float64, 0.0),
+        trade_side=col("trade_side", np.int8, 0),
     )
 
 

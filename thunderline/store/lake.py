@@ -13,6 +13,9 @@ path decodes them straight into arrays (no repetition levels, no flattening per 
 decode CPU on a 10-level book). Batches with ragged or missing books keep the list columns, and so
 do lake files written before this layout: readers accept both (:func:`book_depth_of`).
 
+Column coding (layout 2, :mod:`thunderline.lake_codec`): exact-decimal price columns as int64 ticks and the
+integer columns, delta-coded without a compression pass; files without the layout marker are read as floats.
+
 Every path is built by :meth:`Lake.partition_dir`, which accepts only a valid tenant,
 ``YYYY-MM`` month and symbol (``thunderline.identifiers``) and refuses a result that resolves
 outside the lake root — so neither a write nor :meth:`Lake.clear_partition` can reach a file
@@ -32,6 +35,7 @@ import pyarrow.parquet as pq
 
 from thunderline.contracts import BOOK_FIELDS, LAKE_BOOK_DEPTH_KEY, book_level_column
 from thunderline.identifiers import check_month, check_symbol, check_tenant, safe_join
+from thunderline.lake_codec import decode_lake_batch, encode_lake_table
 
 
 class Lake:
@@ -51,7 +55,7 @@ class Lake:
         final = safe_join(d, f"{batch_id}.parquet")
         tmp = safe_join(d, f".{batch_id}.parquet.tmp")
         try:
-            pq.write_table(level_columns(table), tmp, compression="zstd")
+            write_lake_file(table, tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
@@ -79,10 +83,24 @@ class Lake:
 
     def iter_batches(self, paths: list[Path], columns: list[str] | None = None,
                      batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
-        """Stream record batches from ``paths`` in order, bounded by ``batch_rows``."""
+        """Stream record batches from ``paths`` in order, bounded by ``batch_rows``, in TICK_SCHEMA types
+        whatever the files' layout (:func:`thunderline.lake_codec.decode_lake_batch`)."""
         for p in paths:
             pf = pq.ParquetFile(p)
-            yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+            for rb in pf.iter_batches(batch_size=batch_rows, columns=columns):
+                yield decode_lake_batch(rb)
+
+
+def write_lake_file(table: pa.Table, path: str | Path) -> None:
+    """``table`` as a lake file in the current layout: rectangular books as level columns, prices as exact
+    decimal ticks and integers delta-coded, all three without a compression pass (they decode ~2-5x
+    cheaper than dictionary + zstd and take less disk); the other columns dictionary + zstd as before."""
+    coded, enc = encode_lake_table(level_columns(table))
+    # per leaf column (a list column's leaf is ``name.list.element``): ragged books keep dictionary + zstd
+    leaves = [f.name if f.name in enc or not pa.types.is_list(f.type) else f"{f.name}.list.element"
+              for f in coded.schema]
+    pq.write_table(coded, path, use_dictionary=[c for c in leaves if c not in enc], column_encoding=enc,
+                   compression={c: "none" if c in enc else "zstd" for c in leaves})
 
 
 def level_columns(table: pa.Table) -> pa.Table:
@@ -137,7 +155,7 @@ def book_columns(schema: pa.Schema, depth: int | None) -> list[str]:
 
 def read_lake_ticks(path: str | Path) -> pa.Table:
     """A lake file as TICK_SCHEMA rows (list columns), whichever layout it was written in."""
-    table = pq.read_table(path)
+    table = decode_lake_batch(pq.read_table(path))
     depth = book_depth_of(table.schema)
     if depth is None:
         return table
