@@ -107,6 +107,26 @@ def test_a_budget_breach_degrades_the_expert_for_the_next_batches(batch, release
     assert slow.calls == 2 and runner.degraded() == {}
 
 
+def test_repeated_failures_degrade_the_expert_then_it_is_retried(batch):
+    broken = Fake("broken", fail=RuntimeError("model file corrupt"))
+    runner = ExpertRunner(degrade_batches=2, fail_batches=3)
+    statuses = [runner.run(broken, batch, 500.0).status for _ in range(6)]
+    assert statuses == [STATUS_ERROR] * 3 + [STATUS_DEGRADED] * 2 + [STATUS_ERROR]  # skipped 2, then retried
+    assert broken.calls == 4
+    skipped = runner.run(broken, batch, 500.0)  # the retry failed: counting starts again, 3 needed
+    assert skipped.status == STATUS_ERROR and runner.degraded() == {}
+    broken.fail = None  # one good answer resets the count: two more failures do not degrade
+    assert runner.run(broken, batch, 500.0).status == STATUS_OK
+    broken.fail = RuntimeError("again")
+    assert [runner.run(broken, batch, 500.0).status for _ in range(2)] == [STATUS_ERROR] * 2
+    assert runner.degraded() == {}
+    liar = Fake("liar", output=[1, 2, 3])  # contract-breaking outputs count as failures too
+    assert [runner.run(liar, batch, 500.0).status for _ in range(4)] == [STATUS_ERROR] * 3 + [STATUS_DEGRADED]
+    assert runner.degraded() == {"liar@1": 1} and liar.calls == 3
+    with pytest.raises(ValueError):
+        ExpertRunner(fail_batches=0)
+
+
 def test_a_hung_expert_parks_one_thread_not_one_per_batch(batch, release):
     hung = Fake("hung", sleep=30.0, release=release)
     runner = ExpertRunner(degrade_batches=0)

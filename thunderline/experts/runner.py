@@ -22,6 +22,12 @@ running, so threads never pile up — it is not called at all and its windows ge
 one parked thread, not one per batch. (A process pool could kill, but would pay
 pickling of every batch and model per call, far above a 50 ms budget.)
 
+An expert that fails (raises, or breaks the output contract) ``fail_batches``
+batches in a row is degraded the same way: skipped for the next
+``degrade_batches`` batches, then called again; one good answer resets its count.
+Without this, an expert broken for good would be called (and pay its failure)
+on every batch forever.
+
 Latency is measured in the expert's thread around ``predict`` (per batch and
 amortised per window). Experts of one batch run one after another by default;
 ``parallel=True`` overlaps them, at the price that Python-level work shares the
@@ -168,10 +174,15 @@ def _key(expert: Any) -> tuple[str, str]:
 class ExpertRunner:
     """Runs experts on batches with budgets; remembers which experts are degraded. Thread-safe."""
 
-    def __init__(self, *, degrade_batches: int = 3, default_budget_ms: float = DEFAULT_LATENCY_BUDGET_MS) -> None:
+    def __init__(self, *, degrade_batches: int = 3, default_budget_ms: float = DEFAULT_LATENCY_BUDGET_MS,
+                 fail_batches: int = 3) -> None:
         if degrade_batches < 0:
             raise ValueError("degrade_batches must be >= 0")
+        if fail_batches < 1:
+            raise ValueError("fail_batches must be >= 1")
         self.degrade_batches = int(degrade_batches)
+        self.fail_batches = int(fail_batches)
+        self._failures: dict[tuple[str, str], int] = {}  # consecutive failed batches per expert
         self.default_budget_ms = float(default_budget_ms)
         self._lock = threading.Lock()
         self._degraded: dict[tuple[str, str], int] = {}
@@ -186,9 +197,22 @@ class ExpertRunner:
                     for n, v in sorted(keys)}
 
     def reset(self) -> None:
-        """Forget degradation counters (abandoned calls still running keep their expert skipped)."""
+        """Forget degradation and failure counters (abandoned calls still running keep their expert skipped)."""
         with self._lock:
             self._degraded.clear()
+            self._failures.clear()
+
+    def _failed(self, expert: Any) -> None:
+        """Count one failed batch; the ``fail_batches``-th in a row degrades the expert."""
+        key = _key(expert)
+        with self._lock:
+            self._failures[key] = self._failures.get(key, 0) + 1
+            if self._failures[key] < self.fail_batches:
+                return
+            del self._failures[key]
+            self._degraded[key] = self.degrade_batches
+        log.warning("expert %s failed %d batches in a row; degraded for %d batches", _name(expert),
+                    self.fail_batches, self.degrade_batches)
 
     def _exit(self, call: _Call) -> None:
         with self._lock:
@@ -235,7 +259,7 @@ class ExpertRunner:
                 self._degraded[key] -= 1
                 if self._degraded[key] == 0:
                     del self._degraded[key]
-                why = "degraded after a latency-budget breach"
+                why = "degraded after a latency-budget breach or repeated failures"
             else:
                 why = None
                 call = _Call(expert, df, self._exit)
@@ -266,13 +290,18 @@ class ExpertRunner:
                                  f"no answer within {budget:.1f} ms")
         if call.exc is not None:
             log.warning("expert %s failed on %d windows: %s: %s", name, n, type(call.exc).__name__, call.exc)
+            self._failed(expert)
             return self._abstain(expert, n, STATUS_ERROR, flag_error(name), call.elapsed_ms, budget,
                                  f"{type(call.exc).__name__}: {call.exc}")
         try:
             actions, confidences, scores = _check_output(call.output, n)
         except ValueError as exc:
             log.warning("expert %s returned an invalid output: %s", name, exc)
+            self._failed(expert)
             return self._abstain(expert, n, STATUS_ERROR, flag_error(name), call.elapsed_ms, budget, str(exc))
+        if self._failures:
+            with self._lock:
+                self._failures.pop(_key(expert), None)
         result = ExpertResult(
             expert=name, version=str(getattr(expert, "version", "")), alias=str(getattr(expert, "alias", "")),
             status=STATUS_OK, actions=actions, confidences=confidences, latency_ms=call.elapsed_ms,
