@@ -21,6 +21,13 @@ materializations are reported to the Dagster instance so the UI shows them
 (``report_runless_asset_event``, off the latency path in a background thread).
 Once per ``--interval`` second the backpressure ladder ``live`` is advanced and
 its window settings (width, overlap, recipe) and enrichment are applied.
+
+Before a micro-batch, at most once per ``--refresh-s`` seconds, the runner reads the active router
+version id (one column of one row); when it differs from the session's (a promotion, a gate
+retraining, a rollback, the first bootstrap), it loads that version's experts and swaps the new
+:class:`~thunderline.flow.live.DecisionContext` in between batches, so every batch is decided by one
+version, the one its traces name. If loading fails, the session keeps deciding with the version it has
+and tries again at the next check.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import numpy as np
 
 from thunderline.config import Settings, load_settings
 from thunderline.decisions import gate_storage
+from thunderline.decisions.router_state import active_version
 from thunderline.experts._workers import shutdown_idle
 from thunderline.flow.backpressure import BackpressureLadder, FlowSettings, effective_settings, measurement_from_events
 from thunderline.flow.live import DecisionContext, LiveProcessor, MicroBatch
@@ -90,7 +98,8 @@ class LiveRunner:
     """Feeds micro-batches to the processor, records telemetry, steps the ladder, reports to Dagster."""
 
     def __init__(self, settings: Settings, *, instance=None, metrics: MetricsRegistry | None = None,
-                 interval_s: float = 1.0, enforce_budgets: bool = True, keep_latencies: bool = False) -> None:
+                 interval_s: float = 1.0, enforce_budgets: bool = True, keep_latencies: bool = False,
+                 refresh_s: float = 5.0) -> None:
         self.settings = settings
         self._stack = ExitStack()  # the stores stay open for the runner's life; close() closes them
         self.stores = self._stack.enter_context(open_stores(settings, init_schema=True))
@@ -112,6 +121,8 @@ class LiveRunner:
         self._events = EventBatch()
         self._recent: list[Event] = []
         self._next_step = time.monotonic() + interval_s
+        self.refresh_s = refresh_s
+        self._next_refresh = time.monotonic() + refresh_s
         self.backlog = 0
         self._frozen_after_first = False
         freeze_heap(collect=True)
@@ -121,8 +132,34 @@ class LiveRunner:
         self._events.extend(events)
         self.metrics.observe_all(events)
 
+    def refresh(self, force: bool = False) -> bool:
+        """At most once per ``refresh_s``: swap in the active router version's context if it changed (True)."""
+        if not force and time.monotonic() < self._next_refresh:
+            return False
+        self._next_refresh = time.monotonic() + self.refresh_s
+        with self.warehouse.session(self.settings.tenant_id) as s:
+            active = active_version(s)
+        current = self.decisions.state.version if self.decisions is not None else None
+        if active is None or active == current:
+            return False
+        try:
+            fresh = load_decision_context(self.stores, enforce_budgets=self.enforce_budgets)
+        except Exception as exc:  # noqa: BLE001 - e.g. MLflow unreachable: keep deciding with the version we have
+            print(f"thunderline live: router version {active} not loaded ({type(exc).__name__}: {exc}); "
+                  f"still deciding with {current}", file=sys.stderr)
+            return False
+        old, self.decisions = self.decisions, fresh
+        self.processor.decisions = fresh  # between batches: the next one is decided wholly by `fresh`
+        if old is not None and old.close:
+            old.close()
+        print(f"thunderline live: router version {current} → {fresh.state.version if fresh else None}",
+              file=sys.stderr)
+        freeze_heap(collect=True)  # the old models freed, the new ones out of the collector's reach
+        return True
+
     def handle(self, path: Path, arrivals_us: np.ndarray | None = None,
                quarantine: list[dict] = (), also=None) -> MicroBatch | None:
+        self.refresh()
         arrived = int(arrivals_us.min()) if arrivals_us is not None and len(arrivals_us) else None
         try:
             mb = self.processor.process_path(path, arrived, quarantine, also)
@@ -301,7 +338,7 @@ def cmd_live(args) -> int:
         print(f"thunderline live: Prometheus metrics on http://{server.server_address[0]}:{server.server_address[1]}"
               "/metrics", file=sys.stderr)
     runner = LiveRunner(settings, instance=instance_or_none(settings, not args.no_dagster), metrics=metrics,
-                        interval_s=args.interval, enforce_budgets=not args.replay)
+                        interval_s=args.interval, enforce_budgets=not args.replay, refresh_s=args.refresh_s)
     if runner.decisions is None:
         print("thunderline live: no active router version yet — windows only "
               "(run `thunderline experts bootstrap` to decide)", file=sys.stderr)
@@ -342,6 +379,9 @@ def register(sub) -> None:
                    help="stdin: wait this long for more ticks before cutting a micro-batch (≥ Python's 5 ms thread "
                         "switch interval, or a burst is cut into slivers)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between ladder steps / telemetry writes")
+    p.add_argument("--refresh-s", type=float, default=5.0,
+                   help="seconds between checks of the active router version; a new one is swapped in between "
+                        "micro-batches")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
     p.add_argument("--no-dagster", action="store_true", help="do not report materializations to DAGSTER_HOME")
     p.add_argument("--replay", action="store_true",

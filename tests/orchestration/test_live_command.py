@@ -3,6 +3,7 @@ Prometheus text, materializations reported to a real Dagster instance."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import urllib.request
 
@@ -93,3 +94,40 @@ def test_arrow_ipc_stdin(settings_env, ephemeral_instance, tmp_path):
     with wh.session(settings_env.tenant_id) as sess:  # stamped with the runner's tenant, not the stream's
         assert sess.count("raw_tick_batches") == runner.stats.batches
     wh.dispose()
+
+
+def test_a_running_session_swaps_in_a_newly_active_router_version(settings_env, trained, mlflow_uri):
+    """Batch 1 is decided with version A; B becomes active (champions loaded from the real MLflow registry);
+    the session's next batch is decided with B, and its traces name B. Checks are rate-limited by refresh_s."""
+    settings = settings_env.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
+    state_a, _, _ = trained
+    state_b = dataclasses.replace(state_a, gates=tuple(g * 0.5 for g in state_a.gates))
+    assert state_b.version != state_a.version
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    with wh.session(settings.tenant_id) as s:
+        publish_router_version(s, state_a, reason="live test: A")
+    runner = LiveRunner(settings, instance=None, interval_s=3600, refresh_s=0.0)
+    try:
+        landing = settings.ticks_landing
+        hour = 3_600_000_000
+        a = runner.handle(write_ticks(landing / "swap-1.parquet", "SWAP", seed=1))
+        with wh.session(settings.tenant_id) as s:
+            publish_router_version(s, state_b, reason="live test: B", parent=state_a.version)
+        b = runner.handle(write_ticks(landing / "swap-2.parquet", "SWAP", seed=2, start_us=1_704_205_800_000_000 + hour))
+        assert a.traces > 0 and a.router_version == state_a.version
+        assert b.traces > 0 and b.router_version == state_b.version
+        assert runner.processor.decisions is runner.decisions and runner.decisions.state.version == state_b.version
+        with wh.session(settings.tenant_id) as s:
+            t = s.table("decision_traces")
+            assert s.count("decision_traces", t.c.router_version == state_b.version) == b.traces
+            assert s.count("decision_traces", t.c.router_version == state_a.version) == a.traces
+        runner.refresh_s = 3600.0
+        assert runner.refresh() is False  # due (refresh_s was 0) and unchanged; the next check is an hour away
+        with wh.session(settings.tenant_id) as s:  # a rollback re-activates A
+            publish_router_version(s, state_a, reason="live test: rollback")
+        assert runner.refresh() is False and runner.decisions.state.version == state_b.version  # not due yet
+        assert runner.refresh(force=True) is True and runner.processor.decisions.state.version == state_a.version
+    finally:
+        runner.close()
+        wh.dispose()

@@ -183,6 +183,18 @@ def router_record(session: TenantSession, version: str | None = None) -> dict | 
     return None
 
 
+def active_version(session: TenantSession) -> str | None:
+    """The id of the version the tenant routes with (own first, then shared), reading one column, no gates:
+    cheap enough for a live session to poll between micro-batches."""
+    t = session.table("router_configs")
+    for owner in dict.fromkeys((session.tenant_id, SHARED_TENANT)):
+        got = session.execute(sa.select(t.c.version).where(t.c.tenant_id == owner, t.c.is_active.is_(True))
+                              .order_by(t.c.inserted_at.desc()).limit(1)).scalar()
+        if got is not None:
+            return str(got)
+    return None
+
+
 def resolve_router(session: TenantSession) -> tuple[RouterState, str] | None:
     """(state, owner) the tenant routes with: its own active version, else the shared active one."""
     row = router_record(session)

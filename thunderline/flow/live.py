@@ -51,7 +51,8 @@ from thunderline.telemetry import Event, make_event, now_us
 
 @dataclass
 class DecisionContext:
-    """What deciding needs, loaded once and refreshed when the active router version changes."""
+    """What deciding needs for one router version. A live session replaces the whole context, between
+    micro-batches, when the active router version changes (``thunderline_cli.live_service.LiveRunner.refresh``)."""
 
     state: Any  # RouterState
     experts: dict[str, Any]
