@@ -130,13 +130,13 @@ def row_rule(fmt: LineFormat, tenant_id: str, src: str, lines: list[bytes],
 
 def _piece(fmt: LineFormat, tenant_id: str, src: str, piece: Piece,
            table: pa.Table | None) -> tuple[pa.RecordBatch, list[Reject]]:
-    lines = split_lines(piece.data[0])
     if table is None:
-        return row_rule(fmt, tenant_id, src, lines, piece.first_line)
+        return row_rule(fmt, tenant_id, src, split_lines(piece.data[0]), piece.first_line)
     cols, flagged = fmt.build(table)
     flagged = flagged | guarded_rows(piece.data[0], piece.n)
     rows = np.arange(piece.first_line, piece.first_line + piece.n, dtype=np.int64)
     rejects: list[Reject] = []
+    lines = split_lines(piece.data[0]) if flagged.any() else []  # the lines only when a row needs its rule
     for i in np.flatnonzero(flagged):
         batch, rej = row_rule(fmt, tenant_id, src, [lines[i]], int(rows[i]))
         if batch.num_rows:  # the vectorised checks were stricter than the rule: the rule reads the piece
