@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from thunderline.market.line_scan import after_nth_line, count_lines
+
 BLOCK_BYTES = 8 << 20
 MIN_SPLIT_LINES = 64
 _GZIP = b"\x1f\x8b"
@@ -67,15 +69,20 @@ def open_text(path: str | Path) -> IO[str]:
 
 
 class LineReader:
-    """Reads whole lines from a byte stream in bounded blocks; counts lines (1-based numbering)."""
+    """Reads whole lines from a byte stream in bounded blocks; counts lines (1-based numbering).
+
+    Each byte is copied once after the read (when a block is assembled): what is not yet handed out
+    is kept as a memoryview of the chunk it was read in, and line ends are found by compiled scans
+    (:mod:`thunderline.market.line_scan`)."""
 
     def __init__(self, stream: IO[bytes], block_bytes: int | None = None) -> None:
         self.stream = stream
         self.block_bytes = block_bytes or BLOCK_BYTES
-        self._buf = b""
+        self._buf: bytes | memoryview = b""  # read, normalised, not yet handed out
         self._eof = False
         self._held = b""  # a chunk's trailing CR, until we know whether LF follows
         self._first = True
+        self._ends_lf = True  # the bytes read so far end in LF (or there are none)
         self.next_line = 1  # number of the first line not yet handed out
 
     def _norm(self, chunk: bytes) -> bytes:
@@ -85,7 +92,7 @@ class LineReader:
             self._first = False
             if chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
-        chunk = self._held + chunk
+        chunk = self._held + chunk if self._held else chunk
         self._held = b""
         if chunk.endswith(b"\r") and not self._eof:
             self._held, chunk = b"\r", chunk[:-1]
@@ -93,48 +100,61 @@ class LineReader:
             chunk = _LONE_CR.sub(b"\n", chunk)
         return chunk
 
-    def _fill(self, want: int) -> None:
-        while not self._eof and len(self._buf) < want:
-            chunk = self.stream.read(max(want - len(self._buf), self.block_bytes))
-            if not chunk:
+    def _chunk(self) -> bytes:
+        """The next normalised chunk (b"" at the end); the stream's last line always ends in LF."""
+        while not self._eof:
+            raw = self.stream.read(max(self.block_bytes, 3 if self._first else 1))  # the whole BOM in the first
+            if not raw:
                 self._eof = True
-                self._buf += self._norm(b"")
-                if self._buf and not self._buf.endswith(b"\n"):
-                    self._buf += b"\n"  # a last line without its newline is still a line
-            else:
-                self._buf += self._norm(chunk)
+            chunk = self._norm(raw)
+            if self._eof and not (chunk.endswith(b"\n") if chunk else self._ends_lf):
+                chunk += b"\n"  # a last line without its newline is still a line
+            if chunk:
+                self._ends_lf = chunk.endswith(b"\n")
+                return chunk
+        return b""
 
     def block(self) -> tuple[bytes, int]:
         """About ``block_bytes`` of whole lines and their count (b"", 0 at the end)."""
-        self._fill(self.block_bytes)
-        if not self._buf:
-            return b"", 0
-        cut = self._buf.rfind(b"\n", 0, self.block_bytes) + 1
-        while cut == 0:  # one line longer than a block: read on until it ends (the stream ends in "\n")
-            self._fill(len(self._buf) * 2)
-            cut = self._buf.rfind(b"\n") + 1
-        out, self._buf = self._buf[:cut], self._buf[cut:]
-        n = out.count(b"\n")
+        while True:
+            chunk = self._chunk()
+            if not chunk:
+                out, self._buf = bytes(self._buf), b""
+                break
+            cut = chunk.rfind(b"\n") + 1
+            if cut:
+                rest = memoryview(chunk)[cut:]
+                out = b"".join((self._buf, memoryview(chunk)[:cut])) if len(self._buf) or rest else chunk
+                self._buf = rest if rest else b""
+                break
+            self._buf = bytes(self._buf) + chunk  # no line end in a whole chunk: a line longer than a block
+        n = count_lines(out)
         self.next_line += n
         return out, n
 
     def lines(self, n: int) -> tuple[bytes, int]:
         """The next ``n`` lines (fewer at the end of the stream) and how many were read."""
-        parts, got = [], 0
+        parts: list[bytes | memoryview] = []
+        got = 0
         while got < n:
-            self._fill(self.block_bytes)
-            if not self._buf:
-                break
-            nl = np.flatnonzero(np.frombuffer(self._buf, np.uint8) == 10)
-            take = min(n - got, nl.size)
-            if take == 0:
-                self._fill(len(self._buf) * 2)
+            if not len(self._buf):
+                self._buf = self._chunk()
+                if not self._buf:
+                    break
+            cut, k = after_nth_line(self._buf, n - got)
+            if k == 0:  # a line longer than what is buffered: read on
+                more = self._chunk()
+                if not more:
+                    break
+                self._buf = bytes(self._buf) + more
                 continue
-            cut = int(nl[take - 1]) + 1
-            parts.append(self._buf[:cut])
-            self._buf = self._buf[cut:]
-            got += take
+            view = memoryview(self._buf)
+            parts.append(view[:cut])
+            self._buf = view[cut:] if cut < len(view) else b""
+            got += k
         self.next_line += got
+        if len(parts) == 1 and isinstance(parts[0].obj, bytes) and len(parts[0]) == len(parts[0].obj):
+            return parts[0].obj, got
         return b"".join(parts), got
 
     def header(self) -> bytes:
