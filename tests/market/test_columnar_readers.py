@@ -58,12 +58,13 @@ def _lobster_pair(tmp_path: Path, level: int, n: int, bad_every: int, seed: int 
     return msg
 
 
+@pytest.mark.parametrize("tokenizer", ["compiled", "pyarrow"])
 @pytest.mark.parametrize("block", [2_048, 1 << 20])
 @pytest.mark.parametrize("level", [1, 10])
-def test_lobster_columnar_equals_row_path(tmp_path, monkeypatch, block, level):
+def test_lobster_columnar_equals_row_path(tmp_path, monkeypatch, block, level, tokenizer):
     monkeypatch.setattr(columnar, "BLOCK_BYTES", block)
     msg = _lobster_pair(tmp_path, level, 3_000, 37)
-    h_col, r_col = _all(lobster.iter_lobster(msg, "t", 500))
+    h_col, r_col = _all(lobster.iter_lobster(msg, "t", 500, tokenizer=tokenizer))
     h_row, r_row = _all(lobster.iter_lobster_rows(msg, "t", 500))
     assert len(r_col) > 50
     assert h_col == h_row
@@ -72,8 +73,9 @@ def test_lobster_columnar_equals_row_path(tmp_path, monkeypatch, block, level):
 
 
 def test_lobster_columnar_on_the_real_amzn_day(lobster_message):
-    assert _all(lobster.iter_lobster(lobster_message, "t", 10_000)) == _all(
-        lobster.iter_lobster_rows(lobster_message, "t", 10_000))
+    want = _all(lobster.iter_lobster_rows(lobster_message, "t", 10_000))
+    assert _all(lobster.iter_lobster(lobster_message, "t", 10_000)) == want
+    assert _all(lobster.iter_lobster(lobster_message, "t", 10_000, tokenizer="pyarrow")) == want
 
 
 def test_lobster_unequal_files_name_the_missing_partner(tmp_path, monkeypatch):

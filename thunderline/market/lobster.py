@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thunderline.contracts import EVENT_QUOTE, EVENT_STATUS, EVENT_TRADE, TICK_SCHEMA
+from thunderline.market import lobster_tokens
 from thunderline.market._build import (
     NAN,
     ChunkEmitter,
@@ -234,7 +235,7 @@ def iter_lobster_rows(
 _MSG_NAMES = ["time", "type", "order_id", "size", "price", "direction"]
 _MSG_TYPES = {"time": pa.string(), "type": pa.int64(), "order_id": pa.int64(), "size": pa.int64(),
               "price": pa.int64(), "direction": pa.int64()}
-_TIME_PATTERN = r"^[0-9]+(\.[0-9]{1,9})?$"
+_TIME_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,9})?$"  # the row rule: at most 6 digits of seconds
 _FLOAT_TIME_LIMIT_S = _DAY_S  # a day file; below it, round(float(text) * 1e9) is the exact nanosecond count
 
 
@@ -250,12 +251,17 @@ def iter_lobster(
     tz: ZoneInfo = LOBSTER_TZ,
     venue: str = LOBSTER_VENUE,
     use_threads: bool = False,
+    tokenizer: str = "compiled",
 ) -> Iterator[TickChunk]:
     """Stream a LOBSTER pair (give either file) as TickChunks; see the module docstring for guarantees.
 
-    Columnar: both files are read in aligned blocks of whole lines with pyarrow.csv and checked
-    column-wise; rows a check flags (and blocks pyarrow cannot type) go through the exact row
-    rules (:func:`_row`), so ticks and rejects equal :func:`iter_lobster_rows`'s."""
+    Columnar: both files are read in aligned blocks of whole lines and parsed straight from their
+    bytes by compiled tokenizers (``tokenizer="compiled"``, :mod:`lobster_tokens`), or typed with
+    pyarrow.csv (``"pyarrow"``, the verification path) and checked column-wise; rows a check flags
+    (and blocks pyarrow cannot type) go through the exact row rules (:func:`_row`), so ticks and
+    rejects equal :func:`iter_lobster_rows`'s either way."""
+    if tokenizer not in ("compiled", "pyarrow"):
+        raise ValueError(f"tokenizer must be 'compiled' or 'pyarrow', not {tokenizer!r}")
     msg_path, ob_path = lobster_pair(path)
     info = parse_lobster_name(msg_path)
     assert info is not None
@@ -265,12 +271,12 @@ def iter_lobster(
     ob_names = _ob_names(level)
     ob_types = {n: pa.int64() for n in ob_names}
 
-    def parse(data: tuple[bytes, ...], n: int):
+    def parse(data: tuple[bytes, ...], n: int):  # an empty field (or line) types as null: the row rules read it
         m = parse_block(data[0], _MSG_NAMES, _MSG_TYPES, use_threads=use_threads, lines=n)
-        if m is None:
+        if m is None or any(c.null_count for c in m.columns):
             return None
         o = parse_block(data[1], ob_names, ob_types, use_threads=use_threads, lines=n)
-        return None if o is None else (m, o)
+        return None if o is None or any(c.null_count for c in o.columns) else (m, o)
 
     ctx = _Ctx(tenant_id, src, venue, symbol, level, clock)
     with open_bytes(msg_path) as fm, open_bytes(ob_path) as fo:
@@ -287,7 +293,10 @@ def iter_lobster(
                 tail = [Reject(src, first + i, "*", "message row has no orderbook row (orderbook file ended early)",
                                mlines[i].decode("utf-8", "replace")) for i in range(got, n)]
                 mdata = b"".join(ln + b"\n" for ln in mlines[:got])
-            for piece, tables in typed_pieces(Piece(first, got, (mdata, odata)), parse) if got else ():
+            if got and tokenizer == "compiled":
+                yield from cut_chunks(*_tokenized(ctx, Piece(first, got, (mdata, odata))), chunk_rows)
+            for piece, tables in typed_pieces(Piece(first, got, (mdata, odata)), parse) \
+                    if got and tokenizer == "pyarrow" else ():
                 yield from _emit(ctx, piece, tables, chunk_rows)
             if tail:
                 yield from cut_chunks(None, tail, chunk_rows)
@@ -326,24 +335,44 @@ def _emit(ctx: _Ctx, piece: Piece, tables, chunk_rows: int) -> Iterator[TickChun
 
 
 def _columnar(ctx: _Ctx, piece: Piece, m: pa.Table, o: pa.Table) -> tuple[pa.RecordBatch, list[Reject]]:
+    """A piece pyarrow typed: its columns checked and converted (the verification path of the tokenizer)."""
     n = piece.n
-    L = ctx.level
-    rows = np.arange(piece.first_line, piece.first_line + n, dtype=np.int64)
     time_txt = m.column("time")
     ok_time = pc.match_substring_regex(time_txt, _TIME_PATTERN).to_numpy(zero_copy_only=False)
     secs = pc.cast(pc.if_else(ok_time, time_txt, "0"), pa.float64()).to_numpy(zero_copy_only=False)
-    typ = m.column("type").to_numpy()
-    size = m.column("size").to_numpy()
-    price = m.column("price").to_numpy()
-    direction = m.column("direction").to_numpy()
+    bad = ~ok_time | (secs >= _FLOAT_TIME_LIMIT_S)
+    bad |= guarded_rows(piece.data[0], n) | guarded_rows(piece.data[1], n)  # what pyarrow reads, the rule may not
+    ns = np.rint(secs * 1e9).astype(np.int64)
+    msg = [m.column(c).to_numpy() for c in ("type", "size", "price", "direction")]
+    books = _book_levels(o, n, ctx.level, bad)
+    return _ticks(ctx, piece, ns, *msg, books, bad)
+
+
+def _tokenized(ctx: _Ctx, piece: Piece) -> tuple[pa.RecordBatch, list[Reject]]:
+    """A piece parsed straight from its bytes by the compiled tokenizers (:mod:`lobster_tokens`)."""
+    n, L = piece.n, ctx.level
+    bad = np.zeros(n, np.bool_)
+    books = tuple(np.empty((n, L)) for _ in range(4))
+    lobster_tokens.orderbook_rows(np.frombuffer(piece.data[1], np.uint8), n, *books, bad)
+    msg = [np.zeros(n, np.int64) for _ in range(5)]
+    lobster_tokens.message_rows(np.frombuffer(piece.data[0], np.uint8), n, *msg, bad)
+    return _ticks(ctx, piece, *msg, books, bad)
+
+
+def _ticks(ctx: _Ctx, piece: Piece, ns: np.ndarray, typ: np.ndarray, size: np.ndarray, price: np.ndarray,
+           direction: np.ndarray, books: tuple[np.ndarray, ...], bad: np.ndarray) -> tuple[pa.RecordBatch, list[Reject]]:
+    """Parsed columns (``bad``: rows a parse or check could not vouch for) → the tick batch and rejects;
+    flagged rows are judged by the exact row rules."""
+    n = piece.n
+    L = ctx.level
+    apx, aszf, bpx, bszf = books
+    rows = np.arange(piece.first_line, piece.first_line + n, dtype=np.int64)
     known = np.isin(typ, (1, 2, 3, 4, 5, 7))
     status = typ == 7
     trade = (typ == 4) | (typ == 5)
-    bad = ~ok_time | (secs >= _FLOAT_TIME_LIMIT_S) | ~known | (size < 0)
-    bad |= guarded_rows(piece.data[0], n) | guarded_rows(piece.data[1], n)  # what pyarrow reads, the rule may not
+    bad = bad | ~known | (size < 0)
     bad |= ~status & ((direction != 1) & (direction != -1) | (price <= 0) | (trade & (size <= 0)))
-    apx, aszf, bpx, bszf = _book_levels(o, n, L, bad)
-    ts = _utc_us(ctx.clock, secs, bad)
+    ts = _utc_us(ctx.clock, ns, bad)
     event = np.where(trade, EVENT_TRADE, np.where(status, EVENT_STATUS, EVENT_QUOTE)).astype(np.int8)
     tpx = np.where(trade, price / PRICE_SCALE, np.nan)
     tsz = np.where(trade, size.astype(np.float64), 0.0)
@@ -408,10 +437,9 @@ def _levels_kernel(ob, apx, aszf, bpx, bszf, bad):  # pragma: no cover - compile
                 bpx[i, k], bszf[i, k] = bp / PRICE_SCALE, bsz
 
 
-def _utc_us(clock: _LocalClock, secs: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    """Seconds after local midnight → UTC µs, the offset looked up once per local hour (rows marked
+def _utc_us(clock: _LocalClock, ns: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Nanoseconds after local midnight → UTC µs, the offset looked up once per local hour (rows marked
     ``bad`` do not ask the clock: their time may be malformed)."""
-    ns = np.rint(secs * 1e9).astype(np.int64)
     hour = ns // 3_600_000_000_000
     off = np.zeros(ns.shape[0], np.int64)
     for h in np.unique(hour[~bad]):
