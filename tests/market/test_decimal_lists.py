@@ -20,7 +20,7 @@ _GRAMMAR = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)
 
 def reference(field: str, price: bool) -> tuple[list[float] | None, bool, bool]:
     """(values, rule broken, underflow) of one field as the row rule (canonical._levels / _num) reads it;
-    underflow: a price above 0 whose float is 0.0, which the kernel flags for the row rule to judge."""
+    underflow: a nonzero decimal whose float is 0.0, which the kernel flags for the row rule to judge."""
     if field == "":
         return None, False, False
     out, wrong, under = [], False, False
@@ -35,7 +35,7 @@ def reference(field: str, price: bool) -> tuple[list[float] | None, bool, bool]:
         d = Decimal(t)
         x = float(d)
         wrong |= (d <= 0 if price else d < 0) or math.isinf(x)
-        under |= price and d > 0 and x == 0.0
+        under |= d != 0 and x == 0.0
         out.append(x)
     return out, wrong, under
 

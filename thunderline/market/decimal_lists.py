@@ -15,8 +15,8 @@ What is guaranteed, element by element, against the row rule (``canonical._num``
   correctly rounded cast instead, so the result is exact either way;
 * an empty element is NaN; an empty field is "no book" (not present, no elements);
 * ``wrong`` also marks a price that is not > 0 or a size below 0, and a value beyond float64; it is
-  stricter than the rule only for a price above 0 whose float underflows to 0.0 (the row rule then
-  judges the row, as for every flagged row).
+  stricter than the rule only for a nonzero decimal whose float underflows to 0.0 (the row rule
+  then judges the row, as for every flagged row: a size of ``-1e-400`` is below 0 for the rule).
 """
 
 from __future__ import annotations
@@ -175,5 +175,5 @@ def _exact(chunks: list[pa.Array], at: np.ndarray, vals: np.ndarray, slow: np.nd
         return
     vals[elems[mine]] = x
     with np.errstate(invalid="ignore"):
-        broken = ~np.isfinite(x) | ((x <= 0) if price else (x < 0))
+        broken = ~np.isfinite(x) | ((x <= 0) if price else (x < 0)) | (x == 0)  # 0 here: an underflow, sign unknown
     wrong[np.searchsorted(at, elems[mine][broken], side="right") - 1] = True
