@@ -6,7 +6,8 @@ Writes a synthetic LOBSTER day (message + orderbook, ``--depth`` levels) into a 
 
 1. **raw parse** (the baseline): ``pyarrow.csv.read_csv`` of both files with the same column types,
    one thread — what any columnar reader must at least pay;
-2. **columnar** ``iter_lobster``: parse + column-wise checks + TICK_SCHEMA batches, one thread;
+2. **columnar** ``iter_lobster``: the compiled tokenizer (parse + checks from the bytes) + TICK_SCHEMA
+   batches, one thread;
 3. **row path** ``iter_lobster_rows`` on the first ``--row-path-rows`` rows of the same day;
 4. the columnar reader on the gzip'd and zstd'd files;
 5. Tardis book_snapshot_N and canonical CSV files of the same day's ticks (``--other-rows``);
