@@ -34,7 +34,7 @@ from thunderline.hashing import (
     time_ordered_id,
 )
 
-FEATURE_SCHEMA_VERSION = "fs-1"
+FEATURE_SCHEMA_VERSION = "fs-2"
 DEFAULT_BOOK_DEPTH = 10
 DEFAULT_TENANT = "default"
 

@@ -7,7 +7,7 @@ snapshot in ``tests/foundation/snapshots/feature_schemas.json`` pins it).
 
 from __future__ import annotations
 
-from thunderline.feature_schema_model import FeatureSchema
+from thunderline.feature_schema_model import Add, FeatureSchema, ForwardMigration
 
 FS1_MARKET_FULL = (
     'mid_return', 'spread', 'spread_bps', 'spread_twa', 'imbalance_top1', 'imbalance_topn', 'ofi_1', 'ofi_2',
@@ -52,6 +52,24 @@ FS1_EDGAR = (
     'doc_facts', 'doc_has_sections', 'doc_has_facts', 'doc_is_amendment',
 )
 
+#: fs-2: the book as of the decision (queue imbalance and microprice at the window's last book row, time
+#: since the mid last changed) and top-of-book OFI over longer lookbacks (decayed, 1 s / 5 s). Backfills
+#: for fs-1 windows are the nearest fs-1 quantity: the window mean imbalance for the end value, the mean
+#: spread for the microprice, the window's own OFI for the decayed sums, and for the mid's age half a
+#: window when the mid moved inside the window, a full window when it did not (a lower bound).
+FS2_MARKET_FULL = FS1_MARKET_FULL + (
+    'imbalance_top1_end', 'microprice_dev_bps', 'mid_age_log_ms', 'ofi_1_ewm_1s', 'ofi_1_ewm_5s',
+)
+FS2_FORWARD = ForwardMigration((
+    Add('imbalance_top1_end', 'imbalance_top1'),
+    Add('microprice_dev_bps', 'spread_bps / 2 * imbalance_top1'),
+    Add('mid_age_log_ms', '(mid_return != 0) * log1p(125.0) + (mid_return == 0) * log1p(250.0)'),
+    Add('ofi_1_ewm_1s', 'ofi_1'),
+    Add('ofi_1_ewm_5s', 'ofi_1'),
+))
+
 RELEASED = (
     FeatureSchema("fs-1", {"market.full": FS1_MARKET_FULL, "market.coarse": FS1_MARKET_COARSE, "edgar": FS1_EDGAR}),
+    FeatureSchema("fs-2", {"market.full": FS2_MARKET_FULL, "market.coarse": FS1_MARKET_COARSE, "edgar": FS1_EDGAR},
+                  FS2_FORWARD),
 )

@@ -1,11 +1,11 @@
-"""Experts and the router trained on feature schema fs-1 read windows of a successor version through its
-declared forward path (same decisions as on the fs-1 windows), or the batch is refused naming the feature."""
+"""Experts and the router trained on the current feature schema read windows of a successor version through
+its declared forward path (same decisions as on the current windows), or the batch is refused naming the feature."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from feature_schema_support import GENTLE, STRICT, as_version
+from feature_schema_support import CURRENT, GENTLE_NEXT, NEXT, STRICT_NEXT, as_version
 
 from thunderline import feature_schemas
 from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
@@ -36,12 +36,12 @@ def pool(tmp_path_factory):
     registry.close()
 
 
-def test_experts_of_fs1_decide_windows_of_fs2_as_they_decide_the_same_windows_of_fs1(pool, monkeypatch):
+def test_experts_of_the_current_schema_decide_windows_of_its_successor_as_they_decide_the_same_windows(pool, monkeypatch):
     state, experts, live = pool
-    assert {e.feature_schema_version for e in experts.values()} == {"fs-1"}
+    assert {e.feature_schema_version for e in experts.values()} == {CURRENT}
     assert any("microburst" in e.features for e in experts.values())  # the momentum expert reads it
-    monkeypatch.setattr(feature_schemas, "CHAIN", GENTLE)
-    newer = as_version(live, GENTLE)
+    monkeypatch.setattr(feature_schemas, "CHAIN", GENTLE_NEXT)
+    newer = as_version(live, GENTLE_NEXT, NEXT, CURRENT)
     assert "spread_bps" not in newer[0].features and "burst_flag" in newer[0].features
     a = decide(live, state, experts, tenant_id=TENANT, enforce_budgets=False)
     b = decide(newer, state, experts, tenant_id=TENANT, enforce_budgets=False)
@@ -57,6 +57,6 @@ def test_experts_of_fs1_decide_windows_of_fs2_as_they_decide_the_same_windows_of
 
 def test_a_feature_dropped_without_restore_rule_refuses_the_batch_naming_it(pool, monkeypatch):
     state, experts, live = pool
-    monkeypatch.setattr(feature_schemas, "CHAIN", STRICT)
-    with pytest.raises(FeatureSchemaError, match=r"'microburst'.*feature schema fs-2"):
-        decide(as_version(live, STRICT), state, experts, tenant_id=TENANT, enforce_budgets=False)
+    monkeypatch.setattr(feature_schemas, "CHAIN", STRICT_NEXT)
+    with pytest.raises(FeatureSchemaError, match=rf"'microburst'.*feature schema {NEXT}"):
+        decide(as_version(live, STRICT_NEXT, NEXT, CURRENT), state, experts, tenant_id=TENANT, enforce_budgets=False)

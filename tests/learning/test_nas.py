@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.nas import (
     ExternalNasError,
     ExternalNasRunner,
@@ -78,7 +79,7 @@ def test_nas_runs_are_recorded_in_mlflow_and_the_best_is_registered_as_shadow(sl
         assert tags["thunderline.estimator"] == best.architecture["kind"]
         loaded = reg.load(TARGET.name, "shadow")
         # the expert reads windows as the feature schema its slice was read as (thunderline.feature_schemas)
-        assert loaded.feature_schema_version == slice_data.manifest["feature_schema_version"] == "fs-1"
+        assert loaded.feature_schema_version == slice_data.manifest["feature_schema_version"] == FEATURE_SCHEMA_VERSION
         _, val = slice_data.split()
         np.testing.assert_array_equal(loaded.predict(val)["action"].to_numpy(),
                                       best.fit and _actions(best, val))

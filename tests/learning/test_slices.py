@@ -121,35 +121,35 @@ def test_shuffled_labels_bring_every_model_to_chance(planted_slice):
 
 def test_a_slice_reads_windows_of_two_feature_schema_versions_through_the_forward_path(warehouse, tmp_path,
                                                                                         monkeypatch):
-    from feature_schema_support import STRICT, as_version
+    from feature_schema_support import CURRENT, NEXT, STRICT_NEXT, as_version
 
     from thunderline import feature_schemas
     from thunderline.feature_schemas import FeatureSchemaError
 
-    monkeypatch.setattr(feature_schemas, "CHAIN", STRICT)
+    monkeypatch.setattr(feature_schemas, "CHAIN", STRICT_NEXT)
     import dataclasses
 
     old = [dataclasses.replace(w, features={**w.features, "spread": w.features["spread_bps"] * 1e-2})
            for w in planted_windows(n_symbols=2, n_windows=300, seed=4)]
     cut = sorted(w.window_start_us for w in old)[len(old) // 2]
     mixed = [w for w in old if w.window_start_us < cut] + as_version([w for w in old if w.window_start_us >= cut],
-                                                                     STRICT)
+                                                                     STRICT_NEXT, NEXT, CURRENT)
     months = store_planted(warehouse, mixed)
     truth = {(w.key, w.window_start_us): w.features for w in old}
     feats = ("spread_bps", "mid_return", "ofi_1")
     with warehouse.session(TENANT) as s:
         as_old = open_slice(build_slice(s, SliceSpec("as-fs1", tuple(months), horizons=(1,), features=feats,
-                                                     feature_schema_version="fs-1"), tmp_path).path)
+                                                     feature_schema_version=CURRENT), tmp_path).path)
         as_new = open_slice(build_slice(s, SliceSpec("as-fs2", tuple(months), horizons=(1,),
                                                      features=("spread_bps_mid", "mid_return"),
-                                                     feature_schema_version="fs-2"), tmp_path).path)
-        with pytest.raises(FeatureSchemaError, match=r"'microburst'.*fs-2"):
+                                                     feature_schema_version=NEXT), tmp_path).path)
+        with pytest.raises(FeatureSchemaError, match=rf"'microburst'.*{NEXT}"):
             build_slice(s, SliceSpec("refused", tuple(months), horizons=(1,), features=("microburst",),
-                                     feature_schema_version="fs-1"), tmp_path)
+                                     feature_schema_version=CURRENT), tmp_path)
     frame = as_old.frame
-    assert set(frame["feature_schema_version"]) == {"fs-1", "fs-2"} and len(frame) == len(old)
-    assert as_old.manifest["feature_schema_version"] == "fs-1" and as_new.manifest["feature_schema_version"] == "fs-2"
-    for row in frame.itertuples():  # every window, old or new, reads its original values under fs-1's names
+    assert set(frame["feature_schema_version"]) == {CURRENT, NEXT} and len(frame) == len(old)
+    assert as_old.manifest["feature_schema_version"] == CURRENT and as_new.manifest["feature_schema_version"] == NEXT
+    for row in frame.itertuples():  # every window, old or new, reads its original values under the current version's names
         want = truth[(row.symbol, row.window_start_us)]
         assert (row.spread_bps, row.mid_return, row.ofi_1) == (want["spread_bps"], want["mid_return"], want["ofi_1"])
     np.testing.assert_array_equal(as_new.frame["spread_bps_mid"].to_numpy(), frame["spread_bps"].to_numpy())

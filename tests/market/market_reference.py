@@ -57,7 +57,11 @@ def reference_windows(a, width: int, step: int, ofi_levels: int = 5, burst_facto
                                              "spread_bps", "spread_twa", "imbalance_top1", "imbalance_topn",
                                              "ofi_1", "ofi_2", "ofi_3", "ofi_4", "ofi_5", "order_flow_imbalance",
                                              "realized_vol", "trade_count", "volume", "vwap", "signed_volume",
-                                             "tick_rate", "microburst")}
+                                             "tick_rate", "microburst", "imbalance_top1_end",
+                                             "microprice_dev_bps", "mid_age_log_ms", "ofi_1_ewm_1s",
+                                             "ofi_1_ewm_5s")}
+    prev_mid = np.concatenate(([np.nan], mid[mids_idx][:-1]))
+    changes = mids_idx[(prev_mid != mid[mids_idx]) | (np.arange(mids_idx.size) == 0)]
     ewma = None
     for k in ks:
         w0, w1 = k * step, k * step + width
@@ -99,6 +103,7 @@ def reference_windows(a, width: int, step: int, ofi_levels: int = 5, burst_facto
                 integ += spread[i] * (hi - lo)
                 cov += hi - lo
         out["spread_twa"].append(integ / cov if cov > 0 else np.nan)
+        _end_state(out, m, w1, t, mid, bpx0, apx0, bsz1, asz1, changes, e[:, 0], step)
         rate = sel.size / (width / 1e6)
         out["tick_rate"].append(rate)
         if ewma is None:
@@ -109,3 +114,24 @@ def reference_windows(a, width: int, step: int, ofi_levels: int = 5, burst_facto
             ewma = alpha * rate + (1 - alpha) * ewma
     return {k: np.asarray(v, dtype=np.float64 if k not in ("start", "first_seq", "last_seq", "n") else np.int64)
             for k, v in out.items()}
+
+
+def _end_state(out, m, w1, t, mid, bid, ask, bsz1, asz1, changes, e1, step):
+    """The window-end features from their definitions: the last book-with-mid row of the window, the last
+    mid change before the window end, top-of-book OFI of every earlier tick decayed from its bucket's end."""
+    if m.size:
+        i = m[-1]
+        den = bsz1[i] + asz1[i]
+        imb = (bsz1[i] - asz1[i]) / den if den > 0 else 0.0
+        micro = (ask[i] * bsz1[i] + bid[i] * asz1[i]) / den if den > 0 else mid[i]
+        out["imbalance_top1_end"].append(imb)
+        out["microprice_dev_bps"].append((micro - mid[i]) / mid[i] * 1e4)
+    else:
+        out["imbalance_top1_end"].append(np.nan)
+        out["microprice_dev_bps"].append(np.nan)
+    before = changes[t[changes] < w1]
+    out["mid_age_log_ms"].append(math.log1p((w1 - t[before[-1]]) / 1000.0) if before.size else np.nan)
+    past = np.flatnonzero(t < w1)
+    age = w1 - (t[past] // step + 1) * step
+    for name, tau in (("ofi_1_ewm_1s", 1e6), ("ofi_1_ewm_5s", 5e6)):
+        out[name].append(float(np.sum(e1[past] * np.exp(-age / tau))))

@@ -182,6 +182,30 @@ def test_kernel_equals_reference_and_chunking_is_invisible(a, geometry, cuts):
     assert same(build_windows(parts, rec), whole)
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=tick_streams(), geometry=st.sampled_from([(100, 50), (250, 125)]), cut=st.integers(1, 60),
+       seed=st.integers(0, 2**32 - 1))
+def test_no_feature_of_a_window_reads_a_tick_after_its_end(a, geometry, cut, seed):
+    """Changing every tick from ``cut`` on (sizes, prices, times pushed later) leaves every window that
+    ends at or before the running max time of the ticks before ``cut`` unchanged: no look-ahead, for the
+    fs-2 window-end features (end imbalance, microprice, mid age, decayed OFI) as for the rest."""
+    rec = recipe(*geometry)
+    cut = min(cut, len(a))
+    rng = np.random.default_rng(seed)
+    tail = slice(cut, len(a))
+    b = TickArrays(**{k: getattr(a, k).copy() for k in a.__dataclass_fields__})
+    m = len(a) - cut
+    b.bid_sz[tail] = rng.integers(1, 9, b.bid_sz[tail].shape)
+    b.ask_sz[tail] = rng.integers(1, 9, b.ask_sz[tail].shape)
+    b.bid_px[tail] = b.bid_px[tail] - rng.integers(0, 3, (m, 1)) / 10.0
+    b.ts[tail] = b.ts[tail] + rng.integers(0, 500, m)
+    t_known = int(np.max(a.ts[:cut]))
+    x, y = build_windows([a], rec), build_windows([b], rec)
+    kx, ky = x.window_end_us <= t_known, y.window_end_us <= t_known
+    assert x.window_start_us[kx].tolist() == y.window_start_us[ky].tolist()
+    np.testing.assert_array_equal(x.features[kx], y.features[ky])
+
+
 def test_coarse_recipe_equals_the_same_columns_of_full():
     batches = list(synthetic_ticks(SyntheticSpec(n_ticks=30_000, seed=5), "t", 7_000))
     full = build_windows(batches, FULL_RECIPE)

@@ -17,6 +17,12 @@ order flow (market kernel)
     ``imbalance_topn``        the same with sizes summed over all book levels
     ``signed_volume``         Σ side × size over trades (buyer-initiated positive)
     ``spread_bps``            mean quoted spread in basis points of the mid
+    ``imbalance_top1_end``    queue imbalance at the touch at the window's last book row (the book the
+                              decision faces; the strongest one-move-ahead predictor on large-tick books)
+    ``microprice_dev_bps``    (microprice − mid)/mid in bps there: imbalance scaled by the spread
+    ``mid_age_log_ms``        log(1 + ms since the mid last changed): a queue about to be depleted vs a
+                              freshly moved mid (bounces back on large-tick books)
+    ``ofi_1_ewm_1s``, ``ofi_1_ewm_5s``  top-of-book OFI decayed over 1 s / 5 s: order flow beyond one window
 momentum / mean reversion (market kernel)
     ``mid_return``            log(last mid / first mid) of the window
     ``realized_vol``          sqrt Σ squared log mid returns inside the window
@@ -52,6 +58,11 @@ ORDER_FLOW_FEATURES: tuple[str, ...] = (
     "imbalance_topn",
     "signed_volume",
     "spread_bps",
+    "imbalance_top1_end",
+    "microprice_dev_bps",
+    "mid_age_log_ms",
+    "ofi_1_ewm_1s",
+    "ofi_1_ewm_5s",
 )
 MOMENTUM_FEATURES: tuple[str, ...] = (
     "mid_return",

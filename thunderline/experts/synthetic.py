@@ -8,7 +8,8 @@ volatility, under the producers' feature names (:mod:`thunderline.experts.catalo
 
 * order flow: ``+0.5 · z · 2/spread_bps`` where ``z`` is the latent order-flow
   state behind ``order_flow_imbalance``, ``ofi_1``, ``imbalance_top1``,
-  ``imbalance_topn`` and ``signed_volume`` (persistent: AR(1), φ = 0.6);
+  ``imbalance_topn``, ``signed_volume`` and the window-end book features (``imbalance_top1_end``,
+  ``microprice_dev_bps``, the decayed OFI; ``mid_age_log_ms`` is noise) (persistent: AR(1), φ = 0.6);
 * momentum / mean reversion: ``±0.6 · tanh(mid_return / realized_vol)``,
   continuing when trading is busy (``tick_rate`` above its median) and
   reversing when it is quiet — an interaction a linear model cannot see;
@@ -56,6 +57,8 @@ def planted_feature_windows(
     # the generators draw from one rng in a fixed order (order flow, activity, filings, returns): the seed
     # reproduces the frame only while that order holds
     flow, z = _order_flow(rng, S, T)
+    flow.update(_book_end(np.random.default_rng([seed, 2]), z, flow["spread_bps"]))  # own rng: the other
+    # columns stay what they were before these features existed
     activity, vol, busy = _activity(rng, S, T, window_us)
     filing, age, surprise = _filings(rng, S, T, filing_every)
     eps = rng.normal(0.0, 1.0, (S, T))
@@ -93,6 +96,16 @@ def _order_flow(rng: np.random.Generator, S: int, T: int) -> tuple[dict[str, np.
     cols = {"order_flow_imbalance": order_flow_imbalance, "ofi_1": ofi_1, "imbalance_top1": imbalance_top1,
             "imbalance_topn": imbalance_topn, "signed_volume": signed_volume, "spread_bps": spread_bps}
     return cols, z
+
+
+def _book_end(rng: np.random.Generator, z: np.ndarray, spread_bps: np.ndarray) -> dict[str, np.ndarray]:
+    """The window-end views of the order-flow state (fs-2 features): noisy like the window means."""
+    shape = z.shape
+    imb_end = np.tanh(0.06 * z + rng.normal(0.0, 0.05, shape))
+    return {"imbalance_top1_end": imb_end, "microprice_dev_bps": 0.5 * spread_bps * imb_end,
+            "mid_age_log_ms": np.log1p(rng.exponential(500.0, shape)),
+            "ofi_1_ewm_1s": np.round(1e5 * (0.5 * z + rng.normal(0.0, 0.6, shape))),
+            "ofi_1_ewm_5s": np.round(1e5 * (0.8 * z + rng.normal(0.0, 1.0, shape)))}
 
 
 def _activity(rng: np.random.Generator, S: int, T: int,

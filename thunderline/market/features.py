@@ -25,6 +25,14 @@ trade_count, volume,   count, Σ size, Σ px·size / Σ size, Σ side·size over
 vwap, signed_volume
 tick_rate              ticks per second of window width
 microburst             1 if tick_rate > burst_factor × EWMA(tick_rate of earlier emitted windows)
+imbalance_top1_end     (bid_sz₁ − ask_sz₁)/(bid_sz₁ + ask_sz₁) at the window's last book row: the queue
+                       imbalance in force at the decision (``imbalance_top1`` is its window mean)
+microprice_dev_bps     (microprice − mid)/mid·10⁴ at that row, microprice = (ask·bid_sz₁ + bid·ask_sz₁)/
+                       (bid_sz₁ + ask_sz₁), i.e. spread_bps/2 × imbalance
+mid_age_log_ms         log(1 + ms from the last mid change to the window end); the change may lie in
+                       an earlier window (carried state), never after the window
+ofi_1_ewm_1s, _5s      top-of-book OFI summed over step buckets with weights exp(−age/τ), τ = 1 s / 5 s,
+                       age from each bucket's end to the window's end: OFI over longer lookbacks
 =====================  =========================================================================
 """
 
@@ -297,6 +305,7 @@ class WindowBuilder:
         self._prior_end_spread = np.nan
         self._next_k = K.NO_BUCKET
         self._ewma = np.zeros(2)
+        self._ofi_ewm = np.zeros(4)
         self._closed = False
 
     def update(self, ticks: pa.RecordBatch | pa.Table | TickArrays) -> WindowResult:
@@ -320,6 +329,7 @@ class WindowBuilder:
                              self.recipe.full, self._si, self._sf, self._book, self._obi, self._obf,
                              out_bi, out_bf, *lv1)
         if nout:
+            K.ofi_ewm_pass(out_bi, out_bf, nout, step, self._ofi_ewm)
             self._pend_bi = np.concatenate([self._pend_bi, out_bi[:nout]])
             self._pend_bf = np.concatenate([self._pend_bf, out_bf[:nout]])
         k_limit = int(self._obi[K.I_IDX]) - self.recipe.windows_per_tick + 1
@@ -335,6 +345,7 @@ class WindowBuilder:
         ob = np.empty((1, K.NBI), np.int64)
         of = np.empty((1, K.NBF))
         K.close_open_bucket(self._si, self._sf, self._obi, self._obf, ob, of, 0)
+        K.ofi_ewm_pass(ob, of, 1, self.recipe.step_us, self._ofi_ewm)
         self._pend_bi = np.concatenate([self._pend_bi, ob])
         self._pend_bf = np.concatenate([self._pend_bf, of])
         return self._emit(int(ob[0, K.I_IDX]) + 1)

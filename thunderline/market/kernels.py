@@ -29,8 +29,9 @@ I_IDX, I_N, I_FIRST_SEQ, I_LAST_SEQ, I_NBOOK, I_NTRADE, I_PREV_MID_BUCKET = rang
 NBI = 7
 # bucket float64 columns
 (F_FIRST_MID, F_LAST_MID, F_SPREAD, F_SPREAD_BPS, F_IMB1, F_IMBN, F_RV, F_CROSS_RV,
- F_OFI0, _F1, _F2, _F3, _F4, F_VOL, F_PXVOL, F_SVOL, F_TW, F_TWCOV, F_END_SPREAD) = range(19)
-NBF = 19
+ F_OFI0, _F1, _F2, _F3, _F4, F_VOL, F_PXVOL, F_SVOL, F_TW, F_TWCOV, F_END_SPREAD,
+ F_END_IMB, F_END_MPDEV, F_MID_CHG_T, F_EWM_FAST, F_EWM_SLOW) = range(24)
+NBF = 24
 MAX_OFI_LEVELS = 5
 BLOCK = 512  # ticks per pass-A block (scratch stays in L1)
 LOG_SERIES_MAX = 1e-3
@@ -39,14 +40,18 @@ NO_BUCKET = -(2**62)
 # carried scalar state
 S_HAS_OPEN, S_HAS_T, S_TMAX, S_BUCKET_END, S_TW_T, S_HAS_MID, S_MID_BUCKET, S_HAS_BOOK = range(8)
 NSI = 8
-SF_LAST_MID, SF_CUR_SPREAD = range(2)
-NSF = 2
+SF_LAST_MID, SF_CUR_SPREAD, SF_MID_CHG_T = range(3)
+NSF = 3
+#: time constants (µs) of the exponentially decayed top-of-book OFI (``ofi_1_ewm_1s`` / ``ofi_1_ewm_5s``)
+EWM_FAST_US = 1_000_000.0
+EWM_SLOW_US = 5_000_000.0
 
 # full feature matrix columns (the recipe picks a subset, in its own order)
 FEATURES_ALL: tuple[str, ...] = (
     "mid_return", "spread", "spread_bps", "spread_twa", "imbalance_top1", "imbalance_topn",
     "ofi_1", "ofi_2", "ofi_3", "ofi_4", "ofi_5", "order_flow_imbalance", "realized_vol",
     "trade_count", "volume", "vwap", "signed_volume", "tick_rate", "microburst",
+    "imbalance_top1_end", "microprice_dev_bps", "mid_age_log_ms", "ofi_1_ewm_1s", "ofi_1_ewm_5s",
 )
 NFEAT = len(FEATURES_ALL)
 EVENT_TRADE_CODE = 1  # contracts.EVENT_TRADE (kept literal for numba)
@@ -86,7 +91,7 @@ def _log_ratio(x, prev):
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _store(bi, bf, row, idx, n, fseq, lseq, nbook, ntrade, pmb, fmid, lmid, ssp, sbps, simb1, simbn, srv, crv,
-           ofi, vol, pxvol, svol, tw, twcov, end_spread):
+           ofi, vol, pxvol, svol, tw, twcov, end_spread, eimb, emp, chg_t):
     bi[row, I_IDX] = idx
     bi[row, I_N] = n
     bi[row, I_FIRST_SEQ] = fseq
@@ -110,6 +115,9 @@ def _store(bi, bf, row, idx, n, fseq, lseq, nbook, ntrade, pmb, fmid, lmid, ssp,
     bf[row, F_TW] = tw
     bf[row, F_TWCOV] = twcov
     bf[row, F_END_SPREAD] = end_spread
+    bf[row, F_END_IMB] = eimb
+    bf[row, F_END_MPDEV] = emp
+    bf[row, F_MID_CHG_T] = chg_t
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -203,6 +211,7 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
     has_open = si[S_HAS_OPEN]
     last_mid = sf[SF_LAST_MID]
     cur_spread = sf[SF_CUR_SPREAD]
+    chg_t = sf[SF_MID_CHG_T]
     inf = np.inf
     ofi = np.zeros(MAX_OFI_LEVELS)
     lb = np.empty((4, MAX_OFI_LEVELS))
@@ -235,6 +244,8 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
     c_svol = open_bf[F_SVOL]
     c_tw = open_bf[F_TW]
     c_twcov = open_bf[F_TWCOV]
+    c_eimb = open_bf[F_END_IMB]
+    c_emp = open_bf[F_END_MPDEV]
     # Two passes per block of ticks: pass A computes the per-tick terms that depend only on the
     # row and the row before it (no branches, so LLVM vectorises the divisions); pass C walks the
     # ticks in order and accumulates, falling back to the carried state where "the previous
@@ -274,7 +285,7 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
                     ofi[0] = ofi0
                     _store(out_bi, out_bf, nout, idx, c_n, c_fseq, c_lseq, c_nbook, c_ntrade, c_pmb, c_fmid,
                            c_lmid, c_sp, c_bps, c_imb1, c_imbn, c_rv, c_crv, ofi, c_vol, c_pxvol, c_svol, c_tw,
-                           c_twcov, cur_spread)
+                           c_twcov, cur_spread, c_eimb, c_emp, chg_t)
                     nout += 1
                 idx = t // step
                 c_n = 0
@@ -297,6 +308,8 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
                 c_svol = 0.0
                 c_tw = 0.0
                 c_twcov = 0.0
+                c_eimb = np.nan
+                c_emp = np.nan
                 c_fseq = seq[i]
                 has_open = 1
                 tw_t = idx * step
@@ -360,6 +373,8 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
                     c_bps += a_bps[j]
                     imb = a_imb[j]
                     c_imb1 += imb
+                    c_eimb = imb
+                    c_emp = 0.5 * a_bps[j] * imb  # (microprice − mid) / mid in bps: spread/2 × imbalance
                     if depth == 1:
                         c_imbn += imb
                     else:
@@ -390,6 +405,8 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
                         c_twcov += t - tw_t
                     tw_t = t
                     cur_spread = spr
+                if has_mid == 0 or mid != last_mid:
+                    chg_t = float(t)
                 has_mid = 1
                 last_mid = mid
                 last_mid_row = i
@@ -411,7 +428,8 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
         ob = open_bi.reshape(1, NBI)
         of = open_bf.reshape(1, NBF)
         _store(ob, of, 0, idx, c_n, c_fseq, c_lseq, c_nbook, c_ntrade, c_pmb, c_fmid, c_lmid, c_sp, c_bps,
-               c_imb1, c_imbn, c_rv, c_crv, ofi, c_vol, c_pxvol, c_svol, c_tw, c_twcov, np.nan)
+               c_imb1, c_imbn, c_rv, c_crv, ofi, c_vol, c_pxvol, c_svol, c_tw, c_twcov, np.nan, c_eimb, c_emp,
+               chg_t)
     last_book[:, :] = lb
     si[S_HAS_OPEN] = has_open
     si[S_HAS_T] = has_t
@@ -423,6 +441,7 @@ def bucket_pass(ts, seq, etype, bpx, bsz, apx, asz, tpx, tsz, tside, step, n_ofi
     si[S_HAS_BOOK] = has_book
     sf[SF_LAST_MID] = last_mid
     sf[SF_CUR_SPREAD] = cur_spread
+    sf[SF_MID_CHG_T] = chg_t
     return nout
 
 
@@ -469,6 +488,9 @@ def combine_windows(bi, bf, nb_, r, step, k_from, k_limit, prior_end_spread, ewm
             svol = 0.0
             tw = 0.0
             cov = 0.0
+            e_imb = np.nan
+            e_mp = np.nan
+            q_last = -1
             q = p0
             for jj in range(k, k + r):
                 if q < nb_ and bi[q, I_IDX] == jj:
@@ -501,6 +523,10 @@ def combine_windows(bi, bf, nb_, r, step, k_from, k_limit, prior_end_spread, ewm
                     tw += bf[q, F_TW]
                     cov += bf[q, F_TWCOV]
                     eff = bf[q, F_END_SPREAD]
+                    if bf[q, F_END_IMB] == bf[q, F_END_IMB]:
+                        e_imb = bf[q, F_END_IMB]
+                        e_mp = bf[q, F_END_MPDEV]
+                    q_last = q
                     q += 1
                 elif eff == eff:
                     tw += eff * step
@@ -538,6 +564,7 @@ def combine_windows(bi, bf, nb_, r, step, k_from, k_limit, prior_end_spread, ewm
                 f[18] = 0.0
                 ewma[0] = 1.0
                 ewma[1] = rate
+            _window_end_state(f, bf, bi, q_last, k + r, step, e_imb, e_mp)
             out_k[nw] = k
             out_first_seq[nw] = first_seq
             out_last_seq[nw] = last_seq
@@ -545,3 +572,38 @@ def combine_windows(bi, bf, nb_, r, step, k_from, k_limit, prior_end_spread, ewm
             nw += 1
             last_k = k
     return nw
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _window_end_state(f, bf, bi, q_last, k_end, step, e_imb, e_mp):
+    """The book as of the window's end (bucket ``k_end`` starts there): queue imbalance and microprice
+    deviation at its last book row, log(1 + ms since the mid last changed), and the decayed top-of-book
+    OFI of its last bucket carried to the window end (no bucket after the window is read)."""
+    f[19] = e_imb
+    f[20] = e_mp
+    chg = bf[q_last, F_MID_CHG_T]
+    f[21] = math.log1p((k_end * step - chg) / 1000.0) if chg == chg else np.nan
+    gap = (k_end - 1 - bi[q_last, I_IDX]) * step
+    f[22] = bf[q_last, F_EWM_FAST] * math.exp(-gap / EWM_FAST_US)
+    f[23] = bf[q_last, F_EWM_SLOW] * math.exp(-gap / EWM_SLOW_US)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def ofi_ewm_pass(bi, bf, nrows, step, state):
+    """Fill ``F_EWM_FAST``/``F_EWM_SLOW`` of closed buckets 0..nrows-1 (in index order): top-of-book OFI
+    decayed exponentially over bucket time, as of each bucket's end. ``state`` = [has, last bucket
+    index, fast, slow] is carried across calls, so chunking does not change a value."""
+    for p in range(nrows):
+        idx = bi[p, I_IDX]
+        o = bf[p, F_OFI0]
+        if state[0] == 1.0:
+            gap = (idx - state[1]) * step
+            state[2] = state[2] * math.exp(-gap / EWM_FAST_US) + o
+            state[3] = state[3] * math.exp(-gap / EWM_SLOW_US) + o
+        else:
+            state[0] = 1.0
+            state[2] = o
+            state[3] = o
+        state[1] = idx
+        bf[p, F_EWM_FAST] = state[2]
+        bf[p, F_EWM_SLOW] = state[3]

@@ -11,7 +11,7 @@ write such days as real LOBSTER message + orderbook level-1 CSV pairs, so they g
     A large-tick queue-reactive book (after Huang, Lehalle & Rosenbaum 2015 and Cont & de Larrard
     2013). Limit orders join the best queues, cancellations are proportional to queue size, market
     orders eat a queue; the mid moves only when a queue is depleted (the price steps one tick and the
-    gap is closed by a small new queue inside the spread). The next mid move therefore follows
+    gap is closed by a new queue inside the spread). The next mid move therefore follows
     queue imbalance at the touch and queue depletion; a slow latent pressure ``z`` (an
     Ornstein–Uhlenbeck process, 60 s) tilts market-order direction and where limit orders join, so
     order flow carries some of it too.
@@ -136,7 +136,7 @@ def _queue_reactive(out, seed, t0_ns, t1_ns, rate, tau, tilt):
             else:
                 qa -= size
         else:  # a small queue fills the gap inside the spread, more likely on the pressure's side
-            size = 2 + np.random.geometric(0.15)
+            size = 10 + np.random.geometric(0.05)  # a queue like any other (Cont & de Larrard)
             if np.random.random() < 0.5 + 0.3 * np.tanh(z):
                 bid += 1
                 qb = size
