@@ -33,8 +33,10 @@ def _hhmm(s: int) -> str:
 
 
 def _run(python: str, env: dict, *args: str) -> subprocess.CompletedProcess:
-    cmd = [python, "-m", "thunderline_cli.main", *args]
-    return subprocess.run(cmd, env=env, text=True, capture_output=True, check=False)
+    """The venv's ``thunderline`` script, run from the home: ``python -m`` would put the working directory
+    first on ``sys.path`` and run whichever checkout the bench was started from."""
+    cmd = [str(Path(python).parent / "thunderline"), *args]
+    return subprocess.run(cmd, env=env, text=True, capture_output=True, check=False, cwd=env["THUNDERLINE_HOME"])
 
 
 def main() -> None:
@@ -46,6 +48,7 @@ def main() -> None:
     ap.add_argument("--skip-ingest", action="store_true", help="evaluate an already ingested home again")
     a = ap.parse_args()
     home = Path(a.home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, THUNDERLINE_HOME=str(home))
     env.pop("THUNDERLINE_WAREHOUSE_URL", None)
     days = [SimDay(kind=k, symbol=SYMBOLS[k], seed=a.seed) for k in a.kinds]

@@ -41,7 +41,7 @@ def test_same_content_same_hash_and_id():
     [
         ("tenant_id", "t2"), ("key", "AAPL"), ("window_start_us", 1), ("window_end_us", 250_001),
         ("available_at_us", 250_001), ("recipe_version", "r2"), ("features", {"spread_bps": 1.5000001, "volume": 300.0}),
-        ("provenance", {"batches": ["b2"], "seq": [1, 9]}), ("status", "open"), ("feature_schema_version", "fs-2"),
+        ("provenance", {"batches": ["b2"], "seq": [1, 9]}), ("status", "open"), ("feature_schema_version", "fs-9"),
         ("label_spec", {"horizon_ms": 1000}),
     ],
 )
