@@ -106,7 +106,11 @@ def adapt_frame(frame: pd.DataFrame, window_version: str, reader_version: str, n
     out = frame
     needed_set = set(needed)
     for i in range(w + 1, r + 1):
-        out = _forward(out, chain.schemas[i].forward, needed_set)
+        try:
+            out = _forward(out, chain.schemas[i].forward, needed_set)
+        except FeatureSchemaError as exc:  # a backfill that cannot run: say which windows and which reader
+            raise FeatureSchemaError(f"windows of feature schema {window_version} cannot be read as {reader_version} "
+                                     f"(migration to {chain.schemas[i].version}): {exc}") from exc
     for i in range(w, r, -1):
         out = _backward(out, chain.schemas[i], chain.schemas[i - 1].version, needed_set, reader_version)
     return out

@@ -167,9 +167,24 @@ class DecisionBatch:
 
 
 def feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequence[FeatureWindow] = (),
-                  ticker_map: Sequence[dict] = ()) -> pd.DataFrame:
-    """Market window features with the EDGAR features known at each window's end (as-of join, no look-ahead)."""
-    return joined_feature_frame(windows, edgar_windows, ticker_map)[0]
+                  ticker_map: Sequence[dict] = (), schema_version: str | None = None) -> pd.DataFrame:
+    """Market window features with the EDGAR features known at each window's end (as-of join, no look-ahead).
+
+    ``schema_version``: every window's features read as that feature schema version names them (windows
+    stored under an older one go through the declared forward path, backfills included; an impossible
+    read is refused with FeatureSchemaError). Training and evaluation read as the current version, so
+    windows stored before a recipe change still feed the experts that read its new features."""
+    df = joined_feature_frame(windows, edgar_windows, ticker_map)[0]
+    versions = _WindowVersions([w.feature_schema_version for w in windows])
+    if schema_version is None or not windows or versions.distinct == {schema_version}:
+        return df
+    from thunderline import feature_schemas
+
+    chain = feature_schemas.CHAIN
+    # a window's absent market features (a coarse recipe) are NaN, as in a mixed frame: their backfills are NaN
+    full = {f for v in versions.distinct for f in chain[v].recipes.get("market.full", ())} - set(df.columns)
+    df = df.reindex(columns=[*df.columns, *sorted(full)])
+    return versions.read_as(df, schema_version, sorted(chain[schema_version].features))
 
 
 def joined_feature_frame(windows: Sequence[FeatureWindow], edgar_windows: Sequence[FeatureWindow] = (),

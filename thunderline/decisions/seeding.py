@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from thunderline.contracts import FEATURE_SCHEMA_VERSION
 from thunderline.decisions.embedding import fit_embedding
 from thunderline.decisions.pipeline import feature_frame
 from thunderline.decisions.router_state import RouterState
@@ -50,8 +51,9 @@ def training_set(windows, edgar_windows=(), ticker_map=(), horizons=(1, 4, 10), 
 
 def training_frame(windows, edgar_windows=(), ticker_map=()) -> pd.DataFrame:
     """Features (market + as-of EDGAR, every embedding feature present) with ``symbol``,
-    ``window_start_us`` and ``window_end_us``, one row per window in the given order."""
-    df = feature_frame(windows, edgar_windows, ticker_map)
+    ``window_start_us`` and ``window_end_us``, one row per window in the given order. Read as the current
+    feature schema version: windows stored under an older one go through its forward path (backfills)."""
+    df = feature_frame(windows, edgar_windows, ticker_map, schema_version=FEATURE_SCHEMA_VERSION)
     for col in EMBEDDING_FEATURES:
         if col not in df:
             df[col] = np.nan

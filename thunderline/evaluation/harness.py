@@ -175,6 +175,7 @@ def load_evidence(session: TenantSession, start_us: int, end_us: int, horizons: 
     """
     import sqlalchemy as sa
 
+    from thunderline.contracts import FEATURE_SCHEMA_VERSION
     from thunderline.decisions.pipeline import feature_frame
 
     fw = session.table("feature_windows")
@@ -191,7 +192,7 @@ def load_evidence(session: TenantSession, start_us: int, end_us: int, horizons: 
     edgar = []
     if windows and ticker_map:
         edgar = load_edgar_windows(session, None, max(w.available_at_us for w in windows))
-    features = feature_frame(windows, edgar, ticker_map) if windows else pd.DataFrame()
+    features = feature_frame(windows, edgar, ticker_map, FEATURE_SCHEMA_VERSION) if windows else pd.DataFrame()
     ids = np.array([w.id for w in windows], dtype=object)
     labels = {}
     for h in sorted(set(horizons)):
