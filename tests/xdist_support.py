@@ -66,14 +66,15 @@ def _slot() -> tuple[int, int]:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A free TCP port on ``host`` that no other worker of the run is handed (worker k of n only takes ports
-    ``≡ k (mod n)``) and this process has not handed out before. Free when asked: a server binds it right after."""
+    """A free TCP port on ``host`` that no other worker of the run is handed (worker k of n only takes ports with
+    ``(port >> 1) ≡ k (mod n)``: Linux gives bind(0) odd ports, so the port itself mod 2 would starve worker 0)
+    and this process has not handed out before. Free when asked: a server binds it right after."""
     index, count = _slot()
     for _ in range(1000):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-        if port % count == index and port not in _HANDED:
+        if (port >> 1) % count == index and port not in _HANDED:  # Linux hands bind(0) odd ports: halve first
             _HANDED.add(port)
             return port
-    raise RuntimeError(f"no free port ≡ {index} (mod {count}) on {host} in 1000 tries")
+    raise RuntimeError(f"no free port with (port >> 1) ≡ {index} (mod {count}) on {host} in 1000 tries")
