@@ -179,7 +179,7 @@ def no_code_server_left_behind(request, tmp_path_factory):
         _fail_on_leaked_code_servers(run_root(tmp_path_factory) / "demo")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups (--dist loadgroup)
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups (--dist loadgroup; xdist_support)
 def pytest_collection_modifyitems(config, items):
     """Tests that must not run beside each other on two xdist workers share a group (one worker runs it):
     every test reading the shared demo (it also changes that home: tests/demo_support.py), and the tests of a

@@ -10,8 +10,8 @@ so it is the demo a new user gets); ``THUNDERLINE_DEMO_HOME`` names the home of 
 Once per run, not per worker: under pytest-xdist the first worker that needs the demo runs it into the run's
 shared folder (``xdist_support.once``: a FileLock and a marker) and every other worker reads that home. The
 tests that read it also change it (a second ingest, tiering and restoring a month, the webserver's settings),
-so tests/conftest.py puts every test using ``demo_home`` in one ``xdist_group``: one worker runs them, in turn,
-as a serial session does.
+so tests/conftest.py puts every test using ``demo_home`` in one ``xdist_group`` (honoured by ``--dist loadgroup``
+only, which pytest-xdist 3.8 cannot apply under pytest 9: see tests/xdist_support.py).
 """
 
 from __future__ import annotations

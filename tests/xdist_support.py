@@ -1,4 +1,4 @@
-"""The suite on several pytest-xdist workers (``make test``: ``-n auto --dist loadgroup``), and without them.
+"""The suite on several pytest-xdist workers (``make test``: ``-n auto --dist loadscope``), and without them.
 
 Each worker is a pytest session of its own with its own basetemp (``<run root>/popen-gwN``), so everything a
 fixture keeps under ``tmp_path_factory`` (MLflow stores, DAGSTER_HOMEs, trained pools, landing sets) is already
@@ -8,8 +8,9 @@ per worker. What is not, and is handled here:
   worker of the run shares, behind a ``FileLock`` and a marker (the pattern pytest-xdist documents);
 * names outside the basetemp: PostgreSQL databases carry :func:`worker_tag` (tests/pg_support.py), and
   :func:`free_port` hands each worker ports of its own residue class, so two workers never get the same one;
-* tests that must not run beside each other (they change one shared thing): an ``xdist_group``, which
-  ``--dist loadgroup`` runs on one worker, one after another (tests/conftest.py).
+* tests that must not run beside each other (they change one shared thing): an ``xdist_group`` (tests/conftest.py).
+  Caveat: pytest-xdist 3.8's ``--dist loadgroup`` writes the group into ``Node._nodeid``, which pytest 9 no
+  longer reads, so the groups are ignored and make test uses ``--dist loadscope`` (a module on one worker).
 
 Without xdist (``-n 0``, ``-p no:xdist``) the run root is the session's basetemp and the worker tag ``main``.
 """
