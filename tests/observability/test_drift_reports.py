@@ -14,6 +14,7 @@ import pytest
 
 from jobs.metadata import table_rows
 from resources import WarehouseResource
+from thunderline.contracts import FEATURE_SCHEMA_VERSION as FSV
 from thunderline.drift import load_profile, monthly
 from thunderline.drift.monthly import DriftPolicy, DriftSource, month_columns
 from thunderline.edgar.features import RECIPE_VERSION as EDGAR_RECIPE
@@ -40,7 +41,7 @@ def market_features(month: str, seed: int) -> list[dict]:
 
 
 def rows(month: str, features: list[dict], *, kind: str = "market", recipe: str = MARKET.recipe_version,
-         fsv: str = "fs-1", tag: str = "") -> list[dict]:
+         fsv: str = FSV, tag: str = "") -> list[dict]:
     """feature_windows rows; EDGAR windows start a quarter before their month (acceptance is what counts)."""
     lo, _ = month_bounds_us(month)
     out = []
@@ -86,7 +87,7 @@ def test_first_month_is_the_baseline_and_later_months_are_measured_against_it(wa
         assert meta["windows/market"].value == N
         assert "baseline built and stored by this run" in meta["report"].value
         with warehouse.session(TENANT) as s:
-            profile = load_profile(s, PROFILE, "fs-1")
+            profile = load_profile(s, PROFILE, FSV)
         assert profile.baseline_scope == "2024-01" and sorted(profile.features) == ["mid_return", "spread", "volume"]
 
         meta, check = materialize(warehouse, instance, "2024-02")
@@ -124,7 +125,7 @@ def test_the_stored_baseline_is_reused_never_recomputed(warehouse, monkeypatch):
     with dg.instance_for_test() as instance:
         materialize(warehouse, instance, "2024-01")
         with warehouse.session(TENANT) as s:
-            before = load_profile(s, PROFILE, "fs-1")
+            before = load_profile(s, PROFILE, FSV)
             # January grows (late data): the baseline must not follow it
             s.upsert("feature_windows", rows("2024-01", market_features("2024-02", seed=9), tag="late"))
         built = []
@@ -134,7 +135,7 @@ def test_the_stored_baseline_is_reused_never_recomputed(warehouse, monkeypatch):
         meta_other, _ = materialize(warehouse, instance, "2024-02", baseline_month="2024-02")  # no rebase: ignored
     assert built == []
     with warehouse.session(TENANT) as s:
-        assert load_profile(s, PROFILE, "fs-1") == before
+        assert load_profile(s, PROFILE, FSV) == before
         assert s.count("drift_profiles") == 1
     assert meta["windows/market"].value == 2 * N
     assert meta["profile_hash/market"].value == before.content_hash
@@ -152,7 +153,7 @@ def test_configured_baseline_month_and_explicit_rebase(warehouse):
     assert meta["baseline/market"].value == "2024-02"
     assert check.passed
     with warehouse.session(TENANT) as s:
-        assert load_profile(s, PROFILE, "fs-1").baseline_scope == "2024-02"
+        assert load_profile(s, PROFILE, FSV).baseline_scope == "2024-02"
         assert s.count("drift_profiles") == 1
 
 
@@ -209,8 +210,8 @@ def test_month_columns_streams_only_the_sources_windows(warehouse):
     with warehouse.session("other") as s:
         s.upsert("feature_windows", rows("2024-01", jan[:30], tag="other"))
     with warehouse.session(TENANT) as s:
-        small, n_small = month_columns(s, MARKET, "2024-01", feature_schema_version="fs-1", batch_rows=7)
-        big, n_big = month_columns(s, MARKET, "2024-01", feature_schema_version="fs-1", batch_rows=100_000)
+        small, n_small = month_columns(s, MARKET, "2024-01", feature_schema_version=FSV, batch_rows=7)
+        big, n_big = month_columns(s, MARKET, "2024-01", feature_schema_version=FSV, batch_rows=100_000)
     assert n_small == n_big == N
     assert sorted(small) == sorted(big) == ["mid_return", "spread", "volume"]
     for k in big:
@@ -237,7 +238,7 @@ def test_two_runs_racing_for_the_first_baseline_keep_the_one_stored_first(wareho
     assert "baseline built" not in meta["report"].value
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     with warehouse.session(TENANT) as s:
-        assert real_load(s, PROFILE, "fs-1").baseline_scope == "2024-01"
+        assert real_load(s, PROFILE, FSV).baseline_scope == "2024-01"
 
 
 def test_drift_config_defaults_pick_the_current_recipes():
