@@ -37,16 +37,16 @@ def _fake_traces(windows):
     return out
 
 
-def test_learning_assets_materialize(warehouse, mlflow_store, tmp_path):
+def test_learning_assets_materialize(warehouse, tmp_path):
     from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 
-    uri, _ = mlflow_store
-    if warehouse.is_postgres:  # MLflow in the same PostgreSQL database (a fresh store: no earlier test's aliases)
-        from mlflow import MlflowClient
+    from mlflow import MlflowClient
 
-        uri = warehouse.url
-        MlflowClient(tracking_uri=uri).create_experiment("thunderline.experts",
-                                                         artifact_location=str(tmp_path / "artifacts"))
+    # a fresh registry either way: promotion acts on every shadow in the registry, so the session-wide store
+    # (where test_nas registers order_flow_logit_h1 shadows) would hand it an earlier test's candidates
+    uri = warehouse.url if warehouse.is_postgres else f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri).create_experiment("thunderline.experts",
+                                                     artifact_location=str(tmp_path / "artifacts"))
     jan = planted_windows(n_symbols=2, n_windows=300, seed=31)
     feb = planted_windows(n_symbols=2, n_windows=300, seed=32, start_us=FEB_US)
     store_windows(warehouse, jan + feb)
