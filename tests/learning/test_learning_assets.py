@@ -38,9 +38,9 @@ def _fake_traces(windows):
 
 
 def test_learning_assets_materialize(warehouse, tmp_path):
-    from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
-
     from mlflow import MlflowClient
+
+    from resources import LakeResource, MlflowResource, TickerMapResource, WarehouseResource
 
     # a fresh registry either way: promotion acts on every shadow in the registry, so the session-wide store
     # (where test_nas registers order_flow_logit_h1 shadows) would hand it an earlier test's candidates
