@@ -68,9 +68,10 @@ def _quarantine(warehouse) -> list[dict]:
         return s.select("quarantine")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def whole_day(market_data, tmp_path_factory):
-    """Windows of the untouched day, ingested alone on SQLite (the reference for the splits)."""
+    """Windows of the untouched day, ingested alone on SQLite (the reference for the splits; once per module,
+    shared by both backends' runs)."""
     from thunderline.store import Warehouse
 
     home = tmp_path_factory.mktemp("whole")
@@ -109,32 +110,44 @@ def test_day_split_in_two_files_loses_nothing_and_windows_match_the_whole(wareho
         assert cited[-1]["seq_min"] == 1  # the afternoon file's sequence starts again at its row 1
 
 
-def test_two_days_of_one_month_equal_their_concatenation(warehouse, market_data, tmp_path):
+@pytest.fixture(scope="module")
+def two_days_concatenated(market_data, tmp_path_factory):
+    """(rows kept, windows) of the two days' ticks in one canonical CSV with one sequence across them, ingested
+    on SQLite: the reference both backends' two-file runs are compared with (once per module)."""
+    import pyarrow as pa
+
+    from thunderline.store import Warehouse
+
+    src = tmp_path_factory.mktemp("two_days_src")
+    msg, ob = _lines(market_data, "message"), _lines(market_data, "orderbook")
+    d1 = _write_pair(src, DAY, msg, ob)
+    d2 = _write_pair(src, "AMZN_2012-06-22_34200000_57600000_{}_1.csv", msg, ob)
+    parts = [b for p in (d1, d2) for b in read_ticks(p, "t")]
+    t = pa.Table.from_batches(parts)
+    t = t.set_column(t.schema.get_field_index("seq"), "seq", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
+    concat_home = tmp_path_factory.mktemp("concat")
+    (concat_home / "landing").mkdir(parents=True)
+    write_canonical_csv(t.to_batches(), concat_home / "landing" / "amzn_two_days.csv")
+    wh = Warehouse(f"sqlite:///{concat_home / 'wh.db'}")
+    wh.init_schema()
+    c_summary, _ = _ingest(wh, concat_home)
+    out = (c_summary.rows_kept, _windows(wh))
+    wh.dispose()
+    return out
+
+
+def test_two_days_of_one_month_equal_their_concatenation(warehouse, market_data, tmp_path, two_days_concatenated):
     msg, ob = _lines(market_data, "message"), _lines(market_data, "orderbook")
     _write_pair(tmp_path / "landing", DAY, msg, ob)
-    d2 = _write_pair(tmp_path / "landing", "AMZN_2012-06-22_34200000_57600000_{}_1.csv", msg, ob)
+    _write_pair(tmp_path / "landing", "AMZN_2012-06-22_34200000_57600000_{}_1.csv", msg, ob)
     summary, win = _ingest(warehouse, tmp_path)
     assert summary.rows_read == 2 * N and summary.rows_duplicate == 0
     assert summary.rows_kept + summary.rows_rejected == 2 * N
     assert summary.reject_reasons.get("seq_not_increasing", 0) == 0
 
-    # the concatenation: both days' ticks in one canonical CSV with one sequence across them
-    import pyarrow as pa
-
-    parts = [b for p in (tmp_path / "landing" / DAY.format("message"), d2) for b in read_ticks(p, "t")]
-    t = pa.Table.from_batches(parts)
-    t = t.set_column(t.schema.get_field_index("seq"), "seq", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
-    concat_home = tmp_path / "concat"
-    (concat_home / "landing").mkdir(parents=True)
-    write_canonical_csv(t.to_batches(), concat_home / "landing" / "amzn_two_days.csv")
-    from thunderline.store import Warehouse
-
-    wh = Warehouse(f"sqlite:///{concat_home / 'wh.db'}")
-    wh.init_schema()
-    c_summary, _ = _ingest(wh, concat_home)
-    assert c_summary.rows_kept == summary.rows_kept
-    assert _windows(warehouse) == _windows(wh)
-    wh.dispose()
+    c_kept, c_windows = two_days_concatenated
+    assert c_kept == summary.rows_kept
+    assert _windows(warehouse) == c_windows
 
 
 def test_same_file_twice_renamed_or_gzipped_changes_nothing(warehouse, market_data, tmp_path):
