@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,7 @@ import pyarrow as pa
 from thunderline.contracts import TICK_SCHEMA
 from thunderline.market._build import RowError, TickBuilder, TickChunk, const_strings, empty_batch, reject
 from thunderline.market.columnar import LineReader, Piece, open_bytes, parse_block, split_lines, typed_pieces
+from thunderline.market.csv_tokens import Layout, tokenize
 from thunderline.market.rejects import Reject
 
 Handle = Callable[[TickBuilder, int, list[str]], None]
@@ -37,13 +38,16 @@ _FLOATS = ("bid_px", "bid_sz", "ask_px", "ask_sz", "trade_px", "trade_sz")
 @dataclass(frozen=True)
 class LineFormat:
     """How to read one format: pyarrow column names and types (others stay strings), the vectorised
-    ``build(table) -> (columns, flagged)`` and the exact row rule ``handle`` (the row reader's)."""
+    ``build(table) -> (columns, flagged)`` and the exact row rule ``handle`` (the row reader's).
+    With a ``layout``, blocks are read by the compiled tokenizer (:mod:`thunderline.market.csv_tokens`)
+    instead of ``pyarrow.csv``, and ``build`` gets its ``Tokens``."""
 
     names: list[str]
     types: dict[str, pa.DataType]
-    build: Callable[[pa.Table], tuple[dict, np.ndarray]]
+    build: Callable[[Any], tuple[dict, np.ndarray]]
     handle: Handle
     csv_quotes: bool = True  # the row reader splits a line holding '"' with the csv module (else on ",")
+    layout: Layout | None = None
 
 
 def guarded_rows(data: bytes, n: int) -> np.ndarray:
@@ -129,11 +133,12 @@ def row_rule(fmt: LineFormat, tenant_id: str, src: str, lines: list[bytes],
 
 
 def _piece(fmt: LineFormat, tenant_id: str, src: str, piece: Piece,
-           table: pa.Table | None) -> tuple[pa.RecordBatch, list[Reject]]:
+           table: Any) -> tuple[pa.RecordBatch, list[Reject]]:
     if table is None:
         return row_rule(fmt, tenant_id, src, split_lines(piece.data[0]), piece.first_line)
     cols, flagged = fmt.build(table)
-    flagged = flagged | guarded_rows(piece.data[0], piece.n)
+    if fmt.layout is None:  # the tokenizer reads the row rule's grammar; pyarrow reads some bytes otherwise
+        flagged = flagged | guarded_rows(piece.data[0], piece.n)
     rows = np.arange(piece.first_line, piece.first_line + piece.n, dtype=np.int64)
     rejects: list[Reject] = []
     lines = split_lines(piece.data[0]) if flagged.any() else []  # the lines only when a row needs its rule
@@ -171,6 +176,8 @@ def iter_line_format(path: Path, tenant_id: str, chunk_rows: int, fmt: LineForma
     src = str(path)
 
     def parse(data: tuple[bytes, ...], n: int):
+        if fmt.layout is not None:  # every line is typed or flagged: no block fails
+            return (tokenize(data[0], n, fmt.layout),)
         t = parse_block(data[0], fmt.names, fmt.types, lines=n)
         return None if t is None else (t,)
 
