@@ -4,10 +4,12 @@ Same ticks and rejects (file, 1-based line, field, reason, raw) as the row reade
 :func:`~thunderline.market.crypto.iter_tardis_incremental_rows` / ``iter_binance_depth_rows``:
 
 * blocks of ``chunk_rows`` whole lines (compressed files streamed; :mod:`thunderline.market.columnar`)
-  are typed by ``pyarrow.csv`` and checked column-wise; a block without rejects is one chunk, cut where
-  the row readers cut theirs (:mod:`thunderline.market.row_chunks`), so lake batches are the same; every row a check flags, and every line of a piece
-  pyarrow cannot type, is judged by the row readers' stateless rule (``crypto.tardis_l2_fields`` /
-  ``binance_depth_fields``), which rejects it naming the field or gives its exact values;
+  are read by one compiled pass over their bytes (:mod:`thunderline.market.csv_tokens`: fields split,
+  checked against the row rule's grammar, numbers converted exactly, text columns coded) and checked
+  column-wise; a block without rejects is one chunk, cut where the row readers cut theirs
+  (:mod:`thunderline.market.row_chunks`), so lake batches are the same; every row a check flags is
+  judged by the row readers' stateless rule (``crypto.tardis_l2_fields`` / ``binance_depth_fields``),
+  which rejects it naming the field or gives its exact values;
 * the kept rows rebuild the books in one numba pass (:mod:`thunderline.market.l2_kernel`);
 * float price keys equal the row rule's ``Decimal`` keys only while no two distinct decimals can
   share a float64. A kept price of more than 15 significant digits (conservatively: a text of 16
@@ -24,82 +26,54 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from thunderline.contracts import DEFAULT_BOOK_DEPTH, EVENT_QUOTE
 from thunderline.market import crypto
 from thunderline.market._build import RowError, TickChunk, reject
-from thunderline.market.columnar import LineReader, Piece, open_bytes, parse_block, split_lines, typed_pieces
-from thunderline.market.columnar_lines import (
-    LineFormat,
-    assemble,
-    column,
-    fields_of,
-    guarded_rows,
-    nulls,
-    row_rule,
-)
+from thunderline.market.columnar import LineReader, Piece, open_bytes, split_lines
+from thunderline.market.columnar_lines import LineFormat, assemble, fields_of, row_rule
+from thunderline.market.csv_tokens import DEC, DICT, EXPONENT, INT, PRICE, SKIP, Layout, Tokens, tokenize
 from thunderline.market.l2_kernel import L2Books
 from thunderline.market.rejects import Reject
 from thunderline.market.row_chunks import RowChunks
 
-_DICT = pa.dictionary(pa.int32(), pa.string())
 _DBL_MIN = 2.2250738585072014e-308
-_DEC_RE = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"  # _build._DEC_RE
 
 
 @dataclass(frozen=True)
 class _Format:
     names: list[str]
-    types: dict[str, pa.DataType]
-    key_cols: tuple[str, ...]  # the columns naming a book
+    layout: Layout  # DICT slots: the key columns first; INT slot 0: timestamp
+    key_cols: int  # how many DICT columns name a book
+    side: int  # the DICT slots of the side and of the snapshot flag
+    snap: int
     binance: bool
 
 
-TARDIS = _Format(crypto.TARDIS_INCREMENTAL, {
-    "exchange": _DICT, "symbol": _DICT, "timestamp": pa.int64(), "local_timestamp": pa.string(),
-    "is_snapshot": _DICT, "side": _DICT, "price": pa.string(), "amount": pa.string()}, ("exchange", "symbol"), False)
-BINANCE = _Format(crypto.BINANCE_DEPTH, {
-    "symbol": _DICT, "timestamp": pa.int64(), "first_update_id": pa.int64(), "last_update_id": pa.int64(),
-    "side": _DICT, "update_type": _DICT, "price": pa.string(), "qty": pa.string(), "pu": pa.int64()},
-    ("symbol",), True)
+# the row rule reads a line holding '"' with the csv module: such lines go to it (quotes_bad)
+TARDIS = _Format(crypto.TARDIS_INCREMENTAL, Layout((DICT, DICT, INT, SKIP, DICT, DICT, DEC, DEC),
+                                                   (0, 0, 0, 0, 0, 0, PRICE, 0), quotes_bad=True), 2, 3, 2, False)
+BINANCE = _Format(crypto.BINANCE_DEPTH, Layout((DICT, INT, INT, INT, DICT, DICT, DEC, DEC, INT),
+                                               (0, 0, 0, 0, 0, 0, PRICE, 0, 0), quotes_bad=True), 1, 1, 2, True)
 
 
-def codes(col: pa.ChunkedArray, values: dict[str, int], n: int) -> np.ndarray:
-    """A dictionary column as small codes: ``values[text]``, 0 for any other text."""
-    out = np.empty(n, np.int8)
-    lo = 0
-    for ch in col.chunks:
-        lut = np.array([values.get(v, 0) for v in ch.dictionary.to_pylist()] or [0], np.int8)
-        out[lo:lo + len(ch)] = lut[ch.indices.to_numpy()]
-        lo += len(ch)
-    return out
+def codes(t: Tokens, slot: int, values: dict[str, int]) -> np.ndarray:
+    """A DICT column as small codes: ``values[text]``, 0 for any other text."""
+    lut = np.array([values.get(v, 0) for v in t.dicts[slot]], np.int8)
+    return lut[t.codes[slot]]
 
 
-def numbers(col: pa.ChunkedArray, *, price: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A text column of decimals: (float64 values, rows breaking the price > 0 / size >= 0 rule or not a
-    finite decimal, rows whose float may not stand for the decimal; see the module docstring)."""
-    try:
-        x = pc.cast(col, pa.float64())
-        bad = None
-    except pa.ArrowInvalid:  # some text is not a number: the row rule names it
-        ok = pc.match_substring_regex(col, _DEC_RE)
-        x = pc.cast(pc.if_else(ok, col, "1"), pa.float64())
-        bad = ~ok.to_numpy(zero_copy_only=False)
-    x = x.to_numpy()
-    width = pc.binary_length(col).to_numpy()
+def unsure(t: Tokens) -> np.ndarray:
+    """Rows whose float price or size may not stand for its decimal (see the module docstring): a price of
+    16 bytes of text or more or below float64's normal range, a size of 0 written with an exponent or in
+    more than 300 bytes (it may be a nonzero decimal that underflowed)."""
+    px, sz = t.decs[0], t.decs[1]
     with np.errstate(invalid="ignore"):
-        wrong = ~np.isfinite(x) | ((x <= 0) if price else (x < 0))
-    bad = wrong if bad is None else bad | wrong
-    if price:
-        unsure = (width >= 16) | (x < _DBL_MIN)
-    else:
-        zero = x == 0
-        unsure = zero & (width > 300)
-        if zero.any():
-            unsure |= zero & (pc.match_substring(col, "e").to_numpy(zero_copy_only=False)
-                              | pc.match_substring(col, "E").to_numpy(zero_copy_only=False))
-    return x, bad, unsure
+        out = (t.dwidth[0] >= 16) | (px < _DBL_MIN)
+        zero = sz == 0
+    if zero.any():
+        out |= zero & ((t.dwidth[1] > 300) | ((t.dflag[1] & EXPONENT) != 0))
+    return out
 
 
 def unsure_decimals(price: Decimal, size: Decimal) -> bool:
@@ -156,49 +130,38 @@ class _Reader:
             k = self.key_ids[names] = len(self.key_ids)
         return k
 
-    def keys(self, t: pa.Table) -> np.ndarray:
-        """Each row's book number, from the key columns' dictionaries (a Python step per distinct key)."""
-        out = np.empty(t.num_rows, np.int64)
-        lo = 0
-        for batch in t.to_batches():
-            cols = [batch.column(c) for c in self.fmt.key_cols]
-            dicts = [c.dictionary.to_pylist() for c in cols]
-            comb = np.zeros(batch.num_rows, np.int64)
-            for d, c in zip(dicts, cols):
-                comb = comb * len(d) + c.indices.to_numpy()
-            uniq, inv = np.unique(comb, return_inverse=True)
-            ids = []
-            for u in uniq.tolist():
-                parts = []
-                for d in reversed(dicts):
-                    u, r = divmod(u, len(d))
-                    parts.append(d[r])
-                ids.append(self.key(tuple(reversed(parts))))
-            out[lo:lo + batch.num_rows] = np.asarray(ids, np.int64)[inv.reshape(-1)]
-            lo += batch.num_rows
-        return out
+    def keys(self, t: Tokens) -> np.ndarray:
+        """Each row's book number, from the key columns' codes (a Python step per distinct key)."""
+        nk = self.fmt.key_cols
+        dicts = t.dicts[:nk]
+        comb = np.zeros(t.bad.size, np.int64)
+        for j, d in enumerate(dicts):
+            comb = comb * len(d) + t.codes[j]
+        uniq, inv = np.unique(comb, return_inverse=True)
+        ids = []
+        for u in uniq.tolist():
+            parts = []
+            for d in reversed(dicts):
+                u, r = divmod(u, len(d))
+                parts.append(d[r])
+            ids.append(self.key(tuple(reversed(parts))))
+        return np.asarray(ids, np.int64)[inv.reshape(-1)]
 
-    def vectorised(self, t: pa.Table) -> tuple[dict, np.ndarray]:
-        """Every row's values, and the rows the column checks flag (the row rule judges those)."""
-        n = t.num_rows
-        ts = column(t, "timestamp", 0)
-        bad = nulls(t, "timestamp")
-        side = codes(t.column("side"), {"b": 1, "a": 2} if self.fmt.binance else {"bid": 1, "ask": 2}, n)
-        px, b1, u1 = numbers(t.column("price"), price=True)
-        sz, b2, u2 = numbers(t.column("qty" if self.fmt.binance else "amount"), price=False)
-        bad |= (side == 0) | b1 | b2
+    def vectorised(self, t: Tokens) -> tuple[dict, np.ndarray]:
+        """Every row's values, and the rows the checks flag (the row rule judges those): the tokenizer's
+        (grammar, field count, price > 0, size >= 0, empty) and the columns' sets and ranges."""
+        ts = t.ints[0]
+        side = codes(t, self.fmt.side, {"b": 1, "a": 2} if self.fmt.binance else {"bid": 1, "ask": 2})
+        snap = codes(t, self.fmt.snap, {"snap": 1, "set": 2} if self.fmt.binance else {"true": 1, "false": 2})
+        bad = t.bad | (side == 0) | (snap == 0)
         if self.fmt.binance:
-            bad |= (ts < -crypto._MS_LIMIT) | (ts > crypto._MS_LIMIT) | nulls(t, "first_update_id") | nulls(t, "pu")
-            luid = column(t, "last_update_id", 0)
-            bad |= nulls(t, "last_update_id") | (luid < 0) | (luid > crypto._LUID_LIMIT)
-            snap = codes(t.column("update_type"), {"snap": 1, "set": 2}, n)
+            luid = t.ints[2]
+            bad |= (ts < -crypto._MS_LIMIT) | (ts > crypto._MS_LIMIT) | (luid < 0) | (luid > crypto._LUID_LIMIT)
             ts = ts * 1000
         else:
-            luid = np.zeros(n, np.int64)
-            snap = codes(t.column("is_snapshot"), {"true": 1, "false": 2}, n)
-        bad |= snap == 0
-        return dict(key=self.keys(t), ts=ts, is_bid=side == 1, px=px, sz=sz, snap=snap == 1, luid=luid,
-                    unsure=u1 | u2), bad
+            luid = np.zeros(t.bad.size, np.int64)
+        return dict(key=self.keys(t), ts=ts, is_bid=side == 1, px=t.decs[0], sz=t.decs[1], snap=snap == 1,
+                    luid=luid, unsure=unsure(t)), bad
 
     def exact(self, line: bytes, lineno: int) -> Reject | tuple:
         """The row rule's stateless verdict on one line: a reject, or (key, ts, is_bid, px, sz, snap, luid, unsure)."""
@@ -217,17 +180,9 @@ class _Reader:
         ts, snap, is_bid, price, size = v
         return self.key((f[0], f[1])), ts, is_bid, float(price), float(size), snap, 0, unsure_decimals(price, size)
 
-    def kept(self, piece: Piece, table: pa.Table | None, lines: _Lines) -> tuple[_Rows, list[Reject]]:
-        """The piece's kept rows (column checks, the row rule for flagged rows and untyped pieces) and its rejects."""
-        n = piece.n
-        if table is None:
-            cols = dict(key=np.zeros(n, np.int64), ts=np.zeros(n, np.int64), is_bid=np.zeros(n, bool),
-                        px=np.zeros(n), sz=np.zeros(n), snap=np.zeros(n, bool), luid=np.zeros(n, np.int64),
-                        unsure=np.zeros(n, bool))
-            flagged = np.ones(n, bool)
-        else:
-            cols, flagged = self.vectorised(table)
-            flagged |= guarded_rows(piece.data[0], n)
+    def kept(self, piece: Piece, tokens: Tokens, lines: _Lines) -> tuple[_Rows, list[Reject]]:
+        """The piece's kept rows (column checks, the row rule for flagged rows) and its rejects."""
+        cols, flagged = self.vectorised(tokens)
         keep = ~flagged
         rejects: list[Reject] = []
         order = ("key", "ts", "is_bid", "px", "sz", "snap", "luid", "unsure")
@@ -281,14 +236,14 @@ class _Reader:
 
     def by_rule(self, lines: list[bytes], first_line: int) -> tuple[pa.RecordBatch, list[Reject]]:
         assert self.rule is not None
-        fmt = LineFormat(self.fmt.names, self.fmt.types, lambda t: ({}, np.zeros(0, bool)), self.rule.handle)
+        fmt = LineFormat(self.fmt.names, {}, lambda t: ({}, np.zeros(0, bool)), self.rule.handle)
         return row_rule(fmt, self.tenant_id, self.src, lines, first_line)
 
-    def piece(self, piece: Piece, table: pa.Table | None) -> list[tuple[pa.RecordBatch, list[Reject]]]:
+    def piece(self, piece: Piece) -> list[tuple[pa.RecordBatch, list[Reject]]]:
         lines = _Lines(piece.data[0])
         if self.rule is not None:
             return [self.by_rule(lines[:], piece.first_line)]
-        rows, rejects = self.kept(piece, table, lines)
+        rows, rejects = self.kept(piece, tokenize(piece.data[0], piece.n, self.fmt.layout), lines)
         unsure = np.flatnonzero(rows.unsure)
         if not unsure.size:
             batch, more = self.batch(rows, piece, lines)
@@ -305,10 +260,6 @@ def _iter(fmt: _Format, path: Path, tenant_id: str, chunk_rows: int, depth: int,
     rd = _Reader(fmt, str(path), tenant_id, depth, venue)
     out = RowChunks(chunk_rows)  # the row readers' chunks, so the lake batches are theirs too
 
-    def parse(data: tuple[bytes, ...], n: int):
-        t = parse_block(data[0], fmt.names, fmt.types, lines=n)
-        return None if t is None else (t,)
-
     with open_bytes(path) as fh:
         lr = LineReader(fh)
         lr.header()
@@ -317,11 +268,8 @@ def _iter(fmt: _Format, path: Path, tenant_id: str, chunk_rows: int, depth: int,
             data, n = lr.lines(chunk_rows)  # a clean block is one chunk: emitted as built, never concatenated
             if n == 0:
                 break
-            whole = Piece(first, n, (data,))
-            pieces = [(whole, None)] if rd.rule is not None else typed_pieces(whole, parse)
-            for piece, tables in pieces:
-                for batch, rejects in rd.piece(piece, None if tables is None else tables[0]):
-                    yield from out.add(batch, rejects)
+            for batch, rejects in rd.piece(Piece(first, n, (data,))):
+                yield from out.add(batch, rejects)
     yield from out.finish()
 
 
