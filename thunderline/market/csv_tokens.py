@@ -33,219 +33,34 @@ import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from llvmlite import ir
-from numba import types
-from numba.core.extending import intrinsic
-from numba.cpython.unsafe.numbers import trailing_zeros
+
+from thunderline.market.csv_bytes import (
+    COMMA,
+    CR,
+    LF,
+    MINUS,
+    PLUS,
+    POW10,
+    POW10_INT,
+    QUOTE,
+    SEMI,
+    U,
+    digit,
+    digit_run,
+    field_end,
+    key8,
+    number_at,
+    same_text,
+)
 
 SKIP, DICT, INT, DEC, LIST = 0, 1, 2, 3, 4
 SIZE, PRICE, EMPTY_OK = 0, 1, 2  # rule bits of an INT / DEC / LIST column
 EMPTY, SLOW, EXPONENT = 1, 2, 4  # bits of a decimal's flags
-_LF, _CR, _COMMA, _SEMI, _QUOTE, _DOT, _PLUS, _MINUS, _ZERO = 10, 13, 44, 59, 34, 46, 43, 45, 48
-_MAX_FAST_DIGITS = 15  # 10**15 < 2**53: the significand is an exact float64
-_POW10 = np.array([10.0 ** k for k in range(23)])  # 1e0..1e22, each exact in float64
-
-
-@numba.njit(cache=True, inline="always")
-def _ends(c):  # pragma: no cover - compiled
-    return c == _COMMA or c == _LF or c == _CR or c == _SEMI
-
-
-@numba.njit(cache=True, inline="always")
-def _digit(c):  # pragma: no cover - compiled
-    """``c``'s digit value, or something above 9 (unsigned wrap-around) when it is not a digit."""
-    return np.uint64(c) - np.uint64(_ZERO)
-
-
-@numba.njit(cache=True)
-def _decimal(buf, j, pow10):  # pragma: no cover - compiled
-    """The decimal at ``buf[j:]`` up to ``,`` ``;`` CR or LF: (value, status, next j, exponent seen).
-    Status 0 exact, 1 empty (NaN), 2 slow (grammar holds, value left to the exact cast), 3 grammar broken.
-    ``buf`` ends with LF (a sentinel: no scan runs past it). Fast path: at most 19 significant digits
-    (no wrap-around of the uint64 significand), a significand of at most 2**53 (an exact float64) and a
-    power of ten of at most 22 in size (exact too): one rounding, the correct one."""
-    if _ends(buf[j]):
-        return np.nan, 1, j, False
-    neg = False
-    if buf[j] == _PLUS or buf[j] == _MINUS:
-        neg = buf[j] == _MINUS
-        j += 1
-    m = np.uint64(0)
-    sig = 0
-    j0 = j
-    d = _digit(buf[j])
-    while d <= 9:
-        m = m * np.uint64(10) + d
-        sig += (sig > 0) | (m != 0)
-        j += 1
-        d = _digit(buf[j])
-    nd = j - j0
-    nf = 0
-    if buf[j] == _DOT:
-        j += 1
-        j1 = j
-        d = _digit(buf[j])
-        while d <= 9:
-            m = m * np.uint64(10) + d
-            sig += (sig > 0) | (m != 0)
-            j += 1
-            d = _digit(buf[j])
-        nf = j - j1
-    if nd + nf == 0:
-        return np.nan, 3, j, False
-    e10 = -nf
-    ex = False
-    if (buf[j] | 32) == 101:  # e / E
-        ex = True
-        j += 1
-        eneg = False
-        if buf[j] == _PLUS or buf[j] == _MINUS:
-            eneg = buf[j] == _MINUS
-            j += 1
-        ed = 0
-        ev = 0
-        d = _digit(buf[j])
-        while d <= 9:
-            if ev < 100_000:
-                ev = ev * 10 + np.int64(d)
-            ed += 1
-            j += 1
-            d = _digit(buf[j])
-        if ed == 0:
-            return np.nan, 3, j, ex
-        e10 += -ev if eneg else ev
-    if not _ends(buf[j]):
-        return np.nan, 3, j, ex
-    if sig == 0:
-        return (-0.0 if neg else 0.0), 0, j, ex
-    if sig > 19 or m > np.uint64(1 << 53) or e10 > 22 or e10 < -22:
-        return np.nan, 2, j, ex
-    x = np.float64(m) * pow10[e10] if e10 >= 0 else np.float64(m) / pow10[-e10]
-    return (-x if neg else x), 0, j, ex
-
-
-_U = np.uint64
-_ONES, _HIGH, _ZEROS = _U(0x0101010101010101), _U(0x8080808080808080), _U(0x3030303030303030)
-_COMMAS, _LFS, _QUOTES, _X76 = _U(0x2C2C2C2C2C2C2C2C), _U(0x0A0A0A0A0A0A0A0A), _U(0x2222222222222222), _U(0x7676767676767676)
-_POW10_INT = np.array([10 ** k for k in range(9)], np.uint64)
-
-
-@intrinsic
-def _load8(typingctx, arr, idx):  # pragma: no cover - compiled
-    """The 8 bytes at ``arr[idx:idx+8]`` (a uint8 array) as one little-endian uint64 load, unaligned.
-    Why an intrinsic: numba's byte indexing (negative-index wrap-around) keeps LLVM from merging
-    eight byte loads into one."""
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        ptr = builder.gep(ary.data, [args[1]])
-        return builder.load(builder.bitcast(ptr, ir.IntType(64).as_pointer()), align=1)
-
-    return types.uint64(arr, idx), codegen
-
-
-@numba.njit(cache=True, inline="always")
-def _zero_bytes(v):  # pragma: no cover - compiled
-    """High bit of each zero byte of ``v``; exact up to and including the first one (borrows only go up)."""
-    return (v - _ONES) & ~v & _HIGH
-
-
-@numba.njit(cache=True, inline="always")
-def _run(buf, j):  # pragma: no cover - compiled
-    """The run of ASCII digits at ``buf[j:]`` (8 bytes readable): (value, length) of its first 8 digits at
-    most (length 8: the run may go on). Branch-free: eight bytes at once (the fast_float / simdjson SWAR
-    conversion)."""
-    w = _load8(buf, j) ^ _ZEROS  # digits are now the bytes 0..9
-    mask = ((w + _X76) | w) & _HIGH  # the high bit of every byte that is not a digit (exact up to the first)
-    nd = 8 if mask == 0 else np.int64(trailing_zeros(mask)) >> 3
-    if nd == 0:
-        return _U(0), 0
-    v = w << _U(64 - 8 * nd) if nd < 8 else w  # the digits in the last nd bytes: the first are leading zeros
-    v = ((v & _U(0x0F0F0F0F0F0F0F0F)) * _U(2561)) >> _U(8)
-    v = ((v & _U(0x00FF00FF00FF00FF)) * _U(6553601)) >> _U(16)
-    return ((v & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32), nd
-
-
-@numba.njit(cache=True, inline="always")
-def _number(buf, j, size, pow10):  # pragma: no cover - compiled
-    """As :func:`_decimal`; the common ``[+-]?d{0,7}(.d{0,7})?`` without an exponent is read eight bytes at a
-    time (no branch per digit: at most 14 digits, an exact float64 significand, one division by an exact
-    power of ten, so the same correctly rounded value), anything else by :func:`_decimal`."""
-    if _ends(buf[j]):
-        return np.nan, 1, j, False
-    if j + 24 > size:
-        return _decimal(buf, j, pow10)
-    start = j
-    neg = buf[j] == _MINUS
-    if neg or buf[j] == _PLUS:
-        j += 1
-    ip, nd = _run(buf, j)
-    if nd == 8:
-        return _decimal(buf, start, pow10)
-    j += nd
-    fp, nf = _U(0), 0
-    if buf[j] == _DOT:
-        fp, nf = _run(buf, j + 1)
-        if nf == 8:
-            return _decimal(buf, start, pow10)
-        j += 1 + nf
-    if nd + nf == 0 or not _ends(buf[j]):
-        return _decimal(buf, start, pow10)  # an exponent, or not the grammar: the general reading decides
-    x = np.float64(ip * _POW10_INT[nf] + fp)
-    if nf:
-        x = x / pow10[nf]
-    return (-x if neg else x), 0, j, False
-
-
-@numba.njit(cache=True, inline="always")
-def _field_end(buf, pos, size, quotes_bad):  # pragma: no cover - compiled
-    """The first ``,`` or LF (or ``"`` with ``quotes_bad``) at or after ``pos``, eight bytes at a time."""
-    while pos + 8 <= size:
-        w = _load8(buf, pos)
-        m = _zero_bytes(w ^ _COMMAS) | _zero_bytes(w ^ _LFS)
-        if quotes_bad:
-            m |= _zero_bytes(w ^ _QUOTES)
-        if m:
-            return pos + (np.int64(trailing_zeros(m)) >> 3)
-        pos += 8
-    while buf[pos] != _COMMA and buf[pos] != _LF and not (quotes_bad and buf[pos] == _QUOTE):
-        pos += 1
-    return pos
 
 
 @numba.njit(cache=True, inline="always")
 def _sign_ok(x, rule):  # pragma: no cover - compiled
     return x > 0.0 if rule & PRICE else x >= 0.0
-
-
-@numba.njit(cache=True, inline="always")
-def _key8(buf, a, b, size):  # pragma: no cover - compiled
-    """A text of at most 8 bytes as one uint64 (its bytes, zero above): equal keys, equal texts of that length."""
-    L = b - a
-    if L == 0:
-        return _U(0)
-    if a + 8 <= size:
-        return _load8(buf, a) & (_U(0xFFFFFFFFFFFFFFFF) >> _U(64 - 8 * L))
-    w = _U(0)
-    for t in range(L):
-        w |= _U(buf[a + t]) << _U(8 * t)
-    return w
-
-
-@numba.njit(cache=True)
-def _same(buf, a0, a1, b0, b1):  # pragma: no cover - compiled
-    if a1 - a0 != b1 - b0:
-        return False
-    t = 0
-    while t + 8 <= a1 - a0:  # within both texts
-        if _load8(buf, a0 + t) != _load8(buf, b0 + t):
-            return False
-        t += 8
-    while t < a1 - a0:
-        if buf[a0 + t] != buf[b0 + t]:
-            return False
-        t += 1
-    return True
 
 
 @numba.njit(cache=True, inline="always")
@@ -255,19 +70,19 @@ def _code(buf, s, a, b, size, dict_s, dict_e, dict_w, dict_n, last):  # pragma: 
     alternates unpredictably); a longer one is tried against the previous row's value first."""
     L = b - a
     found = -1
-    w = _U(0)
+    w = U(0)
     if L <= 8:
-        w = _key8(buf, a, b, size)
+        w = key8(buf, a, b, size)
         for q in range(dict_n[s]):
             hit = (dict_w[s, q] == w) & (dict_e[s, q] - dict_s[s, q] == L)
             found = q if hit else found
     else:
         p = last[s]
-        if p >= 0 and _same(buf, a, b, dict_s[s, p], dict_e[s, p]):
+        if p >= 0 and same_text(buf, a, b, dict_s[s, p], dict_e[s, p]):
             found = p
         else:
             for q in range(dict_n[s]):
-                if _same(buf, a, b, dict_s[s, q], dict_e[s, q]):
+                if same_text(buf, a, b, dict_s[s, q], dict_e[s, q]):
                     found = q
                     break
     if found < 0:
@@ -280,69 +95,102 @@ def _code(buf, s, a, b, size, dict_s, dict_e, dict_w, dict_n, last):  # pragma: 
     return found
 
 
+@numba.njit(cache=True, inline="always")
+def _int_field(buf, pos, size, rule):  # pragma: no cover - compiled
+    """``[+-]?[0-9]{1,18}`` at ``pos`` (empty: 0 when the rule allows it): (value, next pos, ok)."""
+    start = pos
+    neg = False
+    if buf[pos] == MINUS or buf[pos] == PLUS:
+        neg = buf[pos] == MINUS
+        pos += 1
+    x = 0
+    nd = 0
+    if pos + 32 <= size:  # eight digits at a time
+        while True:
+            v, k8 = digit_run(buf, pos)
+            x = x * np.int64(POW10_INT[k8]) + np.int64(v)
+            nd += k8
+            pos += k8
+            if k8 < 8 or nd > 18:
+                break
+    else:
+        d = digit(buf[pos])
+        while d <= 9 and nd <= 18:
+            x = x * 10 + np.int64(d)
+            nd += 1
+            pos += 1
+            d = digit(buf[pos])
+    ok = not (nd > 18 or (nd == 0 and (pos > start or not rule & EMPTY_OK)))
+    return (-x if neg else x), pos, ok
+
+
+@numba.njit(cache=True, inline="always")
+def _list_field(buf, pos, size, s, i, rule, vals, k, lens, slow, ns):  # pragma: no cover - compiled
+    """``;``-separated decimals into ``vals[s, k[s]:]`` (an empty field: none): (next pos, ok, slow count;
+    -1 when ``vals`` or ``slow`` is full)."""
+    cnt = 0
+    cap = vals.shape[1]
+    ok = True
+    if buf[pos] != COMMA and buf[pos] != LF and buf[pos] != CR:
+        while True:
+            a = pos
+            x, st, pos, ex = number_at(buf, pos, size, POW10)
+            if k[s] == cap:
+                return pos, False, -1
+            vals[s, k[s]] = x
+            if st == 3 or (st == 0 and not _sign_ok(x, rule)):
+                ok = False
+                break
+            if st == 2:
+                if ns == slow.shape[1]:
+                    return pos, False, -1
+                slow[0, ns], slow[1, ns], slow[2, ns], slow[3, ns] = a, pos, i, s * cap + k[s]
+                ns += 1
+            k[s] += 1
+            cnt += 1
+            if buf[pos] != SEMI:
+                break
+            pos += 1
+    lens[s, i] = cnt
+    return pos, ok, ns
+
+
 @numba.njit(cache=True)
-def tokenize_rows(buf, n, roles, slots, rules, quotes_bad, pow10, ints, decs, dflag, dwidth, codes, dict_s,
+def tokenize_rows(buf, n, roles, slots, rules, quotes_bad, ints, decs, dflag, dwidth, codes, dict_s,
                   dict_e, dict_w, dict_n, vals, lens, bad, slow):  # pragma: no cover - compiled
     """``n`` lines of ``buf`` into the slot arrays (see the module docstring). Returns the number of slow
     decimals recorded, one per column of ``slow``: byte range, row, and where the value goes (``-1 - slot``
     for a scalar, ``list*cap + index`` for a list element); -1 when a capacity (dict table, list values, slow)
     ran out."""
-    ncol = roles.size
-    size = buf.size
-    cap = vals.shape[1]
+    ncol, size = roles.size, buf.size
     k = np.zeros(vals.shape[0], np.int64)
     k_row = np.zeros(vals.shape[0], np.int64)
     last = np.full(dict_s.shape[0], -1, np.int64)
-    ns = 0
-    pos = 0
+    ns = pos = 0
     for i in range(n):
         ok = True
         ns_row = ns
-        for q in range(k.size):
+        for q in range(k.size):  # (an element loop: a slice would be a new view object per line)
             k_row[q] = k[q]
         for c in range(ncol):
             role, s, rule = roles[c], slots[c], rules[c]
             start = pos
             if role == SKIP or role == DICT:
-                pos = _field_end(buf, pos, size, quotes_bad)
-                while buf[pos] == _QUOTE:
+                pos = field_end(buf, pos, size, quotes_bad)
+                while buf[pos] == QUOTE:
                     ok = False
-                    pos = _field_end(buf, pos + 1, size, quotes_bad)
-                end = pos
-                if end > start and buf[end - 1] == _CR:
-                    end -= 1  # a CR is only ever the CRLF's (a lone CR ends a line upstream)
+                    pos = field_end(buf, pos + 1, size, quotes_bad)
+                end = pos - (pos > start and buf[pos - 1] == CR)  # a CR is only ever the CRLF's
                 if role == DICT:
                     q = _code(buf, s, start, end, size, dict_s, dict_e, dict_w, dict_n, last)
                     if q < 0:
                         return -1
                     codes[s, i] = q
             elif role == INT:
-                neg = False
-                if buf[pos] == _MINUS or buf[pos] == _PLUS:
-                    neg = buf[pos] == _MINUS
-                    pos += 1
-                x = 0
-                nd = 0
-                if pos + 32 <= size:  # eight digits at a time
-                    while True:
-                        v, k8 = _run(buf, pos)
-                        x = x * np.int64(_POW10_INT[k8]) + np.int64(v)
-                        nd += k8
-                        pos += k8
-                        if k8 < 8 or nd > 18:
-                            break
-                else:
-                    d = _digit(buf[pos])
-                    while d <= 9 and nd <= 18:
-                        x = x * 10 + np.int64(d)
-                        nd += 1
-                        pos += 1
-                        d = _digit(buf[pos])
-                if nd > 18 or (nd == 0 and (pos > start or not rule & EMPTY_OK)):
-                    ok = False
-                ints[s, i] = -x if neg else x
+                x, pos, ok = _int_field(buf, pos, size, rule)
+                ints[s, i] = x
             elif role == DEC:
-                x, st, pos, ex = _number(buf, pos, size, pow10)
+                x, st, pos, ex = number_at(buf, pos, size, POW10)
                 dwidth[s, i] = pos - start
                 dflag[s, i] = EXPONENT if ex else 0
                 decs[s, i] = x
@@ -356,54 +204,33 @@ def tokenize_rows(buf, n, roles, slots, rules, quotes_bad, pow10, ints, decs, df
                     dflag[s, i] |= SLOW
                     slow[0, ns], slow[1, ns], slow[2, ns], slow[3, ns] = start, pos, i, -1 - s
                     ns += 1
-            else:  # LIST
-                cnt = 0
-                if buf[pos] != _COMMA and buf[pos] != _LF and buf[pos] != _CR:
-                    while True:
-                        a = pos
-                        x, st, pos, ex = _number(buf, pos, size, pow10)
-                        if k[s] == cap:
-                            return -1
-                        vals[s, k[s]] = x
-                        if st == 3 or (st == 0 and not _sign_ok(x, rule)):
-                            ok = False
-                            break
-                        if st == 2:
-                            if ns == slow.shape[1]:
-                                return -1
-                            slow[0, ns], slow[1, ns], slow[2, ns], slow[3, ns] = a, pos, i, s * cap + k[s]
-                            ns += 1
-                        k[s] += 1
-                        cnt += 1
-                        if buf[pos] == _SEMI:
-                            pos += 1
-                            continue
-                        break
-                lens[s, i] = cnt
+            else:
+                pos, ok, ns = _list_field(buf, pos, size, s, i, rule, vals, k, lens, slow, ns)
+            if ns < 0:
+                return -1
             if not ok:
                 break
             if c < ncol - 1:
-                if buf[pos] == _COMMA:
-                    pos += 1
-                else:
+                if buf[pos] != COMMA:
                     ok = False
                     break
+                pos += 1
             else:
-                if buf[pos] == _CR:
+                if buf[pos] == CR:
                     pos += 1
-                if buf[pos] == _LF:
-                    pos += 1
-                else:
+                if buf[pos] != LF:
                     ok = False
-        if not ok:
+                    break
+                pos += 1
+        if not ok:  # the row rule reads this line: forget what it wrote, go past its LF
             bad[i] = True
             ns = ns_row
             for q in range(k.size):
                 k[q] = k_row[q]
+                lens[q, i] = 0
             for q in range(codes.shape[0]):
                 codes[q, i] = 0  # a valid code (the values of a bad line are otherwise left unset)
-            lens[:, i] = 0
-            while buf[pos] != _LF:
+            while buf[pos] != LF:
                 pos += 1
             pos += 1
     return ns
@@ -489,7 +316,7 @@ def tokenize(data: bytes, n: int, layout: Layout) -> Tokens:
     slots = layout.slots()
     nd, nl, nk = layout.count(DEC), layout.count(LIST), layout.count(DICT)
     dict_cap, slow_cap = 64, 1024
-    list_cap = (count_byte(buf, _SEMI) + n + 16) if nl else 0  # a list has at most one element more than its ';'
+    list_cap = (count_byte(buf, SEMI) + n + 16) if nl else 0  # a list has at most one element more than its ';'
     while True:
         ints = _pooled((layout.count(INT), n), np.int64)
         decs, dflag = _pooled((nd, n), np.float64), _pooled((nd, n), np.uint8)
@@ -500,7 +327,7 @@ def tokenize(data: bytes, n: int, layout: Layout) -> Tokens:
         lens[:] = 0
         bad = np.zeros(n, np.bool_)
         slow = np.empty((4, slow_cap), np.int64)
-        ns = tokenize_rows(buf, n, roles, slots, rules, layout.quotes_bad, _POW10, ints, decs, dflag, dwidth, codes,
+        ns = tokenize_rows(buf, n, roles, slots, rules, layout.quotes_bad, ints, decs, dflag, dwidth, codes,
                            dict_s, dict_e, dict_w, dict_n, vals, lens, bad, slow)
         if ns >= 0:
             break
