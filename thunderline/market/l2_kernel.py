@@ -35,14 +35,18 @@ SEQ_FACTOR = 100_000  # crypto.BINANCE_SEQ_FACTOR (literal for numba; a test kee
 
 @nb.njit(cache=True)
 def _find(v, c, x):  # pragma: no cover - compiled
-    lo, hi = 0, c
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if v[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    """The first of the ``c`` sorted levels ``v`` that is not below ``x`` (``c`` when none). Branch-free
+    halving (a conditional move per step): where an update lands is unpredictable, a branch per step
+    mispredicted about every other time."""
+    if c == 0:
+        return 0
+    base = 0
+    n = c
+    while n > 1:
+        half = n >> 1
+        base = base + half if v[base + half] < x else base
+        n -= half
+    return base + (v[base] < x)
 
 
 @nb.njit(cache=True)
