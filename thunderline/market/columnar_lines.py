@@ -1,9 +1,12 @@
 """Columnar reading of one-line-per-tick CSVs (Tardis trades / quotes / book snapshots, canonical CSV).
 
-Why: the row readers cost ~20 µs a row in Python. Here a file is cut into blocks of whole
-lines (:class:`~thunderline.market.columnar.LineReader`, bounded memory), each block is typed
-by ``pyarrow.csv`` and turned into TICK_SCHEMA columns by the format's vectorised ``build``,
-which also flags every row it is not sure of. Flagged rows, and blocks pyarrow cannot type
+Why: the row readers cost ~20 µs a row in Python. Here a file is cut into blocks of ``chunk_rows``
+whole lines (:class:`~thunderline.market.columnar.LineReader`, memory bounded by the chunk), each
+block is typed by ``pyarrow.csv`` (or, for formats with a ``layout``, by the compiled tokenizer) and
+turned into TICK_SCHEMA columns by the format's vectorised ``build``, which also flags every row it
+is not sure of. Chunks are cut where the row readers cut theirs (:mod:`thunderline.market.row_chunks`):
+a file lands as the same lake batches, and so the same window hashes (their provenance cites the
+batches), whichever reader read it and whatever the block size. Flagged rows, and blocks pyarrow cannot type
 (halved down to small pieces), go through the format's exact row rule (``handle``, the same
 function the row reader calls), so ticks and rejects (file, 1-based line, field, reason) equal
 the row reader's:
@@ -30,6 +33,7 @@ from thunderline.market._build import RowError, TickBuilder, TickChunk, const_st
 from thunderline.market.columnar import LineReader, Piece, open_bytes, parse_block, split_lines, typed_pieces
 from thunderline.market.csv_tokens import Layout, tokenize
 from thunderline.market.rejects import Reject
+from thunderline.market.row_chunks import RowChunks
 
 Handle = Callable[[TickBuilder, int, list[str]], None]
 _FLOATS = ("bid_px", "bid_sz", "ask_px", "ask_sz", "trade_px", "trade_sz")
@@ -181,17 +185,19 @@ def iter_line_format(path: Path, tenant_id: str, chunk_rows: int, fmt: LineForma
         t = parse_block(data[0], fmt.names, fmt.types, lines=n)
         return None if t is None else (t,)
 
+    out = RowChunks(chunk_rows)  # the row readers' chunks, so the lake batches (and windows) are theirs too
     with open_bytes(path) as fh:
         lr = LineReader(fh)
         lr.header()
         while True:
             first = lr.next_line
-            data, n = lr.block()
+            data, n = lr.lines(chunk_rows)  # a clean block is one chunk: emitted as built, never concatenated
             if n == 0:
                 break
             for piece, tables in typed_pieces(Piece(first, n, (data,)), parse):
                 batch, rejects = _piece(fmt, tenant_id, src, piece, None if tables is None else tables[0])
-                yield from cut_chunks(batch, rejects, chunk_rows)
+                yield from out.add(batch, rejects)
+    yield from out.finish()
 
 
 def column(t: pa.Table, name: str, fill) -> np.ndarray:
