@@ -489,10 +489,17 @@ class ExpertRegistry:
         return self._bind(name, alias, v)
 
     def load_version(self, name: str, version: str | int) -> LoadedExpert:
-        """One version by number (e.g. the champion a promotion replaced, to judge both on the same windows);
-        bound under the pseudo-alias ``v<version>``, which no registry alias can be."""
+        """One version by number (the version a router version records, or the champion a promotion replaced,
+        to judge both on the same windows); bound under the pseudo-alias ``v<version>``, which no registry
+        alias can be, so it never moves: :meth:`refresh` leaves it alone and :meth:`unpin` releases it."""
         v = self.version(name, version)
-        return self._bind(name, f"v{v.version}", v)
+        return self._bind(name, _pin(v.version), v)
+
+    def unpin(self, name: str, version: str | int) -> None:
+        """Release a :meth:`load_version` binding; the version is evicted unless an alias still binds it."""
+        with self._lock:
+            if self._bindings.pop((name, _pin(version)), None) is not None:
+                self._evict_unbound(name, str(version))
 
     def get(self, name: str, alias: str = "champion") -> LoadedExpert:
         """The version currently bound to ``alias`` without asking the registry (hot path; see :meth:`refresh`)."""
@@ -512,9 +519,12 @@ class ExpertRegistry:
             return sorted(self._cache)
 
     def refresh(self) -> list[SwapEvent]:
-        """Re-resolve every bound alias; hot-swap the ones that moved, unbind the ones that vanished."""
+        """Re-resolve every bound alias; hot-swap the ones that moved, unbind the ones that vanished
+        (versions loaded by number are not aliases and stay as they are)."""
         events: list[SwapEvent] = []
         for (name, alias), old in sorted(self.loaded().items()):
+            if alias not in ALIASES:  # a version pinned by number (load_version) does not move
+                continue
             try:
                 v = self.resolve(name, alias)
             except ExpertNotFound:
@@ -636,6 +646,11 @@ class ExpertRegistry:
                 s.upsert("experts", [row])
         except Exception:  # the registry keeps serving if the bookkeeping write fails; say so loudly
             log.exception("could not record expert %s version %s (%s) in the warehouse", name, v.version, status)
+
+
+def _pin(version: str | int) -> str:
+    """The pseudo-alias a version loaded by number is bound under."""
+    return f"v{version}"
 
 
 def _summary(meta: Mapping[str, Any]) -> dict[str, Any]:
