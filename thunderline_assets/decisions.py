@@ -1,6 +1,6 @@
 """decision_traces: every market window of a month × symbol routed through the hybrid MoE router.
 
-Thin: loads the active router version and its champion (and shadow) experts
+Thin: loads the active router version and the expert versions it records (and the shadows)
 from MLflow, then calls :func:`thunderline.flow.decision_partition.decide_partition`.
 Until a router version exists (no experts trained yet) the asset materializes
 nothing and its ``router_ready`` check says why, instead of failing the run.
@@ -16,7 +16,7 @@ from jobs.router_jobs import JOBS as ROUTER_JOBS
 from resources import MlflowResource, TickerMapResource, WarehouseResource
 from sensors.model_promotion import build_model_promotion_sensor
 from thunderline.config import Settings
-from thunderline.decisions.bootstrap import load_pool
+from thunderline.decisions.pool import load_pool
 from thunderline.decisions.router_state import active_router
 from thunderline.faults import fault_point
 from thunderline.flow.decision_partition import decide_partition

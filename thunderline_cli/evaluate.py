@@ -104,7 +104,7 @@ def _stored_window_keys(sess, months: list[str], symbols: list[str] | None) -> s
 
 def cmd_decide(args) -> int:
     from resources.ticker_map import TickerMapResource
-    from thunderline.decisions.bootstrap import load_pool
+    from thunderline.decisions.pool import load_pool
     from thunderline.decisions.router_state import active_router
     from thunderline.flow.decision_partition import decide_partition
     from thunderline_cli.errors import CliError

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from thunderline.decisions.pool import load_pool  # noqa: F401  (where callers have always found it)
 from thunderline.decisions.router_state import RouterState
 from thunderline.decisions.seeding import (  # noqa: F401  (the bootstrap's public names)
     EMBEDDING_FEATURES,
@@ -30,24 +30,6 @@ from thunderline.experts import DEFAULT_EXPERT_SPECS
 
 def default_specs():
     return DEFAULT_EXPERT_SPECS
-
-
-def load_pool(registry, state: RouterState) -> tuple[dict[str, object], list[object]]:
-    """Champions for every expert the router routes to, plus every expert that has a shadow version."""
-    experts = {name: registry.load(name, "champion") for name in sorted({e for p in state.pools for e in p})}
-    shadows = [registry.load(info.name, "shadow") for info in registry.list_experts() if "shadow" in info.aliases]
-    for e in [*experts.values(), *shadows]:
-        _warm_up(e)
-    return experts, shadows
-
-
-def _warm_up(expert) -> None:
-    """One tiny prediction so the first real batch does not pay lazy loading against its latency budget."""
-    example = pd.DataFrame([[0.0] * len(expert.features)], columns=list(expert.features))
-    try:
-        expert.predict(example)
-    except Exception:  # noqa: BLE001 - a broken expert is isolated by the runner on the real batch
-        pass
 
 
 @dataclass

@@ -335,7 +335,7 @@ def _decide(windows, state, experts, *, tenant_id, runner, risk, shadows, edgar_
     t4 = time.perf_counter()
 
     batch = _batch(windows, state, assignments, results, shadow_results, final, blended_conf, risk_flags, A, C, W,
-                   tenant_id, edgar_ids, Sc, blended_score, alpha)
+                   tenant_id, edgar_ids, Sc, blended_score, alpha, _ran_versions(state, experts))
     t5 = time.perf_counter()
     batch.expert_latency_ms = {name: r.latency_ms for name, (_, r) in results.items()}
     batch.expert_latency_ms.update({f"{s.expert}@shadow": s.latency_ms for s in shadow_results})
@@ -464,8 +464,21 @@ def _widen(r, results, n):
                         r.error)
 
 
+def _ran_versions(state: RouterState, experts) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Per routed expert: the model version that runs (the loaded expert's; the router's record for an
+    expert object that names none), and the flag its trace entries carry when that is not the version
+    the router version records (none recorded, or another one loaded): the trace says what ran, and
+    says that a replay with its router version would not run it."""
+    out = {}
+    for name in {e for pool in state.pools for e in pool}:
+        recorded = str(state.expert_versions.get(name, "") or "")
+        ran = str(getattr(experts[name], "version", "") or recorded)
+        out[name] = (ran, () if ran == recorded else (f"unrouted_version:{name}",))
+    return out
+
+
 def _batch(windows, state, assignments, results, shadow_results, final, conf, risk_flags, A, C, W, tenant_id,
-           edgar_ids, Sc, blended_score, alpha) -> DecisionBatch:
+           edgar_ids, Sc, blended_score, alpha, ran) -> DecisionBatch:
     """Columns of the batch plus every trace's id and content hash; no per-window objects."""
     n = len(windows)
     L = len(assignments)
@@ -486,15 +499,15 @@ def _batch(windows, state, assignments, results, shadow_results, final, conf, ri
     if E.shape[1] < EMBEDDING_SIZE:
         E = np.hstack([E, np.zeros((n, EMBEDDING_SIZE - E.shape[1]))])
 
-    version_of = state.expert_versions
     lat = {name: r.latency_per_window_ms for name, (_, r) in results.items()}
     columns, latency = [], []
     for l, pool in enumerate(state.pools):
         for name in pool:
             r = results.get(name, (None, None))[1]
-            columns.append(ActionColumn(l, name, str(version_of.get(name, "")),
+            version, unrouted = ran[name]
+            columns.append(ActionColumn(l, name, version,
                                         (getattr(r, "alias", "champion") or "champion") if r else "champion",
-                                        tuple(r.flags) if r else ()))
+                                        (tuple(r.flags) if r else ()) + unrouted))
             latency.append(float(lat.get(name, 0.0)))
     n_live = len(columns)
     for s in shadow_results:
