@@ -63,11 +63,12 @@ __all__ = ["LiveRunner", "LiveStats", "freeze_heap", "run_stdin", "serve_metrics
 
 
 def load_decision_context(stores: Stores, *, enforce_budgets: bool = True) -> DecisionContext | None:
-    """The active router version with its champion (and shadow) experts, or None before the first bootstrap.
+    """The active router version with its experts at the versions it records (and the shadows), or None
+    before the first bootstrap (:func:`thunderline.decisions.pool.load_pool`).
 
     The experts come from ``stores.registry``, which the stores close."""
     from resources.ticker_map import TickerMapResource
-    from thunderline.decisions.bootstrap import load_pool
+    from thunderline.decisions.pool import load_pool
     from thunderline.decisions.router_state import active_router
 
     with stores.session() as s:
@@ -79,6 +80,17 @@ def load_decision_context(stores: Stores, *, enforce_budgets: bool = True) -> De
     tmap = TickerMapResource(path=str(settings.ticker_map)).rows() if settings.ticker_map else []
     return DecisionContext(state, experts, list(shadows), tmap, enforce_budgets,
                            storage=gate_storage.of_settings(settings))
+
+
+def release_context(registry, old: DecisionContext, fresh: DecisionContext | None) -> None:
+    """After a swap: the registry lets go of the model versions only ``old`` decided with (each router version
+    pins its own, so a session that follows many would otherwise keep them all loaded)."""
+    from thunderline.decisions.pool import release_pool
+
+    release_pool(registry, [*old.experts.values(), *old.shadows],
+                 [*fresh.experts.values(), *fresh.shadows] if fresh is not None else ())
+    if old.close:
+        old.close()
 
 
 @dataclass
@@ -150,8 +162,8 @@ class LiveRunner:
             return False
         old, self.decisions = self.decisions, fresh
         self.processor.decisions = fresh  # between batches: the next one is decided wholly by `fresh`
-        if old is not None and old.close:
-            old.close()
+        if old is not None:
+            release_context(self.stores.registry, old, fresh)
         print(f"thunderline live: router version {current} → {fresh.state.version if fresh else None}",
               file=sys.stderr)
         freeze_heap(collect=True)  # the old models freed, the new ones out of the collector's reach

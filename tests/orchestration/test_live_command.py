@@ -131,3 +131,54 @@ def test_a_running_session_swaps_in_a_newly_active_router_version(settings_env, 
     finally:
         runner.close()
         wh.dispose()
+
+
+def test_a_session_runs_the_versions_its_router_version_records_not_a_moved_champion(settings_env, mlflow_uri):
+    """Champions v2 registered (alias moved) but the router not promoted: a session started now decides with
+    v1 and its traces say v1; after the promotion it swaps to v2 and lets the registry drop v1."""
+    from thunderline.decisions.bootstrap import bootstrap_from_windows
+    from thunderline.experts import DEFAULT_EXPERT_SPECS, ExpertRegistry
+    from thunderline.flow.promotion import publish_router_for_champions
+    from thunderline.market.features import build_windows, to_feature_windows
+    from thunderline.market.synthetic import SyntheticSpec, synthetic_ticks
+
+    settings = settings_env.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
+    # own names: the session-wide MLflow store's other experts keep their champions
+    specs = [dataclasses.replace(s, name=f"livepin_{s.family}", latency_budget_ms=600_000.0)
+             for s in DEFAULT_EXPERT_SPECS if s.family != "filing"][:2]
+
+    def history(seed):
+        ticks = synthetic_ticks(SyntheticSpec(n_ticks=30_000, seed=seed, symbol="HIST"))
+        return to_feature_windows(build_windows(ticks), tenant_id="default", symbol="HIST")
+
+    wh = Warehouse(settings.warehouse_url)
+    wh.init_schema()
+    with ExpertRegistry(tracking_uri=mlflow_uri) as reg:
+        state1, first = bootstrap_from_windows(reg, history(21), specs=specs, seed=3)
+        with wh.session(settings.tenant_id) as s:
+            publish_router_version(s, state1, reason="live pin test: v1")
+        _, second = bootstrap_from_windows(reg, history(22), specs=specs, seed=4)  # champions move, no promotion
+    v1 = {n: str(t["version"]) for n, t in first.trained.items()}
+    v2 = {n: str(t["version"]) for n, t in second.trained.items()}
+    assert v1 == state1.expert_versions and all(v1[n] != v2[n] for n in v1)
+    runner = LiveRunner(settings, instance=None, interval_s=3600, refresh_s=0.0)
+    try:
+        assert {n: e.version for n, e in runner.decisions.experts.items()} == v1
+        a = runner.handle(write_ticks(settings.ticks_landing / "pin-1.parquet", "PIN", seed=1))
+        with wh.session(settings.tenant_id) as s:
+            promoted = publish_router_for_champions(runner.stores.registry.client, s)
+        assert promoted.version is not None and set(promoted.changes) == set(v1)
+        b = runner.handle(write_ticks(settings.ticks_landing / "pin-2.parquet", "PIN", seed=2,
+                                      start_us=1_704_205_800_000_000 + 3_600_000_000))
+        assert a.traces > 0 and b.traces > 0 and b.router_version == promoted.version
+        with wh.session(settings.tenant_id) as s:
+            used = {(r["router_version"], x["expert"], x["model_version"], x["alias"])
+                    for r in s.select("decision_traces") for x in r["expert_actions"] if x["expert"] in v1}
+        expected = {(v, n, ver[n], "champion") for v, ver in ((state1.version, v1), (promoted.version, v2))
+                    for n in v1}
+        assert used <= expected and {u[0] for u in used} == {state1.version, promoted.version}
+        cached = {(n, v) for n, v in runner.stores.registry.cached_versions() if n in v1}
+        assert cached == set(v2.items())  # v1 released after the swap
+    finally:
+        runner.close()
+        wh.dispose()
