@@ -39,16 +39,18 @@ def test_line_reader_blocks_and_line_counts(parts, bom, block, takes):
         got.append(out)
         n += k
     assert b"".join(got) == want and n == want.count(b"\n") and lr.next_line == n + 1
-    lr = LineReader(io.BytesIO(data), block)
-    got, i = [], 0
-    while True:
-        out, k = lr.lines(takes[i % len(takes)])
-        assert k <= takes[i % len(takes)] and out.count(b"\n") == k
-        i += 1
-        got.append(out)
-        if k < takes[(i - 1) % len(takes)]:
-            break
-    assert b"".join(got) == want
+    for pooled in (False, True):  # pooled: a memoryview of a buffer in Arrow's pool, the same bytes
+        lr = LineReader(io.BytesIO(data), block, pooled=pooled)
+        got, i = [], 0
+        while True:
+            out, k = lr.lines(takes[i % len(takes)])
+            out = bytes(out)
+            assert k <= takes[i % len(takes)] and out.count(b"\n") == k
+            i += 1
+            got.append(out)
+            if k < takes[(i - 1) % len(takes)]:
+                break
+        assert b"".join(got) == want
 
 
 def test_line_scans():

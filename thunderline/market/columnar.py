@@ -75,9 +75,10 @@ class LineReader:
     is kept as a memoryview of the chunk it was read in, and line ends are found by compiled scans
     (:mod:`thunderline.market.line_scan`)."""
 
-    def __init__(self, stream: IO[bytes], block_bytes: int | None = None) -> None:
+    def __init__(self, stream: IO[bytes], block_bytes: int | None = None, *, pooled: bool = False) -> None:
         self.stream = stream
         self.block_bytes = block_bytes or BLOCK_BYTES
+        self._pooled = pooled  # lines() returns a memoryview of a pooled buffer (see lines)
         self._buf: bytes | memoryview = b""  # read, normalised, not yet handed out
         self._eof = False
         self._held = b""  # a chunk's trailing CR, until we know whether LF follows
@@ -132,8 +133,11 @@ class LineReader:
         self.next_line += n
         return out, n
 
-    def lines(self, n: int) -> tuple[bytes, int]:
-        """The next ``n`` lines (fewer at the end of the stream) and how many were read."""
+    def lines(self, n: int) -> tuple[bytes | memoryview, int]:
+        """The next ``n`` lines (fewer at the end of the stream) and how many were read. With ``pooled``, a
+        memoryview of a buffer in Arrow's memory pool. Why: a block of ``chunk_rows`` lines runs to
+        100 MB; a fresh ``bytes`` per call is mapped and zero-filled page by page (measured: a quarter
+        of the canonical reader's CPU), while the pool hands back pages already mapped."""
         parts: list[bytes | memoryview] = []
         got = 0
         while got < n:
@@ -153,18 +157,32 @@ class LineReader:
             self._buf = view[cut:] if cut < len(view) else b""
             got += k
         self.next_line += got
+        if self._pooled:
+            return self._into(parts), got
         if len(parts) == 1 and isinstance(parts[0].obj, bytes) and len(parts[0]) == len(parts[0].obj):
             return parts[0].obj, got
         return b"".join(parts), got
 
+    def _into(self, parts: list) -> memoryview:
+        """``parts`` one after another in a buffer of Arrow's memory pool, which reuses the pages of blocks
+        already consumed (a Python ``bytes`` of tens of MB is mapped afresh and zero-filled page by page)."""
+        buf = pa.allocate_buffer(sum(len(p) for p in parts))
+        out = memoryview(buf).cast("B")
+        at = 0
+        for p in parts:
+            out[at:at + len(p)] = p
+            at += len(p)
+        return out
+
     def header(self) -> bytes:
         """The first line (without its end), consumed."""
         data, n = self.lines(1)
-        return data.rstrip(b"\r\n") if n else b""
+        return bytes(data).rstrip(b"\r\n") if n else b""
 
 
-def split_lines(data: bytes) -> list[bytes]:
+def split_lines(data: bytes | memoryview) -> list[bytes]:
     """The lines of a block, without their ends."""
+    data = data if isinstance(data, bytes) else bytes(data)
     return [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")[:-1]]
 
 

@@ -187,7 +187,7 @@ def iter_line_format(path: Path, tenant_id: str, chunk_rows: int, fmt: LineForma
 
     out = RowChunks(chunk_rows)  # the row readers' chunks, so the lake batches (and windows) are theirs too
     with open_bytes(path) as fh:
-        lr = LineReader(fh)
+        lr = LineReader(fh, pooled=fmt.layout is not None)
         lr.header()
         while True:
             first = lr.next_line

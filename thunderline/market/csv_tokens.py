@@ -304,11 +304,11 @@ class Tokens:
     bad: np.ndarray
 
 
-def tokenize(data: bytes, n: int, layout: Layout) -> Tokens:
+def tokenize(data: bytes | memoryview, n: int, layout: Layout) -> Tokens:
     """The ``n`` whole lines of ``data`` as typed columns (see the module docstring). Memory: a few arrays
     of ``n`` values per column, and per list column room for one element per two bytes (pages never
     written cost nothing)."""
-    if n and not data.endswith(b"\n"):
+    if n and data[-1:] != b"\n":
         raise ValueError("tokenize: the block must be whole lines, each ended by LF")
     buf = np.frombuffer(data, np.uint8)
     roles = np.array(layout.roles, np.int64)

@@ -261,7 +261,7 @@ def _iter(fmt: _Format, path: Path, tenant_id: str, chunk_rows: int, depth: int,
     out = RowChunks(chunk_rows)  # the row readers' chunks, so the lake batches are theirs too
 
     with open_bytes(path) as fh:
-        lr = LineReader(fh)
+        lr = LineReader(fh, pooled=True)
         lr.header()
         while True:
             first = lr.next_line
