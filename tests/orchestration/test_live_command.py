@@ -144,7 +144,7 @@ def test_a_session_runs_the_versions_its_router_version_records_not_a_moved_cham
 
     settings = settings_env.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
     # own names: the session-wide MLflow store's other experts keep their champions
-    specs = [dataclasses.replace(s, name=f"livepin_{s.family}", latency_budget_ms=600_000.0)
+    specs = [dataclasses.replace(s, name=f"livepin_{s.name}", latency_budget_ms=600_000.0)
              for s in DEFAULT_EXPERT_SPECS if s.family != "filing"][:2]
 
     def history(seed):
