@@ -255,8 +255,9 @@ def raw_copy_floor(dbs, prepared):
 
 
 def run(args, tmp: Path) -> None:
-    from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+    from thunderline.decisions.bootstrap import bootstrap_from_windows
     from thunderline.decisions.pipeline import decide
+    from thunderline.decisions.pool import load_pool
     from thunderline.experts import DEFAULT_EXPERT_SPECS
     from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow.decision_partition import prepare_batch

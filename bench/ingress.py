@@ -253,7 +253,8 @@ def end_to_end(settings, tenant: str, decider=None) -> tuple[int, int, int]:
 
 def train_decider(tmp: str):
     """Router + market experts trained on synthetic windows, in a throwaway MLflow store (as bench/decisions)."""
-    from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+    from thunderline.decisions.bootstrap import bootstrap_from_windows
+    from thunderline.decisions.pool import load_pool
     from thunderline.experts import DEFAULT_EXPERT_SPECS
     from thunderline.experts.registry import ExpertRegistry
     from thunderline.market.features import build_windows, to_feature_windows

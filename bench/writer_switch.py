@@ -24,8 +24,9 @@ import decisions as B  # noqa: E402  (the decisions bench's windows, databases a
 
 
 def main() -> None:
-    from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+    from thunderline.decisions.bootstrap import bootstrap_from_windows
     from thunderline.decisions.pipeline import decide
+    from thunderline.decisions.pool import load_pool
     from thunderline.experts import DEFAULT_EXPERT_SPECS
     from thunderline.experts.registry import ExpertRegistry
     from thunderline.flow import decision_partition as dp

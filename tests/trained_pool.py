@@ -12,7 +12,8 @@ def trained_market_pool(mlflow_uri: str) -> Iterator[tuple]:
     a busy machine cannot turn a decision into a budget abstain on one path only."""
     import dataclasses
 
-    from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+    from thunderline.decisions.bootstrap import bootstrap_from_windows
+    from thunderline.decisions.pool import load_pool
     from thunderline.experts import DEFAULT_EXPERT_SPECS
     from thunderline.experts.registry import ExpertRegistry
     from thunderline.market.features import build_windows, to_feature_windows

@@ -13,8 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+from thunderline.decisions.bootstrap import bootstrap_from_windows
 from thunderline.decisions.pipeline import decide
+from thunderline.decisions.pool import load_pool
 from thunderline.decisions.router_state import active_router, publish_router_version, router_history
 from thunderline.experts import DEFAULT_EXPERT_SPECS
 from thunderline.experts.registry import ExpertRegistry
@@ -46,7 +47,7 @@ def trained(tmp_path_factory):
     registry.close()
 
 
-def test_experts_come_from_the_registry_by_alias(trained):
+def test_experts_come_from_the_registry_at_the_versions_the_router_records(trained):
     reg, state = trained["registry"], trained["state"]
     assert set(trained["report"].trained) == {s.name for s in MARKET_SPECS}
     for name, expert in trained["experts"].items():

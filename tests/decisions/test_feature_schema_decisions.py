@@ -8,8 +8,9 @@ import pytest
 from feature_schema_support import CURRENT, GENTLE_NEXT, NEXT, STRICT_NEXT, as_version
 
 from thunderline import feature_schemas
-from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+from thunderline.decisions.bootstrap import bootstrap_from_windows
 from thunderline.decisions.pipeline import decide
+from thunderline.decisions.pool import load_pool
 from thunderline.experts import DEFAULT_EXPERT_SPECS
 from thunderline.experts.registry import ExpertRegistry
 from thunderline.feature_schemas import FeatureSchemaError

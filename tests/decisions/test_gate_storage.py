@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thunderline.dashboard.snapshot import router_from_traces
-from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+from thunderline.decisions.bootstrap import bootstrap_from_windows
 from thunderline.decisions.gate_storage import GateStorage, dense_scores, sparse_layer
 from thunderline.decisions.pipeline import decide
+from thunderline.decisions.pool import load_pool
 from thunderline.decisions.trace_json import gate_layer
 from thunderline.experts import DEFAULT_EXPERT_SPECS
 from thunderline.experts.registry import ExpertRegistry

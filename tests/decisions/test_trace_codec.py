@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from thunderline.contracts import ACTIONS, DecisionTrace, ExpertAction, FeatureWindow, feature_window_ids
 from thunderline.decisions import trace_codec
-from thunderline.decisions.bootstrap import bootstrap_from_windows, load_pool
+from thunderline.decisions.bootstrap import bootstrap_from_windows
 from thunderline.decisions.pipeline import decide
+from thunderline.decisions.pool import load_pool
 from thunderline.decisions.trace_codec import ActionColumn
 from thunderline.experts import DEFAULT_EXPERT_SPECS
 from thunderline.experts.registry import ExpertRegistry

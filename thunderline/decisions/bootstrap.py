@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thunderline.decisions.pool import load_pool  # noqa: F401  (where callers have always found it)
 from thunderline.decisions.router_state import RouterState
 from thunderline.decisions.seeding import (  # noqa: F401  (the bootstrap's public names)
     EMBEDDING_FEATURES,
