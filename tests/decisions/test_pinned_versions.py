@@ -154,3 +154,29 @@ def test_a_router_version_without_recorded_versions_falls_back_to_the_champion_l
         traces = decide(live, pinned, wrong, tenant_id=TENANT, enforce_budgets=False).traces
         assert {(a.model_version, a.flags) for _, a in _entries(traces, FLOW)} == {
             (v2, (f"unrouted_version:{FLOW}",))}
+
+
+def test_gate_retraining_replays_the_recorded_versions_not_a_moved_champion(warehouse, fitted, tmp_path):
+    """Gates are learned for the router version that will run them: retraining after the champion alias moved
+    (router not promoted) learns the very gates it learned before the move, and reports the pending move."""
+    from learning.learning_data import store_planted
+
+    from thunderline.flow.gate_retraining import retrain_router_gates
+
+    store_planted(warehouse, fitted["live"])
+    with ExpertRegistry(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}") as reg:
+        v1 = reg.register(fitted["v1"], alias="champion").version
+        vm = reg.register(fitted["mom"], alias="champion").version
+        state1 = initial_router_state({FLOW: "order_flow", MOM: "momentum"}, {FLOW: v1, MOM: vm},
+                                      fitted["features"], d=8, seed=3)
+        with warehouse.session(TENANT) as s:
+            publish_router_version(s, state1, reason="test bootstrap")
+            decide_windows(s, fitted["live"], state1, load_pool(reg, state1)[0], enforce_budgets=False)
+        before = retrain_router_gates(warehouse, TENANT, reg, lookback_days=400, min_windows=50)
+        assert before.changed and before.champion_mismatch == {}
+        with warehouse.session(TENANT) as s:
+            publish_router_version(s, state1, reason="test: back to the seeded gates")
+        v2 = reg.register(fitted["v2"], alias="champion").version  # anti-signal champion, no router promotion
+        after = retrain_router_gates(warehouse, TENANT, reg, lookback_days=400, min_windows=50)
+    assert after.champion_mismatch == {FLOW: (v1, v2)}
+    assert after.version == before.version  # v1's predictions, the same outcomes: the same gates

@@ -35,11 +35,16 @@ ROUTED_ROLE = "champion"  # the alias column of a routed expert's trace entries:
 def load_pool(registry, state: RouterState) -> tuple[dict[str, Any], list[Any]]:
     """Every expert ``state`` routes to, at the version it records (champion alias if it records none),
     plus every expert that has a shadow version; each warmed up."""
-    experts = {name: _routed(registry, state, name) for name in sorted({e for p in state.pools for e in p})}
+    experts = load_routed(registry, state)
     shadows = [registry.load(info.name, "shadow") for info in registry.list_experts() if "shadow" in info.aliases]
     for e in [*experts.values(), *shadows]:
         _warm_up(e)
     return experts, shadows
+
+
+def load_routed(registry, state: RouterState) -> dict[str, Any]:
+    """Expert name → the expert ``state`` routes to, at the version it records (champion alias if none)."""
+    return {name: _routed(registry, state, name) for name in sorted({e for p in state.pools for e in p})}
 
 
 def _routed(registry, state: RouterState, name: str):

@@ -1,8 +1,10 @@
 """Gate retraining: learn every layer's W_g from realised outcomes and publish a new router version.
 
 Reads the decided windows of an evidence period (default: the last 31 days of
-decisions, data time) with their realised labels, replays every pool expert
-(the current champions) on them to see which would have been right, fits the
+decisions, data time) with their realised labels, replays every pool expert at
+the version the active router version records — the version the new router
+version will run, not a champion that moved ahead of its router promotion (the
+report lists those) — on them to see which would have been right, fits the
 gates (:mod:`thunderline.decisions.gates`) on the active router's own
 embeddings, and publishes the result as a new router version whose parent is
 the active one. Nothing else changes: same layers, pools, expert versions and
@@ -19,6 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from thunderline.decisions.gates import fit_router_gates
+from thunderline.decisions.pool import load_routed
 from thunderline.decisions.router_state import publish_router_version, resolve_router
 from thunderline.hashing import content_hash
 
@@ -37,6 +40,7 @@ class GateRetrainReport:
     evidence_start_us: int
     evidence_end_us: int
     layers: list[dict] = field(default_factory=list)
+    #: routed experts whose champion alias moved ahead of the router: name → (recorded version, champion)
     champion_mismatch: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: who owned the version the gates were learned from: the tenant itself or the shared router
     previous_owner: str = ""
@@ -66,7 +70,7 @@ def retrain_router_gates(warehouse, tenant_id: str, registry, *, lookback_days: 
                 raise GateRetrainError("no decided windows yet")
             end_us = int(last) + 1
         start_us = end_us - int(lookback_days * DAY_US) if start_us is None else start_us
-        experts = {name: registry.load(name, "champion") for name in sorted({e for p in state.pools for e in p})}
+        experts = load_routed(registry, state)
         horizons = sorted({int(e.horizon) for e in experts.values()})
         ev = load_evidence(s, start_us, end_us, horizons, ticker_map=ticker_map)
     if len(ev) < min_windows:
@@ -80,8 +84,7 @@ def retrain_router_gates(warehouse, tenant_id: str, registry, *, lookback_days: 
         actions[name] = pred["action"].to_numpy(dtype=object)
         confidences[name] = pred["confidence"].to_numpy(np.float64)
         labels[name] = ev.labels[int(e.horizon)]["label"].to_numpy(dtype=object)
-    mismatch = {n: (str(state.expert_versions.get(n)), e.version) for n, e in experts.items()
-                if str(state.expert_versions.get(n)) != str(e.version)}
+    mismatch = _champion_mismatch(registry, state, experts)
     gates, layers = fit_router_gates(X, state.pools, actions, confidences, labels, C=C, margin=margin,
                                      previous=state.gates)
     new_state = dataclasses.replace(state, gates=tuple(gates))
@@ -94,3 +97,15 @@ def retrain_router_gates(warehouse, tenant_id: str, registry, *, lookback_days: 
         version = publish_router_version(s, new_state, reason=reason, parent=state.version, trained_on=trained_on)
     return GateRetrainReport(state.version, version, len(ev), int(start_us), int(end_us), layers, mismatch,
                              owner, trained_on)
+
+
+def _champion_mismatch(registry, state, experts) -> dict[str, tuple[str, str]]:
+    """Routed experts whose champion alias is not the version the router version records (a promotion the
+    router has not followed yet): name → (recorded version, champion version)."""
+    out = {}
+    for n in experts:
+        champion = registry.aliases(n).get("champion")
+        recorded = str(state.expert_versions.get(n))
+        if champion is not None and champion != recorded:
+            out[n] = (recorded, champion)
+    return out
