@@ -136,3 +136,12 @@ def test_many_distinct_texts_grow_the_dictionary():
     t = ct.tokenize(lines, 1_000, ct.Layout((ct.DICT, ct.INT), (0, 0)))
     assert [t.dicts[0][c] for c in t.codes[0]] == [f"s{i % 300}" for i in range(1_000)]
     assert t.ints[0].tolist() == list(range(1_000))
+
+
+def test_lists_of_unequal_lengths_grow_the_room():
+    """One list holding every ';' of a block outgrows the room for the mean list: the block is read again."""
+    lines = "".join(f"{';'.join(['1.5'] * 40)},7,,\n" if i % 2 else "2,,,\n" for i in range(200)).encode()
+    t = ct.tokenize(lines, 200, ct.Layout((ct.LIST,) * 4, (ct.PRICE, 0, 0, 0)))
+    assert not t.bad.any()
+    assert t.lens[0].tolist() == [1, 40] * 100 and t.lens[1].tolist() == [0, 1] * 100 and not t.lens[2:].any()
+    assert t.lists[0][1].as_py() == [1.5] * 40 and t.lists[1][0].as_py() is None

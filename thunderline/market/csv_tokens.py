@@ -316,7 +316,9 @@ def tokenize(data: bytes | memoryview, n: int, layout: Layout) -> Tokens:
     slots = layout.slots()
     nd, nl, nk = layout.count(DEC), layout.count(LIST), layout.count(DICT)
     dict_cap, slow_cap = 64, 1024
-    list_cap = (count_byte(buf, SEMI) + n + 16) if nl else 0  # a list has at most one element more than its ';'
+    # a list holds one element more than its ';' a line: room for twice the lists' mean (one list holding most of
+    # them runs out, and the block is read again with twice the room)
+    list_cap = (2 * (count_byte(buf, SEMI) // nl) + n + 16) if nl else 0
     while True:
         ints = _pooled((layout.count(INT), n), np.int64)
         decs, dflag = _pooled((nd, n), np.float64), _pooled((nd, n), np.uint8)
