@@ -36,6 +36,11 @@ class EdgarTieringConfig(dg.Config):
     chunk_rows: int = 64  # documents held at once while a month streams to cold storage (edgar.CHUNK_ROWS)
 
 
+def _stale(n: int) -> str:
+    """A month's note on the temporaries of interrupted runs its tiering removed (none: nothing to say)."""
+    return f" ({n} stale temporaries removed)" if n else ""
+
+
 def build_retention(settings: Settings) -> tuple[list, list]:
     """The tiering job and its nightly schedule, bound to ``settings``' policy and cold location."""
     policy, cold_url = settings.retention, settings.cold_url or str(settings.home / "cold")
@@ -55,13 +60,15 @@ def build_retention(settings: Settings) -> tuple[list, list]:
         for month in months:
             r = tier_month(warehouse.get(), lake.get(), tenant, month, cold_url, actor=f"dagster:{context.run_id}")
             context.log.info(f"{tenant} {month}: {r.files} files ({r.bytes:,} bytes) to {cold_url}, "
-                             f"{r.already_cold} already cold; manifest {r.manifest_url}")
+                             f"{r.already_cold} already cold, {r.stale_temps_removed} stale temporaries removed; "
+                             f"manifest {r.manifest_url}")
             rows.append({"month": month, "files": r.files, "already_cold": r.already_cold, "bytes": r.bytes,
-                         "manifest": r.manifest_url})
+                         "manifest": r.manifest_url, "stale": r.stale_temps_removed})
         return dg.Output(len(months), metadata=clean({
             "tenant": tenant, "cold_url": cold_url, "hot_days": hot if hot is not None else "never",
             "months": dg.MetadataValue.md("\n".join(f"- {r['month']}: {r['files']} files, {r['bytes']:,} bytes → "
-                                                    f"{r['manifest']}" for r in rows) or "nothing due")}))
+                                                    f"{r['manifest']}{_stale(r['stale'])}" for r in rows)
+                                          or "nothing due")}))
 
     @dg.op(name="tier_edgar_months", pool=WAREHOUSE_POOL,
            description="Move the tenant's raw EDGAR documents of months past the raw_edgar hot horizon (or the "
@@ -79,8 +86,10 @@ def build_retention(settings: Settings) -> tuple[list, list]:
             r = tier_edgar_month(warehouse.get(), tenant, month, cold_url, actor=f"dagster:{context.run_id}",
                                  chunk_rows=config.chunk_rows)
             context.log.info(f"{tenant} raw EDGAR {month}: {r.rows} documents ({r.bytes:,} bytes, {r.row_groups} "
-                             f"chunks of <= {r.chunk_rows}) to {cold_url}; manifest {r.manifest_url}")
-            lines.append(f"- {month}: {r.rows} documents, {r.bytes:,} bytes → {r.manifest_url}")
+                             f"chunks of <= {r.chunk_rows}) to {cold_url}, {r.stale_temps_removed} stale "
+                             f"temporaries removed; manifest {r.manifest_url}")
+            lines.append(f"- {month}: {r.rows} documents, {r.bytes:,} bytes → {r.manifest_url}"
+                         f"{_stale(r.stale_temps_removed)}")
         return dg.Output(len(months), metadata=clean({
             "tenant": tenant, "cold_url": cold_url, "hot_days": hot if hot is not None else "never",
             "months": dg.MetadataValue.md("\n".join(lines) or "nothing due")}))

@@ -54,11 +54,12 @@ POINTS = (
 )
 
 #: Fault points of retention's tiering (thunderline.retention.tiering), aimed at by tests/retention, not by
-#: the ingest crash harness: a file copied to cold storage / recorded cold / its hot copy removed.
-TIERING_POINTS = ("retention.copied", "retention.recorded", "retention.file_tiered")
-#: ... and of raw EDGAR's (thunderline.retention.edgar): the month's batch verified in cold storage / recorded
-#: cold and its warehouse rows deleted (one transaction).
-EDGAR_TIERING_POINTS = ("retention.edgar_copied", "retention.edgar_recorded")
+#: the ingest crash harness: a chunk of a file written under its temporary cold name / the file copied to
+#: cold storage / recorded cold / its hot copy removed.
+TIERING_POINTS = ("retention.copying", "retention.copied", "retention.recorded", "retention.file_tiered")
+#: ... and of raw EDGAR's (thunderline.retention.edgar): a chunk of the month's batch written to its temporary /
+#: the batch verified in cold storage / recorded cold and its warehouse rows deleted (one transaction).
+EDGAR_TIERING_POINTS = ("retention.edgar_writing", "retention.edgar_copied", "retention.edgar_recorded")
 
 _hits: dict[str, int] = {}
 

@@ -78,12 +78,14 @@ def run_tier(args) -> int:
     settings = load_settings()
     done = tier_months(settings, args.months, source="cli:retention", verbose=args.verbose, edgar=True)
     for d in done:
+        stale = d.get("stale_temps_removed") or 0  # audit rows of earlier releases do not carry it
+        swept = f"; {stale} stale temporaries of interrupted runs removed" if stale else ""
         if d["data_class"] == "raw_edgar":
             print(f"{d['month']}: {d['rows']} EDGAR documents ({d['bytes']:,} bytes) → {d['cold_url']}; "
-                  f"manifest {d['manifest']}")
+                  f"manifest {d['manifest']}{swept}")
             continue
         print(f"{d['month']}: {d['files']} files ({d['bytes']:,} bytes) → {d['cold_url']}, {d['already_cold']} "
-              f"already cold; manifest {d['manifest']}")
+              f"already cold; manifest {d['manifest']}{swept}")
     if not done:
         print(f"nothing to tier for tenant {settings.tenant_id!r} (hot horizon: "
               f"{settings.retention.for_tenant(settings.tenant_id, 'raw_ticks').hot_days or 'none configured'})")

@@ -1,7 +1,8 @@
 """A crash mid-tiering loses nothing and a re-run completes: the process is SIGKILLed at each of
-tiering's fault points (after the 2nd file's copy / its cold record / its hot copy's removal),
-every file is then in the lake or in cold storage (sha256 as ingest recorded it), and tiering
-again finishes the month; the restore is bit-identical. SQLite and PostgreSQL."""
+tiering's fault points (mid-copy of the 2nd file / after its copy / its cold record / its hot copy's
+removal), every file is then in the lake or in cold storage (sha256 as ingest recorded it), and tiering
+again finishes the month, removing the temporary a kill mid-copy left (and saying so); the restore is
+bit-identical. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def temps(root: Path) -> list[Path]:
+    """The hidden temporaries (``.<name>…tmp``) under ``root``."""
+    return sorted(p for p in root.rglob(".*.tmp") if p.is_file())
+
+
 @pytest.mark.parametrize("point", TIERING_POINTS)
 def test_a_crash_between_files_loses_nothing_and_a_rerun_completes(alpha_lake, point):
     home = alpha_lake
@@ -51,10 +57,13 @@ def test_a_crash_between_files_loses_nothing_and_a_rerun_completes(alpha_lake, p
         copies = [p for p in (lake.partition_dir("alpha", MONTH, SYMBOL) / name, cold_dir / name) if p.exists()]
         assert copies and all(_sha(p) == sha for p in copies), name
     with home.warehouse.session("alpha") as s:
-        assert len(s.select("cold_files")) == (1 if point == "retention.copied" else 2)
+        assert len(s.select("cold_files")) == (1 if point in ("retention.copying", "retention.copied") else 2)
+    left = temps(cold_dir)
+    assert len(left) == (1 if point == "retention.copying" else 0), left
 
     report = tier_month(home.warehouse, lake, "alpha", MONTH, home.cold_url, actor="test:rerun")
     assert report.files + report.already_cold == len(before)
+    assert report.stale_temps_removed == len(left) and temps(Path(home.cold_url)) == []
     assert lake.batch_files("alpha", MONTH, SYMBOL) == []
     with home.warehouse.session("alpha") as s:
         assert sorted(r["sha256"] for r in s.select("cold_files") if r["status"] == "cold") == sorted(before.values())

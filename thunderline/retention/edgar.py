@@ -15,7 +15,9 @@ version of a document between the select and the delete (or deleted one) therefo
 attempt is rolled back, its unrecorded cold file removed, and the month tiered again from what the
 warehouse now holds (up to ``attempts`` times, then RetentionError with every row still hot). A crash
 before the transaction leaves every row in the warehouse (a re-run writes the file again); after it, the
-month is done. ``manifest.json`` beside it lists every file of the month with its sha256, bytes and rows.
+month is done; a ``kill -9`` mid-write leaves a hidden temporary, which the next run removes before it writes
+(only temporaries created before it started: ``coldstore.sweep_stale_temps``) and counts in its report.
+``manifest.json`` beside it lists every file of the month with its sha256, bytes and rows.
 Documents accepted in the month after it was tiered form another batch (another file).
 
 Restore reads each batch a row group at a time, checks its sha256 against ``cold_files``, and upserts the
@@ -29,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
-import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -37,7 +38,17 @@ import sqlalchemy as sa
 from thunderline.faults import fault_point
 from thunderline.hashing import content_id
 from thunderline.partitioning import month_of_us
-from thunderline.retention.coldstore import ColdStore, exists, open_cold, remove_quietly, sha256_of, write_bytes
+from thunderline.retention.coldstore import (
+    ColdStore,
+    exists,
+    now_us,
+    open_cold,
+    remove_quietly,
+    sha256_of,
+    sweep_stale_temps,
+    temp_path,
+    write_bytes,
+)
 from thunderline.retention.edgar_batch import TABLE, BatchWriter, content_digest, iter_rows, matching_rows, open_batch
 from thunderline.retention.tiering import RetentionError, _audit
 from thunderline.store.schema import utcnow
@@ -71,6 +82,7 @@ class EdgarTierReport:
     peak_rows_in_flight: int = 0  # the most documents held at once (one chunk)
     row_groups: int = 0
     attempts: int = 0  # 1, or more when another writer changed the month while it was tiered
+    stale_temps_removed: int = 0  # temporaries of interrupted runs removed from the month's cold directory
 
 
 @dataclass
@@ -91,6 +103,7 @@ def tier_edgar_month(warehouse: Warehouse, tenant_id: str, month: str, cold_url:
     """Move ``tenant_id``'s raw EDGAR documents accepted in ``month`` to ``cold_url`` (module docstring)."""
     if chunk_rows < 1 or attempts < 1:
         raise ValueError(f"chunk_rows and attempts must be >= 1 (got {chunk_rows}, {attempts})")
+    started = now_us()
     cold = open_cold(cold_url)
     report = EdgarTierReport(tenant_id, month, cold_url, chunk_rows=chunk_rows,
                              manifest_url=cold.url_of(f"{month_rel(tenant_id, month)}/manifest.json"))
@@ -98,6 +111,7 @@ def tier_edgar_month(warehouse: Warehouse, tenant_id: str, month: str, cold_url:
         c = s.table("cold_files")
         report.already_cold = s.count("cold_files", c.c.data_class == CLASS, c.c.month == month,
                                       c.c.status == "cold")
+    report.stale_temps_removed = sweep_stale_temps(cold, month_rel(tenant_id, month), started)
     for report.attempts in range(1, attempts + 1):
         try:
             dst = _tier_once(warehouse, cold, report)
@@ -113,8 +127,10 @@ def tier_edgar_month(warehouse: Warehouse, tenant_id: str, month: str, cold_url:
     _write_manifest(warehouse, cold, tenant_id, month, report.manifest_url)
     _audit(warehouse, tenant_id, "tier", CLASS, month, actor,
            {"rows": report.rows, "bytes": report.bytes, "cold_url": dst, "manifest": report.manifest_url,
-            "tier_batch": report.tier_batch, "sha256": report.sha256, "attempts": report.attempts})
-    log.info("tiered %s raw EDGAR %s: %d documents (%d bytes) to %s", tenant_id, month, report.rows, report.bytes, dst)
+            "tier_batch": report.tier_batch, "sha256": report.sha256, "attempts": report.attempts,
+            "stale_temps_removed": report.stale_temps_removed})
+    log.info("tiered %s raw EDGAR %s: %d documents (%d bytes) to %s, %d stale temporaries removed", tenant_id, month,
+             report.rows, report.bytes, dst, report.stale_temps_removed)
     return report
 
 
@@ -136,7 +152,7 @@ def _tier_once(warehouse: Warehouse, cold: ColdStore, report: EdgarTierReport) -
     """One attempt: stream, verify, record and delete. The cold URL written, or None when nothing was hot."""
     tenant_id, month = report.tenant_id, report.month
     rel = month_rel(tenant_id, month)
-    tmp = cold.path_of(cold.url_of(f"{rel}/.{TABLE}-{uuid.uuid4().hex}.parquet.tmp"))
+    tmp = temp_path(cold.path_of(cold.url_of(f"{rel}/{TABLE}.parquet")))
     cold.fs.create_dir(posixpath.dirname(tmp), recursive=True)
     writer = BatchWriter(cold, tmp)
     try:

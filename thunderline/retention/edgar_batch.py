@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from thunderline.durable_files import fsync_path
+from thunderline.faults import fault_point
 from thunderline.retention.coldstore import ColdStore
 from thunderline.store.schema import JSONType, raw_edgar_docs
 
@@ -86,6 +87,7 @@ class BatchWriter:
         self.rows += len(rows)
         self.row_groups += 1
         self.peak_rows = max(self.peak_rows, len(rows))
+        fault_point("retention.edgar_writing")  # a chunk written to the batch's temporary, not moved yet
 
     def close(self) -> None:
         self._writer.close()

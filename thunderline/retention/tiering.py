@@ -7,6 +7,8 @@ re-run finishes the month: a file already recorded cold only loses its hot copy 
 copy is checked again); an unrecorded cold copy is simply written again. The manifest
 (``manifest.json`` beside the month's files: every file, its sha256, size and rows) is rewritten
 at the end of each run from the table, so it always lists what the month holds in cold storage.
+A ``kill -9`` mid-copy leaves a hidden temporary in the month's cold directory; each run first removes
+the ones created before it started (``coldstore.sweep_stale_temps``), and reports how many.
 
 Tenant isolation: rows come from the tenant's own session (row-level security on PostgreSQL),
 and every hot path must lie in the tenant's own lake partition (``Lake.partition_dir``) —
@@ -25,7 +27,15 @@ import pyarrow.fs as pafs
 
 from thunderline.faults import fault_point
 from thunderline.hashing import content_id
-from thunderline.retention.coldstore import ColdStore, copy_file, open_cold, sha256_of, write_bytes
+from thunderline.retention.coldstore import (
+    ColdStore,
+    copy_file,
+    now_us,
+    open_cold,
+    sha256_of,
+    sweep_stale_temps,
+    write_bytes,
+)
 from thunderline.retention_policy import is_past
 from thunderline.store.lake import Lake
 from thunderline.store.schema import utcnow
@@ -50,6 +60,7 @@ class TierReport:
     already_cold: int = 0  # recorded cold by an earlier run
     bytes: int = 0
     symbols: list[str] = field(default_factory=list)
+    stale_temps_removed: int = 0  # temporaries of interrupted runs removed from the month's cold directory
 
 
 def month_rel(tenant_id: str, month: str) -> str:
@@ -68,6 +79,7 @@ def _hot_path(lake: Lake, tenant_id: str, row: dict) -> Path:
 def tier_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, cold_url: str, *,
                actor: str = "cli") -> TierReport:
     """Move ``tenant_id``'s tick files of ``month`` to ``cold_url``; idempotent, crash-safe (module docstring)."""
+    started = now_us()
     cold = open_cold(cold_url)
     with warehouse.session(tenant_id) as s:
         t = s.table("raw_tick_batches")
@@ -75,6 +87,7 @@ def tier_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, col
         c = s.table("cold_files")
         recorded = {r["id"]: r for r in s.select("cold_files", c.c.data_class == "raw_ticks", c.c.month == month)}
     report = TierReport(tenant_id, month, cold_url, symbols=sorted({b["symbol"] for b in batches}))
+    report.stale_temps_removed = sweep_stale_temps(cold, month_rel(tenant_id, month), started)
     if not batches:
         return report
     report.tier_batch = content_id("cold_tier", [tenant_id, month, [b["id"] for b in batches]])
@@ -92,9 +105,9 @@ def tier_month(warehouse: Warehouse, lake: Lake, tenant_id: str, month: str, col
     _audit(warehouse, tenant_id, "tier", "raw_ticks", month, actor,
            {"files": report.files, "already_cold": report.already_cold, "bytes": report.bytes,
             "cold_url": cold.url_of(month_rel(tenant_id, month)), "manifest": report.manifest_url,
-            "tier_batch": report.tier_batch})
-    log.info("tiered %s %s: %d files (%d bytes) to %s, %d already cold", tenant_id, month, report.files,
-             report.bytes, cold_url, report.already_cold)
+            "tier_batch": report.tier_batch, "stale_temps_removed": report.stale_temps_removed})
+    log.info("tiered %s %s: %d files (%d bytes) to %s, %d already cold, %d stale temporaries removed", tenant_id,
+             month, report.files, report.bytes, cold_url, report.already_cold, report.stale_temps_removed)
     return report
 
 
