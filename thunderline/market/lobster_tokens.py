@@ -31,6 +31,25 @@ def _skip_line(buf, pos):  # pragma: no cover - compiled
     return pos + 1
 
 
+@numba.njit(cache=True, inline="always")
+def _signed_int(buf, pos, size):  # pragma: no cover - compiled
+    """``[+-]?[0-9]{1,18}`` at ``pos``: (value, position after it, whether the grammar held)."""
+    neg = False
+    if pos < size and (buf[pos] == _MINUS or buf[pos] == _PLUS):
+        neg = buf[pos] == _MINUS
+        pos += 1
+    x = 0
+    nd = 0
+    while pos < size:
+        d = np.int64(buf[pos]) - _ZERO
+        if d < 0 or d > 9:
+            break
+        x = x * 10 + d
+        nd += 1
+        pos += 1
+    return (-x if neg else x), pos, 0 < nd <= 18
+
+
 @numba.njit(cache=True)
 def orderbook_rows(buf, n, apx, aszf, bpx, bszf, bad):  # pragma: no cover - compiled
     """``n`` orderbook lines of ``buf`` into (n, L) arrays: ask px, ask size, bid px, bid size (a dummy
@@ -43,23 +62,11 @@ def orderbook_rows(buf, n, apx, aszf, bpx, bszf, bad):  # pragma: no cover - com
         ok = True
         for k in range(L):
             for f in range(4):
-                neg = False
-                if pos < size and (buf[pos] == _MINUS or buf[pos] == _PLUS):
-                    neg = buf[pos] == _MINUS
-                    pos += 1
-                x = 0
-                nd = 0
-                while pos < size:
-                    d = np.int64(buf[pos]) - _ZERO
-                    if d < 0 or d > 9:
-                        break
-                    x = x * 10 + d
-                    nd += 1
-                    pos += 1
-                if nd == 0 or nd > 18:
+                x, pos, good = _signed_int(buf, pos, size)
+                if not good:
                     ok = False
                     break
-                v[f] = -x if neg else x
+                v[f] = x
                 if k < L - 1 or f < 3:
                     if pos < size and buf[pos] == _COMMA:
                         pos += 1
@@ -120,23 +127,11 @@ def message_rows(buf, n, ns, typ, size_, price, direction, bad):  # pragma: no c
         else:
             pos += 1
             for k in range(5):
-                neg = False
-                if pos < size and (buf[pos] == _MINUS or buf[pos] == _PLUS):
-                    neg = buf[pos] == _MINUS
-                    pos += 1
-                x = 0
-                nd = 0
-                while pos < size:
-                    d = np.int64(buf[pos]) - _ZERO
-                    if d < 0 or d > 9:
-                        break
-                    x = x * 10 + d
-                    nd += 1
-                    pos += 1
-                if nd == 0 or nd > 18:
+                x, pos, good = _signed_int(buf, pos, size)
+                if not good:
                     ok = False
                     break
-                out[k] = -x if neg else x
+                out[k] = x
                 if k < 4:
                     if pos < size and buf[pos] == _COMMA:
                         pos += 1
