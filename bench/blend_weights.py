@@ -13,7 +13,10 @@ rank IC on the test period at 250 ms and 1 s, against the best single expert cho
 Weightings:
 
 * ``ic2``: :func:`~thunderline.decisions.stacking.ic_weighted_scale`, today's fallback (on every case
-  measured so far the select stage kept it, so its rows equal ``decision_quality.py``'s blend);
+  measured so far the select stage kept it, so its rows equal ``decision_quality.py``'s blend): near-copies
+  (out-of-fold rank correlation ≥ ``REDUNDANT_RHO``) share one weight;
+* ``ic2_all``: the same without grouping near-copies (the fallback before 2026-12-04: every useful expert
+  its own IC²);
 * ``corr_cv``: ``min βᵀRβ − 2βᵀr + λ‖β − β₀‖²``, β ≥ 0, on the standardised useful scores (``R`` their
   correlation, ``r`` their correlation with the stacking target, ``β₀`` the IC² weights scaled to fit),
   λ by the mean rank IC over the purged folds (weights fitted on the other folds; ties to the larger λ).
@@ -129,9 +132,10 @@ def weightings(names, S, y, fold) -> tuple[dict[str, np.ndarray], dict]:
     rows = (fold >= 0) & np.isfinite(y) & np.isfinite(S).all(axis=1)
     S, y, fold = S[rows], y[rows], fold[rows]
     icw, _ = ic_weighted_scale(S, y, names)
+    icw_all, _ = ic_weighted_scale(S, y, names, rho=float("inf"))
     lam, cv = choose_lambda(S, y, fold, one_se=False)
     lam1, _ = choose_lambda(S, y, fold, one_se=True)
-    out = {"ic2": np.array([icw[n] for n in names]), "corr_cv": corr_coefficients(S, y, lam),
+    out = {"ic2": np.array([icw[n] for n in names]), "ic2_all": np.array([icw_all[n] for n in names]), "corr_cv": corr_coefficients(S, y, lam),
            "corr_1se": corr_coefficients(S, y, lam1)}
     return out, {"lambda_cv": lam, "lambda_1se": lam1, "cv_rank_ic": {str(k): v for k, v in cv.items()}}
 
@@ -160,7 +164,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     gens = {"amzn": lambda: dq.amzn_cases(a.cuts), "synthetic": lambda: dq.synthetic_cases(a.seeds, a.synthetic_ticks),
             "demo": dq.demo_case, "lobster": lambda: dq.lobster_cases(a.lobster)}
-    keys = ("ic2", "corr_cv", "corr_1se")
+    keys = ("ic2", "ic2_all", "corr_cv", "corr_1se")
     out = []
     print(f"{'case':<34}{'h':>6}" + "".join(f"{k + ' -best':>16}" for k in keys) + "  λ cv / 1se (best expert)")
     for kind in a.cases.split(","):

@@ -133,6 +133,33 @@ def test_ic_weighted_fallback_weighs_each_useful_expert_by_its_out_of_fold_ic_an
     assert sorted(alpha0.values()) == [0.0, 1.0]
 
 
+def test_near_copies_of_one_expert_count_once_in_the_ic_weighted_average():
+    """Three near-copies of one signal (the logistic order-flow experts at two horizons and penalties) and one
+    expert with other information of the same strength: each piece of information gets the same weight,
+    the copies sharing theirs, so the blend beats both on fresh data; counting every copy (``rho`` > 1) lets
+    the copies outweigh the other expert three to one and the blend falls behind the grouped one."""
+    rng = np.random.default_rng(5)
+
+    def draw(n):
+        a, b = rng.standard_normal(n), rng.standard_normal(n)
+        y = np.sign(a + b + 2.0 * rng.standard_normal(n))
+        copies = [a + 0.2 * rng.standard_normal(n) for _ in range(3)]
+        return np.column_stack([b, *copies]), y
+
+    names = ["trees", "logit_h1", "logit_h1_l2", "logit_h4"]
+    S, y = draw(30_000)
+    alpha, info = ic_weighted_scale(S, y, names)
+    assert info["redundant"] == [["logit_h1", "logit_h1_l2", "logit_h4"]]
+    copies = sum(alpha[n] for n in names[1:])
+    assert copies == pytest.approx(alpha["trees"], rel=0.15)  # one IC² each, whoever holds it
+    every, every_info = ic_weighted_scale(S, y, names, rho=float("inf"))
+    assert every_info["redundant"] == [] and sum(every[n] for n in names[1:]) > 2.5 * every["trees"]
+    S2, y2 = draw(30_000)
+    grouped = rank_ic(S2 @ np.array([alpha[n] for n in names]), y2)
+    assert grouped > rank_ic(S2 @ np.array([every[n] for n in names]), y2) + 0.005
+    assert grouped > max(rank_ic(S2[:, j], y2) for j in range(4)) + 0.02
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 6), st.integers(0, 10_000_000), st.integers(50, 400))
 def test_purged_folds_cover_every_row_once_and_train_never_near_the_block(k, purge, n):

@@ -226,7 +226,8 @@ def _candidates(state: RouterState, names: Sequence[str], S: np.ndarray, y: np.n
     stacked = BlendSpec((1.0, 1.0), per_share(alpha, share), horizon_ms)
     gates = _gates(state, names, S, alpha, X, y)
     regime, regime_info = regime_gates(state, names, S, useful, X, y)
-    info.update(near_best=near_info["members"], ic_weighted=icw_info["members"], regime_gate=regime_info)
+    info.update(near_best=near_info["members"], ic_weighted=icw_info["members"],
+                ic_weighted_redundant=icw_info["redundant"], regime_gate=regime_info)
     cands = {
         "ic_weighted": _with_layers(state, full_capacity=True, p=1.0, gates=zeros,
                                     blend=BlendSpec((1.0, 1.0), useful, horizon_ms)),
@@ -309,7 +310,8 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
     final_blend = BlendSpec(thresholds, final_cands[chosen].blend.scale, horizon_ms, {
         "chosen": chosen, "select_rank_ic": ics, "stack_windows": int(rows.sum()),
         "select_windows": int(len(windows_sel)), "best_expert": info["best"],
-        "near_best": near_info["members"], "ic_weighted": info["ic_weighted"], "select_effective_n": n_eff,
+        "near_best": near_info["members"], "ic_weighted": info["ic_weighted"],
+        "ic_weighted_redundant": info["ic_weighted_redundant"], "select_effective_n": n_eff,
         "fee_bps": fee_bps,
         "shrinkage_lambda": info["lambda"]})
     final = dataclasses.replace(final_cands[chosen], blend=final_blend)

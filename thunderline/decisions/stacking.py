@@ -23,7 +23,12 @@ another. So:
   keeps only the experts statistically tied with it (below) narrows to one expert by luck when the
   standard error is counted on overlapping windows, and loses to the after-the-fact best by up to
   0.06 rank IC; weighting every useful expert by IC² keeps the strong ones in front and lets
-  experts with different information (order flow, momentum) average their errors out.
+  experts with different information (order flow, momentum) average their errors out. Experts that
+  are near-copies of each other (every pair's out-of-fold rank correlation ≥ ``REDUNDANT_RHO``:
+  the logistic order-flow experts at 250 ms and 1 s, the same model with another penalty) carry one
+  piece of information and count once (:func:`redundant_groups`): the group weighs its best member's
+  IC², shared among members in proportion to their IC². Without that, three logistic copies
+  outweighed the one boosted-tree order-flow expert three to one, whatever their information.
 * :func:`near_best_scale` (a candidate; the fallback before the IC-weighted average): the
   equal-weight average of the standardised scores of every expert whose out-of-fold rank IC is
   within ``z`` standard errors of the best one's (``sqrt(2(1−ρ)/n)``, ρ their rank correlation).
@@ -38,7 +43,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import nnls
+from scipy.spatial.distance import squareform
 from scipy.stats import rankdata
 
 #: Contiguous purged folds of the training period (out-of-fold scores, choice of λ).
@@ -106,6 +113,10 @@ def _useful(S: np.ndarray, y: np.ndarray, min_t: float) -> tuple[list[int], int,
 
 #: The IC-weighted fallback weighs a standardised expert by its out-of-fold rank IC to this power.
 IC_POWER = 2.0
+#: Experts whose out-of-fold scores have rank correlation ≥ this, pair by pair, count once in the IC-weighted
+#: average (their information is the same). 0.8 and 0.95 measured alike on the 32 case × horizon pairs of
+#: ``bench/blend_weights.py`` (docs/decisions.md); experts that read other features sit at 0.4-0.75.
+REDUNDANT_RHO = 0.9
 #: How many standard errors of the IC difference an expert may trail the best and still join the near-best average.
 NEAR_Z = 2.0
 
@@ -145,13 +156,30 @@ def near_best_scale(S: np.ndarray, y: np.ndarray, names: Sequence[str], *, z: fl
                    "rank_ic": {names[j]: float(stats[j][0]) for j in members}}
 
 
+def redundant_groups(S: np.ndarray, members: Sequence[int], rho: float = REDUNDANT_RHO) -> list[list[int]]:
+    """The columns ``members`` of ``S`` grouped so that every pair inside a group has rank correlation ≥ ``rho``
+    (complete linkage); singletons for the rest. Groups and their members in column order (deterministic)."""
+    members = list(members)
+    if len(members) < 2:
+        return [[j] for j in members]
+    R = np.corrcoef(np.column_stack([rankdata(S[:, j]) for j in members]), rowvar=False)
+    D = 1.0 - np.clip(np.nan_to_num(R, nan=0.0), -1.0, 1.0)
+    np.fill_diagonal(D, 0.0)
+    labels = fcluster(linkage(squareform(D, checks=False), method="complete"), t=1.0 - rho, criterion="distance")
+    groups: dict[int, list[int]] = {}
+    for j, g in zip(members, labels):
+        groups.setdefault(int(g), []).append(j)
+    return sorted(groups.values())
+
+
 def ic_weighted_scale(S: np.ndarray, y: np.ndarray, names: Sequence[str], *, min_t: float = MIN_T,
-                      power: float = IC_POWER) -> tuple[dict, dict]:
+                      power: float = IC_POWER, rho: float = REDUNDANT_RHO) -> tuple[dict, dict]:
     """α per expert for the IC-weighted average (module docstring): ``IC^power / sd`` of its out-of-fold
     score for every expert whose out-of-fold rank IC has t > ``min_t`` (0 for the rest; the best alone
-    when none has), the largest α = 1. Once standardised, each useful expert counts in proportion to the
-    share of the move it explained out of fold (IC², with the default power). Returns (α, {"members",
-    "best", "rank_ic"})."""
+    when none has), the largest α = 1; near-copies (:func:`redundant_groups` at ``rho``; ``rho`` > 1: none)
+    share the weight of their best member. Once standardised, each piece of information counts in
+    proportion to the share of the move it explained out of fold (IC², with the default power). Returns
+    (α, {"members", "best", "rank_ic", "redundant"})."""
     S = np.asarray(S, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(y) & np.isfinite(S).all(axis=1)
@@ -159,7 +187,13 @@ def ic_weighted_scale(S: np.ndarray, y: np.ndarray, names: Sequence[str], *, min
     useful, best, stats = _useful(S, y, min_t)
     members = useful or ([best] if len(names) else [])
     sd = S.std(axis=0) if len(y) else np.ones(S.shape[1])
-    w = {j: (max(stats[j][0], 0.0) ** power / sd[j] if sd[j] > 0 else 0.0) for j in members}
+    groups = redundant_groups(S, members, rho) if len(y) > 2 and rho <= 1.0 else [[j] for j in members]
+    w = {}
+    for group in groups:
+        ic = np.array([max(stats[j][0], 0.0) ** power for j in group])
+        share = ic / ic.sum() if ic.sum() > 0 else np.zeros(len(group))
+        for j, v in zip(group, ic.max() * share):
+            w[j] = float(v / sd[j]) if sd[j] > 0 else 0.0
     top = max(w.values(), default=0.0)
     alpha = {n: 0.0 for n in names}
     for j, v in w.items():
@@ -168,7 +202,8 @@ def ic_weighted_scale(S: np.ndarray, y: np.ndarray, names: Sequence[str], *, min
         alpha[names[best]] = 1.0
     return alpha, {"members": sorted(names[j] for j in members if alpha[names[j]] > 0),
                    "best": names[best] if len(names) else None,
-                   "rank_ic": {names[j]: float(stats[j][0]) for j in members}}
+                   "rank_ic": {names[j]: float(stats[j][0]) for j in members},
+                   "redundant": [sorted(names[j] for j in g) for g in groups if len(g) > 1]}
 
 
 def stack_weights(S: np.ndarray, y: np.ndarray, names: Sequence[str], fold_id: np.ndarray | None = None, *,
