@@ -3,6 +3,8 @@ the walk-forward never lets a training label see the test period, and the report
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, sco
 from thunderline.decisions.gates import fit_gate
 from thunderline.decisions.stacking import ic_weighted_scale, near_best_scale, purged_folds, stack_weights
 from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
-from thunderline.evaluation.walkforward import Fold, FoldResult, report_rows, walk_forward_folds
+from thunderline.evaluation.walkforward import Fold, FoldResult, format_table, report_rows, walk_forward_folds
 from thunderline.labels.clock import QuoteMids
 
 
@@ -273,19 +275,27 @@ def test_decision_stack_fits_on_out_of_fold_scores_and_refits_experts_on_the_who
     the whole training period."""
     from thunderline.decisions.fitting import fit_decision_stack
     from thunderline.decisions.stacking import CV_FOLDS, SHRINK_GRID
-    from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME
+    from thunderline.experts.catalog import DEFAULT_SPECS_BY_NAME, FILING_FEATURES
 
     from .learning_data import planted_windows
 
     wins = planted_windows(n_symbols=2, n_windows=1200, seed=7)
+    wins = [dataclasses.replace(w, features={k: v for k, v in w.features.items() if k not in FILING_FEATURES})
+            for w in wins]  # no filings (a symbol without EDGAR history)
     mids = {}
     for sym in sorted({w.key for w in wins}):
         ws = sorted((w for w in wins if w.key == sym), key=lambda w: w.window_start_us)
         ts = np.array([w.window_end_us for w in ws], dtype=np.int64)
         mids[sym] = QuoteMids(ts, 100 * np.exp(np.cumsum([w.features["mid_return"] for w in ws])))
-    specs = [DEFAULT_SPECS_BY_NAME[n] for n in ("order_flow_logit_h1", "momentum_gbm_h1_shallow", "ofi_linear_h1")]
+    specs = [DEFAULT_SPECS_BY_NAME[n] for n in ("order_flow_logit_h1", "momentum_gbm_h1_shallow", "ofi_linear_h1",
+                                                  "filing_logit_h10")]
     fit = fit_decision_stack(wins, mids, specs=specs, d=8)
     r = fit.report
+    # no filings: the filing expert cannot be trained, and the report (and the evaluation table) says why
+    assert list(r["skipped"]) == ["filing_logit_h10"] and "filing_logit_h10" not in fit.experts
+    fold = Fold(0, 0, 1, 2, 3)
+    table = format_table(FoldResult(fold, [], {}, {}, r, {"clock": {}, "chained_windows": {}}, (0.1, 0.1), 0))
+    assert f"not trained, left out of the blend: filing_logit_h10 ({r['skipped']['filing_logit_h10']})" in table
     assert r["cv_folds"] == CV_FOLDS and r["stack_windows"] == len(wins)
     assert r["stacking"]["final"]["lambda"] in SHRINK_GRID
     assert fit.state.scale_of("order_flow_logit_h1") > 0.5

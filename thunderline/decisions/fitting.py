@@ -388,7 +388,8 @@ def fit_decision_stack(windows: Sequence, mids: Mapping[str, QuoteMids], *, seed
               "select_windows": len(sel_idx), "label_gap_rate": gap, "blend": fit.state.blend.to_json(),
               "chosen": fit.chosen, "select_rank_ic": fit.candidates, "calibrate_stats": fit.expert_stats,
               "stacking": fit.stacking, "thresholds": fit.thresholds, "versions": versions,
-              "train_info": {n: dict(fx.train_info) for n, fx in fitted.items()}}
+              "train_info": {n: dict(fx.train_info) for n, fx in fitted.items()},
+              "skipped": dict(sorted(skipped.items()))}
     return StackFit(fitted, fit.state, report, skipped)
 
 

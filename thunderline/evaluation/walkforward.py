@@ -228,6 +228,8 @@ def format_table(res: FoldResult) -> str:
                      f"{r['rank_ic']:>+8.4f} [{r['rank_ic_lo']:+.3f},{r['rank_ic_hi']:+.3f}]"
                      f"{r['ic']:>+10.4f} [{r['ic_lo']:+.3f},{r['ic_hi']:+.3f}]"
                      f"{r['hit_rate']:>7.3f}{r['turnover']:>7.3f}{r['net_bps']:>11.1f}{r.get('null_band', np.nan):>8.4f}")
+    for name, why in (res.fit_report.get("skipped") or {}).items():
+        lines.append(f"not trained, left out of the blend: {name} ({why})")
     for h, c in res.control.items():
         lines.append(f"shuffled labels at {h}ms: every model inside ±{c['band']:.4f}: {c['all_inside']} "
                      f"(largest |rank IC| {max(abs(v) for v in c['rank_ic'].values() if np.isfinite(v)):.4f})")
