@@ -23,6 +23,12 @@ Weightings:
   λ = 0 is non-negative least squares (a weaker copy of a stronger expert earns nothing), λ = ∞ is ``ic2``;
 * ``corr_1se``: the same, λ the largest within one paired standard error (over folds) of the best.
 
+And ``oracle``: non-negative weights fitted on the test period's own moves — roughly how far any fixed
+linear weighting of these experts could get above the best one (least squares on the ranked moves maximises
+the blend's correlation with the ranks, not its own rank IC, so a fitted weighting can come out a little
+above it). Where it is near 0 the experts carry the same information, and only a more diverse expert, not
+a better weighting, can lift the blend.
+
 Not a pass/fail check: it prints per case and horizon blend − best expert, and over all pairs how often
 each weighting is ≥ the best expert and its mean difference. Deterministic (same seeds, same numbers).
 """
@@ -44,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import decision_quality as dq  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import nnls  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+from scipy.stats import rankdata, spearmanr  # noqa: E402
 
 from thunderline.decisions.stacking import MIN_T, _useful, ic_weighted_scale, rank_ic_t  # noqa: E402
 
@@ -149,8 +155,22 @@ def run_case(name, windows, mids, fold) -> dict:
         experts = {n: _ric(St[:, j], r) for j, n in enumerate(names)}
         best = max(experts, key=experts.get)
         res["horizons"][h] = {"best_expert": best, "best": experts[best],
-                              **{k: _ric(St @ b, r) - experts[best] for k, b in ws.items()}}
+                              **{k: _ric(St @ b, r) - experts[best] for k, b in ws.items()},
+                              "oracle": _ric(St @ oracle_coefficients(St, r), r) - experts[best]}
     return res
+
+
+def oracle_coefficients(St: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Non-negative least squares of the test period's ranked move on its own standardised expert scores: about
+    the best any fixed linear weighting could have done, fitted on the answers. A ceiling to compare with, never
+    a candidate."""
+    ok = np.isfinite(r) & np.isfinite(St).all(axis=1)
+    sd = St[ok].std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    Z = (St[ok] - St[ok].mean(axis=0)) / sd
+    yr = rankdata(r[ok])
+    b, _ = nnls(Z, (yr - yr.mean()) / (yr.std() or 1.0))
+    return b / sd
 
 
 def main(argv=None) -> int:
@@ -164,7 +184,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     gens = {"amzn": lambda: dq.amzn_cases(a.cuts), "synthetic": lambda: dq.synthetic_cases(a.seeds, a.synthetic_ticks),
             "demo": dq.demo_case, "lobster": lambda: dq.lobster_cases(a.lobster)}
-    keys = ("ic2", "ic2_all", "corr_cv", "corr_1se")
+    keys = ("ic2", "ic2_all", "corr_cv", "corr_1se", "oracle")
     out = []
     print(f"{'case':<34}{'h':>6}" + "".join(f"{k + ' -best':>16}" for k in keys) + "  λ cv / 1se (best expert)")
     for kind in a.cases.split(","):
