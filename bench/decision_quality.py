@@ -15,6 +15,10 @@ stored windows and lake quotes):
 * ``demo``: the demo's live month (its two symbols and seeds), one fold over the first half, as
   ``make demo``'s ``signal_evaluation``.
 
+``--candidates`` also scores every select-stage candidate (the IC-weighted average, near-best, stacked,
+regime and learned gates with soft, sparse and Expert-Choice routing), each refitted on all out-of-fold rows
+as the chosen one is, on the test period — what the select stage's choice cost or saved.
+
 Printed per case and horizon: blend rank IC, blend − best single expert (chosen after the fact on the
 test period), blend − linear OFI line, blend hit rate on moved windows, whether shuffled labels stay
 inside the null band, and the candidate the select stage chose. The last lines count, over all cases,
@@ -126,6 +130,45 @@ def demo_case():
     yield _synthetic_case(specs, f"demo market {LIVE_MONTH}")
 
 
+def fit_case(windows, mids, fold):
+    """The decision stack of the fold's training period, fitted as ``evaluate_fold`` fits it."""
+    from thunderline.decisions.fitting import fit_decision_stack
+    from thunderline.evaluation.walkforward import split_fold
+
+    train, _ = split_fold(sorted(windows, key=lambda w: (w.key, w.window_start_us)), fold)
+    return fit_decision_stack(train, mids, known_until_us=fold.train_end_us)
+
+
+def candidate_ics(stack, windows, mids, fold) -> dict:
+    """Per horizon, every select-stage candidate's rank IC on the test period minus the best single expert's."""
+    from scipy.stats import spearmanr
+
+    from thunderline.decisions.fitting import _scores, clock_returns_for
+    from thunderline.decisions.pipeline import decide
+    from thunderline.decisions.seeding import training_frame
+    from thunderline.evaluation.walkforward import split_fold
+
+    _, test = split_fold(sorted(windows, key=lambda w: (w.key, w.window_start_us)), fold)
+    df = training_frame(test)
+    rets = clock_returns_for(df, mids, HORIZONS, known_until_us=fold.test_end_us + 5000 * 1000)  # as the bench evaluates: to 5 s
+    scores = [_scores(e, df) for _, e in sorted(stack.experts.items())]
+    zs = {k: np.concatenate([decide(test[i:i + 4096], st, dict(stack.experts), tenant_id="default",
+                                    enforce_budgets=False).blended_score for i in range(0, len(test), 4096)])
+          for k, st in stack.alternatives.items()}
+
+    def ric(z, r):
+        ok = np.isfinite(r)
+        v = spearmanr(z[ok], r[ok]).statistic if ok.sum() > 2 and np.ptp(z[ok]) > 0 else 0.0
+        return float(v) if np.isfinite(v) else 0.0
+
+    out = {}
+    for h in HORIZONS:
+        r = rets[h]["fwd_return"].to_numpy()
+        best = max(ric(s, r) for s in scores)
+        out[h] = {k: ric(z, r) - best for k, z in zs.items()}
+    return out
+
+
 def summarise(name: str, res) -> dict:
     from thunderline.evaluation.walkforward import BASELINE, BLEND
 
@@ -158,6 +201,8 @@ def main(argv=None) -> int:
     ap.add_argument("--permutations", type=int, default=100)
     ap.add_argument("--json", help="write every case's summary here")
     ap.add_argument("--table", action="store_true", help="also print each case's full table (thunderline evaluate's)")
+    ap.add_argument("--candidates", action="store_true",
+                    help="also score every select-stage candidate (refitted like the chosen one) on the test period")
     args = ap.parse_args(argv)
     from thunderline.evaluation.walkforward import evaluate_fold, format_table
 
@@ -169,11 +214,14 @@ def main(argv=None) -> int:
     for kind in kinds:
         for name, windows, mids, fold in gens[kind]():
             c0 = time.process_time()
+            stack = fit_case(windows, mids, fold)
             res = evaluate_fold(windows, mids, fold, horizons_ms=(250, 1000, 5000), n_boot=args.bootstrap,
-                                n_perm=args.permutations)
+                                n_perm=args.permutations, stack=stack)
             if args.table:
                 print(format_table(res), flush=True)
             s = summarise(name, res)
+            if args.candidates:
+                s["candidates"] = candidate_ics(stack, windows, mids, fold)
             s["cpu_s"] = time.process_time() - c0
             summaries.append(s)
             for h, v in s["horizons"].items():
@@ -182,12 +230,20 @@ def main(argv=None) -> int:
                       flush=True)
             print(f"{'':<34}  select {json.dumps({k: round(x, 4) for k, x in (s['select_rank_ic'] or {}).items()})}"
                   f"; {s['cpu_s']:.0f} CPU-s", flush=True)
+            for h, d in s.get("candidates", {}).items():
+                print(f"{'':<34}{h:>4}ms candidates on the test period, − best expert: "
+                      + ", ".join(f"{k} {v:+.4f}" for k, v in d.items()), flush=True)
     pairs = [v for s in summaries for v in s["horizons"].values()]
     print(f"blend ≥ best expert on {sum(v['vs_best'] >= 0 for v in pairs)}/{len(pairs)} case × horizon pairs "
           f"(worst {min(v['vs_best'] for v in pairs):+.4f}, mean {np.mean([v['vs_best'] for v in pairs]):+.4f}); "
           f"≥ linear OFI on {sum(v['vs_ofi'] >= 0 for v in pairs)}/{len(pairs)}; "
           f"hit ≥ 0.58 on {sum(v['hit'] >= 0.58 for v in pairs)}/{len(pairs)}; "
           f"null ok on {sum(v['null_ok'] for v in pairs)}/{len(pairs)}")
+    if args.candidates:
+        for k in summaries[0]["candidates"][HORIZONS[0]] if summaries else ():
+            d = np.array([s["candidates"][h][k] for s in summaries for h in HORIZONS])
+            print(f"candidate {k:<20} ≥ best expert on {int((d >= 0).sum())}/{d.size}, mean {d.mean():+.4f}, "
+                  f"worst {d.min():+.4f}")
     if args.json:
         Path(args.json).write_text(json.dumps(summaries, indent=1, default=float))
     return 0

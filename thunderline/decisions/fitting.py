@@ -165,6 +165,9 @@ class BlendFit:
     expert_stats: dict[str, dict] = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
     stacking: dict = field(default_factory=dict)
+    #: every candidate refitted on all out-of-fold rows, the chosen one among them: what the others would have
+    #: decided (``bench/decision_quality.py --candidates`` scores them on the test period); never registered
+    alternatives: dict[str, RouterState] = field(default_factory=dict)
 
 
 @dataclass
@@ -315,7 +318,7 @@ def fit_blend(state: RouterState, oof: OutOfFold, y: np.ndarray, windows_sel: Se
         "fee_bps": fee_bps,
         "shrinkage_lambda": info["lambda"]})
     final = dataclasses.replace(final_cands[chosen], blend=final_blend)
-    return BlendFit(final, chosen, ics, stats, th_info, {"select": early_fit["info"], "final": info})
+    return BlendFit(final, chosen, ics, stats, th_info, {"select": early_fit["info"], "final": info}, final_cands)
 
 
 def _scores(expert, df: pd.DataFrame) -> np.ndarray:
@@ -336,6 +339,7 @@ class StackFit:
     state: RouterState
     report: dict
     skipped: dict[str, str] = field(default_factory=dict)
+    alternatives: dict[str, RouterState] = field(default_factory=dict)  # BlendFit.alternatives
 
 
 def fit_decision_stack(windows: Sequence, mids: Mapping[str, QuoteMids], *, seed: int = 0, specs=None,
@@ -390,7 +394,7 @@ def fit_decision_stack(windows: Sequence, mids: Mapping[str, QuoteMids], *, seed
               "stacking": fit.stacking, "thresholds": fit.thresholds, "versions": versions,
               "train_info": {n: dict(fx.train_info) for n, fx in fitted.items()},
               "skipped": dict(sorted(skipped.items()))}
-    return StackFit(fitted, fit.state, report, skipped)
+    return StackFit(fitted, fit.state, report, skipped, fit.alternatives)
 
 
 def _train_all(specs, df: pd.DataFrame, labels: pd.DataFrame, seed: int, rows: np.ndarray | None = None,
