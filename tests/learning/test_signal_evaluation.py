@@ -293,6 +293,7 @@ def test_decision_stack_fits_on_out_of_fold_scores_and_refits_experts_on_the_who
     r = fit.report
     # no filings: the filing expert cannot be trained, and the report (and the evaluation table) says why
     assert list(r["skipped"]) == ["filing_logit_h10"] and "filing_logit_h10" not in fit.experts
+    assert f"no row has {', '.join(FILING_FEATURES)}" in r["skipped"]["filing_logit_h10"]
     fold = Fold(0, 0, 1, 2, 3)
     table = format_table(FoldResult(fold, [], {}, {}, r, {"clock": {}, "chained_windows": {}}, (0.1, 0.1), 0))
     assert f"not trained, left out of the blend: filing_logit_h10 ({r['skipped']['filing_logit_h10']})" in table

@@ -158,9 +158,11 @@ def train_expert(spec: ExpertSpec, features_df: pd.DataFrame, labels: Any, seed:
     n_use = int(use.sum())
     classes, counts = np.unique(y[use].astype(str), return_counts=True) if n_use else (np.array([]), np.array([]))
     if n_use < MIN_TRAINING_ROWS or classes.size < 2:
+        absent = [f for j, f in enumerate(spec.features) if not np.isfinite(X[:, j]).any()]
+        why = f"; no row has {', '.join(absent)}" if absent and len(features_df) else ""
         raise ExpertInputError(
             f"expert {spec.name!r}: only {n_use} usable rows with {classes.size} label classes "
-            f"(need >= {MIN_TRAINING_ROWS} rows and 2 classes)"
+            f"(need >= {MIN_TRAINING_ROWS} rows and 2 classes){why}"
         )
     est = build_estimator(spec, seed)
     with single_threaded(user_api=None):
