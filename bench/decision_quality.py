@@ -141,11 +141,10 @@ def fit_case(windows, mids, fold):
 
 def candidate_ics(stack, windows, mids, fold) -> dict:
     """Per horizon, every select-stage candidate's rank IC on the test period minus the best single expert's."""
-    from scipy.stats import spearmanr
-
     from thunderline.decisions.fitting import _scores, clock_returns_for
     from thunderline.decisions.pipeline import decide
     from thunderline.decisions.seeding import training_frame
+    from thunderline.evaluation.signal import rank_ic
     from thunderline.evaluation.walkforward import split_fold
 
     _, test = split_fold(sorted(windows, key=lambda w: (w.key, w.window_start_us)), fold)
@@ -155,17 +154,11 @@ def candidate_ics(stack, windows, mids, fold) -> dict:
     zs = {k: np.concatenate([decide(test[i:i + 4096], st, dict(stack.experts), tenant_id="default",
                                     enforce_budgets=False).blended_score for i in range(0, len(test), 4096)])
           for k, st in stack.alternatives.items()}
-
-    def ric(z, r):
-        ok = np.isfinite(r)
-        v = spearmanr(z[ok], r[ok]).statistic if ok.sum() > 2 and np.ptp(z[ok]) > 0 else 0.0
-        return float(v) if np.isfinite(v) else 0.0
-
     out = {}
     for h in HORIZONS:
         r = rets[h]["fwd_return"].to_numpy()
-        best = max(ric(s, r) for s in scores)
-        out[h] = {k: ric(z, r) - best for k, z in zs.items()}
+        best = max(rank_ic(s, r) for s in scores)
+        out[h] = {k: rank_ic(z, r) - best for k, z in zs.items()}
     return out
 
 
