@@ -23,7 +23,8 @@ Weightings:
   λ = 0 is non-negative least squares (a weaker copy of a stronger expert earns nothing), λ = ∞ is ``ic2``;
 * ``corr_1se``: the same, λ the largest within one paired standard error (over folds) of the best.
 
-And ``oracle``: non-negative weights fitted on the test period's own moves — roughly how far any fixed
+And ``oracle``: :func:`~thunderline.evaluation.signal.weighting_ceiling` (what ``thunderline evaluate`` prints as
+"the best fixed weighting after the fact"), non-negative weights fitted on the test period's own moves — roughly how far any fixed
 linear weighting of these experts could get above the best one (least squares on the ranked moves maximises
 the blend's correlation with the ranks, not its own rank IC, so a fitted weighting can come out a little
 above it). Where it is near 0 the experts carry the same information, and only a more diverse expert, not
@@ -50,9 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import decision_quality as dq  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import nnls  # noqa: E402
-from scipy.stats import rankdata, spearmanr  # noqa: E402
 
 from thunderline.decisions.stacking import MIN_T, _useful, ic_weighted_scale, rank_ic_t  # noqa: E402
+from thunderline.evaluation.signal import rank_ic, weighting_ceiling  # noqa: E402
 
 #: Penalties tried for the correlation-aware weights (standardised units; inf = the IC² prior itself).
 CORR_GRID = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, float("inf"))
@@ -125,14 +126,6 @@ def out_of_fold_and_test(windows, mids, fold):
     return names, S, y, oof.fold, St, {h: test_rets[h]["fwd_return"].to_numpy() for h in dq.HORIZONS}
 
 
-def _ric(z: np.ndarray, r: np.ndarray) -> float:
-    ok = np.isfinite(r) & np.isfinite(z)
-    if ok.sum() < 3 or np.ptp(z[ok]) == 0:
-        return 0.0
-    v = spearmanr(z[ok], r[ok]).statistic
-    return float(v) if np.isfinite(v) else 0.0
-
-
 def weightings(names, S, y, fold) -> tuple[dict[str, np.ndarray], dict]:
     """Each weighting's coefficients (one per expert), fitted on the out-of-fold rows."""
     rows = (fold >= 0) & np.isfinite(y) & np.isfinite(S).all(axis=1)
@@ -152,25 +145,12 @@ def run_case(name, windows, mids, fold) -> dict:
     res = {"case": name, **info, "weights": {k: dict(zip(names, (b / (b.max() or 1.0)).round(4).tolist()))
                                             for k, b in ws.items()}, "horizons": {}}
     for h, r in rets.items():
-        experts = {n: _ric(St[:, j], r) for j, n in enumerate(names)}
+        experts = {n: rank_ic(St[:, j], r) for j, n in enumerate(names)}
         best = max(experts, key=experts.get)
         res["horizons"][h] = {"best_expert": best, "best": experts[best],
-                              **{k: _ric(St @ b, r) - experts[best] for k, b in ws.items()},
-                              "oracle": _ric(St @ oracle_coefficients(St, r), r) - experts[best]}
+                              **{k: rank_ic(St @ b, r) - experts[best] for k, b in ws.items()},
+                              "oracle": weighting_ceiling(dict(zip(names, St.T)), r)["rank_ic"] - experts[best]}
     return res
-
-
-def oracle_coefficients(St: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Non-negative least squares of the test period's ranked move on its own standardised expert scores: about
-    the best any fixed linear weighting could have done, fitted on the answers. A ceiling to compare with, never
-    a candidate."""
-    ok = np.isfinite(r) & np.isfinite(St).all(axis=1)
-    sd = St[ok].std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    Z = (St[ok] - St[ok].mean(axis=0)) / sd
-    yr = rankdata(r[ok])
-    b, _ = nnls(Z, (yr - yr.mean()) / (yr.std() or 1.0))
-    return b / sd
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from thunderline.decisions.fitting import clock_returns_for, fit_thresholds, score_targets
 from thunderline.decisions.gates import fit_gate
 from thunderline.decisions.stacking import ic_weighted_scale, near_best_scale, purged_folds, stack_weights
-from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
+from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality, weighting_ceiling
 from thunderline.evaluation.walkforward import Fold, FoldResult, format_table, report_rows, walk_forward_folds
 from thunderline.labels.clock import QuoteMids
 
@@ -218,6 +218,34 @@ def test_permutation_band_holds_noise_and_rejects_signal():
     # with the labels shuffled every model, the real signal included, falls inside the band
     shuffled = rng.permutation(y)
     assert all(abs(rank_ic(s, shuffled)) <= band["band"] for s in models.values())
+
+
+def test_weighting_ceiling_gains_on_complementary_experts_and_not_on_copies():
+    """The after-the-fact ceiling is well above the best expert when experts see different parts of the move, and
+    about the best expert when the others are noisier copies of it (weight ~0) or noise (weight 0)."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    a, b = rng.standard_normal(n), rng.standard_normal(n)
+    y = a + b + rng.standard_normal(n)
+    noise = rng.standard_normal(n)
+    apart = weighting_ceiling({"sees_a": a, "sees_b": b, "noise": noise}, y)
+    assert apart["gain"] > 0.1 and apart["weights"]["sees_a"] > 0.5 and apart["weights"]["sees_b"] > 0.5
+    assert apart["weights"]["noise"] < 0.05 and apart["best_expert"] in ("sees_a", "sees_b")
+    best = a + b
+    experts = {"best": best, "copy": best + 0.5 * rng.standard_normal(n), "noise": noise}
+    copies = weighting_ceiling(experts, y)
+    assert copies["best_expert"] == "best" and copies["weights"]["best"] == 1.0
+    assert abs(copies["gain"]) < 0.01 and copies["weights"]["copy"] < 0.1
+    assert copies == weighting_ceiling(experts, y)  # deterministic
+    y_nan = y.copy()
+    y_nan[:10] = np.nan  # unlabelled rows are left out, not propagated
+    assert np.isfinite(weighting_ceiling({"best": best}, y_nan)["rank_ic"])
+    assert weighting_ceiling({}, y)["best_expert"] is None
+    fold = Fold(0, 0, 1, 2, 3)
+    table = format_table(FoldResult(fold, [], {}, {}, {}, {"clock": {}, "chained_windows": {}}, (0.1, 0.1), 0,
+                                    ceiling={250: copies}))
+    assert "after the fact at 250ms: the best fixed weighting of the experts" in table
+    assert f"reaches rank IC {copies['rank_ic']:+.4f} (best {copies['best_expert_rank_ic']:+.4f}" in table
 
 
 def test_signal_quality_definitions():

@@ -88,7 +88,8 @@ class EvaluationRun:
                 f"{c['best_expert_rank_ic']:+.4f} ({'≥' if c['beats_best_expert'] else '<'}), linear OFI "
                 f"{c['linear_ofi_rank_ic']:+.4f} ({'≥' if c['beats_linear_ofi'] else '<'}); hit rate on moved "
                 f"windows {c['blend_hit_rate']:.3f}; shuffled labels inside the null band: "
-                f"{c['shuffled_inside_band']}" for v in self.verdicts() for h, c in v.items()]
+                f"{c['shuffled_inside_band']}; the best fixed weighting after the fact {c['weighting_ceiling_rank_ic']:+.4f}"
+                for v in self.verdicts() for h, c in v.items()]
 
 
 def evaluate_period(session, lake, tenant_id: str, *, symbols: Sequence[str], folds: Sequence[Fold], seed: int = 0,
@@ -153,11 +154,16 @@ def log_mlflow(tracking_uri: str, run: EvaluationRun, *, artifact_location: str 
                     v = row.get(m)
                     if v is not None and np.isfinite(v):
                         metrics.append(mlflow.entities.Metric(f"{key}.{m}", float(v), now, 0))
+            for h, c in res.ceiling.items():
+                if np.isfinite(c["rank_ic"]):
+                    metrics.append(mlflow.entities.Metric(f"f{res.fold.index}.weighting_ceiling.{int(h)}ms.rank_ic",
+                                                          float(c["rank_ic"]), now, 0))
         for i in range(0, len(metrics), 900):
             client.log_batch(r.info.run_id, metrics=metrics[i:i + 900])
         client.log_text(r.info.run_id, run.tables(), "evaluation.txt")
         client.log_text(r.info.run_id, json.dumps([{"fold": res.fold.as_dict(), "rows": res.rows,
-                                                    "control": res.control, "fit": res.fit_report,
+                                                    "control": res.control, "ceiling": res.ceiling,
+                                                    "fit": res.fit_report,
                                                     "gap_rates": res.gap_rates} for res in run.results],
                                                   default=_json_default, indent=1), "evaluation.json")
         client.set_terminated(r.info.run_id)

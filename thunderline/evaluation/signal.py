@@ -18,7 +18,12 @@ windows of a test period, against the realised clock-label return at horizon h:
   ``net_bps_per_trade`` its mean over positions;
 * **permutation null**: the rank IC of every model against ``n_perm`` shuffles of the realised
   returns; the band is the (``level``) quantile of the largest |rank IC| over all models per
-  shuffle — family-wise, so "every model inside the band" is a test at level 1 − ``level``.
+  shuffle — family-wise, so "every model inside the band" is a test at level 1 − ``level``;
+* **weighting ceiling** (a diagnostic, never a model): the non-negative weights of the experts'
+  standardised scores fitted by least squares on the test period's *own* ranked moves, and the rank IC
+  of that weighting — about the most any fixed linear blend of these experts could have reached, known
+  only after the fact. When it is barely above the best expert, the experts carry the same information
+  and no weighting, however fitted, can lead the best one by more than noise.
 
 Deterministic for a given ``seed``.
 """
@@ -137,6 +142,34 @@ def permutation_band(scores: Mapping[str, np.ndarray], ret: np.ndarray, *, n_per
             c = (Rc * y[:, None]).sum(axis=0) / (Rn * np.sqrt((y * y).sum()))
         worst[k] = np.nanmax(np.abs(np.where(Rn > 0, c, 0.0)))
     return {"band": float(np.quantile(worst, level)), "level": level, "n_perm": n_perm}
+
+
+def weighting_ceiling(scores: Mapping[str, np.ndarray], ret: np.ndarray) -> dict:
+    """The weighting ceiling of ``scores`` (expert → score) against ``ret`` (module docstring):
+    ``{"rank_ic", "best_expert", "best_expert_rank_ic", "gain", "weights"}`` (weights on the raw scores,
+    the largest 1), over the rows where the return and every score are finite."""
+    from scipy.optimize import nnls
+
+    names = list(scores)
+    r = np.asarray(ret, dtype=np.float64)
+    ok = np.isfinite(r)
+    for s in scores.values():
+        ok &= np.isfinite(np.asarray(s, dtype=np.float64))
+    nan = {"rank_ic": float("nan"), "best_expert": None, "best_expert_rank_ic": float("nan"),
+           "gain": float("nan"), "weights": {}}
+    if ok.sum() < 3 or not names:
+        return nan
+    S = np.column_stack([np.asarray(scores[n], dtype=np.float64)[ok] for n in names])
+    sd = S.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    yr = rankdata(r[ok])
+    b, _ = nnls((S - S.mean(axis=0)) / sd, (yr - yr.mean()) / (yr.std() or 1.0))
+    w = b / sd
+    ics = {n: rank_ic(S[:, j], r[ok]) for j, n in enumerate(names)}
+    best = max(ics, key=lambda n: np.nan_to_num(ics[n], nan=-np.inf))
+    ceiling = rank_ic(S @ w, r[ok]) if w.max() > 0 else ics[best]
+    return {"rank_ic": ceiling, "best_expert": best, "best_expert_rank_ic": ics[best],
+            "gain": ceiling - ics[best], "weights": {n: float(v / (w.max() or 1.0)) for n, v in zip(names, w)}}
 
 
 def rank_ic(score: np.ndarray, ret: np.ndarray) -> float:

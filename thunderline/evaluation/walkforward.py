@@ -30,7 +30,7 @@ from thunderline.decisions.fitting import (
     clock_returns_for,
     fit_decision_stack,
 )
-from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality
+from thunderline.evaluation.signal import permutation_band, rank_ic, signal_quality, weighting_ceiling
 from thunderline.hashing import content_id
 from thunderline.labels.clock import DEFAULT_CLOCK_HORIZONS_MS, QuoteMids
 from thunderline.labels.forward import forward_returns, return_column
@@ -98,6 +98,8 @@ class FoldResult:
     thresholds: tuple[float, float]
     test_windows: int
     actions: dict = field(default_factory=dict)
+    #: per horizon, :func:`~thunderline.evaluation.signal.weighting_ceiling` of the experts on the test period
+    ceiling: dict[int, dict] = field(default_factory=dict)
 
 
 def evaluate_fold(windows: Sequence, mids: Mapping[str, QuoteMids], fold: Fold, *, seed: int = 0, specs=None,
@@ -133,7 +135,7 @@ def evaluate_fold(windows: Sequence, mids: Mapping[str, QuoteMids], fold: Fold, 
         train_rets = {h: pd.DataFrame(r.to_numpy()[perm], columns=r.columns) for h, r in train_rets.items()}
     spread = test_df["spread_bps"].to_numpy(np.float64) if "spread_bps" in test_df else np.zeros(len(test_df))
     th = state.thresholds
-    rows, bands, control = [], {}, {}
+    rows, bands, control, ceiling = [], {}, {}, {}
     for h in horizons_ms:
         y = test_rets[h]["fwd_return"].to_numpy()
         moved = test_rets[h]["moved"].to_numpy()
@@ -148,6 +150,8 @@ def evaluate_fold(windows: Sequence, mids: Mapping[str, QuoteMids], fold: Fold, 
             if name in experts:
                 row["alpha"] = state.scale_of(name)
             rows.append(row)
+        ceiling[h] = weighting_ceiling(scores, y)
+        next(r for r in rows if r["model"] == BLEND and r["horizon_ms"] == h)["weighting_ceiling"] = ceiling[h]["rank_ic"]
         band = permutation_band(models, y, n_perm=n_perm, seed=seed)
         bands[h] = band["band"]
         shuffled = y.copy()
@@ -165,7 +169,7 @@ def evaluate_fold(windows: Sequence, mids: Mapping[str, QuoteMids], fold: Fold, 
     gaps["chained_windows"] = {f"h{h}": float(chained[return_column(h)].isna().mean()) for h in (1, 4, 10)}
     acts = np.where(z > th[0], "buy", np.where(z < -th[1], "sell", "hold"))
     return FoldResult(fold, rows, bands, control, stack.report, gaps, tuple(th), len(test),
-                      {a: int((acts == a).sum()) for a in ("buy", "sell", "hold")})
+                      {a: int((acts == a).sum()) for a in ("buy", "sell", "hold")}, ceiling)
 
 
 def run_id_of(spec: Mapping) -> str:
@@ -209,6 +213,7 @@ def verdict(res: FoldResult, horizons_ms: Sequence[int] = (250, 1000), min_hit: 
             "beats_best_expert": bool(best is None or blend["rank_ic"] >= best["rank_ic"]),
             "beats_linear_ofi": bool(blend["rank_ic"] >= rows[BASELINE]["rank_ic"]),
             "hit_rate_ok": bool(blend["hit_rate"] >= min_hit),
+            "weighting_ceiling_rank_ic": res.ceiling.get(h, {}).get("rank_ic", float("nan")),
             "shuffled_inside_band": res.control[h]["all_inside"]}
     return out
 
@@ -230,6 +235,10 @@ def format_table(res: FoldResult) -> str:
                      f"{r['hit_rate']:>7.3f}{r['turnover']:>7.3f}{r['net_bps']:>11.1f}{r.get('null_band', np.nan):>8.4f}")
     for name, why in (res.fit_report.get("skipped") or {}).items():
         lines.append(f"not trained, left out of the blend: {name} ({why})")
+    for h, c in res.ceiling.items():
+        lines.append(f"after the fact at {h}ms: the best fixed weighting of the experts, fitted on this period's own "
+                     f"moves, reaches rank IC {c['rank_ic']:+.4f} ({c['best_expert']} {c['best_expert_rank_ic']:+.4f}, "
+                     f"gain {c['gain']:+.4f}): a ceiling for any blend of them, not a model")
     for h, c in res.control.items():
         lines.append(f"shuffled labels at {h}ms: every model inside ±{c['band']:.4f}: {c['all_inside']} "
                      f"(largest |rank IC| {max(abs(v) for v in c['rank_ic'].values() if np.isfinite(v)):.4f})")
