@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
+from scipy.optimize import nnls
 from scipy.stats import rankdata
 
 
@@ -148,8 +149,6 @@ def weighting_ceiling(scores: Mapping[str, np.ndarray], ret: np.ndarray) -> dict
     """The weighting ceiling of ``scores`` (expert → score) against ``ret`` (module docstring):
     ``{"rank_ic", "best_expert", "best_expert_rank_ic", "gain", "weights"}`` (weights on the raw scores,
     the largest 1), over the rows where the return and every score are finite."""
-    from scipy.optimize import nnls
-
     names = list(scores)
     r = np.asarray(ret, dtype=np.float64)
     ok = np.isfinite(r)
